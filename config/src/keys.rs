@@ -1,0 +1,217 @@
+//! Every configuration key Weft knows, with its YARN default and what values it allows.
+//!
+//! Defaults may refer to other keys as `${key}` (YARN's own substitution), and to `${user.name}`.
+
+/// What values a key allows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// `host:port`; port 0 asks the system for a free port.
+    Address,
+    /// A host name or IP address.
+    Host,
+    /// A whole number within the bounds.
+    Int {
+        min: i64,
+        max: i64,
+    },
+    /// A memory size in MiB: a whole number of MiB (`4096`) or with a unit (`4g`, `512m`); -1 where allowed means "detect".
+    MemoryMb {
+        allow_detect: bool,
+    },
+    /// A real number within the bounds.
+    Float {
+        min: f64,
+        max: f64,
+    },
+    Bool,
+    /// A comma-separated list of absolute directories.
+    Dirs,
+    /// Free text.
+    Text,
+}
+
+/// One configuration key.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub kind: Kind,
+    pub doc: &'static str,
+}
+
+const fn key(name: &'static str, default: &'static str, kind: Kind, doc: &'static str) -> Key {
+    Key { name, default, kind, doc }
+}
+
+const MS_MAX: i64 = 24 * 3600 * 1000;
+
+/// The whole key table, in the order the README lists it.
+pub const KEYS: &[Key] = &[
+    key(
+        "hadoop.tmp.dir",
+        "/tmp/hadoop-${user.name}",
+        Kind::Text,
+        "base of the default staging, local and log directories",
+    ),
+    key("yarn.resourcemanager.hostname", "0.0.0.0", Kind::Host, "host the ResourceManager's addresses default to"),
+    key(
+        "yarn.resourcemanager.address",
+        "${yarn.resourcemanager.hostname}:8032",
+        Kind::Address,
+        "client service: submit, reports, kill, staging",
+    ),
+    key(
+        "yarn.resourcemanager.scheduler.address",
+        "${yarn.resourcemanager.hostname}:8030",
+        Kind::Address,
+        "application master service: register, allocate, finish",
+    ),
+    key(
+        "yarn.resourcemanager.resource-tracker.address",
+        "${yarn.resourcemanager.hostname}:8031",
+        Kind::Address,
+        "NodeManager registration and heartbeats",
+    ),
+    key(
+        "yarn.resourcemanager.webapp.address",
+        "${yarn.resourcemanager.hostname}:8088",
+        Kind::Address,
+        "REST /ws/v1/cluster, web pages at /cluster, /metrics",
+    ),
+    key("yarn.resourcemanager.cluster-id", "yarn_cluster", Kind::Text, "cluster name shown in /ws/v1/cluster/info"),
+    key(
+        "yarn.resourcemanager.am.max-attempts",
+        "2",
+        Kind::Int { min: 1, max: 1000 },
+        "attempts an application gets when its AM container fails; per-app values are capped by it",
+    ),
+    key(
+        "yarn.resourcemanager.nodemanagers.heartbeat-interval-ms",
+        "1000",
+        Kind::Int { min: 10, max: MS_MAX },
+        "interval the ResourceManager asks NodeManagers to heartbeat at",
+    ),
+    key(
+        "yarn.nm.liveness-monitor.expiry-interval-ms",
+        "600000",
+        Kind::Int { min: 100, max: MS_MAX },
+        "a NodeManager silent this long is LOST and its containers end with -100",
+    ),
+    key(
+        "yarn.resourcemanager.nm.liveness-monitor.interval-ms",
+        "1000",
+        Kind::Int { min: 10, max: MS_MAX },
+        "how often node liveness is checked",
+    ),
+    key(
+        "yarn.resourcemanager.max-completed-applications",
+        "1000",
+        Kind::Int { min: 0, max: 1_000_000 },
+        "finished applications kept for reports",
+    ),
+    key(
+        "yarn.resourcemanager.am-finish.grace-ms",
+        "5000",
+        Kind::Int { min: 0, max: MS_MAX },
+        "how long an AM container may keep running after it unregistered before it is stopped",
+    ),
+    key(
+        "weft.resourcemanager.staging-dir",
+        "${hadoop.tmp.dir}/staging",
+        Kind::Text,
+        "content-addressed store of uploaded application files",
+    ),
+    key(
+        "yarn.scheduler.minimum-allocation-mb",
+        "1024",
+        Kind::MemoryMb { allow_detect: false },
+        "asks are rounded up to a multiple of this",
+    ),
+    key(
+        "yarn.scheduler.maximum-allocation-mb",
+        "8192",
+        Kind::MemoryMb { allow_detect: false },
+        "asks above this are rejected",
+    ),
+    key(
+        "yarn.scheduler.minimum-allocation-vcores",
+        "1",
+        Kind::Int { min: 0, max: 10_000 },
+        "asks are raised to at least this many vcores",
+    ),
+    key(
+        "yarn.scheduler.maximum-allocation-vcores",
+        "32",
+        Kind::Int { min: 1, max: 10_000 },
+        "asks above this are rejected",
+    ),
+    key("yarn.nodemanager.hostname", "0.0.0.0", Kind::Host, "host the NodeManager's addresses default to"),
+    key(
+        "yarn.nodemanager.address",
+        "${yarn.nodemanager.hostname}:8041",
+        Kind::Address,
+        "container management service; its host:port is the node id",
+    ),
+    key(
+        "yarn.nodemanager.webapp.address",
+        "${yarn.nodemanager.hostname}:8042",
+        Kind::Address,
+        "REST /ws/v1/node, web pages at /node, container logs, /metrics",
+    ),
+    key(
+        "yarn.nodemanager.resource.memory-mb",
+        "-1",
+        Kind::MemoryMb { allow_detect: true },
+        "memory offered to containers; -1 detects physical memory minus the reserve",
+    ),
+    key(
+        "yarn.nodemanager.resource.cpu-vcores",
+        "-1",
+        Kind::Int { min: -1, max: 10_000 },
+        "vcores offered to containers; -1 detects the logical CPUs",
+    ),
+    key(
+        "yarn.nodemanager.resource.system-reserved-memory-mb",
+        "-1",
+        Kind::MemoryMb { allow_detect: true },
+        "memory kept for the system when detecting; -1 keeps 20% of physical memory",
+    ),
+    key(
+        "yarn.nodemanager.local-dirs",
+        "${hadoop.tmp.dir}/nm-local-dir",
+        Kind::Dirs,
+        "container working directories and the localized file cache",
+    ),
+    key(
+        "yarn.nodemanager.log-dirs",
+        "${hadoop.tmp.dir}/userlogs",
+        Kind::Dirs,
+        "container stdout/stderr, as <dir>/<app>/<container>/",
+    ),
+    key(
+        "yarn.nodemanager.sleep-delay-before-sigkill.ms",
+        "250",
+        Kind::Int { min: 0, max: MS_MAX },
+        "grace between SIGTERM and SIGKILL when a container is stopped",
+    ),
+    key(
+        "yarn.nodemanager.max-completed-containers",
+        "1000",
+        Kind::Int { min: 0, max: 1_000_000 },
+        "finished containers the NodeManager keeps for REST and logs",
+    ),
+];
+
+/// The key named `name`, if Weft knows it.
+pub(crate) fn find(name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+/// The known key closest to a misspelled one, if any is close.
+pub(crate) fn suggest(name: &str) -> Option<&'static str> {
+    KEYS.iter()
+        .map(|k| (strsim::levenshtein(name, k.name), k.name))
+        .filter(|(distance, _)| *distance <= 4)
+        .min()
+        .map(|(_, name)| name)
+}

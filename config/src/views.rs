@@ -1,0 +1,187 @@
+//! Typed views of [`Settings`] for each program: durations, sizes and addresses ready to use.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use weft_proto::Resource;
+
+use crate::error::{ConfigError, Problem};
+use crate::settings::Settings;
+
+fn ms(settings: &Settings, key: &str) -> Duration {
+    Duration::from_millis(settings.int(key) as u64)
+}
+
+/// `host:port` to connect to for a bind address: a wildcard host means this machine.
+fn connect_address(bind: &str) -> String {
+    match bind.rsplit_once(':') {
+        Some(("0.0.0.0" | "::" | "[::]" | "", port)) => format!("127.0.0.1:{port}"),
+        _ => bind.to_owned(),
+    }
+}
+
+/// The ResourceManager's settings.
+#[derive(Debug, Clone)]
+pub struct RmConfig {
+    pub client_address: String,
+    pub scheduler_address: String,
+    pub tracker_address: String,
+    pub webapp_address: String,
+    /// `yarn.resourcemanager.hostname` when set to a real host; else the daemon uses the bind host or the machine's name.
+    pub hostname: String,
+    pub cluster_id: String,
+    pub am_max_attempts: u32,
+    pub heartbeat_interval: Duration,
+    pub nm_expiry: Duration,
+    pub nm_liveness_interval: Duration,
+    pub max_completed_apps: usize,
+    pub am_finish_grace: Duration,
+    pub staging_dir: PathBuf,
+    pub minimum_allocation: Resource,
+    pub maximum_allocation: Resource,
+}
+
+impl RmConfig {
+    pub fn from_settings(s: &Settings) -> Result<RmConfig, ConfigError> {
+        let config = RmConfig {
+            client_address: s.text("yarn.resourcemanager.address").to_owned(),
+            scheduler_address: s.text("yarn.resourcemanager.scheduler.address").to_owned(),
+            tracker_address: s.text("yarn.resourcemanager.resource-tracker.address").to_owned(),
+            webapp_address: s.text("yarn.resourcemanager.webapp.address").to_owned(),
+            hostname: s.text("yarn.resourcemanager.hostname").to_owned(),
+            cluster_id: s.text("yarn.resourcemanager.cluster-id").to_owned(),
+            am_max_attempts: s.int("yarn.resourcemanager.am.max-attempts") as u32,
+            heartbeat_interval: ms(s, "yarn.resourcemanager.nodemanagers.heartbeat-interval-ms"),
+            nm_expiry: ms(s, "yarn.nm.liveness-monitor.expiry-interval-ms"),
+            nm_liveness_interval: ms(s, "yarn.resourcemanager.nm.liveness-monitor.interval-ms"),
+            max_completed_apps: s.int("yarn.resourcemanager.max-completed-applications") as usize,
+            am_finish_grace: ms(s, "yarn.resourcemanager.am-finish.grace-ms"),
+            staging_dir: PathBuf::from(s.text("weft.resourcemanager.staging-dir")),
+            minimum_allocation: Resource::new(
+                s.memory_mb("yarn.scheduler.minimum-allocation-mb"),
+                s.int("yarn.scheduler.minimum-allocation-vcores") as i32,
+            ),
+            maximum_allocation: Resource::new(
+                s.memory_mb("yarn.scheduler.maximum-allocation-mb"),
+                s.int("yarn.scheduler.maximum-allocation-vcores") as i32,
+            ),
+        };
+        config.check(s.source_name())?;
+        Ok(config)
+    }
+
+    fn check(&self, source_name: &str) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.minimum_allocation.memory_mb > self.maximum_allocation.memory_mb {
+            problems.push(Problem {
+                key: "yarn.scheduler.minimum-allocation-mb".into(),
+                message: format!(
+                    "value {} is above yarn.scheduler.maximum-allocation-mb ({})",
+                    self.minimum_allocation.memory_mb, self.maximum_allocation.memory_mb
+                ),
+            });
+        }
+        if self.minimum_allocation.vcores > self.maximum_allocation.vcores {
+            problems.push(Problem {
+                key: "yarn.scheduler.minimum-allocation-vcores".into(),
+                message: format!(
+                    "value {} is above yarn.scheduler.maximum-allocation-vcores ({})",
+                    self.minimum_allocation.vcores, self.maximum_allocation.vcores
+                ),
+            });
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { source_name: source_name.to_owned(), problems })
+        }
+    }
+}
+
+/// The NodeManager's settings.
+#[derive(Debug, Clone)]
+pub struct NmConfig {
+    pub address: String,
+    pub webapp_address: String,
+    pub hostname: String,
+    /// Where to register and heartbeat (the ResourceManager's resource tracker).
+    pub tracker_address: String,
+    /// Where to download staged files from (the ResourceManager's client service).
+    pub staging_address: String,
+    /// `None` detects physical memory minus the reserve.
+    pub memory_mb: Option<i64>,
+    /// `None` detects the logical CPUs.
+    pub vcores: Option<i32>,
+    /// `None` reserves 20% of physical memory.
+    pub system_reserved_memory_mb: Option<i64>,
+    pub local_dirs: Vec<PathBuf>,
+    pub log_dirs: Vec<PathBuf>,
+    pub sigkill_delay: Duration,
+    pub max_completed_containers: usize,
+}
+
+impl NmConfig {
+    pub fn from_settings(s: &Settings) -> Result<NmConfig, ConfigError> {
+        let detect = |n: i64| (n >= 0).then_some(n);
+        Ok(NmConfig {
+            address: s.text("yarn.nodemanager.address").to_owned(),
+            webapp_address: s.text("yarn.nodemanager.webapp.address").to_owned(),
+            hostname: s.text("yarn.nodemanager.hostname").to_owned(),
+            tracker_address: connect_address(s.text("yarn.resourcemanager.resource-tracker.address")),
+            staging_address: connect_address(s.text("yarn.resourcemanager.address")),
+            memory_mb: detect(s.memory_mb("yarn.nodemanager.resource.memory-mb")),
+            vcores: detect(s.int("yarn.nodemanager.resource.cpu-vcores")).map(|v| v as i32),
+            system_reserved_memory_mb: detect(s.memory_mb("yarn.nodemanager.resource.system-reserved-memory-mb")),
+            local_dirs: s.dirs("yarn.nodemanager.local-dirs"),
+            log_dirs: s.dirs("yarn.nodemanager.log-dirs"),
+            sigkill_delay: ms(s, "yarn.nodemanager.sleep-delay-before-sigkill.ms"),
+            max_completed_containers: s.int("yarn.nodemanager.max-completed-containers") as usize,
+        })
+    }
+}
+
+/// What `weft` needs to reach the cluster.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The ResourceManager's client service, as `host:port` to connect to.
+    pub rm_address: String,
+    /// The ResourceManager's web address, as `host:port` to connect to.
+    pub rm_webapp_address: String,
+}
+
+impl ClientConfig {
+    pub fn from_settings(s: &Settings) -> ClientConfig {
+        ClientConfig {
+            rm_address: connect_address(s.text("yarn.resourcemanager.address")),
+            rm_webapp_address: connect_address(s.text("yarn.resourcemanager.webapp.address")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_builds_every_view() {
+        let s = Settings::defaults();
+        let rm = RmConfig::from_settings(&s).unwrap();
+        assert_eq!(rm.maximum_allocation, Resource::new(8192, 32));
+        assert_eq!(rm.nm_expiry, Duration::from_secs(600));
+        let nm = NmConfig::from_settings(&s).unwrap();
+        assert_eq!(nm.tracker_address, "127.0.0.1:8031");
+        assert_eq!(nm.memory_mb, None);
+        assert_eq!(ClientConfig::from_settings(&s).rm_address, "127.0.0.1:8032");
+    }
+
+    #[test]
+    fn minimum_above_maximum_is_refused() {
+        let s = Settings::parse(
+            "yarn.scheduler.minimum-allocation-mb: 4096\nyarn.scheduler.maximum-allocation-mb: 2048\n",
+            "f.yaml",
+        )
+        .unwrap();
+        let err = RmConfig::from_settings(&s).unwrap_err().to_string();
+        assert!(err.contains("f.yaml: key yarn.scheduler.minimum-allocation-mb: value 4096 is above"), "{err}");
+    }
+}
