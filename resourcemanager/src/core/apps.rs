@@ -1,0 +1,304 @@
+//! Application events: new id, submit, kill, and the application master protocol.
+
+use weft_proto::states::{AppState, AttemptState, FinalStatus};
+use weft_proto::{exit_status, ApplicationAttemptId, ApplicationId, ContainerId};
+
+use super::app::{App, Attempt, Submission};
+use super::container::ReportedContainer;
+use super::error::RmError;
+use super::reports::AllocateReply;
+use super::RmCore;
+use crate::scheduler::{normalize, Ask};
+
+/// The priority of AM container asks; application containers use their own.
+const AM_PRIORITY: i32 = 0;
+
+/// What an application master asks for in one allocate call (domain form).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AskRequest {
+    pub priority: i32,
+    pub capability: weft_proto::Resource,
+    pub num_containers: i64,
+}
+
+impl RmCore {
+    /// Issues the next application id (GetNewApplication).
+    pub fn new_application(&mut self) -> ApplicationId {
+        let sequence = self.next_app_sequence;
+        self.next_app_sequence += 1;
+        self.issued.insert(sequence);
+        ApplicationId::new(self.config.cluster_timestamp, sequence)
+    }
+
+    /// Accepts a submission: the id must have been issued here and not used; the AM's size must be
+    /// allowed. Nothing changes when it is refused.
+    pub fn submit(&mut self, mut submission: Submission, now_ms: u64) -> Result<(), RmError> {
+        let id = submission.id;
+        if self.apps.contains_key(&id) {
+            return Err(RmError::AlreadySubmitted(id));
+        }
+        if id.cluster_timestamp != self.config.cluster_timestamp || !self.issued.contains(&id.sequence) {
+            return Err(RmError::NotIssued { id, cluster_timestamp: self.config.cluster_timestamp });
+        }
+        if submission.queue.is_empty() {
+            submission.queue = "default".into();
+        }
+        if submission.queue != "default" && submission.queue != "root.default" {
+            return Err(RmError::UnknownQueue(submission.queue));
+        }
+        submission.queue = "default".into();
+        if !submission.unmanaged_am && submission.am_launch.command.is_empty() {
+            return Err(RmError::InvalidSubmission("the AM container has no command".into()));
+        }
+        let (minimum, maximum) = (self.config.minimum_allocation, self.config.maximum_allocation);
+        submission.am_resource = normalize(submission.am_resource, minimum, maximum)?;
+        if submission.name.is_empty() {
+            submission.name = "N/A".into();
+        }
+        if submission.application_type.is_empty() {
+            submission.application_type = "YARN".into();
+        }
+        let cap = self.config.am_max_attempts;
+        let max_attempts = match submission.max_app_attempts {
+            0 => cap,
+            n => n.min(cap),
+        };
+        self.issued.remove(&id.sequence);
+        tracing::info!(app = %id, name = %submission.name, user = %submission.user, "application submitted");
+        self.apps.insert(
+            id,
+            App {
+                submission,
+                state: AppState::ACCEPTED,
+                final_status: FinalStatus::UNDEFINED,
+                diagnostics: String::new(),
+                progress: 0.0,
+                started_ms: now_ms,
+                finished_ms: 0,
+                attempts: Vec::new(),
+                max_attempts,
+                memory_seconds: 0,
+                vcore_seconds: 0,
+            },
+        );
+        self.start_attempt(id, now_ms);
+        Ok(())
+    }
+
+    /// Creates the next attempt and asks for its AM container (unless the AM is unmanaged).
+    pub(crate) fn start_attempt(&mut self, id: ApplicationId, now_ms: u64) {
+        let app = self.apps.get_mut(&id).expect("caller checked");
+        let attempt_id = id.attempt(app.attempts.len() as u32 + 1);
+        let unmanaged = app.submission.unmanaged_am;
+        app.attempts.push(Attempt::new(attempt_id, unmanaged, now_ms));
+        app.state = AppState::ACCEPTED;
+        if !unmanaged {
+            let ask = Ask { priority: AM_PRIORITY, capability: app.submission.am_resource, num_containers: 1 };
+            self.scheduler.update_asks(attempt_id, &[ask]);
+            self.schedule(now_ms);
+        }
+    }
+
+    /// The AM launcher's outcome: the NodeManager started the AM container, or could not.
+    pub fn am_launched(&mut self, attempt: ApplicationAttemptId, result: Result<(), String>, now_ms: u64) {
+        let Some(app) = self.apps.get_mut(&attempt.application) else { return };
+        let Some(a) = app.attempt_mut(attempt) else { return };
+        match result {
+            Ok(()) if a.state == AttemptState::ALLOCATED => a.state = AttemptState::LAUNCHED,
+            Ok(()) => {}
+            Err(error) => {
+                let Some(container) = a.am_container else { return };
+                let diagnostics = format!("Error launching {attempt}. Got exception: {error}");
+                self.complete_container(container, exit_status::ABORTED, diagnostics, now_ms);
+            }
+        }
+    }
+
+    /// Kills an application: every live container is stopped, the state becomes KILLED. Returns
+    /// `Ok(false)` (and changes nothing) when it had already ended.
+    pub fn kill(&mut self, id: ApplicationId, diagnostics: String, now_ms: u64) -> Result<bool, RmError> {
+        let app = self.apps.get_mut(&id).ok_or(RmError::UnknownApplication(id))?;
+        if app.state.is_final() {
+            return Ok(false);
+        }
+        let attempt = app.current_attempt_mut();
+        if !attempt.is_ended() {
+            attempt.end(AttemptState::KILLED, now_ms);
+        }
+        let attempt_id = attempt.id;
+        app.finish(AppState::KILLED, FinalStatus::KILLED, diagnostics, now_ms);
+        let live: Vec<ContainerId> = app.attempts.iter().flat_map(|a| a.containers.iter().copied()).collect();
+        self.scheduler.remove_attempt(attempt_id);
+        self.release_containers(&live, now_ms);
+        let nodes = self.nodes_running(id);
+        self.cleanup_app_on(nodes, id);
+        tracing::info!(app = %id, "application killed");
+        self.app_ended(id);
+        Ok(true)
+    }
+
+    fn current_attempt_checked(&mut self, attempt: ApplicationAttemptId) -> Result<&mut App, RmError> {
+        let app = self.apps.get_mut(&attempt.application).ok_or(RmError::UnknownAttempt(attempt))?;
+        let current = app.current_attempt().id;
+        if current != attempt {
+            return Err(RmError::NotCurrentAttempt { attempt, current });
+        }
+        Ok(app)
+    }
+
+    /// RegisterApplicationMaster: the attempt is running.
+    pub fn register_am(
+        &mut self,
+        attempt: ApplicationAttemptId,
+        host: String,
+        rpc_port: i32,
+        tracking_url: String,
+        _now_ms: u64,
+    ) -> Result<(), RmError> {
+        let app = self.current_attempt_checked(attempt)?;
+        let a = app.current_attempt_mut();
+        if !matches!(a.state, AttemptState::ALLOCATED | AttemptState::LAUNCHED | AttemptState::RUNNING) {
+            return Err(RmError::AttemptState { attempt, state: a.state, what: "it cannot register" });
+        }
+        a.state = AttemptState::RUNNING;
+        a.host = host;
+        a.rpc_port = rpc_port;
+        a.tracking_url = tracking_url;
+        app.state = AppState::RUNNING;
+        Ok(())
+    }
+
+    /// Allocate: replace the attempt's asks, release what it gives back, hand out what fits, and
+    /// report what was granted and what completed since the last call.
+    pub fn allocate(
+        &mut self,
+        attempt: ApplicationAttemptId,
+        asks: &[AskRequest],
+        releases: &[ContainerId],
+        progress: f32,
+        now_ms: u64,
+    ) -> Result<AllocateReply, RmError> {
+        let (minimum, maximum) = (self.config.minimum_allocation, self.config.maximum_allocation);
+        let mut normalized = Vec::with_capacity(asks.len());
+        for ask in asks {
+            if ask.num_containers < 0 {
+                return Err(RmError::NegativeContainerCount(ask.num_containers));
+            }
+            let capability = normalize(ask.capability, minimum, maximum)?;
+            let num_containers = u32::try_from(ask.num_containers).unwrap_or(u32::MAX);
+            normalized.push(Ask { priority: ask.priority.max(AM_PRIORITY + 1), capability, num_containers });
+        }
+        let app = self.current_attempt_checked(attempt)?;
+        let state = app.current_attempt().state;
+        if state != AttemptState::RUNNING {
+            return Err(RmError::AttemptState {
+                attempt,
+                state,
+                what: "only a registered, running attempt can allocate",
+            });
+        }
+        app.progress = (progress.clamp(0.0, 1.0)) * 100.0;
+        let own: Vec<ContainerId> = releases.iter().filter(|c| c.attempt == attempt).copied().collect();
+        self.scheduler.update_asks(attempt, &normalized);
+        self.release_containers(&own, now_ms);
+        self.schedule(now_ms);
+        let app = self.apps.get_mut(&attempt.application).expect("checked above");
+        let a = app.current_attempt_mut();
+        let allocated = std::mem::take(&mut a.newly_allocated);
+        let completed: Vec<ReportedContainer> = std::mem::take(&mut a.newly_completed);
+        let allocated = allocated.iter().filter_map(|c| self.containers.get(c).cloned()).collect();
+        Ok(AllocateReply {
+            allocated,
+            completed,
+            available: self.scheduler.available(),
+            num_cluster_nodes: self.active_node_count(),
+        })
+    }
+
+    /// FinishApplicationMaster: the application ends with the AM's final status. The AM container
+    /// may run on for the grace period; other containers are stopped once it ends.
+    pub fn finish_am(
+        &mut self,
+        attempt: ApplicationAttemptId,
+        final_status: &str,
+        diagnostics: String,
+        tracking_url: String,
+        now_ms: u64,
+    ) -> Result<(), RmError> {
+        let final_status: FinalStatus = match final_status.parse() {
+            Ok(s @ (FinalStatus::SUCCEEDED | FinalStatus::FAILED | FinalStatus::KILLED)) => s,
+            _ => return Err(RmError::InvalidFinalStatus(final_status.to_owned())),
+        };
+        let app = self.current_attempt_checked(attempt)?;
+        let a = app.current_attempt_mut();
+        if a.state == AttemptState::FINISHING || a.state == AttemptState::FINISHED {
+            return Ok(());
+        }
+        if a.state != AttemptState::RUNNING {
+            return Err(RmError::AttemptState {
+                attempt,
+                state: a.state,
+                what: "only a registered attempt can unregister",
+            });
+        }
+        a.state = AttemptState::FINISHING;
+        a.unregistered_ms = Some(now_ms);
+        if !tracking_url.is_empty() {
+            a.tracking_url = tracking_url;
+        }
+        let unmanaged = a.am_container.is_none();
+        app.finish(AppState::FINISHED, final_status, diagnostics, now_ms);
+        tracing::info!(app = %attempt.application, final_status = %final_status, "application finished");
+        self.scheduler.remove_attempt(attempt);
+        if unmanaged {
+            self.end_finishing_attempt(attempt, now_ms);
+        }
+        self.app_ended(attempt.application);
+        Ok(())
+    }
+
+    /// Attempts that unregistered and whose AM container outlived the grace period.
+    pub(crate) fn finish_unregistered_attempts(&mut self, now_ms: u64) {
+        let grace = self.config.am_finish_grace_ms;
+        let due: Vec<ApplicationAttemptId> = self
+            .apps
+            .values()
+            .map(|app| app.current_attempt())
+            .filter(|a| a.state == AttemptState::FINISHING)
+            .filter(|a| a.unregistered_ms.is_some_and(|t| now_ms.saturating_sub(t) >= grace))
+            .map(|a| a.id)
+            .collect();
+        for attempt in due {
+            self.end_finishing_attempt(attempt, now_ms);
+        }
+    }
+
+    fn end_finishing_attempt(&mut self, attempt: ApplicationAttemptId, now_ms: u64) {
+        let Some(app) = self.apps.get_mut(&attempt.application) else { return };
+        let Some(a) = app.attempt_mut(attempt) else { return };
+        a.end(AttemptState::FINISHED, now_ms);
+        let nodes = self.nodes_running(attempt.application);
+        self.cleanup_app_on(nodes, attempt.application);
+    }
+
+    /// Bookkeeping when an application reaches a final state: retention of finished applications.
+    pub(crate) fn app_ended(&mut self, id: ApplicationId) {
+        self.completed_order.push_back(id);
+        while self.completed_order.len() > self.config.max_completed_apps {
+            let Some(old) = self.completed_order.pop_front() else { break };
+            if let Some(app) = self.apps.remove(&old) {
+                for attempt in &app.attempts {
+                    for c in &attempt.containers {
+                        if self.containers.get(c).is_some_and(|c| c.is_complete()) {
+                            self.containers.remove(c);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn active_node_count(&self) -> i32 {
+        self.nodes.values().filter(|n| n.state.is_active()).count() as i32
+    }
+}

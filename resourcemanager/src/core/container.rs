@@ -1,0 +1,69 @@
+//! The ResourceManager's record of one container: what it granted, and what the NodeManager reported.
+//!
+//! ```text
+//!   NEW (allocated) ──NM reports it running──► RUNNING ──NM reports it complete──► COMPLETE
+//!        └──────────── released, node lost, app ended ───────────────────────────────┘
+//! ```
+
+use weft_proto::states::ContainerState;
+use weft_proto::{exit_status, ContainerId, NodeId, Resource};
+
+#[derive(Debug, Clone)]
+pub struct RmContainer {
+    pub id: ContainerId,
+    pub node: NodeId,
+    pub node_http_address: String,
+    pub resource: Resource,
+    pub priority: i32,
+    pub state: ContainerState,
+    /// `exit_status::INVALID` until the container completes.
+    pub exit_status: i32,
+    pub diagnostics: String,
+    pub created_ms: u64,
+    pub finished_ms: u64,
+    pub is_am: bool,
+}
+
+impl RmContainer {
+    pub fn is_complete(&self) -> bool {
+        self.state == ContainerState::COMPLETE
+    }
+
+    pub(crate) fn complete(&mut self, exit_status: i32, diagnostics: String, now_ms: u64) {
+        self.state = ContainerState::COMPLETE;
+        self.exit_status = exit_status;
+        self.diagnostics = diagnostics;
+        self.finished_ms = now_ms;
+    }
+
+    /// Memory-seconds and vcore-seconds this container held, up to `now_ms` (or its end).
+    pub fn usage_seconds(&self, now_ms: u64) -> (i64, i64) {
+        let end = if self.is_complete() { self.finished_ms } else { now_ms };
+        let seconds = end.saturating_sub(self.created_ms) as i64 / 1000;
+        (self.resource.memory_mb * seconds, self.resource.vcores as i64 * seconds)
+    }
+}
+
+/// A container status as the core sees it (converted from the wire by the adapter).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportedContainer {
+    pub id: ContainerId,
+    pub state: ContainerState,
+    pub exit_status: i32,
+    pub diagnostics: String,
+}
+
+impl ReportedContainer {
+    pub fn running(id: ContainerId) -> Self {
+        ReportedContainer {
+            id,
+            state: ContainerState::RUNNING,
+            exit_status: exit_status::INVALID,
+            diagnostics: String::new(),
+        }
+    }
+
+    pub fn complete(id: ContainerId, exit_status: i32, diagnostics: impl Into<String>) -> Self {
+        ReportedContainer { id, state: ContainerState::COMPLETE, exit_status, diagnostics: diagnostics.into() }
+    }
+}

@@ -1,0 +1,61 @@
+//! Notable container endings, recorded in one place so logs, counters and REST agree.
+
+use weft_proto::{exit_status, ContainerId, NodeId};
+
+/// Why a container was ended from outside, by its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KillReason {
+    PhysicalMemory,
+    VirtualMemory,
+    Preempted,
+    /// Node lost, or released by the application.
+    Aborted,
+    ByApplicationMaster,
+    ByResourceManager,
+    AfterAppCompletion,
+    ByContainerScheduler,
+    DisksFailed,
+}
+
+impl KillReason {
+    pub fn from_exit_status(status: i32) -> Option<KillReason> {
+        Some(match status {
+            exit_status::KILLED_EXCEEDED_PMEM => KillReason::PhysicalMemory,
+            exit_status::KILLED_EXCEEDED_VMEM => KillReason::VirtualMemory,
+            exit_status::PREEMPTED => KillReason::Preempted,
+            exit_status::ABORTED => KillReason::Aborted,
+            exit_status::KILLED_BY_APPMASTER => KillReason::ByApplicationMaster,
+            exit_status::KILLED_BY_RESOURCEMANAGER => KillReason::ByResourceManager,
+            exit_status::KILLED_AFTER_APP_COMPLETION => KillReason::AfterAppCompletion,
+            exit_status::KILLED_BY_CONTAINER_SCHEDULER => KillReason::ByContainerScheduler,
+            exit_status::DISKS_FAILED => KillReason::DisksFailed,
+            _ => return None,
+        })
+    }
+
+    /// The lowercase name used in REST filters and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KillReason::PhysicalMemory => "physical_memory",
+            KillReason::VirtualMemory => "virtual_memory",
+            KillReason::Preempted => "preempted",
+            KillReason::Aborted => "aborted",
+            KillReason::ByApplicationMaster => "killed_by_appmaster",
+            KillReason::ByResourceManager => "killed_by_resourcemanager",
+            KillReason::AfterAppCompletion => "killed_after_app_completion",
+            KillReason::ByContainerScheduler => "killed_by_container_scheduler",
+            KillReason::DisksFailed => "disks_failed",
+        }
+    }
+}
+
+/// One container ended by a kill.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KillEvent {
+    pub container: ContainerId,
+    pub node: NodeId,
+    pub reason: KillReason,
+    pub exit_status: i32,
+    pub diagnostics: String,
+    pub at_ms: u64,
+}

@@ -1,0 +1,189 @@
+//! The ResourceManager's core: nodes, applications, attempts, containers and the scheduler, as plain
+//! data. No I/O, no clock: every entry point takes `now_ms`, and work for the outside world (start an
+//! AM container on a NodeManager) is queued as an [`Effect`] that the adapter drains with
+//! [`RmCore::take_effects`].
+//!
+//! Intent and observed are kept apart: the core records what it granted, and NodeManager heartbeats
+//! report what runs; a container missing from a report is "not reported yet", never "gone".
+
+mod app;
+mod apps;
+mod container;
+mod error;
+mod events;
+mod node;
+mod nodes;
+mod reports;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use weft_proto::{ApplicationAttemptId, ApplicationId, ContainerId, NodeId, Resource};
+
+pub use app::{App, Attempt, LaunchSpec, LocalFile, Submission};
+pub use apps::AskRequest;
+pub use container::{ReportedContainer, RmContainer};
+pub use error::RmError;
+pub use events::{KillEvent, KillReason};
+pub use node::{HeartbeatReply, Node, Utilization};
+pub use reports::{AllocateReply, AppFilter, ClusterMetrics, KillFilter};
+
+use crate::scheduler::fifo::FifoScheduler;
+use crate::scheduler::Scheduler;
+
+/// The settings the core needs, all durations in milliseconds.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    pub cluster_timestamp: u64,
+    pub minimum_allocation: Resource,
+    pub maximum_allocation: Resource,
+    pub am_max_attempts: u32,
+    pub heartbeat_interval_ms: u64,
+    pub nm_expiry_ms: u64,
+    pub am_finish_grace_ms: u64,
+    pub max_completed_apps: usize,
+    /// Kill records kept for the kill feed.
+    pub max_kill_records: usize,
+}
+
+impl CoreConfig {
+    /// YARN's defaults, for tests and simulations.
+    pub fn with_defaults(cluster_timestamp: u64) -> Self {
+        CoreConfig {
+            cluster_timestamp,
+            minimum_allocation: Resource::new(1024, 1),
+            maximum_allocation: Resource::new(8192, 32),
+            am_max_attempts: 2,
+            heartbeat_interval_ms: 1000,
+            nm_expiry_ms: 600_000,
+            am_finish_grace_ms: 5000,
+            max_completed_apps: 1000,
+            max_kill_records: 1000,
+        }
+    }
+}
+
+/// Work for the adapters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Start the AM container on its NodeManager; report back with [`RmCore::am_launched`].
+    LaunchAm {
+        attempt: ApplicationAttemptId,
+        container: ContainerId,
+        node: NodeId,
+        resource: Resource,
+        user: String,
+        launch: LaunchSpec,
+    },
+}
+
+pub struct RmCore {
+    config: CoreConfig,
+    nodes: BTreeMap<NodeId, Node>,
+    apps: BTreeMap<ApplicationId, App>,
+    containers: HashMap<ContainerId, RmContainer>,
+    scheduler: Box<dyn Scheduler>,
+    /// Application ids handed out by GetNewApplication and not submitted yet.
+    issued: BTreeSet<u32>,
+    next_app_sequence: u32,
+    /// Finished applications, oldest first, for retention.
+    completed_order: VecDeque<ApplicationId>,
+    kills: VecDeque<KillEvent>,
+    kill_counts: BTreeMap<KillReason, u64>,
+    effects: Vec<Effect>,
+}
+
+impl RmCore {
+    pub fn new(config: CoreConfig) -> Self {
+        RmCore {
+            config,
+            nodes: BTreeMap::new(),
+            apps: BTreeMap::new(),
+            containers: HashMap::new(),
+            scheduler: Box::new(FifoScheduler::new()),
+            issued: BTreeSet::new(),
+            next_app_sequence: 1,
+            completed_order: VecDeque::new(),
+            kills: VecDeque::new(),
+            kill_counts: BTreeMap::new(),
+            effects: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
+    }
+
+    /// Effects queued since the last call, in order.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Periodic work: node liveness, AM-finish grace, retention.
+    pub fn tick(&mut self, now_ms: u64) {
+        self.expire_nodes(now_ms);
+        self.finish_unregistered_attempts(now_ms);
+    }
+
+    /// Runs the scheduler and turns its grants into containers.
+    fn schedule(&mut self, now_ms: u64) {
+        for grant in self.scheduler.allocate() {
+            self.grant_container(grant, now_ms);
+        }
+    }
+
+    fn grant_container(&mut self, grant: crate::scheduler::Grant, now_ms: u64) {
+        let Some(app) = self.apps.get_mut(&grant.attempt.application) else {
+            self.scheduler.release(&grant.node, grant.resource);
+            return;
+        };
+        let Some(node) = self.nodes.get_mut(&grant.node) else {
+            return;
+        };
+        let attempt = app.current_attempt_mut();
+        if attempt.id != grant.attempt || attempt.is_ended() {
+            self.scheduler.release(&grant.node, grant.resource);
+            return;
+        }
+        let id = attempt.id.container(attempt.next_container_id);
+        attempt.next_container_id += 1;
+        attempt.containers.insert(id);
+        let is_am = attempt.am_container.is_none() && attempt.state == weft_proto::states::AttemptState::SCHEDULED;
+        node.allocated += grant.resource;
+        node.containers.insert(id);
+        self.containers.insert(
+            id,
+            RmContainer {
+                id,
+                node: grant.node.clone(),
+                node_http_address: node.http_address.clone(),
+                resource: grant.resource,
+                priority: grant.priority,
+                state: weft_proto::states::ContainerState::NEW,
+                exit_status: weft_proto::exit_status::INVALID,
+                diagnostics: String::new(),
+                created_ms: now_ms,
+                finished_ms: 0,
+                is_am,
+            },
+        );
+        if is_am {
+            attempt.am_container = Some(id);
+            attempt.am_node = Some(grant.node.clone());
+            attempt.am_node_http_address = node.http_address.clone();
+            attempt.state = weft_proto::states::AttemptState::ALLOCATED;
+            self.effects.push(Effect::LaunchAm {
+                attempt: attempt.id,
+                container: id,
+                node: grant.node,
+                resource: grant.resource,
+                user: app.submission.user.clone(),
+                launch: app.submission.am_launch.clone(),
+            });
+        } else {
+            attempt.newly_allocated.push(id);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! A NodeManager as the ResourceManager tracks it.
+//!
+//! ```text
+//!   RUNNING ──no heartbeat for yarn.nm.liveness-monitor.expiry-interval-ms──► LOST
+//!      ▲                                                                        │
+//!      └──────────────────────────── registers again ───────────────────────────┘
+//! ```
+
+use std::collections::BTreeSet;
+
+use weft_proto::states::NodeState;
+use weft_proto::{ApplicationId, ContainerId, NodeId, Resource};
+
+/// Node and container usage the NodeManager measured (YARN's `resourceUtilization`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Utilization {
+    pub node_physical_memory_mb: i64,
+    pub node_virtual_memory_mb: i64,
+    pub node_cpu_usage: f32,
+    pub containers_physical_memory_mb: i64,
+    pub containers_virtual_memory_mb: i64,
+    pub containers_cpu_usage: f32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub id: NodeId,
+    pub http_address: String,
+    pub version: String,
+    pub total: Resource,
+    /// Sum of the resources of this node's containers that have not completed.
+    pub allocated: Resource,
+    pub state: NodeState,
+    pub registered_ms: u64,
+    pub last_heartbeat_ms: u64,
+    pub health_report: String,
+    pub utilization: Utilization,
+    /// Containers granted on this node and not complete yet.
+    pub containers: BTreeSet<ContainerId>,
+    /// To send with the next heartbeat response.
+    pub(crate) containers_to_cleanup: BTreeSet<ContainerId>,
+    pub(crate) apps_to_cleanup: BTreeSet<ApplicationId>,
+    pub(crate) response_id: i64,
+}
+
+impl Node {
+    pub(crate) fn new(id: NodeId, http_address: String, version: String, total: Resource, now_ms: u64) -> Self {
+        Node {
+            id,
+            http_address,
+            version,
+            total,
+            allocated: Resource::ZERO,
+            state: NodeState::RUNNING,
+            registered_ms: now_ms,
+            last_heartbeat_ms: now_ms,
+            health_report: String::new(),
+            utilization: Utilization::default(),
+            containers: BTreeSet::new(),
+            containers_to_cleanup: BTreeSet::new(),
+            apps_to_cleanup: BTreeSet::new(),
+            response_id: 0,
+        }
+    }
+
+    pub fn available(&self) -> Resource {
+        if self.state == NodeState::RUNNING {
+            self.total.saturating_sub(self.allocated)
+        } else {
+            Resource::ZERO
+        }
+    }
+}
+
+/// What a heartbeat response tells a NodeManager to do.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HeartbeatReply {
+    pub response_id: i64,
+    /// The node is unknown (or was declared lost): stop everything and register again.
+    pub resync: bool,
+    pub containers_to_cleanup: Vec<ContainerId>,
+    pub apps_to_cleanup: Vec<ApplicationId>,
+    pub next_heartbeat_interval_ms: u64,
+}

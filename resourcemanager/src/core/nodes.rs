@@ -1,0 +1,263 @@
+//! Node events: registration, heartbeats, liveness, and the container completions they carry.
+
+use weft_proto::states::{AppState, AttemptState, ContainerState, FinalStatus, NodeState};
+use weft_proto::{exit_status, ContainerId, NodeId, Resource};
+
+use super::container::ReportedContainer;
+use super::events::{KillEvent, KillReason};
+use super::node::{HeartbeatReply, Node, Utilization};
+use super::RmCore;
+
+/// YARN's diagnostics for containers on a node that stopped heartbeating.
+pub(crate) const LOST_NODE_DIAGNOSTICS: &str = "Container released on a *lost* node";
+
+impl RmCore {
+    /// A NodeManager registers (or registers again after a restart or a resync). Containers the RM
+    /// had on it that the node does not list any more are complete with -100.
+    pub fn register_node(
+        &mut self,
+        id: NodeId,
+        http_address: String,
+        version: String,
+        total: Resource,
+        running: &[ContainerId],
+        now_ms: u64,
+    ) {
+        if let Some(old) = self.nodes.get(&id) {
+            let gone: Vec<ContainerId> = old.containers.iter().filter(|c| !running.contains(c)).copied().collect();
+            for container in gone {
+                self.complete_container(
+                    container,
+                    exit_status::ABORTED,
+                    "Container released on a node that registered again".into(),
+                    now_ms,
+                );
+            }
+        }
+        let mut node = Node::new(id.clone(), http_address, version, total, now_ms);
+        if let Some(old) = self.nodes.remove(&id) {
+            node.containers = old.containers;
+            node.allocated = old.allocated;
+        }
+        self.scheduler.add_node(id.clone(), total.saturating_sub(node.allocated));
+        tracing::info!(node = %id, memory_mb = total.memory_mb, vcores = total.vcores, "node registered");
+        self.nodes.insert(id, node);
+        self.schedule(now_ms);
+    }
+
+    /// A heartbeat: statuses of live containers and completed ones. Unknown or lost nodes are told to
+    /// resync.
+    pub fn node_heartbeat(
+        &mut self,
+        id: &NodeId,
+        reported: Vec<ReportedContainer>,
+        utilization: Utilization,
+        health_report: String,
+        now_ms: u64,
+    ) -> HeartbeatReply {
+        let interval = self.config.heartbeat_interval_ms;
+        match self.nodes.get_mut(id) {
+            Some(node) if node.state == NodeState::RUNNING => {
+                node.last_heartbeat_ms = now_ms;
+                node.utilization = utilization;
+                node.health_report = health_report;
+            }
+            _ => return HeartbeatReply { resync: true, next_heartbeat_interval_ms: interval, ..Default::default() },
+        }
+        let mut unknown = Vec::new();
+        for status in reported {
+            self.apply_reported(id, status, &mut unknown, now_ms);
+        }
+        self.schedule(now_ms);
+        let node = self.nodes.get_mut(id).expect("checked above");
+        node.containers_to_cleanup.extend(unknown);
+        node.response_id += 1;
+        HeartbeatReply {
+            response_id: node.response_id,
+            resync: false,
+            containers_to_cleanup: std::mem::take(&mut node.containers_to_cleanup).into_iter().collect(),
+            apps_to_cleanup: std::mem::take(&mut node.apps_to_cleanup).into_iter().collect(),
+            next_heartbeat_interval_ms: interval,
+        }
+    }
+
+    fn apply_reported(
+        &mut self,
+        node: &NodeId,
+        status: ReportedContainer,
+        unknown: &mut Vec<ContainerId>,
+        now_ms: u64,
+    ) {
+        let Some(container) = self.containers.get_mut(&status.id) else {
+            if status.state != ContainerState::COMPLETE {
+                unknown.push(status.id);
+            }
+            return;
+        };
+        if &container.node != node {
+            return;
+        }
+        match status.state {
+            ContainerState::COMPLETE => {
+                self.complete_container(status.id, status.exit_status, status.diagnostics, now_ms)
+            }
+            _ if container.is_complete() => unknown.push(status.id),
+            _ => container.state = ContainerState::RUNNING,
+        }
+    }
+
+    /// Marks nodes that have been silent past the expiry LOST; their containers complete with -100.
+    pub(crate) fn expire_nodes(&mut self, now_ms: u64) {
+        let expiry = self.config.nm_expiry_ms;
+        let expired: Vec<NodeId> = self
+            .nodes
+            .values()
+            .filter(|n| n.state == NodeState::RUNNING && now_ms.saturating_sub(n.last_heartbeat_ms) > expiry)
+            .map(|n| n.id.clone())
+            .collect();
+        for id in expired {
+            self.lose_node(&id, now_ms);
+        }
+    }
+
+    fn lose_node(&mut self, id: &NodeId, now_ms: u64) {
+        let Some(node) = self.nodes.get_mut(id) else { return };
+        node.state = NodeState::LOST;
+        let containers: Vec<ContainerId> = node.containers.iter().copied().collect();
+        self.scheduler.remove_node(id);
+        tracing::warn!(node = %id, containers = containers.len(), "node lost: no heartbeat within the expiry interval");
+        for container in containers {
+            self.complete_container(container, exit_status::ABORTED, LOST_NODE_DIAGNOSTICS.into(), now_ms);
+        }
+        self.schedule(now_ms);
+    }
+
+    /// The one place a container ends: resources come back, the attempt hears of it, AM failures
+    /// are handled, and kills are recorded.
+    pub(crate) fn complete_container(&mut self, id: ContainerId, status: i32, diagnostics: String, now_ms: u64) {
+        let Some(container) = self.containers.get_mut(&id) else { return };
+        if container.is_complete() {
+            return;
+        }
+        container.complete(status, diagnostics.clone(), now_ms);
+        let container = container.clone();
+        if let Some(node) = self.nodes.get_mut(&container.node) {
+            if node.containers.remove(&id) {
+                node.allocated = node.allocated.saturating_sub(container.resource);
+                self.scheduler.release(&container.node, container.resource);
+            }
+        }
+        self.record_kill(&container, now_ms);
+        let Some(app) = self.apps.get_mut(&id.application()) else { return };
+        let (memory_seconds, vcore_seconds) = container.usage_seconds(now_ms);
+        app.memory_seconds += memory_seconds;
+        app.vcore_seconds += vcore_seconds;
+        let Some(attempt) = app.attempt_mut(id.attempt) else { return };
+        if !container.is_am {
+            attempt.newly_completed.push(ReportedContainer::complete(id, status, diagnostics));
+            return;
+        }
+        if attempt.state == AttemptState::FINISHING {
+            attempt.end(AttemptState::FINISHED, now_ms);
+            let nodes = self.nodes_running(id.application());
+            self.cleanup_app_on(nodes, id.application());
+        } else if !attempt.is_ended() && !app.state.is_final() {
+            self.am_container_failed(&container, now_ms);
+        }
+    }
+
+    fn record_kill(&mut self, container: &super::RmContainer, now_ms: u64) {
+        let Some(reason) = KillReason::from_exit_status(container.exit_status) else { return };
+        tracing::info!(
+            container = %container.id, node = %container.node, exit_status = container.exit_status,
+            reason = reason.as_str(), "container killed"
+        );
+        *self.kill_counts.entry(reason).or_default() += 1;
+        self.kills.push_front(KillEvent {
+            container: container.id,
+            node: container.node.clone(),
+            reason,
+            exit_status: container.exit_status,
+            diagnostics: container.diagnostics.clone(),
+            at_ms: now_ms,
+        });
+        self.kills.truncate(self.config.max_kill_records);
+    }
+
+    /// The AM container ended before its attempt unregistered: the attempt fails, and the
+    /// application gets another attempt or fails.
+    fn am_container_failed(&mut self, container: &super::RmContainer, now_ms: u64) {
+        let app_id = container.id.application();
+        let app = self.apps.get_mut(&app_id).expect("caller checked");
+        let attempt = app.current_attempt_mut();
+        let attempt_id = attempt.id;
+        let diagnostics = format!(
+            "AM Container for {attempt_id} exited with  exitCode: {}\nFailing this attempt.Diagnostics: {}For more detailed output, check the application tracking page: {} Then click on links to logs of each attempt.\n",
+            container.exit_status,
+            container.diagnostics,
+            format_args!("/cluster/app/{app_id}"),
+        );
+        attempt.diagnostics = diagnostics.clone();
+        attempt.end(AttemptState::FAILED, now_ms);
+        let leftovers: Vec<ContainerId> = attempt.containers.iter().copied().collect();
+        self.scheduler.remove_attempt(attempt_id);
+        self.release_containers(&leftovers, now_ms);
+        let app = self.apps.get_mut(&app_id).expect("caller checked");
+        let attempts_made = app.attempts.len() as u32;
+        tracing::warn!(attempt = %attempt_id, exit_status = container.exit_status, "application master container failed");
+        if attempts_made < app.max_attempts {
+            self.start_attempt(app_id, now_ms);
+        } else {
+            let text = format!(
+                "Application {app_id} failed {attempts_made} times due to {diagnostics}. Failing the application."
+            );
+            app.finish(AppState::FAILED, FinalStatus::FAILED, text, now_ms);
+            self.app_ended(app_id);
+        }
+    }
+
+    /// Asks NodeManagers to stop containers still alive; allocated-but-unstarted ones complete now.
+    pub(crate) fn release_containers(&mut self, ids: &[ContainerId], now_ms: u64) {
+        for id in ids {
+            let Some(container) = self.containers.get(id) else { continue };
+            match container.state {
+                ContainerState::COMPLETE => {}
+                ContainerState::NEW => {
+                    let node = container.node.clone();
+                    if let Some(n) = self.nodes.get_mut(&node) {
+                        n.containers_to_cleanup.insert(*id);
+                    }
+                    self.complete_container(
+                        *id,
+                        exit_status::ABORTED,
+                        "Container released by the ResourceManager".into(),
+                        now_ms,
+                    );
+                }
+                ContainerState::RUNNING => {
+                    let node = container.node.clone();
+                    if let Some(n) = self.nodes.get_mut(&node) {
+                        n.containers_to_cleanup.insert(*id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Nodes where containers of `app` are still alive.
+    pub(crate) fn nodes_running(&self, app: weft_proto::ApplicationId) -> Vec<NodeId> {
+        self.nodes
+            .values()
+            .filter(|n| n.containers.iter().any(|c| c.application() == app))
+            .map(|n| n.id.clone())
+            .collect()
+    }
+
+    pub(crate) fn cleanup_app_on(&mut self, nodes: Vec<NodeId>, app: weft_proto::ApplicationId) {
+        for id in nodes {
+            if let Some(node) = self.nodes.get_mut(&id) {
+                node.apps_to_cleanup.insert(app);
+            }
+        }
+    }
+}

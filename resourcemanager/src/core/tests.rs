@@ -1,0 +1,196 @@
+//! Core scenarios with a fake clock: whole application lifecycles without any I/O.
+
+use weft_proto::states::{AppState, AttemptState, ContainerState, FinalStatus, NodeState};
+use weft_proto::{exit_status, ApplicationAttemptId, ApplicationId, ContainerId, NodeId, Resource};
+
+use super::*;
+
+const T0: u64 = 1_700_000_000_000;
+
+fn node(i: u16) -> NodeId {
+    NodeId::new("127.0.0.1", 9000 + i)
+}
+
+/// A core with two 4 GiB / 4 vcore nodes.
+fn cluster() -> RmCore {
+    let mut config = CoreConfig::with_defaults(T0);
+    config.nm_expiry_ms = 10_000;
+    let mut core = RmCore::new(config);
+    for i in 1..=2 {
+        core.register_node(node(i), format!("127.0.0.1:{}", 8000 + i), "test".into(), Resource::new(4096, 4), &[], T0);
+    }
+    core
+}
+
+fn submission(id: ApplicationId) -> Submission {
+    Submission {
+        id,
+        name: "test".into(),
+        queue: String::new(),
+        application_type: String::new(),
+        user: "alice".into(),
+        am_resource: Resource::new(512, 1),
+        am_launch: LaunchSpec { command: vec!["./am".into()], ..Default::default() },
+        max_app_attempts: 0,
+        unmanaged_am: false,
+        tags: vec![],
+    }
+}
+
+/// Submits an app and runs it up to a registered AM; returns the attempt and its AM container.
+fn running_app(core: &mut RmCore, now: u64) -> (ApplicationAttemptId, ContainerId) {
+    let id = core.new_application();
+    core.submit(submission(id), now).unwrap();
+    let effects = core.take_effects();
+    let [Effect::LaunchAm { attempt, container, resource, .. }] = effects.as_slice() else {
+        panic!("expected one AM launch, got {effects:?}")
+    };
+    assert_eq!(*resource, Resource::new(1024, 1), "AM size is normalized");
+    core.am_launched(*attempt, Ok(()), now);
+    core.register_am(*attempt, "h".into(), 1, String::new(), now).unwrap();
+    assert_eq!(core.app(id).unwrap().state, AppState::RUNNING);
+    (*attempt, *container)
+}
+
+fn heartbeat(core: &mut RmCore, n: NodeId, reported: Vec<ReportedContainer>, now: u64) -> HeartbeatReply {
+    core.node_heartbeat(&n, reported, Utilization::default(), String::new(), now)
+}
+
+fn ask(n: i64) -> AskRequest {
+    AskRequest { priority: 1, capability: Resource::new(512, 1), num_containers: n }
+}
+
+#[test]
+fn an_application_runs_to_finished() {
+    let mut core = cluster();
+    let (attempt, am) = running_app(&mut core, T0);
+    let reply = core.allocate(attempt, &[ask(3)], &[], 0.1, T0).unwrap();
+    assert_eq!(reply.allocated.len(), 3);
+    assert!(reply.allocated.iter().all(|c| c.resource == Resource::new(1024, 1)));
+    // Asks are absolute: asking again for 3 grants nothing more once satisfied (0 outstanding).
+    let reply = core.allocate(attempt, &[ask(0)], &[], 0.1, T0).unwrap();
+    assert!(reply.allocated.is_empty());
+    let ids: Vec<ContainerId> = core.attempt_containers(attempt).unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(ids.len(), 4);
+    for c in &ids[1..] {
+        let n = core.container(*c).unwrap().node.clone();
+        heartbeat(&mut core, n, vec![ReportedContainer::complete(*c, 0, "")], T0 + 1000);
+    }
+    let reply = core.allocate(attempt, &[], &[], 1.0, T0 + 1000).unwrap();
+    assert_eq!(reply.completed.len(), 3);
+    core.finish_am(attempt, "SUCCEEDED", String::new(), String::new(), T0 + 1100).unwrap();
+    let app = core.app(attempt.application).unwrap();
+    assert_eq!((app.state, app.final_status), (AppState::FINISHED, FinalStatus::SUCCEEDED));
+    assert_eq!(app.current_attempt().state, AttemptState::FINISHING);
+    let am_node = core.container(am).unwrap().node.clone();
+    let reply = heartbeat(&mut core, am_node, vec![ReportedContainer::complete(am, 0, "")], T0 + 1200);
+    assert_eq!(reply.apps_to_cleanup, Vec::<ApplicationId>::new(), "nothing of the app is left running");
+    assert_eq!(core.app(attempt.application).unwrap().current_attempt().state, AttemptState::FINISHED);
+    assert_eq!(core.metrics().allocated, Resource::ZERO);
+}
+
+#[test]
+fn a_failed_am_gets_a_second_attempt_then_fails_the_app() {
+    let mut core = cluster();
+    let (attempt, am) = running_app(&mut core, T0);
+    let n = core.container(am).unwrap().node.clone();
+    heartbeat(&mut core, n, vec![ReportedContainer::complete(am, 1, "boom")], T0 + 10);
+    let app = core.app(attempt.application).unwrap();
+    assert_eq!(app.attempts.len(), 2);
+    assert_eq!(app.state, AppState::ACCEPTED);
+    assert_eq!(app.attempts[0].state, AttemptState::FAILED);
+    assert!(app.attempts[0].diagnostics.starts_with(&format!(
+        "AM Container for {attempt} exited with  exitCode: 1\nFailing this attempt.Diagnostics: boom"
+    )));
+    let Effect::LaunchAm { attempt: second, container: am2, .. } = core.take_effects().remove(0);
+    assert_eq!(second.attempt, 2);
+    assert_eq!(am2.to_string(), format!("{}", second.container(1)));
+    let n = core.container(am2).unwrap().node.clone();
+    heartbeat(&mut core, n, vec![ReportedContainer::complete(am2, 137, "killed")], T0 + 20);
+    let app = core.app(attempt.application).unwrap();
+    assert_eq!((app.state, app.final_status), (AppState::FAILED, FinalStatus::FAILED));
+    assert!(app
+        .diagnostics
+        .starts_with(&format!("Application {} failed 2 times due to AM Container for {second}", attempt.application)));
+    assert!(app.diagnostics.ends_with(". Failing the application."));
+}
+
+#[test]
+fn a_silent_node_is_lost_and_its_containers_end_with_minus_100() {
+    let mut core = cluster();
+    let (attempt, am) = running_app(&mut core, T0);
+    let granted = core.allocate(attempt, &[ask(4)], &[], 0.0, T0).unwrap().allocated;
+    let am_node = core.container(am).unwrap().node.clone();
+    let other = if am_node == node(1) { node(2) } else { node(1) };
+    heartbeat(&mut core, am_node.clone(), vec![], T0 + 9_000);
+    core.tick(T0 + 10_001);
+    assert_eq!(core.node(&other).unwrap().state, NodeState::LOST);
+    assert_eq!(core.node(&am_node).unwrap().state, NodeState::RUNNING);
+    let lost: Vec<RmContainer> =
+        granted.iter().filter(|c| c.node == other).map(|c| core.container(c.id).unwrap().clone()).collect();
+    assert!(!lost.is_empty());
+    for c in &lost {
+        assert_eq!((c.state, c.exit_status), (ContainerState::COMPLETE, exit_status::ABORTED));
+        assert_eq!(c.diagnostics, "Container released on a *lost* node");
+    }
+    let reply = core.allocate(attempt, &[], &[], 0.0, T0 + 10_002).unwrap();
+    assert_eq!(reply.completed.len(), lost.len());
+    assert_eq!(core.metrics().lost_nodes, 1);
+    assert_eq!(core.kills(&KillFilter::default()).len(), lost.len());
+    // The lost node is told to resync when it speaks again.
+    assert!(heartbeat(&mut core, other, vec![], T0 + 10_003).resync);
+}
+
+#[test]
+fn kill_stops_every_container_and_changes_nothing_the_second_time() {
+    let mut core = cluster();
+    let (attempt, am) = running_app(&mut core, T0);
+    let granted = core.allocate(attempt, &[ask(2)], &[], 0.0, T0).unwrap().allocated;
+    for c in &granted {
+        heartbeat(&mut core, c.node.clone(), vec![ReportedContainer::running(c.id)], T0 + 1);
+    }
+    assert!(core.kill(attempt.application, "killed by user".into(), T0 + 2).unwrap());
+    let app = core.app(attempt.application).unwrap();
+    assert_eq!((app.state, app.final_status), (AppState::KILLED, FinalStatus::KILLED));
+    let mut to_cleanup = Vec::new();
+    for i in 1..=2 {
+        to_cleanup.extend(heartbeat(&mut core, node(i), vec![], T0 + 3).containers_to_cleanup);
+    }
+    to_cleanup.sort();
+    let mut expected: Vec<ContainerId> = granted.iter().map(|c| c.id).chain([am]).collect();
+    expected.sort();
+    assert_eq!(to_cleanup, expected);
+    assert!(!core.kill(attempt.application, String::new(), T0 + 4).unwrap());
+}
+
+#[test]
+fn refusals_change_nothing() {
+    let mut core = cluster();
+    let (attempt, _) = running_app(&mut core, T0);
+    let before = core.metrics();
+    let big = AskRequest { priority: 1, capability: Resource::new(12288, 1), num_containers: 1 };
+    assert!(matches!(core.allocate(attempt, &[big], &[], 0.0, T0), Err(RmError::Allocation(_))));
+    assert!(matches!(core.allocate(attempt, &[ask(-1)], &[], 0.0, T0), Err(RmError::NegativeContainerCount(-1))));
+    let unknown = ApplicationId::new(T0, 99);
+    assert!(matches!(core.kill(unknown, String::new(), T0), Err(RmError::UnknownApplication(_))));
+    let mut sub = submission(unknown);
+    assert!(matches!(core.submit(sub.clone(), T0), Err(RmError::NotIssued { .. })));
+    sub.id = core.new_application();
+    sub.am_resource = Resource::new(9000, 1);
+    assert!(matches!(core.submit(sub, T0), Err(RmError::Allocation(_))));
+    assert_eq!(core.metrics(), before);
+}
+
+#[test]
+fn scheduling_waits_for_room_and_uses_freed_resources() {
+    let mut core = cluster();
+    let (attempt, _) = running_app(&mut core, T0);
+    // 8 GiB in all, 1 GiB for the AM: 7 more fit.
+    let reply = core.allocate(attempt, &[ask(9)], &[], 0.0, T0).unwrap();
+    assert_eq!(reply.allocated.len(), 7);
+    assert_eq!(core.metrics().containers_pending, 2);
+    let first = reply.allocated[0].clone();
+    heartbeat(&mut core, first.node.clone(), vec![ReportedContainer::complete(first.id, 0, "")], T0 + 1);
+    let reply = core.allocate(attempt, &[ask(2)], &[], 0.0, T0 + 2).unwrap();
+    assert_eq!(reply.allocated.len(), 1);
+}
