@@ -1,0 +1,149 @@
+//! Wires the ResourceManager together: binds every listener first, then serves gRPC, REST and the
+//! periodic tick until cancelled.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use weft_config::RmConfig;
+use weft_proto::pb;
+
+use crate::core::{CoreConfig, RmCore};
+use crate::grpc::{AmService, ClientService, StagingService, TrackerService, MAX_MESSAGE_BYTES};
+use crate::staging::StagingStore;
+use crate::state::{Rm, RmInfo};
+use crate::{clock, launcher, rest};
+
+/// The addresses the daemon bound, as clients should dial them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BoundAddresses {
+    pub client: String,
+    pub scheduler: String,
+    pub tracker: String,
+    pub webapp: String,
+}
+
+/// Bound listeners, before anything is served.
+pub struct Listeners {
+    client: TcpListener,
+    scheduler: TcpListener,
+    tracker: TcpListener,
+    webapp: TcpListener,
+    pub addresses: BoundAddresses,
+}
+
+async fn bind(address: &str, key: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).await.with_context(|| format!("cannot bind {key} {address}"))
+}
+
+/// The host others should dial for a bound address: the IP itself, unless it is a wildcard.
+fn advertised(bound: SocketAddr, configured_host: &str) -> String {
+    let host = if !bound.ip().is_unspecified() {
+        bound.ip().to_string()
+    } else if configured_host != "0.0.0.0" && !configured_host.is_empty() {
+        configured_host.to_owned()
+    } else {
+        hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into())
+    };
+    format!("{host}:{}", bound.port())
+}
+
+impl Listeners {
+    pub async fn bind(config: &RmConfig) -> anyhow::Result<Listeners> {
+        let client = bind(&config.client_address, "yarn.resourcemanager.address").await?;
+        let scheduler = bind(&config.scheduler_address, "yarn.resourcemanager.scheduler.address").await?;
+        let tracker = bind(&config.tracker_address, "yarn.resourcemanager.resource-tracker.address").await?;
+        let webapp = bind(&config.webapp_address, "yarn.resourcemanager.webapp.address").await?;
+        let host = &config.hostname;
+        let addresses = BoundAddresses {
+            client: advertised(client.local_addr()?, host),
+            scheduler: advertised(scheduler.local_addr()?, host),
+            tracker: advertised(tracker.local_addr()?, host),
+            webapp: advertised(webapp.local_addr()?, host),
+        };
+        Ok(Listeners { client, scheduler, tracker, webapp, addresses })
+    }
+}
+
+/// Serves until `shutdown` is cancelled, then waits for in-flight work.
+pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let store = StagingStore::open(&config.staging_dir)
+        .with_context(|| format!("cannot open the staging store at {}", config.staging_dir.display()))?;
+    let cluster_timestamp = clock::now_ms();
+    let core = RmCore::new(CoreConfig {
+        cluster_timestamp,
+        minimum_allocation: config.minimum_allocation,
+        maximum_allocation: config.maximum_allocation,
+        am_max_attempts: config.am_max_attempts,
+        heartbeat_interval_ms: config.heartbeat_interval.as_millis() as u64,
+        nm_expiry_ms: config.nm_expiry.as_millis() as u64,
+        am_finish_grace_ms: config.am_finish_grace.as_millis() as u64,
+        max_completed_apps: config.max_completed_apps,
+        max_kill_records: 1000,
+    });
+    let Listeners { client, scheduler, tracker, webapp, addresses } = listeners;
+    let info = RmInfo {
+        cluster_id: config.cluster_id.clone(),
+        cluster_timestamp,
+        client_address: addresses.client.clone(),
+        scheduler_address: addresses.scheduler.clone(),
+        webapp_address: addresses.webapp.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let (rm, effects) = Rm::new(core, info);
+    let rm = Arc::new(rm);
+    let tasks = TaskTracker::new();
+    tasks.spawn(launcher::run(rm.clone(), effects, tasks.clone()));
+    tasks.spawn(tick(rm.clone(), config.nm_liveness_interval, shutdown.clone()));
+
+    use pb::application_client_server::ApplicationClientServer;
+    use pb::application_master_server::ApplicationMasterServer;
+    use pb::resource_tracker_server::ResourceTrackerServer;
+    use pb::staging_server::StagingServer;
+    let client_server = tonic::transport::Server::builder()
+        .add_service(
+            ApplicationClientServer::new(ClientService::new(rm.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(StagingServer::new(StagingService::new(store)).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(client), shutdown.clone().cancelled_owned());
+    let am_server = tonic::transport::Server::builder()
+        .add_service(
+            ApplicationMasterServer::new(AmService::new(rm.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .serve_with_incoming_shutdown(TcpListenerStream::new(scheduler), shutdown.clone().cancelled_owned());
+    let tracker_server = tonic::transport::Server::builder()
+        .add_service(
+            ResourceTrackerServer::new(TrackerService::new(rm.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .serve_with_incoming_shutdown(TcpListenerStream::new(tracker), shutdown.clone().cancelled_owned());
+    let web = axum::serve(webapp, rest::router(rm.clone())).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    tracing::info!(
+        client = %addresses.client, scheduler = %addresses.scheduler, tracker = %addresses.tracker,
+        webapp = %addresses.webapp, cluster_timestamp, "ResourceManager started"
+    );
+    let (a, b, c, d) = tokio::join!(client_server, am_server, tracker_server, web);
+    a.context("client service")?;
+    b.context("scheduler service")?;
+    c.context("resource tracker service")?;
+    d.context("web service")?;
+    tasks.close();
+    if tokio::time::timeout(std::time::Duration::from_secs(5), tasks.wait()).await.is_err() {
+        tracing::warn!("some launches did not finish within 5 s of shutdown");
+    }
+    Ok(())
+}
+
+async fn tick(rm: Arc<Rm>, interval: std::time::Duration, shutdown: CancellationToken) {
+    let mut timer = tokio::time::interval(interval);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = timer.tick() => rm.with(|core, now| core.tick(now)),
+        }
+    }
+}

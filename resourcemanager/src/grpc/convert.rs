@@ -1,0 +1,250 @@
+//! Conversions between wire messages and the core's types. Requests are checked here for shape
+//! (ids parse, fields present); the core checks meaning.
+
+use tonic::Status;
+use weft_proto::pb;
+use weft_proto::states::ContainerState;
+use weft_proto::{ApplicationAttemptId, ApplicationId, ContainerId, NodeId, Resource};
+
+use super::status::invalid;
+use crate::core::{
+    App, ClusterMetrics, LaunchSpec, LocalFile, Node, ReportedContainer, RmContainer, RmCore, Submission, Utilization,
+};
+use crate::state::RmInfo;
+
+pub(crate) fn app_id(text: &str) -> Result<ApplicationId, Status> {
+    text.parse().map_err(invalid)
+}
+
+pub(crate) fn attempt_id(text: &str) -> Result<ApplicationAttemptId, Status> {
+    text.parse().map_err(invalid)
+}
+
+pub(crate) fn container_id(text: &str) -> Result<ContainerId, Status> {
+    text.parse().map_err(invalid)
+}
+
+pub(crate) fn node_id(text: &str) -> Result<NodeId, Status> {
+    text.parse().map_err(invalid)
+}
+
+pub(crate) fn resource(r: Option<pb::Resource>, what: &str) -> Result<Resource, Status> {
+    r.map(Resource::from).ok_or_else(|| invalid(format!("{what} is missing its resource")))
+}
+
+fn is_sha256(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+pub(crate) fn launch_spec(ctx: pb::ContainerLaunchContext) -> Result<LaunchSpec, Status> {
+    let pb::ContainerLaunchContext { command, environment, local_resources } = ctx;
+    let mut local_files = Vec::with_capacity(local_resources.len());
+    for pb::LocalResource { name, sha256, size, executable } in local_resources {
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            return Err(invalid(format!("local resource name {name:?} must be a plain file name")));
+        }
+        if !is_sha256(&sha256) {
+            return Err(invalid(format!("local resource {name:?} has sha256 {sha256:?}: expected 64 hex digits")));
+        }
+        local_files.push(LocalFile { name, sha256: sha256.to_ascii_lowercase(), size, executable });
+    }
+    let environment = environment.into_iter().map(|pb::KeyValue { key, value }| (key, value)).collect();
+    Ok(LaunchSpec { command, environment, local_files })
+}
+
+pub(crate) fn launch_context(spec: LaunchSpec, extra_env: &[(String, String)]) -> pb::ContainerLaunchContext {
+    let LaunchSpec { command, environment, local_files } = spec;
+    let environment =
+        extra_env.iter().cloned().chain(environment).map(|(key, value)| pb::KeyValue { key, value }).collect();
+    let local_resources = local_files
+        .into_iter()
+        .map(|LocalFile { name, sha256, size, executable }| pb::LocalResource { name, sha256, size, executable })
+        .collect();
+    pb::ContainerLaunchContext { command, environment, local_resources }
+}
+
+pub(crate) fn submission(ctx: Option<pb::ApplicationSubmissionContext>) -> Result<Submission, Status> {
+    let pb::ApplicationSubmissionContext {
+        application_id,
+        name,
+        queue,
+        application_type,
+        user,
+        am_resource,
+        am_container,
+        max_app_attempts,
+        unmanaged_am,
+        tags,
+    } = ctx.ok_or_else(|| invalid("the submission context is missing"))?;
+    if max_app_attempts < 0 {
+        return Err(invalid(format!("max app attempts must be at least 0, got {max_app_attempts}")));
+    }
+    Ok(Submission {
+        id: app_id(&application_id)?,
+        name,
+        queue,
+        application_type,
+        user: if user.is_empty() { "dr.who".into() } else { user },
+        am_resource: am_resource.map(Resource::from).unwrap_or(Resource::new(1024, 1)),
+        am_launch: launch_spec(am_container.unwrap_or_default())?,
+        max_app_attempts: max_app_attempts as u32,
+        unmanaged_am,
+        tags,
+    })
+}
+
+pub(crate) fn reported(status: pb::ContainerStatus) -> Result<ReportedContainer, Status> {
+    let pb::ContainerStatus { container_id: id, state, exit_status, diagnostics, resource: _ } = status;
+    let state = match pb::ContainerState::try_from(state) {
+        Ok(pb::ContainerState::Complete) => ContainerState::COMPLETE,
+        Ok(pb::ContainerState::New) => ContainerState::NEW,
+        _ => ContainerState::RUNNING,
+    };
+    Ok(ReportedContainer { id: container_id(&id)?, state, exit_status, diagnostics })
+}
+
+pub(crate) fn completed_status(c: ReportedContainer) -> pb::ContainerStatus {
+    let ReportedContainer { id, state: _, exit_status, diagnostics } = c;
+    pb::ContainerStatus {
+        container_id: id.to_string(),
+        state: pb::ContainerState::Complete as i32,
+        exit_status,
+        diagnostics,
+        resource: None,
+    }
+}
+
+pub(crate) fn utilization(u: Option<pb::NodeUtilization>) -> Utilization {
+    let pb::NodeUtilization {
+        node_physical_memory_mb,
+        node_virtual_memory_mb,
+        node_cpu_usage,
+        containers_physical_memory_mb,
+        containers_virtual_memory_mb,
+        containers_cpu_usage,
+    } = u.unwrap_or_default();
+    Utilization {
+        node_physical_memory_mb,
+        node_virtual_memory_mb,
+        node_cpu_usage,
+        containers_physical_memory_mb,
+        containers_virtual_memory_mb,
+        containers_cpu_usage,
+    }
+}
+
+pub(crate) fn pb_utilization(u: &Utilization) -> pb::NodeUtilization {
+    pb::NodeUtilization {
+        node_physical_memory_mb: u.node_physical_memory_mb,
+        node_virtual_memory_mb: u.node_virtual_memory_mb,
+        node_cpu_usage: u.node_cpu_usage,
+        containers_physical_memory_mb: u.containers_physical_memory_mb,
+        containers_virtual_memory_mb: u.containers_virtual_memory_mb,
+        containers_cpu_usage: u.containers_cpu_usage,
+    }
+}
+
+pub(crate) fn container(c: &RmContainer) -> pb::Container {
+    pb::Container {
+        container_id: c.id.to_string(),
+        node_id: c.node.to_string(),
+        node_address: c.node.to_string(),
+        node_http_address: c.node_http_address.clone(),
+        resource: Some(c.resource.into()),
+        priority: c.priority,
+    }
+}
+
+pub(crate) fn container_report(c: &RmContainer, user: &str) -> pb::ContainerReport {
+    pb::ContainerReport {
+        container_id: c.id.to_string(),
+        resource: Some(c.resource.into()),
+        node_id: c.node.to_string(),
+        node_http_address: c.node_http_address.clone(),
+        priority: c.priority,
+        creation_time: c.created_ms as i64,
+        finish_time: c.finished_ms as i64,
+        state: c.state.to_string(),
+        exit_status: c.exit_status,
+        diagnostics: c.diagnostics.clone(),
+        log_url: format!("http://{}/node/containerlogs/{}/{}", c.node_http_address, c.id, user),
+    }
+}
+
+/// The tracking URL of an application: the AM's own when it gave one, else its page on the RM.
+pub(crate) fn tracking_url(app: &App, info: &RmInfo) -> String {
+    let attempt = app.current_attempt();
+    if attempt.tracking_url.is_empty() {
+        format!("http://{}/cluster/app/{}", info.webapp_address, app.id())
+    } else {
+        attempt.tracking_url.clone()
+    }
+}
+
+pub(crate) fn app_report(app: &App, core: &RmCore, info: &RmInfo) -> pb::ApplicationReport {
+    let attempt = app.current_attempt();
+    let (allocated, running) = core.app_allocated(app.id());
+    let s = &app.submission;
+    pb::ApplicationReport {
+        application_id: app.id().to_string(),
+        user: s.user.clone(),
+        name: s.name.clone(),
+        queue: s.queue.clone(),
+        state: app.state.to_string(),
+        final_status: app.final_status.to_string(),
+        progress: app.progress,
+        diagnostics: app.diagnostics.clone(),
+        started_time: app.started_ms as i64,
+        finished_time: app.finished_ms as i64,
+        application_type: s.application_type.clone(),
+        current_attempt_id: attempt.id.to_string(),
+        am_container_id: attempt.am_container.map(|c| c.to_string()).unwrap_or_default(),
+        am_host: if attempt.host.is_empty() { "N/A".into() } else { attempt.host.clone() },
+        am_rpc_port: attempt.rpc_port,
+        tracking_url: tracking_url(app, info),
+        allocated: Some(allocated.into()),
+        running_containers: if app.state.is_final() { -1 } else { running },
+        memory_seconds: app.memory_seconds,
+        vcore_seconds: app.vcore_seconds,
+        unmanaged_am: s.unmanaged_am,
+        am_node_http_address: attempt.am_node_http_address.clone(),
+        tags: s.tags.clone(),
+    }
+}
+
+pub(crate) fn node_report(n: &Node) -> pb::NodeReport {
+    pb::NodeReport {
+        node_id: n.id.to_string(),
+        state: n.state.to_string(),
+        http_address: n.http_address.clone(),
+        rack: "/default-rack".into(),
+        total: Some(n.total.into()),
+        used: Some(n.allocated.into()),
+        num_containers: n.containers.len() as i32,
+        last_health_update: n.last_heartbeat_ms as i64,
+        health_report: n.health_report.clone(),
+        utilization: Some(pb_utilization(&n.utilization)),
+        version: n.version.clone(),
+    }
+}
+
+pub(crate) fn metrics(m: &ClusterMetrics) -> pb::ClusterMetrics {
+    pb::ClusterMetrics {
+        apps_submitted: m.apps_submitted,
+        apps_completed: m.apps_completed,
+        apps_pending: m.apps_pending,
+        apps_running: m.apps_running,
+        apps_failed: m.apps_failed,
+        apps_killed: m.apps_killed,
+        total: Some(m.total.into()),
+        allocated: Some(m.allocated.into()),
+        available: Some(m.available.into()),
+        containers_allocated: m.containers_allocated,
+        containers_pending: m.containers_pending as i32,
+        active_nodes: m.active_nodes,
+        lost_nodes: m.lost_nodes,
+        unhealthy_nodes: m.unhealthy_nodes,
+        shutdown_nodes: m.shutdown_nodes,
+        total_nodes: m.total_nodes,
+    }
+}

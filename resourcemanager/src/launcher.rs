@@ -1,0 +1,73 @@
+//! The AM launcher: starts each granted AM container on its NodeManager and tells the core how it went.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+use weft_proto::pb;
+use weft_proto::pb::container_management_client::ContainerManagementClient;
+
+use crate::core::Effect;
+use crate::grpc::convert_launch_context;
+use crate::state::Rm;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Carries out effects until the channel closes; each launch runs in its own tracked task.
+pub async fn run(rm: Arc<Rm>, mut effects: mpsc::UnboundedReceiver<Effect>, tasks: TaskTracker) {
+    while let Some(effect) = effects.recv().await {
+        let rm = rm.clone();
+        tasks.spawn(async move { carry_out(rm, effect).await });
+    }
+}
+
+async fn carry_out(rm: Arc<Rm>, effect: Effect) {
+    match effect {
+        Effect::LaunchAm { attempt, container, node, resource, user, launch } => {
+            let env = am_environment(&rm, attempt);
+            let request = pb::StartContainerRequest {
+                container_id: container.to_string(),
+                launch: Some(convert_launch_context(launch, &env)),
+                resource: Some(resource.into()),
+                user,
+            };
+            let result = start_on(&node.to_string(), request).await;
+            if let Err(error) = &result {
+                tracing::warn!(%attempt, %container, %node, %error, "could not launch the AM container");
+            }
+            rm.with(|core, now| core.am_launched(attempt, result, now));
+        }
+    }
+}
+
+/// What an AM needs to find the ResourceManager, on top of what the NodeManager sets.
+fn am_environment(rm: &Rm, attempt: weft_proto::ApplicationAttemptId) -> Vec<(String, String)> {
+    let max_attempts = rm.with(|core, _| core.app(attempt.application).map(|a| a.max_attempts).unwrap_or(1));
+    vec![
+        ("WEFT_RM_SCHEDULER_ADDRESS".into(), rm.info.scheduler_address.clone()),
+        ("WEFT_RM_ADDRESS".into(), rm.info.client_address.clone()),
+        ("MAX_APP_ATTEMPTS".into(), max_attempts.to_string()),
+    ]
+}
+
+async fn start_on(node: &str, request: pb::StartContainerRequest) -> Result<(), String> {
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{node}"))
+        .map_err(|e| format!("bad NodeManager address {node}: {e}"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT);
+    let channel = endpoint.connect().await.map_err(|e| format!("cannot reach NodeManager {node}: {e}"))?;
+    let mut client = ContainerManagementClient::new(channel);
+    let response = client
+        .start_containers(pb::StartContainersRequest { requests: vec![request] })
+        .await
+        .map_err(|status| format!("NodeManager {node} refused: {}", status.message()))?
+        .into_inner();
+    match response.failed.into_iter().next() {
+        Some(failure) => {
+            Err(format!("NodeManager {node} could not start {}: {}", failure.container_id, failure.message))
+        }
+        None => Ok(()),
+    }
+}

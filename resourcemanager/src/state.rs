@@ -1,0 +1,49 @@
+//! The ResourceManager's shared state: the core behind a mutex (never held across an await), plus
+//! what the daemon knows about itself. Every core call goes through [`Rm::with`], which hands the
+//! effects it queued to the launcher.
+
+use std::sync::Mutex;
+
+use tokio::sync::mpsc;
+
+use crate::clock;
+use crate::core::{Effect, RmCore};
+
+/// Facts about this ResourceManager that pages and reports show.
+#[derive(Debug, Clone)]
+pub struct RmInfo {
+    pub cluster_id: String,
+    pub cluster_timestamp: u64,
+    /// `host:port` clients and AMs use to reach the client service.
+    pub client_address: String,
+    /// `host:port` AMs use to reach the scheduler service.
+    pub scheduler_address: String,
+    /// `host:port` of the web UI and REST.
+    pub webapp_address: String,
+    pub version: &'static str,
+}
+
+pub struct Rm {
+    core: Mutex<RmCore>,
+    effects: mpsc::UnboundedSender<Effect>,
+    pub info: RmInfo,
+}
+
+impl Rm {
+    pub fn new(core: RmCore, info: RmInfo) -> (Rm, mpsc::UnboundedReceiver<Effect>) {
+        let (effects, receiver) = mpsc::unbounded_channel();
+        (Rm { core: Mutex::new(core), effects, info }, receiver)
+    }
+
+    /// Runs `f` on the core at the current time, then forwards the effects it queued.
+    pub fn with<R>(&self, f: impl FnOnce(&mut RmCore, u64) -> R) -> R {
+        let now = clock::now_ms();
+        let mut core = self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let result = f(&mut core, now);
+        for effect in core.take_effects() {
+            // The receiver lives as long as the daemon; a send fails only during shutdown.
+            let _ = self.effects.send(effect);
+        }
+        result
+    }
+}
