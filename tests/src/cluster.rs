@@ -1,0 +1,326 @@
+//! A local cluster of real daemons for one test: its own temp dir, ports, logs and processes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use crate::{binary, wait_for};
+
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How to build the cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    pub node_managers: usize,
+    pub nm_memory_mb: i64,
+    pub nm_vcores: i32,
+    /// Extra YAML lines for the ResourceManager's file.
+    pub rm_yaml: String,
+    /// Extra YAML lines for every NodeManager's file.
+    pub nm_yaml: String,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            node_managers: 2,
+            nm_memory_mb: 8192,
+            nm_vcores: 8,
+            rm_yaml: String::new(),
+            nm_yaml: String::new(),
+        }
+    }
+}
+
+struct Daemon {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn spawn(name: &str, program: &Path, args: &[&str], dir: &Path) -> Daemon {
+        let log = dir.join(format!("{name}.log"));
+        let file = fs::File::create(&log).expect("log file");
+        let child = Command::new(program)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        Daemon { name: name.to_owned(), child, log }
+    }
+
+    fn signal(&self, signal: Signal) {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), signal);
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within 15 s.
+    fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        self.signal(Signal::SIGTERM);
+        for _ in 0..300 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.signal(Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// What a `weft` run printed and how it exited.
+#[derive(Debug)]
+pub struct WeftOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl WeftOutput {
+    pub fn both(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// NodeManager addresses read from its ports file.
+#[derive(Debug, Clone)]
+pub struct NmAddresses {
+    pub rpc: String,
+    pub http: String,
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    rm: Daemon,
+    nms: Vec<Option<Daemon>>,
+    pub rm_client: String,
+    pub rm_webapp: String,
+    pub nm_addresses: Vec<NmAddresses>,
+    pub client_config: PathBuf,
+    http: reqwest::blocking::Client,
+}
+
+fn read_ports(path: &Path) -> Value {
+    wait_for(&format!("ports file {}", path.display()), START_TIMEOUT, || {
+        fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok())
+    })
+}
+
+fn field(ports: &Value, key: &str) -> String {
+    ports[key].as_str().unwrap_or_else(|| panic!("ports file has no {key}: {ports}")).to_owned()
+}
+
+impl Cluster {
+    pub fn start(options: ClusterOptions) -> Cluster {
+        let dir = tempfile::Builder::new().prefix("weft-e2e-").tempdir().expect("temp dir");
+        let root = dir.path().to_owned();
+        let rm_yaml = format!(
+            "yarn.resourcemanager.address: 127.0.0.1:0\n\
+             yarn.resourcemanager.scheduler.address: 127.0.0.1:0\n\
+             yarn.resourcemanager.resource-tracker.address: 127.0.0.1:0\n\
+             yarn.resourcemanager.webapp.address: 127.0.0.1:0\n\
+             yarn.resourcemanager.nodemanagers.heartbeat-interval-ms: 200\n\
+             yarn.resourcemanager.am-finish.grace-ms: 1000\n\
+             hadoop.tmp.dir: {}\n{}",
+            root.join("rm").display(),
+            options.rm_yaml
+        );
+        fs::write(root.join("rm.yaml"), rm_yaml).expect("write rm.yaml");
+        let rm_ports = root.join("rm-ports.json");
+        let rm = Daemon::spawn(
+            "resourcemanager",
+            &binary("resourcemanager"),
+            &["--config", &path_str(&root.join("rm.yaml")), "--ports-file", &path_str(&rm_ports)],
+            &root,
+        );
+        let ports = read_ports(&rm_ports);
+        let (rm_client, rm_tracker, rm_webapp) =
+            (field(&ports, "client"), field(&ports, "tracker"), field(&ports, "webapp"));
+        let client_config = root.join("client.yaml");
+        fs::write(
+            &client_config,
+            format!("yarn.resourcemanager.address: {rm_client}\nyarn.resourcemanager.webapp.address: {rm_webapp}\n"),
+        )
+        .expect("write client.yaml");
+        let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client");
+        let mut cluster =
+            Cluster { dir, rm, nms: Vec::new(), rm_client, rm_webapp, nm_addresses: Vec::new(), client_config, http };
+        for i in 0..options.node_managers {
+            cluster.start_nm(i, &rm_tracker, &options);
+        }
+        let n = options.node_managers;
+        cluster.wait_for_running_nodes(n);
+        cluster
+    }
+
+    fn start_nm(&mut self, i: usize, rm_tracker: &str, options: &ClusterOptions) {
+        let root = self.dir.path().join(format!("nm{i}"));
+        fs::create_dir_all(&root).expect("nm dir");
+        let yaml = format!(
+            "yarn.resourcemanager.address: {}\n\
+             yarn.resourcemanager.resource-tracker.address: {rm_tracker}\n\
+             yarn.nodemanager.address: 127.0.0.1:0\n\
+             yarn.nodemanager.webapp.address: 127.0.0.1:0\n\
+             yarn.nodemanager.resource.memory-mb: {}\n\
+             yarn.nodemanager.resource.cpu-vcores: {}\n\
+             yarn.nodemanager.local-dirs: {}\n\
+             yarn.nodemanager.log-dirs: {}\n{}",
+            self.rm_client,
+            options.nm_memory_mb,
+            options.nm_vcores,
+            root.join("local").display(),
+            root.join("logs").display(),
+            options.nm_yaml
+        );
+        let config = root.join("nm.yaml");
+        fs::write(&config, yaml).expect("write nm.yaml");
+        let ports_file = root.join("ports.json");
+        let daemon = Daemon::spawn(
+            &format!("nodemanager{i}"),
+            &binary("nodemanager"),
+            &["--config", &path_str(&config), "--ports-file", &path_str(&ports_file)],
+            self.dir.path(),
+        );
+        let ports = read_ports(&ports_file);
+        self.nm_addresses.push(NmAddresses { rpc: field(&ports, "rpc"), http: field(&ports, "http") });
+        self.nms.push(Some(daemon));
+    }
+
+    /// Waits until `n` nodes are RUNNING in the ResourceManager's REST.
+    pub fn wait_for_running_nodes(&self, n: usize) {
+        wait_for(&format!("{n} running nodes"), START_TIMEOUT, || {
+            let (_, body) = self.get("/ws/v1/cluster/nodes");
+            let running = body["nodes"]["node"]
+                .as_array()
+                .map_or(0, |nodes| nodes.iter().filter(|node| node["state"] == "RUNNING").count());
+            (running == n).then_some(())
+        });
+    }
+
+    pub fn web_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.rm_webapp)
+    }
+
+    /// GET on the ResourceManager's web port: status and JSON body (Null when not JSON).
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.get_url(&self.web_url(path))
+    }
+
+    pub fn get_url(&self, url: &str) -> (u16, Value) {
+        let response = self.http.get(url).send().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
+    pub fn get_text(&self, url: &str) -> (u16, String) {
+        let response = self.http.get(url).send().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        (response.status().as_u16(), response.text().unwrap_or_default())
+    }
+
+    /// PUT with a raw body; returns status, Location header and JSON body.
+    pub fn put(&self, path: &str, body: &str) -> (u16, Option<String>, Value) {
+        let url = self.web_url(path);
+        let response = self
+            .http
+            .put(&url)
+            .header("Content-Type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .unwrap_or_else(|e| panic!("PUT {url}: {e}"));
+        let status = response.status().as_u16();
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        (status, location, response.json().unwrap_or(Value::Null))
+    }
+
+    /// Runs `weft --config <client.yaml> ARGS…` to completion.
+    pub fn weft(&self, args: &[&str]) -> WeftOutput {
+        let output = self.weft_command(args).output().expect("run weft");
+        WeftOutput {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// `weft --config <client.yaml> ARGS…`, not started, for tests that run it in the background.
+    pub fn weft_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binary("weft"));
+        command.arg("--config").arg(&self.client_config).args(args).env("NO_COLOR", "1").stdin(Stdio::null());
+        command
+    }
+
+    /// The application's REST object.
+    pub fn app(&self, id: &str) -> Value {
+        let (status, body) = self.get(&format!("/ws/v1/cluster/apps/{id}"));
+        assert_eq!(status, 200, "GET app {id}: {body}");
+        body["app"].clone()
+    }
+
+    /// Waits until the application's state is one of `states`; returns its REST object.
+    pub fn wait_app_state(&self, id: &str, states: &[&str], timeout: Duration) -> Value {
+        wait_for(&format!("{id} to reach {states:?}"), timeout, || {
+            let app = self.app(id);
+            states.iter().any(|s| app["state"] == *s).then_some(app)
+        })
+    }
+
+    /// The newest application id the ResourceManager knows, if any.
+    pub fn latest_app_id(&self) -> Option<String> {
+        let (_, body) = self.get("/ws/v1/cluster/apps");
+        body["apps"]["app"].as_array()?.iter().filter_map(|a| a["id"].as_str()).max().map(str::to_owned)
+    }
+
+    /// SIGKILLs NodeManager `i` (its containers are left running, as after a crash).
+    pub fn kill_nm(&mut self, i: usize) {
+        if let Some(mut nm) = self.nms[i].take() {
+            nm.signal(Signal::SIGKILL);
+            let _ = nm.child.wait();
+        }
+    }
+
+    /// The text of every daemon log, by daemon name.
+    pub fn logs(&self) -> Vec<(String, String)> {
+        std::iter::once(&self.rm)
+            .chain(self.nms.iter().flatten())
+            .map(|d| (d.name.clone(), fs::read_to_string(&d.log).unwrap_or_default()))
+            .collect()
+    }
+
+    /// Stops every daemon with SIGTERM and fails the test if any logged an ERROR.
+    pub fn stop_checked(mut self) {
+        self.stop_all();
+        for (name, text) in self.logs() {
+            let errors: Vec<&str> = text.lines().filter(|l| l.contains(" ERROR ")).collect();
+            assert!(errors.is_empty(), "{name} logged errors:\n{}", errors.join("\n"));
+        }
+    }
+
+    fn stop_all(&mut self) {
+        for nm in self.nms.iter_mut().flatten() {
+            nm.stop();
+        }
+        self.rm.stop();
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_str().expect("temp paths are UTF-8").to_owned()
+}
