@@ -290,6 +290,14 @@ impl Cluster {
         }
     }
 
+    /// The pid of every daemon still running, by name.
+    pub fn daemon_pids(&self) -> Vec<(String, i32)> {
+        std::iter::once(&self.rm)
+            .chain(self.nms.iter().flatten())
+            .map(|d| (d.name.clone(), d.child.id() as i32))
+            .collect()
+    }
+
     /// The text of every daemon log, by daemon name.
     pub fn logs(&self) -> Vec<(String, String)> {
         std::iter::once(&self.rm)
