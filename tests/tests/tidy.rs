@@ -65,9 +65,10 @@ fn pure_modules_do_no_io() {
         assert!(!files.is_empty(), "{dir} has no files");
         for file in files {
             let text = fs::read_to_string(&file).unwrap();
+            let body = text.split("#[cfg(test)]").next().unwrap_or("");
+            let code: Vec<&str> = body.lines().filter(|l| !l.trim_start().starts_with("//")).collect();
             for word in banned {
-                let body = text.split("#[cfg(test)]").next().unwrap_or("");
-                if body.contains(word) {
+                if code.iter().any(|l| l.contains(word)) {
                     offences.push(format!("{} uses {word}", file.display()));
                 }
             }
