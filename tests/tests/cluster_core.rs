@@ -224,6 +224,12 @@ fn a_killed_nodemanager_becomes_lost_and_its_containers_end_with_minus_100() {
             assert_eq!(c["diagnosticsInfo"], "Container released on a *lost* node");
         }
     }
+    let (_, feed) = cluster.get(&format!("/ws/v1/cluster/containers/kills?app={id}&reason=aborted"));
+    let kills = feed["containerKills"]["containerKill"].as_array().cloned().unwrap_or_default();
+    assert_eq!(kills.len(), on_victim.len(), "{feed}");
+    assert!(kills.iter().all(|k| k["exitStatus"] == -100 && k["nodeId"] == victim_id.as_str()), "{feed}");
+    let (_, metrics) = cluster.get("/ws/v1/cluster/metrics");
+    assert_eq!(metrics["clusterMetrics"]["containerKills"]["aborted"], on_victim.len());
     cluster.weft(&["application", "-kill", &id]);
     let _ = client.wait();
     // The killed NodeManager could not stop its containers: end them here, by pid.

@@ -33,6 +33,18 @@ impl KillReason {
         })
     }
 
+    pub const ALL: [KillReason; 9] = [
+        KillReason::PhysicalMemory,
+        KillReason::VirtualMemory,
+        KillReason::Preempted,
+        KillReason::Aborted,
+        KillReason::ByApplicationMaster,
+        KillReason::ByResourceManager,
+        KillReason::AfterAppCompletion,
+        KillReason::ByContainerScheduler,
+        KillReason::DisksFailed,
+    ];
+
     /// The lowercase name used in REST filters and metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -58,4 +70,15 @@ pub struct KillEvent {
     pub exit_status: i32,
     pub diagnostics: String,
     pub at_ms: u64,
+}
+
+impl std::str::FromStr for KillReason {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        KillReason::ALL.into_iter().find(|r| r.as_str() == text.trim()).ok_or_else(|| {
+            let allowed: Vec<&str> = KillReason::ALL.iter().map(|r| r.as_str()).collect();
+            format!("invalid kill reason {text:?}: allowed values are {}", allowed.join(", "))
+        })
+    }
 }

@@ -41,6 +41,8 @@ pub struct Node {
     pub(crate) containers_to_cleanup: BTreeSet<ContainerId>,
     pub(crate) apps_to_cleanup: BTreeSet<ApplicationId>,
     pub(crate) response_id: i64,
+    /// Containers killed on this node, by reason.
+    pub kills: std::collections::BTreeMap<super::KillReason, u64>,
 }
 
 impl Node {
@@ -60,6 +62,7 @@ impl Node {
             containers_to_cleanup: BTreeSet::new(),
             apps_to_cleanup: BTreeSet::new(),
             response_id: 0,
+            kills: Default::default(),
         }
     }
 

@@ -38,6 +38,7 @@ impl RmCore {
         if let Some(old) = self.nodes.remove(&id) {
             node.containers = old.containers;
             node.allocated = old.allocated;
+            node.kills = old.kills;
         }
         self.scheduler.add_node(id.clone(), total.saturating_sub(node.allocated));
         tracing::info!(node = %id, memory_mb = total.memory_mb, vcores = total.vcores, "node registered");
@@ -173,6 +174,9 @@ impl RmCore {
             reason = reason.as_str(), "container killed"
         );
         *self.kill_counts.entry(reason).or_default() += 1;
+        if let Some(node) = self.nodes.get_mut(&container.node) {
+            *node.kills.entry(reason).or_default() += 1;
+        }
         self.kills.push_front(KillEvent {
             container: container.id,
             node: container.node.clone(),

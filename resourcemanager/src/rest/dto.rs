@@ -1,10 +1,12 @@
 //! REST bodies of `/ws/v1/cluster` with YARN's field names and nesting, built by pure functions from
 //! the core's state and `now`, so the JSON stays stable while internals move.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use weft_proto::states::AppState;
 
-use crate::core::{App, Attempt, ClusterMetrics, Node, RmContainer, RmCore};
+use crate::core::{App, Attempt, ClusterMetrics, KillEvent, KillReason, Node, RmContainer, RmCore};
 use crate::state::RmInfo;
 
 #[derive(Serialize)]
@@ -73,6 +75,17 @@ pub(crate) struct ClusterMetricsInfo {
     decommissioned_nodes: i32,
     rebooted_nodes: i32,
     shutdown_nodes: i32,
+    /// Weft's extension: containers ended by a kill since the ResourceManager started, by reason.
+    container_kills: BTreeMap<&'static str, u64>,
+}
+
+/// Every kill reason with its count (0 when none), so dashboards see a stable set of keys.
+fn kill_counts(counts: impl IntoIterator<Item = (KillReason, u64)>) -> BTreeMap<&'static str, u64> {
+    let mut map: BTreeMap<&'static str, u64> = KillReason::ALL.iter().map(|r| (r.as_str(), 0)).collect();
+    for (reason, n) in counts {
+        map.insert(reason.as_str(), n);
+    }
+    map
 }
 
 pub(crate) fn cluster_metrics(m: &ClusterMetrics) -> ClusterMetricsInfo {
@@ -102,6 +115,7 @@ pub(crate) fn cluster_metrics(m: &ClusterMetrics) -> ClusterMetricsInfo {
         decommissioned_nodes: m.decommissioned_nodes,
         rebooted_nodes: m.rebooted_nodes,
         shutdown_nodes: m.shutdown_nodes,
+        container_kills: kill_counts(m.kills.iter().copied()),
     }
 }
 
@@ -159,6 +173,8 @@ pub(crate) struct NodeInfo {
     used_resource: ResourceInfo,
     available_resource: ResourceInfo,
     total_resource: ResourceInfo,
+    /// Weft's extension: containers killed on this node, by reason.
+    container_kills: BTreeMap<&'static str, u64>,
 }
 
 pub(crate) fn node_info(n: &Node) -> NodeInfo {
@@ -189,6 +205,7 @@ pub(crate) fn node_info(n: &Node) -> NodeInfo {
         used_resource: n.allocated.into(),
         available_resource: available.into(),
         total_resource: n.total.into(),
+        container_kills: kill_counts(n.kills.iter().map(|(r, c)| (*r, *c))),
     }
 }
 
@@ -393,5 +410,34 @@ pub(crate) fn container_info(c: &RmContainer, user: &str, now_ms: u64) -> Contai
         container_state: c.state,
         node_http_address: format!("http://{}", c.node_http_address),
         node_id: c.node.to_string(),
+    }
+}
+
+/// One entry of the kill feed `/ws/v1/cluster/containers/kills`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ContainerKillInfo {
+    container_id: String,
+    application_id: String,
+    app_attempt_id: String,
+    node_id: String,
+    node_http_address: String,
+    reason: &'static str,
+    exit_status: i32,
+    diagnostics: String,
+    killed_time: u64,
+}
+
+pub(crate) fn kill_info(k: &KillEvent, node_http_address: String) -> ContainerKillInfo {
+    ContainerKillInfo {
+        container_id: k.container.to_string(),
+        application_id: k.container.application().to_string(),
+        app_attempt_id: k.container.attempt.to_string(),
+        node_id: k.node.to_string(),
+        node_http_address,
+        reason: k.reason.as_str(),
+        exit_status: k.exit_status,
+        diagnostics: k.diagnostics.clone(),
+        killed_time: k.at_ms,
     }
 }

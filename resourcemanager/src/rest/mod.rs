@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use weft_proto::states::{AppState, FinalStatus, NodeState};
 use weft_proto::{ApplicationAttemptId, ApplicationId, NodeId};
 
-use crate::core::AppFilter;
+use crate::core::{AppFilter, KillFilter, KillReason};
 use crate::state::Rm;
 use error::RestError;
 
@@ -44,6 +44,7 @@ pub fn router(rm: Arc<Rm>) -> Router {
         .route("/ws/v1/cluster/apps/{id}/state", get(app_state).put(put_app_state))
         .route("/ws/v1/cluster/apps/{id}/appattempts", get(attempts))
         .route("/ws/v1/cluster/apps/{id}/appattempts/{attempt}/containers", get(attempt_containers))
+        .route("/ws/v1/cluster/containers/kills", get(kills))
         .fallback(not_found)
         .with_state(rm)
 }
@@ -214,5 +215,35 @@ async fn attempt_containers(State(rm): Shared, Path((id, attempt)): Path<(String
         json!({ "containers": null })
     } else {
         json!({ "containers": { "container": list } })
+    }))
+}
+
+/// The kill feed: containers ended by a kill, newest first. Filters: `app`, `node`, `reason`
+/// (e.g. `physical_memory`), `since` (ms since the epoch), `limit`.
+async fn kills(State(rm): Shared, Query(query): Query<std::collections::HashMap<String, String>>) -> RestResult {
+    let filter = KillFilter {
+        app: query.get("app").map(|a| parse_app_id(a)).transpose()?,
+        node: query
+            .get("node")
+            .map(|n| n.parse::<NodeId>().map_err(|e| RestError::bad_request(e.to_string())))
+            .transpose()?,
+        reason: query.get("reason").map(|r| r.parse::<KillReason>().map_err(RestError::bad_request)).transpose()?,
+        since_ms: parse_number(&query, "since")?,
+    };
+    let limit = parse_number(&query, "limit")?.map_or(usize::MAX, |n| n as usize);
+    let list: Vec<_> = rm.with(|core, _| {
+        core.kills(&filter)
+            .into_iter()
+            .take(limit)
+            .map(|k| {
+                let http = core.node(&k.node).map(|n| n.http_address.clone()).unwrap_or_default();
+                dto::kill_info(k, http)
+            })
+            .collect()
+    });
+    Ok(json(if list.is_empty() {
+        json!({ "containerKills": null })
+    } else {
+        json!({ "containerKills": { "containerKill": list } })
     }))
 }
