@@ -1,1 +1,32 @@
-//! placeholder until the crate lands
+//! Weft's driver side. Today: the `weft` command line — YARN's `application`, `node` and `logs`
+//! commands with their syntax and output, and the distributed shell (`shell`, with its application
+//! master `shell-am`). The Spark-compatible runtime (`submit`) will live here too.
+//!
+//! Pure modules (`format`, `query`, `shell::plan`, `shell::book`, `shell::watch`, `cli::argv`) do no
+//! I/O; `client`, `staging`, `nm_rest`, `shell::client`, `shell::am` and `shell::launch` are the
+//! adapters that talk to the ResourceManager and NodeManagers.
+
+mod cli;
+mod client;
+mod convert;
+mod error;
+mod format;
+mod nm_rest;
+mod query;
+mod shell;
+mod staging;
+
+pub use cli::{run, yarn_argv, Cli};
+pub use error::{CliError, EXIT_USAGE};
+
+/// Logs to stderr at `default_level` unless `RUST_LOG` says otherwise; colours only on a terminal.
+pub fn init_logging(default_level: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

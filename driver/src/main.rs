@@ -1,1 +1,41 @@
-fn main() {}
+//! `weft`: rewrite YARN's single-dash options, parse, load the configuration, run the command, and turn
+//! the outcome into an exit status (0 ok, 1 failed, 2 not in this build, 64 bad usage or configuration).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use weft_config::{ClientConfig, Settings};
+use weft_driver::{Cli, EXIT_USAGE};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse_from(weft_driver::yarn_argv(std::env::args_os())) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS };
+        }
+    };
+    weft_driver::init_logging(cli.default_log_level());
+    let settings = match Settings::load_optional(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("weft: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let config = ClientConfig::from_settings(&settings);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("weft: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(weft_driver::run(cli, &config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("weft: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

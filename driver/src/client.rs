@@ -1,0 +1,90 @@
+//! Connections to the ResourceManager's and NodeManagers' gRPC services. Every failure names the
+//! service and the address it tried, e.g. `cannot reach the ResourceManager at 127.0.0.1:8032: …`.
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use tonic::transport::{Channel, Endpoint};
+use weft_proto::pb::application_client_client::ApplicationClientClient;
+use weft_proto::pb::staging_client::StagingClient;
+
+use crate::error::{chain, CliError};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Replies such as an application list are not limited by tonic's 4 MiB default.
+const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
+pub(crate) const RESOURCE_MANAGER: &str = "ResourceManager";
+pub(crate) const SCHEDULER: &str = "ResourceManager's scheduler";
+pub(crate) const NODE_MANAGER: &str = "NodeManager";
+
+/// Opens a channel to `address` (`host:port`).
+pub(crate) async fn connect(service: &'static str, address: &str) -> Result<Channel, CliError> {
+    let unreachable = |cause: String| CliError::Unreachable { service, address: address.to_owned(), cause };
+    let endpoint = Endpoint::from_shared(format!("http://{address}"))
+        .map_err(|e| unreachable(chain(&e)))?
+        .connect_timeout(CONNECT_TIMEOUT);
+    endpoint.connect().await.map_err(|e| unreachable(chain(&e)))
+}
+
+/// Turns a failed call into an error that names the action, or the address when the service went away.
+pub(crate) fn call_error(
+    service: &'static str,
+    address: &str,
+    action: impl Display,
+    status: tonic::Status,
+) -> CliError {
+    match status.code() {
+        tonic::Code::Unavailable => {
+            CliError::Unreachable { service, address: address.to_owned(), cause: status.message().to_owned() }
+        }
+        code => CliError::Remote { action: action.to_string(), code, message: status.message().to_owned() },
+    }
+}
+
+/// The ResourceManager's client port: application reports and staging share one connection.
+pub(crate) struct Rm {
+    pub(crate) apps: ApplicationClientClient<Channel>,
+    pub(crate) staging: StagingClient<Channel>,
+    address: String,
+}
+
+impl Rm {
+    pub(crate) async fn connect(address: &str) -> Result<Rm, CliError> {
+        let channel = connect(RESOURCE_MANAGER, address).await?;
+        Ok(Rm {
+            apps: ApplicationClientClient::new(channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            staging: StagingClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            address: address.to_owned(),
+        })
+    }
+
+    /// A failed call to the ResourceManager, as an error naming what was being done.
+    pub(crate) fn error(&self, action: impl Display, status: tonic::Status) -> CliError {
+        call_error(RESOURCE_MANAGER, &self.address, action, status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_address_is_named() {
+        // Bind and drop a listener so the port is (almost certainly) closed.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let address = format!("127.0.0.1:{port}");
+        let err = Rm::connect(&address).await.err().expect("nothing listens there");
+        let text = err.to_string();
+        assert!(text.starts_with(&format!("cannot reach the ResourceManager at {address}: ")), "{text}");
+        assert_eq!(err.exit_code(), 1);
+    }
+
+    #[test]
+    fn unavailable_means_unreachable_and_others_name_the_action() {
+        let err = call_error(RESOURCE_MANAGER, "h:1", "kill x", tonic::Status::unavailable("gone"));
+        assert_eq!(err.to_string(), "cannot reach the ResourceManager at h:1: gone");
+        let err = call_error(RESOURCE_MANAGER, "h:1", "kill x", tonic::Status::internal("boom"));
+        assert_eq!(err.to_string(), "kill x: boom");
+    }
+}
