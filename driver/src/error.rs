@@ -29,7 +29,7 @@ pub enum CliError {
     Failed(String),
     /// `weft submit` before the Spark runtime exists.
     #[error(
-        "weft submit: the Spark runtime is not available in this build yet; \
+        "the Spark runtime is not available in this build yet, so `weft submit` cannot run an application; \
          `weft shell` runs commands in containers today"
     )]
     NotBuilt,

@@ -55,7 +55,7 @@ fn submission(app: ApplicationId, plan: &ShellPlan, weft: pb::LocalResource) -> 
         name: plan.name.clone(),
         queue: plan.queue.clone(),
         application_type: plan::APPLICATION_TYPE.to_owned(),
-        user: std::env::var("USER").unwrap_or_default(),
+        user: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default(),
         am_resource: Some(plan.master.into()),
         am_container: Some(pb::ContainerLaunchContext {
             command: plan::am_command(plan),
