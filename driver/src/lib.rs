@@ -30,3 +30,39 @@ pub fn init_logging(default_level: &str) {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
+
+#[cfg(test)]
+mod tidy {
+    //! The pure modules stay pure: no async runtime, RPC, HTTP, files or clocks.
+
+    const PURE: &[&str] = &[
+        "format/mod.rs",
+        "format/apps.rs",
+        "format/java.rs",
+        "format/logs.rs",
+        "format/nodes.rs",
+        "query.rs",
+        "convert.rs",
+        "cli/argv.rs",
+        "shell/plan.rs",
+        "shell/book.rs",
+        "shell/watch.rs",
+    ];
+    const BANNED: &[&str] = &["tokio", "tonic", "reqwest", "std::fs", "std::net", "SystemTime", "Instant::now"];
+
+    #[test]
+    fn pure_modules_do_no_io() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut offences = Vec::new();
+        for file in PURE {
+            let text = std::fs::read_to_string(src.join(file)).expect("a listed pure module exists");
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                for word in BANNED.iter().filter(|w| line.contains(*w)) {
+                    offences.push(format!("{file}: {word}: {line}"));
+                }
+            }
+        }
+        assert!(offences.is_empty(), "pure modules must not do I/O:\n{}", offences.join("\n"));
+    }
+}
