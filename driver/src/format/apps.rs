@@ -44,10 +44,10 @@ fn or_na(text: &str) -> &str {
     }
 }
 
-/// `yarn application -list`: the count line with the filters, a header, one row per application.
+/// `yarn application -list` (Hadoop 3): the count line with the filters, a header, one row per application.
 pub(crate) fn list(types: &BTreeSet<String>, states: &BTreeSet<AppState>, apps: &[AppReport]) -> String {
     let mut out = format!(
-        "Total number of applications (application-types: {} and states: {}):{}\n",
+        "Total number of applications (application-types: {}, states: {} and tags: []):{}\n",
         bracketed(types),
         bracketed(states),
         apps.len()
@@ -164,7 +164,7 @@ mod tests {
         ];
         let states: BTreeSet<AppState> = [AppState::RUNNING, AppState::ACCEPTED, AppState::SUBMITTED].into();
         let mut expected =
-            vec!["Total number of applications (application-types: [] and states: [SUBMITTED, ACCEPTED, RUNNING]):2\n"];
+            vec!["Total number of applications (application-types: [], states: [SUBMITTED, ACCEPTED, RUNNING] and tags: []):2\n"];
         expected.extend_from_slice(HEADER);
         expected.extend_from_slice(&[
             "         application_1234_0005\t             ",
@@ -189,7 +189,7 @@ mod tests {
         let first = text.lines().next().unwrap();
         assert_eq!(
             first,
-            "Total number of applications (application-types: [NON-YARN, YARN] and states: [FINISHED, FAILED]):0"
+            "Total number of applications (application-types: [NON-YARN, YARN], states: [FINISHED, FAILED] and tags: []):0"
         );
         assert_eq!(text.lines().count(), 2, "the header row follows even when nothing matched");
     }
