@@ -1,1 +1,22 @@
-//! placeholder until the crate lands
+//! Weft's NodeManager: runs containers as real process trees, localizes their files, reports them
+//! to the ResourceManager in heartbeats, and serves YARN's `/ws/v1/node` REST, pages and logs.
+//!
+//! Core (no I/O, no clocks): `container` (one container's state machine) and `node` (all of
+//! them, heartbeat acknowledgements, retention). Adapters: `runner` (carries out a container's
+//! effects), `launcher`, `localizer`, `grpc`, `heartbeat`, `rest`, `resources`, `metrics`, and
+//! `clock`, the only reader of the clocks. `daemon` wires them; `main.rs` loads config and binds.
+
+mod clock;
+mod container;
+pub mod daemon;
+mod dirs;
+mod grpc;
+mod heartbeat;
+mod launcher;
+mod localizer;
+mod metrics;
+mod nm;
+mod node;
+mod resources;
+mod rest;
+mod runner;

@@ -1,0 +1,60 @@
+//! Why a container is being stopped: each reason carries YARN's exit status and diagnostics text.
+
+use weft_proto::exit_status;
+
+/// Who or what asked for a container to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum KillReason {
+    /// StopContainers from the application master (-105).
+    ByAppMaster,
+    /// Listed in a heartbeat response's `containers_to_cleanup` (-106).
+    ByResourceManager,
+    /// Its application is listed in `applications_to_cleanup` (-107).
+    AfterAppFinished,
+    /// The ResourceManager answered RESYNC (-100).
+    Resync,
+    /// The NodeManager itself is stopping (-100).
+    Shutdown,
+}
+
+impl KillReason {
+    pub(crate) const ALL: [KillReason; 5] = [
+        KillReason::ByAppMaster,
+        KillReason::ByResourceManager,
+        KillReason::AfterAppFinished,
+        KillReason::Resync,
+        KillReason::Shutdown,
+    ];
+
+    /// The exit status the container is reported with, not the 143 of its process.
+    pub(crate) fn exit_status(self) -> i32 {
+        match self {
+            KillReason::ByAppMaster => exit_status::KILLED_BY_APPMASTER,
+            KillReason::ByResourceManager => exit_status::KILLED_BY_RESOURCEMANAGER,
+            KillReason::AfterAppFinished => exit_status::KILLED_AFTER_APP_COMPLETION,
+            KillReason::Resync | KillReason::Shutdown => exit_status::ABORTED,
+        }
+    }
+
+    /// YARN's diagnostics line for this kind of kill.
+    pub(crate) fn diagnostics(self) -> &'static str {
+        match self {
+            KillReason::ByAppMaster => "Container killed by the ApplicationMaster.",
+            KillReason::ByResourceManager => "Container Killed by ResourceManager",
+            KillReason::AfterAppFinished => "Container killed on application-finish event",
+            KillReason::Resync => "Container killed on resync with the ResourceManager",
+            KillReason::Shutdown => "Container killed on NodeManager shutdown",
+        }
+    }
+
+    /// A short label for logs and metrics.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            KillReason::ByAppMaster => "by_appmaster",
+            KillReason::ByResourceManager => "by_resourcemanager",
+            KillReason::AfterAppFinished => "after_app_finished",
+            KillReason::Resync => "resync",
+            KillReason::Shutdown => "shutdown",
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! The container state machine with a fake clock: every test is events in, a snapshot out.
+
+use super::*;
+use weft_proto::{ContainerId, Resource};
+
+const T0: u64 = 1_700_000_000_000;
+
+fn spec(resources: usize) -> LaunchSpec {
+    LaunchSpec {
+        id: "container_1700000000000_0001_01_000002".parse::<ContainerId>().unwrap(),
+        user: "alice".into(),
+        command: vec!["sh".into(), "-c".into(), "exit 3".into()],
+        environment: Vec::new(),
+        local_resources: (0..resources)
+            .map(|i| LocalResource { name: format!("f{i}"), sha256: "ab".repeat(32), size: 1, executable: false })
+            .collect(),
+        resource: Resource::new(1024, 1),
+    }
+}
+
+fn short(event: &Event) -> String {
+    match event {
+        Event::Kill(reason) => format!("Kill({})", reason.as_str()),
+        Event::Exited { exit, .. } => format!("Exited({})", exit.code()),
+        Event::LocalizationFailed { .. } => "LocalizationFailed".into(),
+        Event::LaunchFailed { exit_code, .. } => format!("LaunchFailed({exit_code})"),
+        Event::Launched { pid } => format!("Launched({pid})"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Feeds `events` (milliseconds after T0) to a fresh container and compares the transcript: one
+/// line per event with the new state and effects, then the exit status and diagnostics.
+fn check(resources: usize, events: Vec<(u64, Event)>, expected: &str) {
+    let mut container = Container::new(spec(resources), T0);
+    let mut transcript = String::new();
+    for (at, event) in events {
+        let line = short(&event);
+        let effects = container.handle(event, T0 + at);
+        transcript.push_str(&format!("{line} -> {} {effects:?}\n", container.state));
+    }
+    transcript.push_str(&format!("exit {} api {}\n", container.exit_status, container.state.api_state()));
+    transcript.push_str(&container.diagnostics());
+    assert_eq!(transcript.trim_end(), expected.trim(), "\n--- got ---\n{transcript}");
+}
+
+fn exited(code: i32) -> Event {
+    Event::Exited { exit: ProcessExit::Code(code), stderr_tail: "boom\n".into() }
+}
+
+#[test]
+fn a_container_without_files_runs_and_succeeds() {
+    check(
+        0,
+        vec![(0, Event::Init), (1, Event::Launched { pid: 42 }), (5, exited(0)), (6, Event::CleanedUp)],
+        "
+Init -> SCHEDULED [Launch]
+Launched(42) -> RUNNING []
+Exited(0) -> EXITED_WITH_SUCCESS [Cleanup]
+CleanedUp -> DONE [Completed]
+exit 0 api COMPLETE",
+    );
+}
+
+#[test]
+fn a_non_zero_exit_carries_the_launch_exception_and_the_stderr_tail() {
+    check(
+        1,
+        vec![
+            (0, Event::Init),
+            (10, Event::Localized),
+            (11, Event::Launched { pid: 42 }),
+            (1500, exited(3)),
+            (1501, Event::CleanedUp),
+        ],
+        "
+Init -> LOCALIZING [Localize]
+Localized -> SCHEDULED [Launch]
+Launched(42) -> RUNNING []
+Exited(3) -> EXITED_WITH_FAILURE [Cleanup]
+CleanedUp -> DONE [Completed]
+exit 3 api COMPLETE
+[2023-11-14 22:13:21.500]Exception from container-launch.
+Container id: container_1700000000000_0001_01_000002
+Exit code: 3
+
+[2023-11-14 22:13:21.500]Container exited with a non-zero exit code 3. Last 4096 bytes of stderr :
+boom",
+    );
+}
+
+#[test]
+fn a_killed_container_reports_the_reason_status_not_143() {
+    check(
+        0,
+        vec![
+            (0, Event::Init),
+            (1, Event::Launched { pid: 42 }),
+            (100, Event::Kill(KillReason::ByAppMaster)),
+            (101, Event::Kill(KillReason::ByResourceManager)),
+            (350, Event::Exited { exit: ProcessExit::Signal(15), stderr_tail: String::new() }),
+            (351, Event::CleanedUp),
+            (400, Event::Kill(KillReason::Shutdown)),
+        ],
+        "
+Init -> SCHEDULED [Launch]
+Launched(42) -> RUNNING []
+Kill(by_appmaster) -> KILLING [KillProcess { pid: 42 }]
+Kill(by_resourcemanager) -> KILLING []
+Exited(143) -> CONTAINER_CLEANEDUP_AFTER_KILL [Cleanup]
+CleanedUp -> DONE [Completed]
+Kill(shutdown) -> DONE []
+exit -105 api COMPLETE
+[2023-11-14 22:13:20.100]Container killed by the ApplicationMaster.
+[2023-11-14 22:13:20.350]Container killed on request. Exit code is 143
+[2023-11-14 22:13:20.350]Container exited with a non-zero exit code 143. ",
+    );
+}
+
+#[test]
+fn sigkill_shows_137() {
+    check(
+        0,
+        vec![
+            (0, Event::Init),
+            (1, Event::Launched { pid: 7 }),
+            (2, Event::Kill(KillReason::AfterAppFinished)),
+            (3, Event::Exited { exit: ProcessExit::Signal(9), stderr_tail: String::new() }),
+        ],
+        "
+Init -> SCHEDULED [Launch]
+Launched(7) -> RUNNING []
+Kill(after_app_finished) -> KILLING [KillProcess { pid: 7 }]
+Exited(137) -> CONTAINER_CLEANEDUP_AFTER_KILL [Cleanup]
+exit -107 api RUNNING
+[2023-11-14 22:13:20.002]Container killed on application-finish event
+[2023-11-14 22:13:20.003]Container killed on request. Exit code is 137
+[2023-11-14 22:13:20.003]Container exited with a non-zero exit code 137. ",
+    );
+}
+
+#[test]
+fn a_kill_while_localizing_aborts_without_a_process() {
+    check(
+        2,
+        vec![
+            (0, Event::Init),
+            (5, Event::Kill(KillReason::ByResourceManager)),
+            (6, Event::Aborted),
+            (7, Event::CleanedUp),
+        ],
+        "
+Init -> LOCALIZING [Localize]
+Kill(by_resourcemanager) -> KILLING [Abort]
+Aborted -> CONTAINER_CLEANEDUP_AFTER_KILL [Cleanup]
+CleanedUp -> DONE [Completed]
+exit -106 api COMPLETE
+[2023-11-14 22:13:20.005]Container Killed by ResourceManager",
+    );
+}
+
+#[test]
+fn a_kill_racing_the_launch_kills_the_new_process() {
+    check(
+        0,
+        vec![
+            (0, Event::Init),
+            (1, Event::Kill(KillReason::Resync)),
+            (2, Event::Launched { pid: 9 }),
+            (3, Event::Exited { exit: ProcessExit::Signal(15), stderr_tail: String::new() }),
+        ],
+        "
+Init -> SCHEDULED [Launch]
+Kill(resync) -> KILLING []
+Launched(9) -> KILLING [KillProcess { pid: 9 }]
+Exited(143) -> CONTAINER_CLEANEDUP_AFTER_KILL [Cleanup]
+exit -100 api RUNNING
+[2023-11-14 22:13:20.001]Container killed on resync with the ResourceManager
+[2023-11-14 22:13:20.003]Container killed on request. Exit code is 143
+[2023-11-14 22:13:20.003]Container exited with a non-zero exit code 143. ",
+    );
+}
+
+#[test]
+fn a_localization_failure_ends_with_minus_one() {
+    check(
+        1,
+        vec![
+            (0, Event::Init),
+            (9, Event::LocalizationFailed { diagnostics: "Failed to localize f0: gone".into() }),
+            (10, Event::Launched { pid: 1 }),
+            (11, Event::CleanedUp),
+        ],
+        "
+Init -> LOCALIZING [Localize]
+LocalizationFailed -> LOCALIZATION_FAILED [Cleanup]
+Launched(1) -> LOCALIZATION_FAILED []
+CleanedUp -> DONE [Completed]
+exit -1 api COMPLETE
+[2023-11-14 22:13:20.009]Failed to localize f0: gone",
+    );
+}
+
+#[test]
+fn a_spawn_failure_is_127_with_the_message() {
+    check(
+        0,
+        vec![
+            (0, Event::Init),
+            (1, Event::LaunchFailed { exit_code: 127, message: "Cannot run program \"nope\": not found".into() }),
+        ],
+        "
+Init -> SCHEDULED [Launch]
+LaunchFailed(127) -> EXITED_WITH_FAILURE [Cleanup]
+exit 127 api RUNNING
+[2023-11-14 22:13:20.001]Exception from container-launch.
+Container id: container_1700000000000_0001_01_000002
+Exit code: 127
+Exception message: Cannot run program \"nope\": not found
+",
+    );
+}
+
+#[test]
+fn running_states_map_to_yarns_api_states() {
+    use weft_proto::states::ContainerState as Api;
+    assert_eq!(ContainerState::LOCALIZING.api_state(), Api::NEW);
+    assert_eq!(ContainerState::KILLING.api_state(), Api::RUNNING);
+    assert_eq!(ContainerState::EXITED_WITH_FAILURE.api_state(), Api::RUNNING);
+    assert_eq!(ContainerState::DONE.api_state(), Api::COMPLETE);
+}
+
+#[test]
+fn timestamps_are_yarns_format_in_utc() {
+    assert_eq!(timestamp(0), "[1970-01-01 00:00:00.000]");
+    assert_eq!(timestamp(1_586_040_964_519), "[2020-04-04 22:56:04.519]");
+}
+
+#[test]
+fn specs_are_checked() {
+    let mut s = spec(0);
+    assert_eq!(s.check(), Ok(()));
+    s.user = "../etc".into();
+    assert!(s.check().unwrap_err().to_string().contains("\"../etc\""));
+    let mut s = spec(2);
+    s.local_resources[1].name = "f0".into();
+    assert_eq!(s.check(), Err(InvalidLaunch::DuplicateResourceName("f0".into())));
+    let mut s = spec(0);
+    s.command.clear();
+    assert_eq!(s.check(), Err(InvalidLaunch::EmptyCommand));
+    s = spec(0);
+    s.resource = Resource::new(0, 1);
+    assert!(s.check().unwrap_err().to_string().contains("<memory:0, vCores:1>"));
+    assert!(check_local_resource("a/b", &"0".repeat(64)).is_err());
+    assert!(check_local_resource("..", &"0".repeat(64)).is_err());
+    assert!(check_local_resource("ok", "xyz").unwrap_err().to_string().contains("\"xyz\""));
+    assert_eq!(check_local_resource("ok", &"AB".repeat(32)).unwrap(), "ab".repeat(32));
+}

@@ -1,0 +1,176 @@
+//! Wires the NodeManager together: binds both listeners first, then serves ContainerManagement and
+//! the web port and heartbeats until cancelled; then stops every container, waits for them, and
+//! sends one last heartbeat so the ResourceManager sees how they ended.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use weft_config::NmConfig;
+use weft_proto::pb::container_management_server::ContainerManagementServer;
+use weft_proto::{NodeId, Resource};
+
+use crate::dirs::Layout;
+use crate::grpc::staging::Staging;
+use crate::grpc::tracker::Tracker;
+use crate::grpc::{ContainerManagementService, MAX_MESSAGE_BYTES};
+use crate::heartbeat::Heartbeater;
+use crate::launcher::NodeEnv;
+use crate::localizer::Localizer;
+use crate::nm::{Nm, NmParts, NodeInfo};
+use crate::{resources, rest};
+
+/// How long a last heartbeat may take at shutdown.
+const LAST_HEARTBEAT: Duration = Duration::from_secs(3);
+
+/// The addresses the daemon bound, as others should dial them (the `--ports-file` JSON).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BoundAddresses {
+    /// ContainerManagement, `host:port`; also the node id.
+    pub rpc: String,
+    /// Web, REST and logs, `host:port`.
+    pub http: String,
+}
+
+/// Bound listeners, before anything is served.
+pub struct Listeners {
+    rpc: TcpListener,
+    http: TcpListener,
+    node_id: NodeId,
+    http_port: u16,
+    pub addresses: BoundAddresses,
+}
+
+async fn bind(address: &str, key: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).await.with_context(|| format!("cannot bind {key} {address}"))
+}
+
+/// The host others should dial: `yarn.nodemanager.hostname` when set, else the bound IP unless it
+/// is a wildcard, else this machine's name.
+fn advertised_host(configured: &str, bound: SocketAddr) -> String {
+    if !configured.is_empty() && configured != "0.0.0.0" {
+        configured.to_owned()
+    } else if !bound.ip().is_unspecified() {
+        bound.ip().to_string()
+    } else {
+        hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into())
+    }
+}
+
+impl Listeners {
+    pub async fn bind(config: &NmConfig) -> anyhow::Result<Listeners> {
+        let rpc = bind(&config.address, "yarn.nodemanager.address").await?;
+        let http = bind(&config.webapp_address, "yarn.nodemanager.webapp.address").await?;
+        let (rpc_addr, http_addr) = (rpc.local_addr()?, http.local_addr()?);
+        let node_id = NodeId::new(advertised_host(&config.hostname, rpc_addr), rpc_addr.port());
+        let http_host = advertised_host(&config.hostname, http_addr);
+        let addresses = BoundAddresses { rpc: node_id.to_string(), http: format!("{http_host}:{}", http_addr.port()) };
+        Ok(Listeners { rpc, http, node_id, http_port: http_addr.port(), addresses })
+    }
+}
+
+/// What the node offers: configured values, or detected ones (physical memory minus the reserve,
+/// logical CPUs). The error says which key to change.
+pub fn detect_resources(config: &NmConfig) -> Result<Resource, String> {
+    resources::detect(config.memory_mb, config.vcores, config.system_reserved_memory_mb)
+}
+
+fn own_user() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.name).unwrap_or_else(|| uid.to_string())
+}
+
+fn build(config: &NmConfig, total: Resource, listeners: &Listeners) -> anyhow::Result<Arc<Nm>> {
+    let layout = Layout::new(config.local_dirs.clone(), config.log_dirs.clone())?;
+    for dir in layout.roots() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let staging = Staging::new(&config.staging_address)
+        .with_context(|| format!("bad staging address {}", config.staging_address))?;
+    let localizer = Localizer::open(layout.filecache(), staging)
+        .with_context(|| format!("cannot open the file cache at {}", layout.filecache().display()))?;
+    let env = NodeEnv {
+        path: std::env::var("PATH").ok(),
+        lang: std::env::var("LANG").ok(),
+        host: listeners.node_id.host.clone(),
+        rpc_port: listeners.node_id.port,
+        http_port: listeners.http_port,
+    };
+    let info = NodeInfo {
+        node_id: listeners.node_id.clone(),
+        http_address: listeners.addresses.http.clone(),
+        total,
+        version: env!("CARGO_PKG_VERSION"),
+        env,
+        default_user: own_user(),
+    };
+    let max_completed = config.max_completed_containers;
+    Ok(Nm::new(NmParts { info, layout, localizer, sigkill_delay: config.sigkill_delay, max_completed }))
+}
+
+/// Serves until `shutdown` is cancelled (by a signal, or by the ResourceManager's SHUTDOWN), then
+/// stops every container and exits.
+pub async fn run(
+    config: NmConfig,
+    total: Resource,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let nm = build(&config, total, &listeners)?;
+    let tracker = Tracker::new(&config.tracker_address)
+        .with_context(|| format!("bad resource tracker address {}", config.tracker_address))?;
+    let Listeners { rpc, http, addresses, .. } = listeners;
+    let serving = CancellationToken::new();
+    let service = ContainerManagementServer::new(ContainerManagementService::new(nm.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let grpc = tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(rpc), serving.clone().cancelled_owned());
+    let web = axum::serve(http, rest::router(nm.clone())).with_graceful_shutdown(serving.clone().cancelled_owned());
+    let grpc = tokio::spawn(stop_on_failure("container management service", grpc, shutdown.clone()));
+    let web = tokio::spawn(stop_on_failure("web service", web.into_future(), shutdown.clone()));
+    let heartbeats = tokio::spawn(Heartbeater::new(nm.clone(), tracker).run(shutdown.clone()));
+    tracing::info!(
+        node_id = %nm.info.node_id, rpc = %addresses.rpc, http = %addresses.http, rm = %config.tracker_address,
+        memory_mb = total.memory_mb, vcores = total.vcores, "NodeManager started"
+    );
+    shutdown.cancelled().await;
+    tracing::info!("shutting down: stopping every container");
+    nm.shut_down();
+    let wait = config.sigkill_delay + Duration::from_secs(10);
+    if !nm.wait_until_idle(wait).await {
+        tracing::warn!("some containers had not stopped within {wait:?}");
+    }
+    let mut heartbeater = heartbeats.await.context("the heartbeat task")?;
+    heartbeater.last_beat(LAST_HEARTBEAT).await;
+    serving.cancel();
+    nm.tasks.close();
+    if tokio::time::timeout(Duration::from_secs(5), nm.tasks.wait()).await.is_err() {
+        tracing::warn!("some container tasks did not finish within 5 s of shutdown");
+    }
+    let (grpc, web) = (grpc.await.context("the container management service")?, web.await.context("the web service")?);
+    grpc.context("container management service")?;
+    web.context("web service")?;
+    tracing::info!("NodeManager stopped");
+    Ok(())
+}
+
+/// Runs a server; if it fails, the whole daemon shuts down.
+async fn stop_on_failure<E: std::fmt::Display>(
+    what: &'static str,
+    server: impl std::future::Future<Output = Result<(), E>>,
+    shutdown: CancellationToken,
+) -> Result<(), E> {
+    let result = server.await;
+    if let Err(error) = &result {
+        tracing::error!(%error, "{what} failed");
+        shutdown.cancel();
+    }
+    result
+}

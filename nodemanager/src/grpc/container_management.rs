@@ -1,0 +1,92 @@
+//! ContainerManagement: start, stop and query containers. Each request is answered once it is
+//! accepted or refused; localization and launch go on in the container's runner.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+use weft_proto::pb::{self, container_management_server::ContainerManagement};
+use weft_proto::ContainerId;
+
+use super::convert::{self, error};
+use crate::container::KillReason;
+use crate::nm::Nm;
+
+pub(crate) struct ContainerManagementService {
+    nm: Arc<Nm>,
+}
+
+impl ContainerManagementService {
+    pub(crate) fn new(nm: Arc<Nm>) -> Self {
+        ContainerManagementService { nm }
+    }
+
+    fn start_one(&self, request: pb::StartContainerRequest) -> Result<String, pb::ContainerError> {
+        let raw_id = request.container_id.clone();
+        let spec = convert::launch_spec(request, &self.nm.info.default_user).map_err(|e| {
+            tracing::warn!(container_id = %raw_id, error = %e, "start request refused");
+            error(&raw_id, format!("invalid start request for {raw_id:?}: {e}"))
+        })?;
+        let id = spec.id;
+        self.nm.start(spec).map_err(|e| {
+            tracing::warn!(container_id = %id, error = %e, "start request refused");
+            error(id.to_string(), e.to_string())
+        })?;
+        Ok(id.to_string())
+    }
+}
+
+fn parse(raw: &str) -> Result<ContainerId, pb::ContainerError> {
+    raw.parse::<ContainerId>().map_err(|e| error(raw, e.to_string()))
+}
+
+#[tonic::async_trait]
+impl ContainerManagement for ContainerManagementService {
+    async fn start_containers(
+        &self,
+        request: Request<pb::StartContainersRequest>,
+    ) -> Result<Response<pb::StartContainersResponse>, Status> {
+        let mut response = pb::StartContainersResponse::default();
+        for one in request.into_inner().requests {
+            match self.start_one(one) {
+                Ok(id) => response.started.push(id),
+                Err(failure) => response.failed.push(failure),
+            }
+        }
+        Ok(Response::new(response))
+    }
+
+    async fn stop_containers(
+        &self,
+        request: Request<pb::StopContainersRequest>,
+    ) -> Result<Response<pb::StopContainersResponse>, Status> {
+        let mut response = pb::StopContainersResponse::default();
+        for raw in request.into_inner().container_ids {
+            let stopped = parse(&raw)
+                .and_then(|id| self.nm.stop(id, KillReason::ByAppMaster).map_err(|e| error(&raw, e.to_string())));
+            match stopped {
+                Ok(()) => response.stopped.push(raw),
+                Err(failure) => response.failed.push(failure),
+            }
+        }
+        Ok(Response::new(response))
+    }
+
+    async fn get_container_statuses(
+        &self,
+        request: Request<pb::GetContainerStatusesRequest>,
+    ) -> Result<Response<pb::GetContainerStatusesResponse>, Status> {
+        let mut response = pb::GetContainerStatusesResponse::default();
+        for raw in request.into_inner().container_ids {
+            let status = parse(&raw).and_then(|id| {
+                self.nm
+                    .read(|core| core.status(&id))
+                    .ok_or_else(|| error(&raw, crate::node::UnknownContainer(id).to_string()))
+            });
+            match status {
+                Ok(status) => response.statuses.push(status.into()),
+                Err(failure) => response.failed.push(failure),
+            }
+        }
+        Ok(Response::new(response))
+    }
+}

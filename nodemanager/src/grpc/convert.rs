@@ -1,0 +1,104 @@
+//! Wire types to the NodeManager's own and back; every field is bound by name, so a new proto
+//! field fails to compile here until someone decides what it means.
+
+use weft_proto::{pb, states, ContainerId, Resource};
+
+use crate::container::{check_local_resource, InvalidLaunch, LaunchSpec, LocalResource};
+use crate::node::ContainerStatus;
+
+fn local_resource(r: pb::LocalResource) -> Result<LocalResource, InvalidLaunch> {
+    let pb::LocalResource { name, sha256, size, executable } = r;
+    let sha256 = check_local_resource(&name, &sha256)?;
+    Ok(LocalResource { name, sha256, size, executable })
+}
+
+/// A start request as a checked spec; `default_user` stands in for an empty user.
+pub(crate) fn launch_spec(request: pb::StartContainerRequest, default_user: &str) -> Result<LaunchSpec, InvalidLaunch> {
+    let pb::StartContainerRequest { container_id, launch, resource, user } = request;
+    let id: ContainerId = container_id.parse()?;
+    let pb::ContainerLaunchContext { command, environment, local_resources } =
+        launch.ok_or(InvalidLaunch::Missing("launch context"))?;
+    let resource: Resource = resource.ok_or(InvalidLaunch::Missing("resource"))?.into();
+    let spec = LaunchSpec {
+        id,
+        user: if user.is_empty() { default_user.to_owned() } else { user },
+        command,
+        environment: environment.into_iter().map(|pb::KeyValue { key, value }| (key, value)).collect(),
+        local_resources: local_resources.into_iter().map(local_resource).collect::<Result<_, _>>()?,
+        resource,
+    };
+    spec.check()?;
+    Ok(spec)
+}
+
+pub(crate) fn container_state(state: states::ContainerState) -> pb::ContainerState {
+    match state {
+        states::ContainerState::NEW => pb::ContainerState::New,
+        states::ContainerState::RUNNING => pb::ContainerState::Running,
+        states::ContainerState::COMPLETE => pb::ContainerState::Complete,
+    }
+}
+
+impl From<ContainerStatus> for pb::ContainerStatus {
+    fn from(status: ContainerStatus) -> Self {
+        let ContainerStatus { id, state, exit_status, diagnostics, resource } = status;
+        pb::ContainerStatus {
+            container_id: id.to_string(),
+            state: container_state(state) as i32,
+            exit_status,
+            diagnostics,
+            resource: Some(resource.into()),
+        }
+    }
+}
+
+pub(crate) fn error(container_id: impl Into<String>, message: impl Into<String>) -> pb::ContainerError {
+    pb::ContainerError { container_id: container_id.into(), message: message.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> pb::StartContainerRequest {
+        pb::StartContainerRequest {
+            container_id: "container_1_0001_01_000002".into(),
+            launch: Some(pb::ContainerLaunchContext {
+                command: vec!["./app".into()],
+                environment: vec![pb::KeyValue { key: "A".into(), value: "1".into() }],
+                local_resources: vec![pb::LocalResource {
+                    name: "app".into(),
+                    sha256: "AB".repeat(32),
+                    size: 3,
+                    executable: true,
+                }],
+            }),
+            resource: Some(pb::Resource { memory_mb: 1024, vcores: 1 }),
+            user: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_good_request_converts_and_an_empty_user_is_the_nodes() {
+        let spec = launch_spec(request(), "nm").unwrap();
+        assert_eq!(spec.user, "nm");
+        assert_eq!(spec.local_resources[0].sha256, "ab".repeat(32));
+        assert_eq!(spec.environment, [("A".to_owned(), "1".to_owned())]);
+    }
+
+    #[test]
+    fn bad_requests_say_what_is_wrong() {
+        let mut r = request();
+        r.container_id = "container_x".into();
+        assert!(launch_spec(r, "nm").unwrap_err().to_string().contains("\"container_x\""));
+        let mut r = request();
+        r.resource = None;
+        assert_eq!(launch_spec(r, "nm").unwrap_err().to_string(), "the request has no resource");
+        let mut r = request();
+        r.launch.as_mut().unwrap().command.clear();
+        assert_eq!(launch_spec(r, "nm").unwrap_err(), InvalidLaunch::EmptyCommand);
+        let mut r = request();
+        r.launch.as_mut().unwrap().local_resources[0].name = "../x".into();
+        assert!(launch_spec(r, "nm").unwrap_err().to_string().contains("\"../x\""));
+    }
+}

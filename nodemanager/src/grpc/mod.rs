@@ -1,0 +1,16 @@
+//! gRPC adapters: the ContainerManagement server, the ResourceTracker and Staging clients, and the
+//! conversions between wire types and the NodeManager's own.
+
+mod container_management;
+mod convert;
+pub(crate) mod staging;
+pub(crate) mod tracker;
+
+pub(crate) use container_management::ContainerManagementService;
+
+use std::time::Duration;
+
+/// Messages above tonic's 4 MiB default are allowed; bulk data is streamed in chunks anyway.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

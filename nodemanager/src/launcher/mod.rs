@@ -1,0 +1,88 @@
+//! Starts a container's process: its directories, `stdout`/`stderr` files, YARN's environment, its
+//! own session and process group; and stops process trees (`stop`).
+
+mod env;
+mod stop;
+pub(crate) mod tree;
+
+pub(crate) use env::NodeEnv;
+pub(crate) use stop::{stop_tree, sweep_group, Stopped};
+
+use std::io::SeekFrom;
+use std::path::Path;
+use std::process::Stdio;
+
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::process::{Child, Command};
+
+use crate::container::{LaunchSpec, STDERR_TAIL_BYTES};
+use crate::dirs::Layout;
+
+/// Exit code of a process that could not be started, as a shell reports it.
+pub(crate) const SPAWN_FAILED: i32 = 127;
+
+/// A process that did not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct LaunchError {
+    pub(crate) exit_code: i32,
+    pub(crate) message: String,
+}
+
+fn io_failure(action: &str, path: &Path, error: std::io::Error) -> LaunchError {
+    LaunchError { exit_code: -1, message: format!("cannot {action} {}: {error}", path.display()) }
+}
+
+fn create_file(path: &Path) -> Result<std::fs::File, LaunchError> {
+    std::fs::File::create(path).map_err(|e| io_failure("create", path, e))
+}
+
+fn create_dir(path: &Path) -> Result<(), LaunchError> {
+    std::fs::create_dir_all(path).map_err(|e| io_failure("create directory", path, e))
+}
+
+/// Starts the container's process in its working directory, in a new session.
+pub(crate) fn launch(spec: &LaunchSpec, node: &NodeEnv, layout: &Layout) -> Result<Child, LaunchError> {
+    let work_dir = layout.work_dir(&spec.user, spec.id);
+    let log_dir = layout.log_dir(spec.id);
+    let app_local_dirs = layout.app_local_dirs(&spec.user, spec.id.application());
+    for dir in app_local_dirs.iter().chain([&work_dir, &log_dir]) {
+        create_dir(dir)?;
+    }
+    let stdout = create_file(&log_dir.join("stdout"))?;
+    let stderr = create_file(&log_dir.join("stderr"))?;
+    let dirs = env::ContainerDirs { work_dir: &work_dir, log_dir: &log_dir, app_local_dirs: &app_local_dirs };
+    let argv = env::argv(spec, &log_dir);
+    let mut command = Command::new(&argv[0]);
+    command
+        .args(&argv[1..])
+        .env_clear()
+        .envs(env::environment(spec, node, dirs))
+        .current_dir(&work_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr))
+        .kill_on_drop(false);
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
+    }
+    command.spawn().map_err(|error| LaunchError {
+        exit_code: SPAWN_FAILED,
+        message: format!("Cannot run program \"{}\" (in directory \"{}\"): {error}", argv[0], work_dir.display()),
+    })
+}
+
+/// The last `STDERR_TAIL_BYTES` of the container's `stderr`, as text ("" when unreadable).
+pub(crate) async fn stderr_tail(layout: &Layout, spec: &LaunchSpec) -> String {
+    let path = layout.log_dir(spec.id).join("stderr");
+    let Ok(mut file) = tokio::fs::File::open(&path).await else { return String::new() };
+    let length = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let start = length.saturating_sub(STDERR_TAIL_BYTES);
+    if file.seek(SeekFrom::Start(start)).await.is_err() {
+        return String::new();
+    }
+    let mut bytes = Vec::new();
+    let _ = file.take(STDERR_TAIL_BYTES).read_to_end(&mut bytes).await;
+    String::from_utf8_lossy(&bytes).into_owned()
+}

@@ -1,0 +1,75 @@
+//! Stopping a container's processes: SIGTERM to its process group and to every process of its tree
+//! (snapshotted from `/proc` first, so grandchildren that left the group are caught too), then
+//! SIGKILL to whatever is still alive after the grace delay.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+
+use super::tree;
+
+/// How often liveness is checked during the grace delay.
+const POLL: Duration = Duration::from_millis(20);
+
+/// What a stop had to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stopped {
+    /// Processes signalled at first.
+    pub(crate) signalled: usize,
+    /// SIGKILL was needed.
+    pub(crate) forced: bool,
+}
+
+async fn proc_table() -> Vec<tree::ProcEntry> {
+    tokio::task::spawn_blocking(tree::snapshot).await.unwrap_or_default()
+}
+
+fn signal_all(pgrp: i32, pids: &[i32], signal: Signal) {
+    // ESRCH (already gone) is the expected outcome for some of these.
+    let _ = killpg(Pid::from_raw(pgrp), signal);
+    for &pid in pids {
+        let _ = kill(Pid::from_raw(pid), signal);
+    }
+}
+
+/// Stops the tree rooted at `root` (the leader of its own process group and session).
+pub(crate) async fn stop_tree(root: u32, grace: Duration) -> Stopped {
+    let Ok(root) = i32::try_from(root) else { return Stopped { signalled: 0, forced: false } };
+    let table = proc_table().await;
+    let tree: BTreeSet<i32> = tree::descendants(&table, root).iter().map(|e| e.pid).collect();
+    let targets = tree::alive(&table, &tree, root);
+    signal_all(root, &targets, Signal::SIGTERM);
+    let forced = finish(root, &tree, grace).await;
+    Stopped { signalled: targets.len(), forced }
+}
+
+/// After a root exited on its own: stops what is left of its process group, if anything.
+pub(crate) async fn sweep_group(root: u32, grace: Duration) -> Stopped {
+    let Ok(root) = i32::try_from(root) else { return Stopped { signalled: 0, forced: false } };
+    let table = proc_table().await;
+    let targets = tree::alive(&table, &BTreeSet::new(), root);
+    if targets.is_empty() {
+        return Stopped { signalled: 0, forced: false };
+    }
+    signal_all(root, &targets, Signal::SIGTERM);
+    let forced = finish(root, &BTreeSet::new(), grace).await;
+    Stopped { signalled: targets.len(), forced }
+}
+
+/// Waits up to `grace` for the group and `tree` to be gone, then SIGKILLs the rest; true if it had to.
+async fn finish(pgrp: i32, tree: &BTreeSet<i32>, grace: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + grace;
+    loop {
+        let left = tree::alive(&proc_table().await, tree, pgrp);
+        if left.is_empty() {
+            return false;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            signal_all(pgrp, &left, Signal::SIGKILL);
+            return true;
+        }
+        tokio::time::sleep(POLL.min(deadline - tokio::time::Instant::now())).await;
+    }
+}

@@ -1,0 +1,197 @@
+//! The shared NodeManager handle: the pure core behind a mutex that is never held across an
+//! `.await`, each container runner's inbox, and what the adapters share (layout, localizer,
+//! metrics, node identity).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify};
+use tokio_util::task::TaskTracker;
+use weft_proto::{ApplicationId, ContainerId, NodeId, Resource};
+
+use crate::container::{Effect, Event, KillReason, LaunchSpec};
+use crate::dirs::Layout;
+use crate::launcher::NodeEnv;
+use crate::localizer::Localizer;
+use crate::metrics::Metrics;
+use crate::node::{ContainerStatus, NmCore, StartError, UnknownContainer, Work};
+use crate::{clock, runner};
+
+/// Who this node is.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeInfo {
+    /// `<host>:<rpc port>`.
+    pub(crate) node_id: NodeId,
+    /// `<host>:<http port>`.
+    pub(crate) http_address: String,
+    pub(crate) total: Resource,
+    pub(crate) version: &'static str,
+    /// What the node adds to every container's environment.
+    pub(crate) env: NodeEnv,
+    /// Stands in for a start request without a user: the NodeManager's own.
+    pub(crate) default_user: String,
+}
+
+/// What the handle is built from.
+pub(crate) struct NmParts {
+    pub(crate) info: NodeInfo,
+    pub(crate) layout: Layout,
+    pub(crate) localizer: Localizer,
+    pub(crate) sigkill_delay: Duration,
+    pub(crate) max_completed: usize,
+}
+
+struct Inner {
+    core: NmCore,
+    /// Inboxes of the runners of containers that are not DONE.
+    runners: HashMap<ContainerId, mpsc::UnboundedSender<Vec<Effect>>>,
+}
+
+pub(crate) struct Nm {
+    pub(crate) info: NodeInfo,
+    pub(crate) layout: Layout,
+    pub(crate) localizer: Localizer,
+    pub(crate) metrics: Metrics,
+    pub(crate) sigkill_delay: Duration,
+    inner: Mutex<Inner>,
+    completions: Notify,
+    /// Container runners and the stops they start.
+    pub(crate) tasks: TaskTracker,
+    last_heartbeat_ms: AtomicU64,
+}
+
+impl Nm {
+    pub(crate) fn new(parts: NmParts) -> Arc<Nm> {
+        let NmParts { info, layout, localizer, sigkill_delay, max_completed } = parts;
+        Arc::new(Nm {
+            metrics: Metrics::new(info.total),
+            info,
+            layout,
+            localizer,
+            sigkill_delay,
+            inner: Mutex::new(Inner { core: NmCore::new(max_completed), runners: HashMap::new() }),
+            completions: Notify::new(),
+            tasks: TaskTracker::new(),
+            last_heartbeat_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads the core.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&NmCore) -> T) -> T {
+        f(&self.lock().core)
+    }
+
+    /// Accepts a container and starts its runner.
+    pub(crate) fn start(self: &Arc<Self>, spec: LaunchSpec) -> Result<(), StartError> {
+        let (inbox, receiver) = mpsc::unbounded_channel();
+        let effects = {
+            let mut inner = self.lock();
+            let effects = inner.core.start(spec.clone(), clock::now_ms())?;
+            inner.runners.insert(spec.id, inbox);
+            effects
+        };
+        tracing::info!(container_id = %spec.id, user = %spec.user, "container accepted");
+        self.tasks.spawn(runner::run(self.clone(), spec, effects, receiver));
+        Ok(())
+    }
+
+    /// Stops one container; a finished one is a no-op that succeeds.
+    pub(crate) fn stop(&self, id: ContainerId, reason: KillReason) -> Result<(), UnknownContainer> {
+        let mut inner = self.lock();
+        let effects = inner.core.kill(id, reason, clock::now_ms())?;
+        forward(&inner, vec![(id, effects)], reason);
+        Ok(())
+    }
+
+    /// The ResourceManager says these applications have finished: stop what runs of them.
+    pub(crate) fn finish_apps(&self, apps: &[ApplicationId]) {
+        let mut inner = self.lock();
+        for &app in apps {
+            let work = inner.core.finish_app(app, clock::now_ms());
+            forward(&inner, work, KillReason::AfterAppFinished);
+        }
+    }
+
+    /// Stops every live container.
+    pub(crate) fn kill_all(&self, reason: KillReason) {
+        let mut inner = self.lock();
+        let work = inner.core.kill_all(reason, clock::now_ms());
+        forward(&inner, work, reason);
+    }
+
+    /// Refuses new containers and stops every live one.
+    pub(crate) fn shut_down(&self) {
+        self.lock().core.shut_down();
+        self.kill_all(KillReason::Shutdown);
+    }
+
+    /// A runner's report: applies the event and returns the effects it must carry out.
+    pub(crate) fn step(&self, id: ContainerId, event: Event) -> Vec<Effect> {
+        let mut inner = self.lock();
+        let effects = inner.core.handle(id, event, clock::now_ms());
+        if effects.contains(&Effect::Completed) {
+            inner.runners.remove(&id);
+        }
+        effects
+    }
+
+    pub(crate) fn heartbeat_statuses(&self) -> Vec<ContainerStatus> {
+        self.read(NmCore::heartbeat_statuses)
+    }
+
+    /// A heartbeat carrying `sent` was answered.
+    pub(crate) fn heartbeat_answered(&self, sent: &[ContainerStatus]) {
+        self.lock().core.acknowledge(sent);
+        self.last_heartbeat_ms.store(clock::now_ms(), Ordering::Relaxed);
+    }
+
+    /// When the ResourceManager last answered a heartbeat (0: never).
+    pub(crate) fn last_heartbeat_ms(&self) -> u64 {
+        self.last_heartbeat_ms.load(Ordering::Relaxed)
+    }
+
+    /// Wakes the heartbeat loop: a container completed and the ResourceManager should hear soon.
+    pub(crate) fn notify_completed(&self) {
+        self.completions.notify_one();
+    }
+
+    pub(crate) fn completions(&self) -> &Notify {
+        &self.completions
+    }
+
+    /// Waits until no container is live, up to `timeout`; true if none is.
+    pub(crate) async fn wait_until_idle(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.read(|core| core.live().next().is_none()) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Hands each container's effects to its runner.
+fn forward(inner: &Inner, work: Vec<Work>, reason: KillReason) {
+    for (id, effects) in work {
+        if inner.core.container(&id).is_some_and(|c| c.is_live()) {
+            tracing::info!(container_id = %id, reason = reason.as_str(), exit_status = reason.exit_status(), "stopping container");
+        }
+        if effects.is_empty() {
+            continue;
+        }
+        if let Some(inbox) = inner.runners.get(&id) {
+            // A closed inbox means the runner has ended; nothing is left to stop.
+            let _ = inbox.send(effects);
+        }
+    }
+}

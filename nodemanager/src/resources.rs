@@ -1,0 +1,145 @@
+//! What this node offers (configured, or detected with sysinfo minus a reserve) and what it uses:
+//! node memory and CPU from sysinfo, containers' from their process trees in `/proc`.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use sysinfo::System;
+use weft_proto::Resource;
+
+use crate::clock;
+use crate::launcher::tree;
+
+const MIB: u64 = 1024 * 1024;
+
+/// Memory for containers: `physical − reserved`, where the reserve defaults to 20% of physical.
+pub(crate) fn containers_memory_mb(physical_mb: i64, reserved_mb: Option<i64>) -> Result<i64, String> {
+    let reserved = reserved_mb.unwrap_or(physical_mb / 5);
+    let memory = physical_mb - reserved;
+    if memory <= 0 {
+        return Err(format!(
+            "detected {physical_mb} MB of physical memory, and after the {reserved} MB reserve \
+             (yarn.nodemanager.resource.system-reserved-memory-mb) nothing is left for containers; \
+             set yarn.nodemanager.resource.memory-mb or a smaller reserve"
+        ));
+    }
+    Ok(memory)
+}
+
+/// The node's offer: configured values where set, detected ones elsewhere.
+pub(crate) fn detect(
+    memory_mb: Option<i64>,
+    vcores: Option<i32>,
+    reserved_mb: Option<i64>,
+) -> Result<Resource, String> {
+    let memory_mb = match memory_mb {
+        Some(mb) => mb,
+        None => {
+            let mut system = System::new();
+            system.refresh_memory();
+            containers_memory_mb((system.total_memory() / MIB) as i64, reserved_mb)?
+        }
+    };
+    let vcores = match vcores {
+        Some(v) => v,
+        None => {
+            let mut system = System::new();
+            system.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
+            i32::try_from(system.cpus().len()).unwrap_or(i32::MAX).max(1)
+        }
+    };
+    if memory_mb <= 0 || vcores <= 0 {
+        return Err(format!(
+            "the node would offer {}: memory and vcores must be above 0",
+            Resource::new(memory_mb, vcores).yarn_notation()
+        ));
+    }
+    Ok(Resource::new(memory_mb, vcores))
+}
+
+/// Resource use as heartbeats report it; CPU in cores busy.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Utilization {
+    pub(crate) node_physical_memory_mb: i64,
+    pub(crate) node_virtual_memory_mb: i64,
+    pub(crate) node_cpu_usage: f32,
+    pub(crate) containers_physical_memory_mb: i64,
+    pub(crate) containers_virtual_memory_mb: i64,
+    pub(crate) containers_cpu_usage: f32,
+}
+
+/// Samples utilization; keeps the previous CPU counters to turn them into rates.
+pub(crate) struct Sampler {
+    system: System,
+    previous_ticks: HashMap<i32, u64>,
+    previous_at: Option<Instant>,
+}
+
+impl Default for Sampler {
+    fn default() -> Self {
+        Sampler::new()
+    }
+}
+
+impl Sampler {
+    pub(crate) fn new() -> Sampler {
+        Sampler { system: System::new(), previous_ticks: HashMap::new(), previous_at: None }
+    }
+
+    /// One sample (blocking: reads `/proc`); `roots` are the containers' root pids.
+    pub(crate) fn sample(&mut self, roots: &[u32]) -> Utilization {
+        self.system.refresh_memory();
+        self.system.refresh_cpu_usage();
+        let cpus = self.system.cpus().len() as f32;
+        let table = tree::snapshot();
+        let processes: Vec<tree::ProcEntry> =
+            roots.iter().filter_map(|&r| i32::try_from(r).ok()).flat_map(|r| tree::descendants(&table, r)).collect();
+        let now = clock::monotonic();
+        let ticks: HashMap<i32, u64> = processes.iter().map(|p| (p.pid, p.cpu_ticks)).collect();
+        let busy_ticks: u64 =
+            ticks.iter().map(|(pid, t)| t.saturating_sub(self.previous_ticks.get(pid).copied().unwrap_or(0))).sum();
+        let seconds = self.previous_at.map_or(0.0, |at| now.duration_since(at).as_secs_f32());
+        let containers_cpu_usage =
+            if seconds > 0.0 { busy_ticks as f32 / procfs::ticks_per_second() as f32 / seconds } else { 0.0 };
+        self.previous_ticks = ticks;
+        self.previous_at = Some(now);
+        let used = self.system.used_memory();
+        Utilization {
+            node_physical_memory_mb: (used / MIB) as i64,
+            node_virtual_memory_mb: ((used + self.system.used_swap()) / MIB) as i64,
+            node_cpu_usage: self.system.global_cpu_usage() / 100.0 * cpus,
+            containers_physical_memory_mb: (processes.iter().map(|p| p.rss_bytes).sum::<u64>() / MIB) as i64,
+            containers_virtual_memory_mb: (processes.iter().map(|p| p.vsize_bytes).sum::<u64>() / MIB) as i64,
+            containers_cpu_usage,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reserve_defaults_to_a_fifth_and_must_leave_something() {
+        assert_eq!(containers_memory_mb(10_000, None), Ok(8000));
+        assert_eq!(containers_memory_mb(10_000, Some(1000)), Ok(9000));
+        assert!(containers_memory_mb(1000, Some(1000)).unwrap_err().contains("system-reserved-memory-mb"));
+    }
+
+    #[test]
+    fn configured_values_win_and_detection_finds_something() {
+        assert_eq!(detect(Some(4096), Some(3), None), Ok(Resource::new(4096, 3)));
+        let detected = detect(None, None, Some(0)).unwrap();
+        assert!(detected.memory_mb > 0 && detected.vcores > 0, "{detected:?}");
+        assert!(detect(Some(0), Some(1), None).is_err());
+    }
+
+    #[test]
+    fn a_sample_counts_a_live_process_tree() {
+        let mut sampler = Sampler::new();
+        let own = std::process::id();
+        let first = sampler.sample(&[own]);
+        assert!(first.containers_physical_memory_mb > 0 || first.containers_virtual_memory_mb > 0, "{first:?}");
+        assert!(first.node_physical_memory_mb > 0);
+    }
+}

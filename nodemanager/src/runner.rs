@@ -1,0 +1,214 @@
+//! One task per container: carries out the effects its state machine returns (localize, launch,
+//! stop, clean up), waits for what happens next (files fetched, the process exiting, a stop
+//! request), and reports it back as an event. The only place a container's process is awaited.
+
+use std::collections::VecDeque;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::process::Child;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use crate::container::{Effect, Event, LaunchSpec, ProcessExit};
+use crate::launcher::{self, Stopped};
+use crate::localizer::LocalizeError;
+use crate::nm::Nm;
+
+/// Runs the container to DONE, starting with `first`.
+pub(crate) async fn run(nm: Arc<Nm>, spec: LaunchSpec, first: Vec<Effect>, inbox: UnboundedReceiver<Vec<Effect>>) {
+    let span = tracing::info_span!("container", container_id = %spec.id, app_id = %spec.id.application());
+    let runner =
+        Runner { nm, spec: Arc::new(spec), inbox, inbox_open: true, localizing: None, child: None, stop: None };
+    runner.drive(first).instrument(span).await;
+}
+
+struct Runner {
+    nm: Arc<Nm>,
+    spec: Arc<LaunchSpec>,
+    inbox: UnboundedReceiver<Vec<Effect>>,
+    inbox_open: bool,
+    localizing: Option<BoxFuture<'static, Result<(), LocalizeError>>>,
+    child: Option<(u32, Child)>,
+    stop: Option<JoinHandle<Stopped>>,
+}
+
+/// What woke the runner up.
+enum Wake {
+    Effects(Vec<Effect>),
+    InboxClosed,
+    Localization(Result<(), LocalizeError>),
+    Exit(std::io::Result<ExitStatus>),
+}
+
+async fn localization(
+    pending: &mut Option<BoxFuture<'static, Result<(), LocalizeError>>>,
+) -> Result<(), LocalizeError> {
+    match pending {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn exit(child: &mut Option<(u32, Child)>) -> std::io::Result<ExitStatus> {
+    match child {
+        Some((_, child)) => child.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Runner {
+    async fn drive(mut self, first: Vec<Effect>) {
+        let mut pending: VecDeque<Effect> = first.into();
+        loop {
+            while let Some(effect) = pending.pop_front() {
+                if effect == Effect::Completed {
+                    self.completed();
+                    return;
+                }
+                pending.extend(self.execute(effect).await);
+            }
+            let wake = tokio::select! {
+                message = self.inbox.recv(), if self.inbox_open => message.map_or(Wake::InboxClosed, Wake::Effects),
+                result = localization(&mut self.localizing) => Wake::Localization(result),
+                status = exit(&mut self.child) => Wake::Exit(status),
+            };
+            match wake {
+                Wake::Effects(effects) => pending.extend(effects),
+                Wake::InboxClosed => self.inbox_open = false,
+                Wake::Localization(result) => {
+                    self.localizing = None;
+                    let event = match result {
+                        Ok(()) => Event::Localized,
+                        Err(error) => Event::LocalizationFailed { diagnostics: error.to_string() },
+                    };
+                    pending.extend(self.step(event));
+                }
+                Wake::Exit(status) => {
+                    let event = self.exited(status).await;
+                    pending.extend(self.step(event));
+                }
+            }
+        }
+    }
+
+    fn step(&self, event: Event) -> Vec<Effect> {
+        self.nm.step(self.spec.id, event)
+    }
+
+    async fn execute(&mut self, effect: Effect) -> Vec<Effect> {
+        match effect {
+            Effect::Localize => {
+                self.localizing = Some(Box::pin(localize(self.nm.clone(), self.spec.clone())));
+                Vec::new()
+            }
+            Effect::Abort => {
+                self.localizing = None;
+                self.step(Event::Aborted)
+            }
+            Effect::Launch => self.launch(),
+            Effect::KillProcess { pid } => {
+                let grace = self.nm.sigkill_delay;
+                self.stop = Some(self.nm.tasks.spawn(launcher::stop_tree(pid, grace)));
+                Vec::new()
+            }
+            Effect::Cleanup => {
+                clean_up(self.nm.layout.work_dir(&self.spec.user, self.spec.id)).await;
+                self.step(Event::CleanedUp)
+            }
+            Effect::Completed => Vec::new(),
+        }
+    }
+
+    fn launch(&mut self) -> Vec<Effect> {
+        match launcher::launch(&self.spec, &self.nm.info.env, &self.nm.layout) {
+            Ok(child) => {
+                let Some(pid) = child.id() else {
+                    return self.step(Event::LaunchFailed { exit_code: -1, message: "the process vanished".into() });
+                };
+                self.nm.metrics.launched();
+                tracing::info!(pid, command = ?self.spec.command, "container process started");
+                self.child = Some((pid, child));
+                self.step(Event::Launched { pid })
+            }
+            Err(error) => {
+                tracing::warn!(%error, "container process did not start");
+                self.step(Event::LaunchFailed { exit_code: error.exit_code, message: error.message })
+            }
+        }
+    }
+
+    /// The process exited: finish any stop in progress (or stop what it left behind), then read the
+    /// end of its stderr.
+    async fn exited(&mut self, status: std::io::Result<ExitStatus>) -> Event {
+        let pid = self.child.take().map(|(pid, _)| pid);
+        let exit = match status {
+            Ok(status) => exit_of(status),
+            Err(error) => {
+                tracing::warn!(%error, "cannot wait for the container process");
+                ProcessExit::Code(-1)
+            }
+        };
+        let grace = self.nm.sigkill_delay;
+        let stopped = match (self.stop.take(), pid) {
+            (Some(stop), _) => {
+                tokio::time::timeout(grace + Duration::from_secs(5), stop).await.ok().and_then(Result::ok)
+            }
+            (None, Some(pid)) => Some(launcher::sweep_group(pid, grace).await),
+            (None, None) => None,
+        };
+        if let Some(stopped) = stopped.filter(|s| s.signalled > 0) {
+            tracing::info!(signalled = stopped.signalled, sigkill = stopped.forced, "container processes stopped");
+        }
+        let stderr_tail = launcher::stderr_tail(&self.nm.layout, &self.spec).await;
+        Event::Exited { exit, stderr_tail }
+    }
+
+    /// The one place a container's end is logged and counted.
+    fn completed(&self) {
+        let Some(c) = self.nm.read(|core| core.container(&self.spec.id).cloned()) else { return };
+        let failed = c.exit_status != 0;
+        self.nm.metrics.completed(c.kill, failed);
+        tracing::info!(
+            exit_status = c.exit_status, kill = c.kill.map(|k| k.as_str()), state = %c.state,
+            "container completed"
+        );
+        self.nm.notify_completed();
+    }
+}
+
+/// Removes the working directory; the log directory stays.
+async fn clean_up(work_dir: std::path::PathBuf) {
+    match tokio::fs::remove_dir_all(&work_dir).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => tracing::warn!(dir = %work_dir.display(), %error, "cannot remove the working directory"),
+    }
+}
+
+fn exit_of(status: ExitStatus) -> ProcessExit {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ProcessExit::Code(code),
+        (None, Some(signal)) => ProcessExit::Signal(signal),
+        (None, None) => ProcessExit::Code(-1),
+    }
+}
+
+/// Creates the working directory and localizes the container's files into it.
+async fn localize(nm: Arc<Nm>, spec: Arc<LaunchSpec>) -> Result<(), LocalizeError> {
+    let work_dir = nm.layout.work_dir(&spec.user, spec.id);
+    if let Err(error) = tokio::fs::create_dir_all(&work_dir).await {
+        let cause = crate::localizer::FetchError::Io(format!("cannot create {}: {error}", work_dir.display()));
+        let first = spec.local_resources.first();
+        return Err(LocalizeError {
+            name: first.map(|r| r.name.clone()).unwrap_or_default(),
+            sha256: first.map(|r| r.sha256.clone()).unwrap_or_default(),
+            cause,
+        });
+    }
+    nm.localizer.localize_into(&spec.local_resources, &work_dir).await
+}
