@@ -20,3 +20,8 @@ mod node;
 mod resources;
 mod rest;
 mod runner;
+
+#[cfg(test)]
+mod process_tests;
+#[cfg(test)]
+mod testing;

@@ -1,0 +1,92 @@
+//! The `nodemanager` binary: a bad configuration exits 64 with one line before binding, and
+//! `--ports-file` gets the bound addresses; SIGTERM ends it with status 0.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_nodemanager");
+
+/// Polls `condition` every 20 ms until it holds, or panics after 20 s.
+#[allow(clippy::disallowed_methods)] // a blocking test keeps its own deadline
+fn wait_for<T>(what: &str, mut condition: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = condition() {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_bad_config_exits_64_with_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("nm.yaml");
+    std::fs::write(&config, "yarn.nodemanager.resource.memory_mb: 4096\n").unwrap();
+    let ports = dir.path().join("ports.json");
+    let output = Command::new(BINARY).arg("--config").arg(&config).arg("--ports-file").arg(&ports).output().unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("key yarn.nodemanager.resource.memory_mb: unknown key"), "{stderr}");
+    assert!(stderr.contains("did you mean yarn.nodemanager.resource.memory-mb?"), "{stderr}");
+    assert!(!ports.exists(), "nothing was bound");
+}
+
+#[test]
+fn a_reserve_larger_than_memory_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("nm.yaml");
+    std::fs::write(&config, "yarn.nodemanager.resource.system-reserved-memory-mb: 1t\n").unwrap();
+    let output = Command::new(BINARY).arg("--config").arg(&config).output().unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("system-reserved-memory-mb"), "{stderr}");
+}
+
+#[test]
+fn the_ports_file_names_both_addresses_and_sigterm_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("nm.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "yarn.resourcemanager.resource-tracker.address: 127.0.0.1:1\n\
+             yarn.nodemanager.address: 127.0.0.1:0\n\
+             yarn.nodemanager.webapp.address: 127.0.0.1:0\n\
+             yarn.nodemanager.resource.memory-mb: 2048\n\
+             yarn.nodemanager.resource.cpu-vcores: 2\n\
+             hadoop.tmp.dir: {}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let ports = dir.path().join("ports.json");
+    let mut child = Command::new(BINARY)
+        .arg("--config")
+        .arg(&config)
+        .arg("--ports-file")
+        .arg(&ports)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addresses: serde_json::Value =
+        wait_for("the ports file", || std::fs::read(&ports).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()));
+    let rpc = addresses["rpc"].as_str().unwrap();
+    let http = addresses["http"].as_str().unwrap();
+    assert!(rpc.starts_with("127.0.0.1:") && http.starts_with("127.0.0.1:"), "{addresses}");
+    assert!(std::net::TcpStream::connect(http).is_ok(), "the web port is bound");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let status = wait_for("the NodeManager to exit", || child.try_wait().unwrap());
+    let mut log = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("registration failed; retrying"), "an unreachable ResourceManager is logged:\n{log}");
+    assert!(!log.contains(" ERROR "), "{log}");
+}

@@ -1,0 +1,297 @@
+//! A real NodeManager in-process against a test ResourceManager on 127.0.0.1:0: registration,
+//! heartbeats that carry completed statuses until acknowledged, cleanup lists, RESYNC, SHUTDOWN,
+//! localization with sha256 checks, ContainerManagement answers, and REST.
+
+mod support;
+
+use std::collections::HashSet;
+
+use support::{container_id, is_complete, request, TestNm, TestRm};
+use weft_proto::pb;
+
+#[tokio::test]
+async fn registers_with_its_bound_address_and_total() {
+    let rm = TestRm::start(50).await;
+    let nm = TestNm::start(&rm).await;
+    let registration = rm.wait_for("a registration", |s| s.registrations.first().cloned()).await;
+    assert_eq!(format!("{}:{}", registration.host, registration.rpc_port), nm.addresses.rpc);
+    assert!(nm.addresses.rpc.starts_with("127.0.0.1:"), "{}", nm.addresses.rpc);
+    assert_eq!(format!("127.0.0.1:{}", registration.http_port), nm.addresses.http);
+    assert_eq!(registration.total, Some(pb::Resource { memory_mb: 4096, vcores: 4 }));
+    let beat = rm.wait_for("a heartbeat", |s| s.beats.first().cloned()).await;
+    assert_eq!(beat.request.node_id, nm.addresses.rpc);
+    assert!(beat.request.healthy);
+    assert!(beat.request.utilization.is_some_and(|u| u.node_physical_memory_mb > 0));
+    nm.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_completion_is_reported_at_once_not_at_the_next_interval() {
+    let rm = TestRm::start(60_000).await;
+    let mut nm = TestNm::start(&rm).await;
+    rm.wait_for("a registration", |s| (!s.registrations.is_empty()).then_some(())).await;
+    let id = container_id(1, 2);
+    let response = nm.start_containers(vec![request(&id, &["true"])]).await;
+    assert_eq!(response.started, std::slice::from_ref(&id));
+    let status = rm.completed_status(&id).await;
+    assert_eq!((status.exit_status, status.diagnostics.as_str()), (0, ""));
+    nm.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_completed_status_is_resent_until_a_heartbeat_carrying_it_is_answered() {
+    let rm = TestRm::start(30).await;
+    let mut nm = TestNm::start(&rm).await;
+    rm.wait_for("a heartbeat", |s| (!s.beats.is_empty()).then_some(())).await;
+    rm.state.lock().unwrap().refuse_heartbeats = true;
+    let id = container_id(1, 2);
+    nm.start_containers(vec![request(&id, &["sh", "-c", "echo bad >&2; exit 3"])]).await;
+    let carries = |b: &support::Beat| b.request.containers.iter().any(|c| c.container_id == id && is_complete(c));
+    rm.wait_for("three refused heartbeats carrying it", |s| {
+        (s.beats.iter().filter(|b| carries(b)).count() >= 3).then_some(())
+    })
+    .await;
+    rm.state.lock().unwrap().refuse_heartbeats = false;
+    let answered_at = rm
+        .wait_for("an answered heartbeat carrying it", |s| s.beats.iter().position(|b| b.answered && carries(b)))
+        .await;
+    rm.wait_for("two more heartbeats", |s| (s.beats.len() > answered_at + 2).then_some(())).await;
+    let beats = rm.state.lock().unwrap().beats.clone();
+    assert!(beats[answered_at + 1..].iter().all(|b| !carries(b)), "acknowledged statuses are not sent again");
+    let status = beats[answered_at].request.containers.iter().find(|c| c.container_id == id).unwrap().clone();
+    assert_eq!(status.exit_status, 3);
+    assert!(status.diagnostics.contains("Last 4096 bytes of stderr :\nbad\n"), "{}", status.diagnostics);
+    nm.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn cleanup_lists_and_resync_stop_containers_with_yarns_statuses() {
+    let rm = TestRm::start(30).await;
+    let mut nm = TestNm::start(&rm).await;
+    let (a2, a3, b2) = (container_id(1, 2), container_id(1, 3), container_id(2, 2));
+    let sleep = ["sleep", "600"];
+    let response = nm.start_containers(vec![request(&a2, &sleep), request(&a3, &sleep), request(&b2, &sleep)]).await;
+    assert_eq!(response.started.len(), 3, "{response:?}");
+    rm.wait_for("all three running", |s| {
+        let last = s.beats.last()?;
+        (last.request.containers.iter().filter(|c| c.state == pb::ContainerState::Running as i32).count() == 3)
+            .then_some(())
+    })
+    .await;
+    rm.script(pb::NodeHeartbeatResponse { containers_to_cleanup: vec![a2.clone()], ..Default::default() });
+    let status = rm.completed_status(&a2).await;
+    assert_eq!(status.exit_status, -106);
+    assert!(status.diagnostics.contains("]Container Killed by ResourceManager\n"), "{}", status.diagnostics);
+    rm.script(pb::NodeHeartbeatResponse {
+        applications_to_cleanup: vec!["application_1700000000000_0001".into()],
+        ..Default::default()
+    });
+    let status = rm.completed_status(&a3).await;
+    assert_eq!(status.exit_status, -107);
+    assert!(status.diagnostics.contains("]Container killed on application-finish event\n"), "{}", status.diagnostics);
+    let refused = nm.start_containers(vec![request(&container_id(1, 4), &["true"])]).await;
+    assert!(refused.failed[0].message.contains("has finished"), "{refused:?}");
+    let (_, apps) = nm.get_json("/ws/v1/node/apps?state=FINISHED").await;
+    assert_eq!(apps["apps"]["app"][0]["id"], "application_1700000000000_0001");
+    rm.script(pb::NodeHeartbeatResponse { action: pb::NodeAction::Resync as i32, ..Default::default() });
+    rm.wait_for("a second registration", |s| (s.registrations.len() == 2).then_some(())).await;
+    let status = rm.completed_status(&b2).await;
+    assert_eq!(status.exit_status, -100);
+    assert!(
+        status.diagnostics.contains("]Container killed on resync with the ResourceManager\n"),
+        "{}",
+        status.diagnostics
+    );
+    nm.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn files_are_localized_once_verified_and_linked_and_a_bad_hash_fails_the_container() {
+    let rm = TestRm::start(30).await;
+    let mut nm = TestNm::start(&rm).await;
+    let script = b"#!/bin/sh\necho localized \"$1\"\n";
+    let sha = rm.stage(script);
+    let resource = |name: &str, sha: &str| pb::LocalResource {
+        name: name.into(),
+        sha256: sha.into(),
+        size: script.len() as u64,
+        executable: true,
+    };
+    let with_file = |id: &str, r: pb::LocalResource| {
+        let mut req = request(id, &["./run.sh", id]);
+        req.launch.as_mut().unwrap().local_resources.push(r);
+        req
+    };
+    let (c2, c3) = (container_id(1, 2), container_id(1, 3));
+    nm.start_containers(vec![with_file(&c2, resource("run.sh", &sha)), with_file(&c3, resource("run.sh", &sha))]).await;
+    for id in [&c2, &c3] {
+        assert_eq!(rm.completed_status(id).await.exit_status, 0);
+        let (status, stdout) = nm.get(&format!("/ws/v1/node/containerlogs/{id}/stdout")).await;
+        assert_eq!((status, stdout), (200, format!("localized {id}\n")));
+    }
+    assert_eq!(rm.state.lock().unwrap().downloads[&sha], 1, "one download per node");
+    assert!(nm.dir.path().join("local/filecache").join(&sha).join("run.sh").is_file());
+    // The staging store hands out content that does not match the hash asked for.
+    let claimed = support::sha256_hex(b"what the client uploaded");
+    rm.state.lock().unwrap().blobs.insert(claimed.clone(), b"something else".to_vec());
+    let c4 = container_id(1, 4);
+    nm.start_containers(vec![with_file(&c4, resource("run.sh", &claimed))]).await;
+    let status = rm.completed_status(&c4).await;
+    assert_eq!(status.exit_status, -1);
+    let actual = support::sha256_hex(b"something else");
+    let d = &status.diagnostics;
+    assert!(d.contains("Failed to localize resource run.sh") && d.contains(&claimed) && d.contains(&actual), "{d}");
+    let (_, c) = nm.get_json(&format!("/ws/v1/node/containers/{c4}")).await;
+    assert_eq!(c["container"]["state"], "DONE");
+    let missing = container_id(1, 5);
+    nm.start_containers(vec![with_file(&missing, resource("run.sh", &"0".repeat(64)))]).await;
+    let status = rm.completed_status(&missing).await;
+    assert!(
+        status.diagnostics.contains("cannot download it") && status.diagnostics.contains("NotFound"),
+        "{}",
+        status.diagnostics
+    );
+    nm.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn container_management_answers_each_request() {
+    let rm = TestRm::start(30).await;
+    let mut nm = TestNm::start(&rm).await;
+    let (good, dup) = (container_id(1, 2), container_id(1, 2));
+    let mut no_resource = request(&container_id(1, 3), &["true"]);
+    no_resource.resource = None;
+    let response = nm
+        .start_containers(vec![
+            request(&good, &["sleep", "600"]),
+            request(&dup, &["true"]),
+            request("container_bad", &["true"]),
+            request(&container_id(1, 4), &[]),
+            no_resource,
+        ])
+        .await;
+    assert_eq!(response.started, std::slice::from_ref(&good));
+    let messages: Vec<&str> = response.failed.iter().map(|f| f.message.as_str()).collect();
+    assert!(messages[0].contains("already known"), "{messages:?}");
+    assert!(messages[1].contains("\"container_bad\""), "{messages:?}");
+    assert!(messages[2].contains("the command is empty"), "{messages:?}");
+    assert!(messages[3].contains("no resource"), "{messages:?}");
+    let statuses = nm
+        .client
+        .get_container_statuses(pb::GetContainerStatusesRequest {
+            container_ids: vec![good.clone(), container_id(9, 9)],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(statuses.statuses[0].container_id, good);
+    assert_eq!(statuses.statuses[0].exit_status, -1000);
+    assert!(statuses.failed[0].message.contains("not handled by this NodeManager"));
+    let stopped = nm
+        .client
+        .stop_containers(pb::StopContainersRequest { container_ids: vec![good.clone(), "nope".into()] })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stopped.stopped, std::slice::from_ref(&good));
+    assert!(stopped.failed[0].message.contains("\"nope\""));
+    let status = rm.completed_status(&good).await;
+    assert_eq!(status.exit_status, -105);
+    assert!(status.diagnostics.contains("]Container killed by the ApplicationMaster.\n"), "{}", status.diagnostics);
+    nm.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn rest_answers_in_yarns_shapes() {
+    let rm = TestRm::start(30).await;
+    let mut nm = TestNm::start(&rm).await;
+    let (_, empty) = nm.get_json("/ws/v1/node/containers").await;
+    assert_eq!(empty, serde_json::json!({ "containers": null }));
+    let (_, empty) = nm.get_json("/ws/v1/node/apps").await;
+    assert_eq!(empty, serde_json::json!({ "apps": null }));
+    let (done, running) = (container_id(1, 2), container_id(1, 3));
+    nm.start_containers(vec![request(&done, &["sh", "-c", "echo out"]), request(&running, &["sleep", "600"])]).await;
+    rm.completed_status(&done).await;
+    let (status, info) = nm.get_json("/ws/v1/node/info").await;
+    assert_eq!(status, 200);
+    assert_eq!(info["nodeInfo"]["id"], nm.addresses.rpc.as_str());
+    assert_eq!(info["nodeInfo"]["totalPmemAllocatedContainersMB"], 4096);
+    assert_eq!(info["nodeInfo"]["totalVmemAllocatedContainersMB"], 8601);
+    assert!(info["nodeInfo"]["lastNodeUpdateTime"].as_u64().unwrap() > 0);
+    let (_, node) = nm.get_json("/ws/v1/node").await;
+    assert_eq!(node["nodeInfo"]["nodeHostName"], "127.0.0.1");
+    let (_, c) = nm.get_json(&format!("/ws/v1/node/containers/{running}")).await;
+    let c = &c["container"];
+    assert_eq!(
+        (c["state"].as_str(), c["exitCode"].as_i64(), c["diagnostics"].as_str()),
+        (Some("RUNNING"), Some(-1000), Some(""))
+    );
+    assert_eq!(c["containerLogFiles"], serde_json::json!(["stderr", "stdout"]));
+    assert_eq!(c["totalMemoryNeededMB"], 1024);
+    assert_eq!(c["containerLogsLink"], format!("http://{}/node/containerlogs/{running}/alice", nm.addresses.http));
+    let (_, list) = nm.get_json("/ws/v1/node/containers").await;
+    let ids: HashSet<&str> =
+        list["containers"]["container"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, HashSet::from([done.as_str(), running.as_str()]));
+    let (_, apps) = nm.get_json("/ws/v1/node/apps?user=alice").await;
+    assert_eq!(apps["apps"]["app"][0]["containerids"], serde_json::json!([running]));
+    let (_, app) = nm.get_json("/ws/v1/node/apps/application_1700000000000_0001").await;
+    assert_eq!(app["app"]["state"], "RUNNING");
+    let (_, none) = nm.get_json("/ws/v1/node/apps?user=bob").await;
+    assert_eq!(none, serde_json::json!({ "apps": null }));
+    for (path, code, exception) in [
+        (format!("/ws/v1/node/containers/{}", container_id(9, 9)), 404, "NotFoundException"),
+        ("/ws/v1/node/containers/container_x".to_owned(), 400, "BadRequestException"),
+        ("/ws/v1/node/apps/application_x".to_owned(), 400, "BadRequestException"),
+        ("/ws/v1/node/apps/application_1_0099".to_owned(), 404, "NotFoundException"),
+        ("/ws/v1/node/apps?state=DONE".to_owned(), 400, "BadRequestException"),
+        (format!("/ws/v1/node/containerlogs/{done}/..%2F..%2Fetc%2Fpasswd"), 400, "BadRequestException"),
+        (format!("/ws/v1/node/containerlogs/{done}/nothere"), 404, "NotFoundException"),
+    ] {
+        let (status, body) = nm.get_json(&path).await;
+        assert_eq!(status, code, "{path}: {body}");
+        assert_eq!(body["RemoteException"]["exception"], exception, "{path}: {body}");
+    }
+    let (_, bad) = nm.get_json("/ws/v1/node/containers/container_x").await;
+    assert!(bad["RemoteException"]["message"].as_str().unwrap().contains("\"container_x\""), "{bad}");
+    let (_, metrics) = nm.get("/metrics").await;
+    for line in ["weft_nm_containers_launched_total 2", "weft_nm_containers_running 1", "weft_nm_memory_total_mb 4096"]
+    {
+        assert!(metrics.contains(line), "{line} missing:\n{metrics}");
+    }
+    let (status, page) = nm.get("/node").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&running) && page.contains("RUNNING"), "{page}");
+    let (status, page) = nm.get(&format!("/node/containerlogs/{done}/alice")).await;
+    assert!(status == 200 && page.contains("stdout"), "{page}");
+    let (status, page) = nm.get(&format!("/node/containerlogs/{done}/alice/stdout")).await;
+    assert!(status == 200 && page.contains("out"), "{page}");
+    let (status, page) = nm.get("/").await;
+    assert!(status == 200 && page.contains("Weft NodeManager"), "/ leads to /node");
+    nm.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_stops_containers_and_sends_a_last_heartbeat() {
+    let rm = TestRm::start(60_000).await;
+    let mut nm = TestNm::start(&rm).await;
+    rm.wait_for("a registration", |s| (!s.registrations.is_empty()).then_some(())).await;
+    let id = container_id(1, 2);
+    nm.start_containers(vec![request(&id, &["sleep", "600"])]).await;
+    let http = nm.addresses.http.clone();
+    nm.stop().await.unwrap();
+    let status = rm.completed_status(&id).await;
+    assert_eq!(status.exit_status, -100);
+    assert!(status.diagnostics.contains("]Container killed on NodeManager shutdown\n"), "{}", status.diagnostics);
+    assert!(reqwest::get(format!("http://{http}/ws/v1/node")).await.is_err(), "the web port is closed");
+}
+
+#[tokio::test]
+async fn the_resource_managers_shutdown_stops_the_node_manager() {
+    let rm = TestRm::start(30).await;
+    let nm = TestNm::start(&rm).await;
+    rm.wait_for("a heartbeat", |s| (!s.beats.is_empty()).then_some(())).await;
+    rm.script(pb::NodeHeartbeatResponse { action: pb::NodeAction::Shutdown as i32, ..Default::default() });
+    let result = tokio::time::timeout(support::DEADLINE, nm.task).await.expect("it stops on its own");
+    result.unwrap().unwrap();
+}

@@ -1,0 +1,257 @@
+//! A small ResourceManager for tests (ResourceTracker + Staging on one 127.0.0.1:0 port, recording
+//! every call and answering as the test scripts it) and a real NodeManager started in-process.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::Stream;
+use sha2::{Digest, Sha256};
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status, Streaming};
+use weft_nodemanager::daemon::{self, BoundAddresses, Listeners};
+use weft_proto::pb;
+use weft_proto::pb::container_management_client::ContainerManagementClient;
+use weft_proto::pb::resource_tracker_server::{ResourceTracker, ResourceTrackerServer};
+use weft_proto::pb::staging_server::{Staging, StagingServer};
+
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// One heartbeat the test ResourceManager received, and whether it answered it.
+#[derive(Debug, Clone)]
+pub struct Beat {
+    pub request: pb::NodeHeartbeatRequest,
+    pub answered: bool,
+}
+
+/// What the test ResourceManager saw, and what it will answer.
+#[derive(Debug, Default)]
+pub struct RmState {
+    pub registrations: Vec<pb::RegisterNodeRequest>,
+    pub beats: Vec<Beat>,
+    /// While true, heartbeats are refused with UNAVAILABLE.
+    pub refuse_heartbeats: bool,
+    /// Answers for the next heartbeats, in order; then plain NORMAL answers.
+    pub scripted: VecDeque<pb::NodeHeartbeatResponse>,
+    pub interval_ms: i64,
+    /// Blobs by the sha256 the NodeManager asks for (the content need not match it).
+    pub blobs: HashMap<String, Vec<u8>>,
+    pub downloads: HashMap<String, usize>,
+    response_id: i64,
+}
+
+#[derive(Clone)]
+struct Service(Arc<Mutex<RmState>>);
+
+#[tonic::async_trait]
+impl ResourceTracker for Service {
+    async fn register_node_manager(
+        &self,
+        request: Request<pb::RegisterNodeRequest>,
+    ) -> Result<Response<pb::RegisterNodeResponse>, Status> {
+        let request = request.into_inner();
+        let mut state = self.0.lock().unwrap();
+        let node_id = format!("{}:{}", request.host, request.rpc_port);
+        state.registrations.push(request);
+        Ok(Response::new(pb::RegisterNodeResponse {
+            node_id,
+            heartbeat_interval_ms: state.interval_ms,
+            cluster_timestamp: 1_700_000_000_000,
+            diagnostics: String::new(),
+        }))
+    }
+
+    async fn node_heartbeat(
+        &self,
+        request: Request<pb::NodeHeartbeatRequest>,
+    ) -> Result<Response<pb::NodeHeartbeatResponse>, Status> {
+        let mut state = self.0.lock().unwrap();
+        let answered = !state.refuse_heartbeats;
+        state.beats.push(Beat { request: request.into_inner(), answered });
+        if !answered {
+            return Err(Status::unavailable("refusing heartbeats for the test"));
+        }
+        state.response_id += 1;
+        let mut answer = state.scripted.pop_front().unwrap_or_default();
+        answer.response_id = state.response_id;
+        answer.next_heartbeat_interval_ms = state.interval_ms;
+        Ok(Response::new(answer))
+    }
+}
+
+type DownloadStream = Pin<Box<dyn Stream<Item = Result<pb::DownloadChunk, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Staging for Service {
+    async fn upload(&self, _: Request<Streaming<pb::UploadChunk>>) -> Result<Response<pb::UploadResponse>, Status> {
+        Err(Status::unimplemented("the test ResourceManager only serves downloads"))
+    }
+
+    async fn stat(&self, _: Request<pb::StatBlobRequest>) -> Result<Response<pb::StatBlobResponse>, Status> {
+        Err(Status::unimplemented("the test ResourceManager only serves downloads"))
+    }
+
+    type DownloadStream = DownloadStream;
+
+    async fn download(&self, request: Request<pb::DownloadRequest>) -> Result<Response<DownloadStream>, Status> {
+        let sha256 = request.into_inner().sha256;
+        let mut state = self.0.lock().unwrap();
+        *state.downloads.entry(sha256.clone()).or_default() += 1;
+        let blob = state.blobs.get(&sha256).cloned().ok_or_else(|| Status::not_found(format!("no blob {sha256}")))?;
+        // Three-byte chunks, so a download really is a stream of several messages.
+        let chunks: Vec<Result<pb::DownloadChunk, Status>> =
+            blob.chunks(3).map(|c| Ok(pb::DownloadChunk { data: c.to_vec() })).collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+    }
+}
+
+/// The test ResourceManager, serving until dropped.
+pub struct TestRm {
+    pub address: String,
+    pub state: Arc<Mutex<RmState>>,
+    stop: CancellationToken,
+}
+
+impl Drop for TestRm {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+impl TestRm {
+    pub async fn start(interval_ms: i64) -> TestRm {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let state = Arc::new(Mutex::new(RmState { interval_ms, ..Default::default() }));
+        let service = Service(state.clone());
+        let stop = CancellationToken::new();
+        let server = tonic::transport::Server::builder()
+            .add_service(ResourceTrackerServer::new(service.clone()))
+            .add_service(StagingServer::new(service))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.clone().cancelled_owned());
+        tokio::spawn(server);
+        TestRm { address, state, stop }
+    }
+
+    /// Stores `data` under its own sha256 and returns that.
+    pub fn stage(&self, data: &[u8]) -> String {
+        let sha = sha256_hex(data);
+        self.state.lock().unwrap().blobs.insert(sha.clone(), data.to_vec());
+        sha
+    }
+
+    pub fn script(&self, answer: pb::NodeHeartbeatResponse) {
+        self.state.lock().unwrap().scripted.push_back(answer);
+    }
+
+    /// Polls the state every 10 ms until `condition` holds, or panics after `DEADLINE`.
+    pub async fn wait_for<T>(&self, what: &str, mut condition: impl FnMut(&RmState) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            if let Some(value) = condition(&self.state.lock().unwrap()) {
+                return value;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out after {DEADLINE:?} waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The first heartbeat status of `id` in `state`, answered or not.
+    pub async fn completed_status(&self, id: &str) -> pb::ContainerStatus {
+        self.wait_for(&format!("{id} reported COMPLETE"), |s| {
+            s.beats.iter().flat_map(|b| &b.request.containers).find(|c| c.container_id == id && is_complete(c)).cloned()
+        })
+        .await
+    }
+}
+
+pub fn is_complete(status: &pb::ContainerStatus) -> bool {
+    status.state == pb::ContainerState::Complete as i32
+}
+
+/// A real NodeManager in this process, with its own temp directories.
+pub struct TestNm {
+    pub dir: tempfile::TempDir,
+    pub addresses: BoundAddresses,
+    pub shutdown: CancellationToken,
+    pub task: JoinHandle<anyhow::Result<()>>,
+    pub client: ContainerManagementClient<Channel>,
+    pub http: reqwest::Client,
+}
+
+impl TestNm {
+    pub async fn start(rm: &TestRm) -> TestNm {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = format!(
+            "yarn.resourcemanager.address: {rm}\n\
+             yarn.resourcemanager.resource-tracker.address: {rm}\n\
+             yarn.nodemanager.address: 127.0.0.1:0\n\
+             yarn.nodemanager.webapp.address: 127.0.0.1:0\n\
+             yarn.nodemanager.resource.memory-mb: 4096\n\
+             yarn.nodemanager.resource.cpu-vcores: 4\n\
+             yarn.nodemanager.sleep-delay-before-sigkill.ms: 100\n\
+             yarn.nodemanager.local-dirs: {local}\n\
+             yarn.nodemanager.log-dirs: {logs}\n",
+            rm = rm.address,
+            local = dir.path().join("local").display(),
+            logs = dir.path().join("logs").display(),
+        );
+        let settings = weft_config::Settings::parse(&yaml, "test.yaml").unwrap();
+        let config = weft_config::NmConfig::from_settings(&settings).unwrap();
+        let total = daemon::detect_resources(&config).unwrap();
+        let listeners = Listeners::bind(&config).await.unwrap();
+        let addresses = listeners.addresses.clone();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(daemon::run(config, total, listeners, shutdown.clone()));
+        let client = ContainerManagementClient::connect(format!("http://{}", addresses.rpc)).await.unwrap();
+        TestNm { dir, addresses, shutdown, task, client, http: reqwest::Client::new() }
+    }
+
+    /// Starts containers; returns the response.
+    pub async fn start_containers(&mut self, requests: Vec<pb::StartContainerRequest>) -> pb::StartContainersResponse {
+        self.client.start_containers(pb::StartContainersRequest { requests }).await.unwrap().into_inner()
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = self.http.get(format!("http://{}{path}", self.addresses.http)).send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let (status, body) = self.get(path).await;
+        (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Cancels the daemon and waits for it to return.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        tokio::time::timeout(DEADLINE, self.task).await.expect("the NodeManager stops in time").unwrap()
+    }
+}
+
+pub fn container_id(app: u32, n: u64) -> String {
+    format!("container_1700000000000_{app:04}_01_{n:06}")
+}
+
+pub fn request(id: &str, command: &[&str]) -> pb::StartContainerRequest {
+    pb::StartContainerRequest {
+        container_id: id.to_owned(),
+        launch: Some(pb::ContainerLaunchContext {
+            command: command.iter().map(|s| s.to_string()).collect(),
+            environment: Vec::new(),
+            local_resources: Vec::new(),
+        }),
+        resource: Some(pb::Resource { memory_mb: 1024, vcores: 1 }),
+        user: "alice".into(),
+    }
+}
