@@ -141,23 +141,34 @@ pub async fn run(
         memory_mb = total.memory_mb, vcores = total.vcores, "NodeManager started"
     );
     shutdown.cancelled().await;
-    tracing::info!("shutting down: stopping every container");
-    nm.shut_down();
-    let wait = config.sigkill_delay + Duration::from_secs(10);
-    if !nm.wait_until_idle(wait).await {
-        tracing::warn!("some containers had not stopped within {wait:?}");
-    }
-    let mut heartbeater = heartbeats.await.context("the heartbeat task")?;
-    heartbeater.last_beat(LAST_HEARTBEAT).await;
+    let heartbeats = async { heartbeats.await.context("the heartbeat task") };
+    stop_containers(&nm, config.sigkill_delay, heartbeats).await?;
     serving.cancel();
-    nm.tasks.close();
-    if tokio::time::timeout(Duration::from_secs(5), nm.tasks.wait()).await.is_err() {
-        tracing::warn!("some container tasks did not finish within 5 s of shutdown");
-    }
     let (grpc, web) = (grpc.await.context("the container management service")?, web.await.context("the web service")?);
     grpc.context("container management service")?;
     web.context("web service")?;
     tracing::info!("NodeManager stopped");
+    Ok(())
+}
+
+/// Shutdown: refuse new containers, stop the live ones and wait for them (bounded), then send the
+/// last heartbeat so the ResourceManager sees how they ended.
+async fn stop_containers(
+    nm: &Nm,
+    sigkill_delay: Duration,
+    heartbeats: impl std::future::Future<Output = anyhow::Result<Heartbeater>>,
+) -> anyhow::Result<()> {
+    tracing::info!("shutting down: stopping every container");
+    nm.shut_down();
+    let wait = sigkill_delay + Duration::from_secs(10);
+    if !nm.wait_until_idle(wait).await {
+        tracing::warn!("some containers had not stopped within {wait:?}");
+    }
+    heartbeats.await?.last_beat(LAST_HEARTBEAT).await;
+    nm.tasks.close();
+    if tokio::time::timeout(Duration::from_secs(5), nm.tasks.wait()).await.is_err() {
+        tracing::warn!("some container tasks did not finish within 5 s of shutdown");
+    }
     Ok(())
 }
 
