@@ -137,6 +137,7 @@ mod tests {
 
         let mut upload = store.begin("c.txt", &sha(data), 3).await.unwrap();
         assert!(upload.write(data).await.is_err());
+        drop(upload);
         assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0, "temp files are removed");
     }
 }

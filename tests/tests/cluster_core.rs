@@ -210,7 +210,7 @@ fn a_killed_nodemanager_becomes_lost_and_its_containers_end_with_minus_100() {
         .filter(|c| c["nodeId"] == victim_id.as_str())
         .map(|c| c["containerId"].as_str().unwrap().to_owned())
         .collect();
-    assert!(!on_victim.is_empty(), "next-fit spreads the containers over both nodes");
+    assert!(!on_victim.is_empty(), "round-robin spreads the containers over both nodes");
     cluster.kill_nm(victim);
     wait_for("the node to be LOST", Duration::from_secs(20), || {
         let (_, node) = cluster.get(&format!("/ws/v1/cluster/nodes/{victim_id}"));

@@ -1,6 +1,7 @@
 //! The FIFO scheduler: one queue; attempts are served in submission order (application id, then
-//! attempt), each ask by priority; nodes are filled next-fit from a moving cursor, which spreads
-//! containers across nodes and keeps a pass cheap (no full scan per container while nodes have room).
+//! attempt), each ask by priority; nodes are chosen round-robin from a cursor that moves past each
+//! grant, which spreads containers across nodes and keeps a pass cheap (no full scan per container
+//! while nodes have room).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,14 +32,14 @@ impl FifoScheduler {
         FifoScheduler::default()
     }
 
-    /// The next live node, from the cursor on, where `capability` fits.
+    /// The next live node, from the cursor on, where `capability` fits; the cursor moves past it.
     fn find_node(&mut self, capability: Resource) -> Option<usize> {
         let n = self.nodes.len();
         for step in 0..n {
             let i = (self.cursor + step) % n;
             let node = &self.nodes[i];
             if node.alive && node.available.fits(&capability) {
-                self.cursor = i;
+                self.cursor = (i + 1) % n;
                 return Some(i);
             }
         }
@@ -174,6 +175,20 @@ mod tests {
         assert_eq!(s.pending_containers(), 2);
         s.update_asks(attempt(1), &[ask(0, 1024)]);
         assert_eq!(s.pending_containers(), 0);
+    }
+
+    #[test]
+    fn consecutive_containers_spread_over_nodes() {
+        let mut s = FifoScheduler::new();
+        for i in 1..=3 {
+            s.add_node(node(i), Resource::new(8192, 8));
+        }
+        s.update_asks(attempt(1), &[ask(6, 1024)]);
+        let mut per_node: HashMap<NodeId, u32> = HashMap::new();
+        for g in s.allocate() {
+            *per_node.entry(g.node).or_default() += 1;
+        }
+        assert_eq!(per_node.values().copied().collect::<Vec<_>>(), vec![2, 2, 2]);
     }
 
     #[test]
