@@ -1,7 +1,9 @@
 //! The `nodemanager` binary: a bad configuration exits 64 with one line before binding, and
 //! `--ports-file` gets the bound addresses; SIGTERM ends it with status 0.
 
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
@@ -20,6 +22,20 @@ fn wait_for<T>(what: &str, mut condition: impl FnMut() -> Option<T>) -> T {
         assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Collects what `stream` prints, line by line, in a thread of its own.
+fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            let mut text = sink.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    text
 }
 
 #[test]
@@ -78,15 +94,18 @@ fn the_ports_file_names_both_addresses_and_sigterm_exits_0() {
         .unwrap();
     let addresses: serde_json::Value =
         wait_for("the ports file", || std::fs::read(&ports).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()));
+    let log = collect(child.stderr.take().unwrap());
+    wait_for("the unreachable ResourceManager to be logged", || {
+        log.lock().unwrap().contains("registration failed; retrying").then_some(())
+    });
     let rpc = addresses["rpc"].as_str().unwrap();
     let http = addresses["http"].as_str().unwrap();
     assert!(rpc.starts_with("127.0.0.1:") && http.starts_with("127.0.0.1:"), "{addresses}");
     assert!(std::net::TcpStream::connect(http).is_ok(), "the web port is bound");
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let status = wait_for("the NodeManager to exit", || child.try_wait().unwrap());
-    let mut log = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
+    wait_for("the log to end", || log.lock().unwrap().contains("NodeManager stopped").then_some(()));
+    let log = log.lock().unwrap().clone();
     assert_eq!(status.code(), Some(0), "{log}");
-    assert!(log.contains("registration failed; retrying"), "an unreachable ResourceManager is logged:\n{log}");
     assert!(!log.contains(" ERROR "), "{log}");
 }

@@ -212,6 +212,15 @@ async fn rest_answers_in_yarns_shapes() {
     let (done, running) = (container_id(1, 2), container_id(1, 3));
     nm.start_containers(vec![request(&done, &["sh", "-c", "echo out"]), request(&running, &["sleep", "600"])]).await;
     rm.completed_status(&done).await;
+    rm.wait_for("the sleeping container to run", |s| {
+        let last = s.beats.last()?;
+        last.request
+            .containers
+            .iter()
+            .any(|c| c.container_id == running && c.state == pb::ContainerState::Running as i32)
+            .then_some(())
+    })
+    .await;
     let (status, info) = nm.get_json("/ws/v1/node/info").await;
     assert_eq!(status, 200);
     assert_eq!(info["nodeInfo"]["id"], nm.addresses.rpc.as_str());
