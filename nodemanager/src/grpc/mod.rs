@@ -14,3 +14,12 @@ use std::time::Duration;
 pub(crate) const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A lazily connected channel to the ResourceManager at `address`, with HTTP/2 keep-alives so a
+/// dead connection under a long download or a quiet spell is noticed.
+pub(crate) fn channel(address: &str) -> Result<tonic::transport::Endpoint, tonic::transport::Error> {
+    Ok(tonic::transport::Endpoint::from_shared(format!("http://{address}"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20)))
+}

@@ -3,11 +3,11 @@
 
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use weft_proto::pb;
 use weft_proto::pb::staging_client::StagingClient;
 
-use super::{CONNECT_TIMEOUT, MAX_MESSAGE_BYTES};
+use super::MAX_MESSAGE_BYTES;
 
 /// What a download wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +36,7 @@ pub(crate) struct Staging {
 impl Staging {
     /// Connects on first use, so a ResourceManager that is not up yet is no start-up error.
     pub(crate) fn new(address: &str) -> Result<Staging, tonic::transport::Error> {
-        let channel =
-            Endpoint::from_shared(format!("http://{address}"))?.connect_timeout(CONNECT_TIMEOUT).connect_lazy();
+        let channel = super::channel(address)?.connect_lazy();
         let client = StagingClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
         Ok(Staging { address: address.to_owned(), client })
     }

@@ -1,11 +1,11 @@
 //! ResourceTracker client: registration and heartbeats, with the answers turned into the
 //! NodeManager's own terms (ids parsed, the action as an enum).
 
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use weft_proto::pb::{self, resource_tracker_client::ResourceTrackerClient};
 use weft_proto::{ApplicationId, ContainerId};
 
-use super::{CONNECT_TIMEOUT, MAX_MESSAGE_BYTES};
+use super::MAX_MESSAGE_BYTES;
 use crate::nm::NodeInfo;
 use crate::node::ContainerStatus;
 use crate::resources::Utilization;
@@ -48,10 +48,7 @@ pub(crate) struct Tracker {
 
 impl Tracker {
     pub(crate) fn new(address: &str) -> Result<Tracker, tonic::transport::Error> {
-        let channel = Endpoint::from_shared(format!("http://{address}"))?
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(CALL_TIMEOUT)
-            .connect_lazy();
+        let channel = super::channel(address)?.timeout(CALL_TIMEOUT).connect_lazy();
         let client = ResourceTrackerClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
