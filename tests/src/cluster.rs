@@ -290,6 +290,11 @@ impl Cluster {
         }
     }
 
+    /// Live processes of this cluster's containers whose id starts with `prefix`.
+    pub fn container_pids(&self, prefix: &str) -> Vec<i32> {
+        crate::procs::container_pids(self.dir.path(), prefix)
+    }
+
     /// The pid of every daemon still running, by name.
     pub fn daemon_pids(&self) -> Vec<(String, i32)> {
         std::iter::once(&self.rm)

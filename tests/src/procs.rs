@@ -1,21 +1,24 @@
 //! Looks at `/proc` for the processes of containers: by the `CONTAINER_ID` the NodeManager put in
-//! their environment. Only processes this test run started carry those ids.
+//! their environment, and by their `PWD` under one test cluster's directory, so that two clusters that
+//! started in the same millisecond (and so issue the same ids) never see each other's processes.
 
+use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-/// Pids of live (non-zombie) processes whose `CONTAINER_ID` starts with `prefix`.
-pub fn container_pids(prefix: &str) -> Vec<i32> {
+/// Pids of live (non-zombie) processes whose `CONTAINER_ID` starts with `prefix` and whose
+/// container working directory (`PWD`) lies under `root`.
+pub fn container_pids(root: &Path, prefix: &str) -> Vec<i32> {
     let Ok(all) = procfs::process::all_processes() else { return Vec::new() };
     all.filter_map(Result::ok)
         .filter(|p| p.stat().map(|s| s.state != 'Z').unwrap_or(false))
         .filter(|p| {
-            p.environ()
-                .ok()
-                .and_then(|env| env.get(std::ffi::OsStr::new("CONTAINER_ID")).cloned())
-                .is_some_and(|id| id.to_string_lossy().starts_with(prefix))
+            let Ok(env) = p.environ() else { return false };
+            let var = |name: &str| env.get(std::ffi::OsStr::new(name)).map(|v| v.to_string_lossy().into_owned());
+            var("CONTAINER_ID").is_some_and(|id| id.starts_with(prefix))
+                && var("PWD").is_some_and(|pwd| Path::new(&pwd).starts_with(root))
         })
         .map(|p| p.pid)
         .collect()

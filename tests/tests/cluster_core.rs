@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use weft_tests::procs::{self, app_container_prefix, container_pids};
+use weft_tests::procs::{self, app_container_prefix};
 use weft_tests::{wait_for, Cluster, ClusterOptions};
 
 const APP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -153,7 +153,9 @@ fn start_sleeping_app(cluster: &Cluster) -> (std::process::Child, String) {
     let id = wait_for("the app to be submitted", APP_TIMEOUT, || cluster.latest_app_id());
     let prefix = app_container_prefix(&id);
     // AM + 3 containers × (sh + 2 sleeps).
-    wait_for("every container process to start", APP_TIMEOUT, || (container_pids(&prefix).len() >= 10).then_some(()));
+    wait_for("every container process to start", APP_TIMEOUT, || {
+        (cluster.container_pids(&prefix).len() >= 10).then_some(())
+    });
     (child, id)
 }
 
@@ -161,14 +163,14 @@ fn start_sleeping_app(cluster: &Cluster) -> (std::process::Child, String) {
 fn killing_through_rest_ends_every_process_including_grandchildren() {
     let cluster = Cluster::start(ClusterOptions::default());
     let (mut client, id) = start_sleeping_app(&cluster);
-    let pids = container_pids(&app_container_prefix(&id));
+    let pids = cluster.container_pids(&app_container_prefix(&id));
     let (status, location, body) = cluster.put(&format!("/ws/v1/cluster/apps/{id}/state"), r#"{"state":"KILLED"}"#);
     assert_eq!(status, 202, "{body}");
     assert_eq!(location.as_deref(), Some(format!("/ws/v1/cluster/apps/{id}/state").as_str()));
     let app = cluster.wait_app_state(&id, &["KILLED"], APP_TIMEOUT);
     assert_eq!(app["finalStatus"], "KILLED");
     procs::wait_gone(&pids, Duration::from_secs(20));
-    assert!(container_pids(&app_container_prefix(&id)).is_empty());
+    assert!(cluster.container_pids(&app_container_prefix(&id)).is_empty());
     let (status, _, body) = cluster.put(&format!("/ws/v1/cluster/apps/{id}/state"), r#"{"state":"KILLED"}"#);
     assert_eq!((status, body["state"].as_str()), (200, Some("KILLED")));
     let code = client.wait().unwrap().code();
@@ -180,7 +182,7 @@ fn killing_through_rest_ends_every_process_including_grandchildren() {
 fn killing_through_the_cli_ends_every_process() {
     let cluster = Cluster::start(ClusterOptions::default());
     let (mut client, id) = start_sleeping_app(&cluster);
-    let pids = container_pids(&app_container_prefix(&id));
+    let pids = cluster.container_pids(&app_container_prefix(&id));
     let out = cluster.weft(&["application", "-kill", &id]);
     assert_eq!(out.code, Some(0), "{}", out.both());
     assert!(out.stdout.contains(&format!("Killing application {id}")), "{}", out.both());
@@ -199,7 +201,7 @@ fn a_killed_nodemanager_becomes_lost_and_its_containers_end_with_minus_100() {
         ..Default::default()
     });
     let (mut client, id) = start_sleeping_app(&cluster);
-    let orphans = container_pids(&app_container_prefix(&id));
+    let orphans = cluster.container_pids(&app_container_prefix(&id));
     let app = cluster.app(&id);
     let am_node = app["amHostHttpAddress"].as_str().unwrap().to_owned();
     // Kill the NodeManager that does not hold the AM, so the application lives on.
@@ -243,7 +245,7 @@ fn am_pid(cluster: &Cluster, id: &str, attempt: u32) -> i32 {
     wait_for(&format!("the AM of attempt {attempt}"), APP_TIMEOUT, || {
         let app = cluster.app(id);
         let running = app["state"] == "RUNNING";
-        let pids = container_pids(&prefix);
+        let pids = cluster.container_pids(&prefix);
         (running && !pids.is_empty()).then(|| *pids.iter().min().unwrap())
     })
 }
@@ -267,7 +269,7 @@ fn a_dead_am_gets_a_second_attempt_and_a_second_death_fails_the_app() {
         "{diagnostics}"
     );
     assert!(diagnostics.contains("exited with  exitCode: "), "{diagnostics}");
-    procs::wait_gone(&container_pids(&app_container_prefix(&id)), Duration::from_secs(20));
+    procs::wait_gone(&cluster.container_pids(&app_container_prefix(&id)), Duration::from_secs(20));
     assert_ne!(client.wait().unwrap().code(), Some(0));
     cluster.stop_checked();
 }

@@ -55,7 +55,7 @@ fn submission(app: ApplicationId, plan: &ShellPlan, weft: pb::LocalResource) -> 
         name: plan.name.clone(),
         queue: plan.queue.clone(),
         application_type: plan::APPLICATION_TYPE.to_owned(),
-        user: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default(),
+        user: submitting_user(),
         am_resource: Some(plan.master.into()),
         am_container: Some(pb::ContainerLaunchContext {
             command: plan::am_command(plan),
@@ -102,6 +102,16 @@ async fn wait(rm: &mut Rm, app: ApplicationId) -> Result<ExitCode, CliError> {
             return Ok(if succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
     }
+}
+
+/// The user the application runs as: `$USER`, `$LOGNAME`, else the name of the effective uid.
+fn submitting_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| nix::unistd::User::from_uid(nix::unistd::geteuid()).ok().flatten().map(|u| u.name))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
