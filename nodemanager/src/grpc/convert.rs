@@ -48,6 +48,13 @@ impl From<ContainerStatus> for pb::ContainerStatus {
             exit_status,
             diagnostics,
             resource: Some(resource.into()),
+            // The NodeManager does not measure usage or report kill reasons yet.
+            peak_physical_memory_bytes: 0,
+            peak_virtual_memory_bytes: 0,
+            physical_memory_limit_bytes: 0,
+            virtual_memory_limit_bytes: 0,
+            kill_reason: String::new(),
+            killed_time: 0,
         }
     }
 }

@@ -22,6 +22,19 @@ pub struct RmContainer {
     pub created_ms: u64,
     pub finished_ms: u64,
     pub is_am: bool,
+    /// What the NodeManager measured and enforced, from its last report.
+    pub usage: MemoryUsage,
+    /// The NodeManager's own word on why it killed the container, and when (ms).
+    pub reported_kill: Option<(String, u64)>,
+}
+
+/// Peak memory over a container's process tree and the limits it was held to, in bytes (0 = unknown).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoryUsage {
+    pub peak_physical_bytes: i64,
+    pub peak_virtual_bytes: i64,
+    pub physical_limit_bytes: i64,
+    pub virtual_limit_bytes: i64,
 }
 
 impl RmContainer {
@@ -51,6 +64,9 @@ pub struct ReportedContainer {
     pub state: ContainerState,
     pub exit_status: i32,
     pub diagnostics: String,
+    pub usage: MemoryUsage,
+    /// The NodeManager's reason when it killed the container (e.g. `kernel_oom`), and when.
+    pub kill: Option<(String, u64)>,
 }
 
 impl ReportedContainer {
@@ -60,10 +76,19 @@ impl ReportedContainer {
             state: ContainerState::RUNNING,
             exit_status: exit_status::INVALID,
             diagnostics: String::new(),
+            usage: MemoryUsage::default(),
+            kill: None,
         }
     }
 
     pub fn complete(id: ContainerId, exit_status: i32, diagnostics: impl Into<String>) -> Self {
-        ReportedContainer { id, state: ContainerState::COMPLETE, exit_status, diagnostics: diagnostics.into() }
+        ReportedContainer {
+            id,
+            state: ContainerState::COMPLETE,
+            exit_status,
+            diagnostics: diagnostics.into(),
+            usage: MemoryUsage::default(),
+            kill: None,
+        }
     }
 }

@@ -7,6 +7,8 @@ use weft_proto::{exit_status, ContainerId, NodeId};
 pub enum KillReason {
     PhysicalMemory,
     VirtualMemory,
+    /// The kernel's OOM killer inside the container's memory cgroup (reported with -104).
+    KernelOom,
     Preempted,
     /// Node lost, or released by the application.
     Aborted,
@@ -33,9 +35,10 @@ impl KillReason {
         })
     }
 
-    pub const ALL: [KillReason; 9] = [
+    pub const ALL: [KillReason; 10] = [
         KillReason::PhysicalMemory,
         KillReason::VirtualMemory,
+        KillReason::KernelOom,
         KillReason::Preempted,
         KillReason::Aborted,
         KillReason::ByApplicationMaster,
@@ -50,6 +53,7 @@ impl KillReason {
         match self {
             KillReason::PhysicalMemory => "physical_memory",
             KillReason::VirtualMemory => "virtual_memory",
+            KillReason::KernelOom => "kernel_oom",
             KillReason::Preempted => "preempted",
             KillReason::Aborted => "aborted",
             KillReason::ByApplicationMaster => "killed_by_appmaster",
@@ -70,6 +74,7 @@ pub struct KillEvent {
     pub exit_status: i32,
     pub diagnostics: String,
     pub at_ms: u64,
+    pub usage: super::MemoryUsage,
 }
 
 impl std::str::FromStr for KillReason {

@@ -24,7 +24,7 @@ use weft_proto::{ApplicationAttemptId, ApplicationId, ContainerId, NodeId, Resou
 
 pub use app::{App, Attempt, LaunchSpec, LocalFile, Submission};
 pub use apps::AskRequest;
-pub use container::{ReportedContainer, RmContainer};
+pub use container::{MemoryUsage, ReportedContainer, RmContainer};
 pub use error::RmError;
 pub use events::{KillEvent, KillReason};
 pub use node::{HeartbeatReply, Node, Utilization};
@@ -167,6 +167,8 @@ impl RmCore {
                 created_ms: now_ms,
                 finished_ms: 0,
                 is_am,
+                usage: Default::default(),
+                reported_kill: None,
             },
         );
         if is_am {

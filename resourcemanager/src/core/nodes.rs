@@ -98,6 +98,12 @@ impl RmCore {
         if &container.node != node {
             return;
         }
+        if status.usage != Default::default() {
+            container.usage = status.usage;
+        }
+        if status.kill.is_some() && !container.is_complete() {
+            container.reported_kill = status.kill.clone();
+        }
         match status.state {
             ContainerState::COMPLETE => {
                 self.complete_container(status.id, status.exit_status, status.diagnostics, now_ms)
@@ -155,7 +161,10 @@ impl RmCore {
         app.vcore_seconds += vcore_seconds;
         let Some(attempt) = app.attempt_mut(id.attempt) else { return };
         if !container.is_am {
-            attempt.newly_completed.push(ReportedContainer::complete(id, status, diagnostics));
+            let mut report = ReportedContainer::complete(id, status, diagnostics);
+            report.usage = container.usage;
+            report.kill = container.reported_kill.clone();
+            attempt.newly_completed.push(report);
             return;
         }
         if attempt.state == AttemptState::FINISHING {
@@ -168,7 +177,12 @@ impl RmCore {
     }
 
     fn record_kill(&mut self, container: &super::RmContainer, now_ms: u64) {
-        let Some(reason) = KillReason::from_exit_status(container.exit_status) else { return };
+        let reported = container.reported_kill.as_ref().and_then(|(r, at)| Some((r.parse::<KillReason>().ok()?, *at)));
+        let Some((reason, at_ms)) =
+            reported.or_else(|| Some((KillReason::from_exit_status(container.exit_status)?, now_ms)))
+        else {
+            return;
+        };
         tracing::info!(
             container = %container.id, node = %container.node, exit_status = container.exit_status,
             reason = reason.as_str(), "container killed"
@@ -183,7 +197,8 @@ impl RmCore {
             reason,
             exit_status: container.exit_status,
             diagnostics: container.diagnostics.clone(),
-            at_ms: now_ms,
+            at_ms,
+            usage: container.usage,
         });
         self.kills.truncate(self.config.max_kill_records);
     }

@@ -194,3 +194,29 @@ fn scheduling_waits_for_room_and_uses_freed_resources() {
     let reply = core.allocate(attempt, &[ask(2)], &[], 0.0, T0 + 2).unwrap();
     assert_eq!(reply.allocated.len(), 1);
 }
+
+#[test]
+fn the_nodemanagers_kill_reason_and_usage_reach_the_kill_feed_and_the_am() {
+    let mut core = cluster();
+    let (attempt, _) = running_app(&mut core, T0);
+    let c = core.allocate(attempt, &[ask(1)], &[], 0.0, T0).unwrap().allocated.remove(0);
+    let usage = MemoryUsage {
+        peak_physical_bytes: 1_100 << 20,
+        peak_virtual_bytes: 1_300 << 20,
+        physical_limit_bytes: 1 << 30,
+        virtual_limit_bytes: 2_254_857_830,
+    };
+    let mut report = ReportedContainer::complete(c.id, exit_status::KILLED_EXCEEDED_PMEM, "Container [pid=1,…");
+    report.usage = usage;
+    report.kill = Some(("kernel_oom".into(), T0 + 5));
+    heartbeat(&mut core, c.node.clone(), vec![report], T0 + 10);
+    let kills = core.kills(&KillFilter { reason: Some(KillReason::KernelOom), ..Default::default() });
+    assert_eq!(kills.len(), 1);
+    assert_eq!((kills[0].at_ms, kills[0].usage, kills[0].exit_status), (T0 + 5, usage, -104));
+    assert_eq!(core.container(c.id).unwrap().usage, usage);
+    let completed = core.allocate(attempt, &[], &[], 0.0, T0 + 11).unwrap().completed;
+    assert_eq!(completed[0].usage, usage);
+    assert_eq!(completed[0].kill, Some(("kernel_oom".into(), T0 + 5)));
+    // Without a reason from the NodeManager, the exit status decides.
+    assert!(core.kills(&KillFilter { reason: Some(KillReason::PhysicalMemory), ..Default::default() }).is_empty());
+}

@@ -8,7 +8,8 @@ use weft_proto::{ApplicationAttemptId, ApplicationId, ContainerId, NodeId, Resou
 
 use super::status::invalid;
 use crate::core::{
-    App, ClusterMetrics, LaunchSpec, LocalFile, Node, ReportedContainer, RmContainer, RmCore, Submission, Utilization,
+    App, ClusterMetrics, LaunchSpec, LocalFile, MemoryUsage, Node, ReportedContainer, RmContainer, RmCore, Submission,
+    Utilization,
 };
 use crate::state::RmInfo;
 
@@ -94,23 +95,49 @@ pub(crate) fn submission(ctx: Option<pb::ApplicationSubmissionContext>) -> Resul
 }
 
 pub(crate) fn reported(status: pb::ContainerStatus) -> Result<ReportedContainer, Status> {
-    let pb::ContainerStatus { container_id: id, state, exit_status, diagnostics, resource: _ } = status;
+    let pb::ContainerStatus {
+        container_id: id,
+        state,
+        exit_status,
+        diagnostics,
+        resource: _,
+        peak_physical_memory_bytes,
+        peak_virtual_memory_bytes,
+        physical_memory_limit_bytes,
+        virtual_memory_limit_bytes,
+        kill_reason,
+        killed_time,
+    } = status;
+    let usage = MemoryUsage {
+        peak_physical_bytes: peak_physical_memory_bytes,
+        peak_virtual_bytes: peak_virtual_memory_bytes,
+        physical_limit_bytes: physical_memory_limit_bytes,
+        virtual_limit_bytes: virtual_memory_limit_bytes,
+    };
+    let kill = (!kill_reason.is_empty()).then(|| (kill_reason, killed_time.max(0) as u64));
     let state = match pb::ContainerState::try_from(state) {
         Ok(pb::ContainerState::Complete) => ContainerState::COMPLETE,
         Ok(pb::ContainerState::New) => ContainerState::NEW,
         _ => ContainerState::RUNNING,
     };
-    Ok(ReportedContainer { id: container_id(&id)?, state, exit_status, diagnostics })
+    Ok(ReportedContainer { id: container_id(&id)?, state, exit_status, diagnostics, usage, kill })
 }
 
 pub(crate) fn completed_status(c: ReportedContainer) -> pb::ContainerStatus {
-    let ReportedContainer { id, state: _, exit_status, diagnostics } = c;
+    let ReportedContainer { id, state: _, exit_status, diagnostics, usage, kill } = c;
+    let (kill_reason, killed_time) = kill.map_or((String::new(), 0), |(r, at)| (r, at as i64));
     pb::ContainerStatus {
         container_id: id.to_string(),
         state: pb::ContainerState::Complete as i32,
         exit_status,
         diagnostics,
         resource: None,
+        peak_physical_memory_bytes: usage.peak_physical_bytes,
+        peak_virtual_memory_bytes: usage.peak_virtual_bytes,
+        physical_memory_limit_bytes: usage.physical_limit_bytes,
+        virtual_memory_limit_bytes: usage.virtual_limit_bytes,
+        kill_reason,
+        killed_time,
     }
 }
 

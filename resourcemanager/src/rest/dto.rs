@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use weft_proto::states::AppState;
 
-use crate::core::{App, Attempt, ClusterMetrics, KillEvent, KillReason, Node, RmContainer, RmCore};
+use crate::core::{App, Attempt, ClusterMetrics, KillEvent, KillReason, MemoryUsage, Node, RmContainer, RmCore};
 use crate::state::RmInfo;
 
 #[derive(Serialize)]
@@ -391,6 +391,30 @@ pub(crate) struct ContainerInfo {
     container_state: weft_proto::states::ContainerState,
     node_http_address: String,
     node_id: String,
+    /// Weft's extension: what the NodeManager measured and enforced (bytes; 0 = unknown).
+    #[serde(flatten)]
+    memory: MemoryInfo,
+}
+
+/// Peak memory and limits of a container, in bytes (0 = not measured / not enforced).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MemoryInfo {
+    peak_physical_memory_bytes: i64,
+    peak_virtual_memory_bytes: i64,
+    physical_memory_limit_bytes: i64,
+    virtual_memory_limit_bytes: i64,
+}
+
+impl From<MemoryUsage> for MemoryInfo {
+    fn from(u: MemoryUsage) -> Self {
+        MemoryInfo {
+            peak_physical_memory_bytes: u.peak_physical_bytes,
+            peak_virtual_memory_bytes: u.peak_virtual_bytes,
+            physical_memory_limit_bytes: u.physical_limit_bytes,
+            virtual_memory_limit_bytes: u.virtual_limit_bytes,
+        }
+    }
 }
 
 pub(crate) fn container_info(c: &RmContainer, user: &str, now_ms: u64) -> ContainerInfo {
@@ -410,6 +434,7 @@ pub(crate) fn container_info(c: &RmContainer, user: &str, now_ms: u64) -> Contai
         container_state: c.state,
         node_http_address: format!("http://{}", c.node_http_address),
         node_id: c.node.to_string(),
+        memory: c.usage.into(),
     }
 }
 
@@ -426,6 +451,8 @@ pub(crate) struct ContainerKillInfo {
     exit_status: i32,
     diagnostics: String,
     killed_time: u64,
+    #[serde(flatten)]
+    memory: MemoryInfo,
 }
 
 pub(crate) fn kill_info(k: &KillEvent, node_http_address: String) -> ContainerKillInfo {
@@ -439,5 +466,6 @@ pub(crate) fn kill_info(k: &KillEvent, node_http_address: String) -> ContainerKi
         exit_status: k.exit_status,
         diagnostics: k.diagnostics.clone(),
         killed_time: k.at_ms,
+        memory: k.usage.into(),
     }
 }
