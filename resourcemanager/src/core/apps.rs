@@ -6,6 +6,7 @@ use weft_proto::{exit_status, ApplicationAttemptId, ApplicationId, ContainerId};
 use super::app::{App, Attempt, Submission};
 use super::container::ReportedContainer;
 use super::error::RmError;
+use super::events::KillReason;
 use super::reports::AllocateReply;
 use super::RmCore;
 use crate::scheduler::{normalize, Ask};
@@ -283,6 +284,7 @@ impl RmCore {
 
     /// Bookkeeping when an application reaches a final state: retention of finished applications.
     pub(crate) fn app_ended(&mut self, id: ApplicationId) {
+        self.name_kills_in_diagnostics(id);
         self.completed_order.push_back(id);
         while self.completed_order.len() > self.config.max_completed_apps {
             let Some(old) = self.completed_order.pop_front() else { break };
@@ -298,7 +300,57 @@ impl RmCore {
         }
     }
 
+    /// Appends the containers that the cluster killed (memory, kernel OOM, preemption, lost node) to
+    /// the application's diagnostics, so whoever reads the report sees why they died.
+    fn name_kills_in_diagnostics(&mut self, id: ApplicationId) {
+        let external = [
+            KillReason::PhysicalMemory,
+            KillReason::VirtualMemory,
+            KillReason::KernelOom,
+            KillReason::Preempted,
+            KillReason::Aborted,
+        ];
+        let mut lines: Vec<String> = self
+            .kills
+            .iter()
+            .rev()
+            .filter(|k| k.container.application() == id && external.contains(&k.reason))
+            .map(|k| {
+                let first = without_timestamp(k.diagnostics.lines().next().unwrap_or(""));
+                format!(
+                    "Container {} on {} was killed ({}, exit status {}): {first}",
+                    k.container,
+                    k.node,
+                    k.reason.as_str(),
+                    k.exit_status
+                )
+            })
+            .collect();
+        if lines.is_empty() {
+            return;
+        }
+        const SHOWN: usize = 10;
+        if lines.len() > SHOWN {
+            let more = lines.len() - SHOWN;
+            lines.truncate(SHOWN);
+            lines.push(format!("… and {more} more; see /ws/v1/cluster/containers/kills?app={id}"));
+        }
+        let app = self.apps.get_mut(&id).expect("caller checked");
+        if !app.diagnostics.is_empty() {
+            app.diagnostics.push('\n');
+        }
+        app.diagnostics.push_str(&lines.join("\n"));
+    }
+
     pub(crate) fn active_node_count(&self) -> i32 {
         self.nodes.values().filter(|n| n.state.is_active()).count() as i32
+    }
+}
+
+/// A diagnostics line without YARN 3.x's `[yyyy-MM-dd HH:mm:ss.SSS]` prefix.
+fn without_timestamp(line: &str) -> &str {
+    match (line.starts_with('['), line.find(']')) {
+        (true, Some(end)) => &line[end + 1..],
+        _ => line,
     }
 }

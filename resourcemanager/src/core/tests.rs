@@ -220,3 +220,26 @@ fn the_nodemanagers_kill_reason_and_usage_reach_the_kill_feed_and_the_am() {
     // Without a reason from the NodeManager, the exit status decides.
     assert!(core.kills(&KillFilter { reason: Some(KillReason::PhysicalMemory), ..Default::default() }).is_empty());
 }
+
+#[test]
+fn the_app_diagnostics_name_the_containers_the_cluster_killed() {
+    let mut core = cluster();
+    let (attempt, _) = running_app(&mut core, T0);
+    let granted = core.allocate(attempt, &[ask(2)], &[], 0.0, T0).unwrap().allocated;
+    let (hog, calm) = (&granted[0], &granted[1]);
+    let diagnostics = "[2026-11-23 10:00:00.000]Container [pid=42,containerID=x] is running 1048576B beyond the 'PHYSICAL' memory limit. Current usage: 1.0 GB of 1 GB physical memory used; 1.2 GB of 2.1 GB virtual memory used. Killing container.\nDump of the process-tree";
+    heartbeat(&mut core, hog.node.clone(), vec![ReportedContainer::complete(hog.id, -104, diagnostics)], T0 + 1);
+    heartbeat(&mut core, calm.node.clone(), vec![ReportedContainer::complete(calm.id, 0, "")], T0 + 2);
+    core.finish_am(attempt, "FAILED", "container failed".into(), String::new(), T0 + 3).unwrap();
+    let text = &core.app(attempt.application).unwrap().diagnostics;
+    assert!(text.starts_with("container failed\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Container {} on {} was killed (physical_memory, exit status -104): Container [pid=42",
+            hog.id, hog.node
+        )),
+        "{text}"
+    );
+    assert!(text.contains("1.0 GB of 1 GB physical memory used"), "{text}");
+    assert!(!text.contains(&calm.id.to_string()), "{text}");
+}
