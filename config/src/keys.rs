@@ -200,6 +200,60 @@ pub const KEYS: &[Key] = &[
         Kind::Int { min: 0, max: 1_000_000 },
         "finished containers the NodeManager keeps for REST and logs",
     ),
+    key(
+        "yarn.nodemanager.resource-monitor.interval-ms",
+        "3000",
+        Kind::Int { min: 10, max: MS_MAX },
+        "how often node and container resources are sampled",
+    ),
+    key(
+        "yarn.nodemanager.container-monitor.interval-ms",
+        "${yarn.nodemanager.resource-monitor.interval-ms}",
+        Kind::Int { min: 10, max: MS_MAX },
+        "how often every container's process tree is measured against its memory limits",
+    ),
+    key(
+        "yarn.nodemanager.pmem-check-enabled",
+        "true",
+        Kind::Bool,
+        "kill a container whose process tree uses more physical memory (RSS) than it was given (-104)",
+    ),
+    key(
+        "yarn.nodemanager.vmem-check-enabled",
+        "true",
+        Kind::Bool,
+        "kill a container whose process tree uses more virtual memory than memory × vmem-pmem-ratio (-103)",
+    ),
+    key(
+        "yarn.nodemanager.vmem-pmem-ratio",
+        "2.1",
+        Kind::Float { min: 1.0, max: 1000.0 },
+        "virtual memory a container may use per unit of its physical memory",
+    ),
+    key(
+        "weft.nodemanager.cgroups.enabled",
+        "true",
+        Kind::Bool,
+        "hold containers in cgroups (memory hard limit, CPU weight) when the machine allows; false: the monitor alone",
+    ),
+    key(
+        "yarn.nodemanager.linux-container-executor.cgroups.hierarchy",
+        "hadoop-yarn",
+        Kind::Text,
+        "the NodeManager's cgroup under each controller's mount; one child per container, named by its id",
+    ),
+    key(
+        "yarn.nodemanager.linux-container-executor.cgroups.strict-resource-usage",
+        "false",
+        Kind::Bool,
+        "cap each container's CPU at its vcores with a CFS quota, instead of weights alone",
+    ),
+    key(
+        "yarn.nodemanager.resource.percentage-physical-cpu-limit",
+        "100",
+        Kind::Int { min: 1, max: 100 },
+        "share of the machine's CPUs containers may use together; strict quotas scale with it",
+    ),
 ];
 
 /// The key named `name`, if Weft knows it.

@@ -118,6 +118,22 @@ pub struct NmConfig {
     pub log_dirs: Vec<PathBuf>,
     pub sigkill_delay: Duration,
     pub max_completed_containers: usize,
+    /// How often every container's process tree is measured (`container-monitor.interval-ms`).
+    pub monitor_interval: Duration,
+    /// Kill containers over their physical memory (-104).
+    pub pmem_check: bool,
+    /// Kill containers over memory × `vmem_pmem_ratio` of virtual memory (-103).
+    pub vmem_check: bool,
+    /// At least 1.0.
+    pub vmem_pmem_ratio: f64,
+    /// Hold containers in cgroups when the machine allows (`weft.nodemanager.cgroups.enabled`).
+    pub cgroups_enabled: bool,
+    /// The NodeManager's cgroup below each controller's mount, without leading or trailing `/`.
+    pub cgroups_hierarchy: String,
+    /// A CFS quota per container of its vcores (`cgroups.strict-resource-usage`).
+    pub cgroups_strict_cpu: bool,
+    /// `resource.percentage-physical-cpu-limit`, 1 to 100.
+    pub cpu_limit_percent: u32,
 }
 
 impl NmConfig {
@@ -136,8 +152,46 @@ impl NmConfig {
             log_dirs: s.dirs("yarn.nodemanager.log-dirs"),
             sigkill_delay: ms(s, "yarn.nodemanager.sleep-delay-before-sigkill.ms"),
             max_completed_containers: s.int("yarn.nodemanager.max-completed-containers") as usize,
+            monitor_interval: ms(s, "yarn.nodemanager.container-monitor.interval-ms"),
+            pmem_check: flag(s, "yarn.nodemanager.pmem-check-enabled"),
+            vmem_check: flag(s, "yarn.nodemanager.vmem-check-enabled"),
+            vmem_pmem_ratio: s.text("yarn.nodemanager.vmem-pmem-ratio").trim().parse().expect("checked as a number"),
+            cgroups_enabled: flag(s, "weft.nodemanager.cgroups.enabled"),
+            cgroups_hierarchy: cgroups_hierarchy(s)?,
+            cgroups_strict_cpu: flag(s, "yarn.nodemanager.linux-container-executor.cgroups.strict-resource-usage"),
+            cpu_limit_percent: s.int("yarn.nodemanager.resource.percentage-physical-cpu-limit") as u32,
         })
     }
+}
+
+fn flag(settings: &Settings, key: &str) -> bool {
+    settings.text(key).trim() == "true"
+}
+
+/// The hierarchy as a relative path of plain names (`hadoop-yarn`, `weft/nm1`); a leading `/` is
+/// YARN's spelling and is dropped.
+fn cgroups_hierarchy(s: &Settings) -> Result<String, ConfigError> {
+    const KEY: &str = "yarn.nodemanager.linux-container-executor.cgroups.hierarchy";
+    let raw = s.text(KEY).trim();
+    let path = raw.trim_matches('/');
+    let plain = |part: &str| {
+        !part.is_empty()
+            && part != "."
+            && part != ".."
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    if path.split('/').all(plain) {
+        return Ok(path.to_owned());
+    }
+    Err(ConfigError {
+        source_name: s.source_name().to_owned(),
+        problems: vec![Problem {
+            key: KEY.into(),
+            message: format!(
+                "value {raw:?}: expected a cgroup path of plain names (letters, digits, '-', '_', '.'), e.g. hadoop-yarn"
+            ),
+        }],
+    })
 }
 
 /// What `weft` needs to reach the cluster.
@@ -171,7 +225,50 @@ mod tests {
         let nm = NmConfig::from_settings(&s).unwrap();
         assert_eq!(nm.tracker_address, "127.0.0.1:8031");
         assert_eq!(nm.memory_mb, None);
+        assert_eq!(nm.monitor_interval, Duration::from_millis(3000));
+        assert!(nm.pmem_check && nm.vmem_check && nm.cgroups_enabled && !nm.cgroups_strict_cpu);
+        assert_eq!(
+            (nm.vmem_pmem_ratio, nm.cgroups_hierarchy.as_str(), nm.cpu_limit_percent),
+            (2.1, "hadoop-yarn", 100)
+        );
         assert_eq!(ClientConfig::from_settings(&s).rm_address, "127.0.0.1:8032");
+    }
+
+    #[test]
+    fn the_container_monitor_interval_falls_back_to_the_resource_monitors() {
+        let s = Settings::parse("yarn.nodemanager.resource-monitor.interval-ms: 500\n", "t").unwrap();
+        assert_eq!(NmConfig::from_settings(&s).unwrap().monitor_interval, Duration::from_millis(500));
+        let s = Settings::parse(
+            "yarn.nodemanager.resource-monitor.interval-ms: 500\nyarn.nodemanager.container-monitor.interval-ms: 250\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(NmConfig::from_settings(&s).unwrap().monitor_interval, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn enforcement_keys_are_checked() {
+        let err = Settings::parse("yarn.nodemanager.vmem-pmem-ratio: 0.9\n", "f.yaml").unwrap_err().to_string();
+        assert!(
+            err.contains("key yarn.nodemanager.vmem-pmem-ratio: value \"0.9\": expected a number from 1 to 1000"),
+            "{err}"
+        );
+        let s = Settings::parse(
+            "yarn.nodemanager.linux-container-executor.cgroups.hierarchy: /weft/nm-1\nyarn.nodemanager.pmem-check-enabled: false\n",
+            "t",
+        )
+        .unwrap();
+        let nm = NmConfig::from_settings(&s).unwrap();
+        assert_eq!((nm.cgroups_hierarchy.as_str(), nm.pmem_check), ("weft/nm-1", false));
+        for bad in ["/", "a/../b", "a,b", "a b"] {
+            let s = Settings::parse(
+                &format!("yarn.nodemanager.linux-container-executor.cgroups.hierarchy: \"{bad}\"\n"),
+                "f.yaml",
+            )
+            .unwrap();
+            let err = NmConfig::from_settings(&s).unwrap_err().to_string();
+            assert!(err.contains("cgroups.hierarchy: value"), "{bad}: {err}");
+        }
     }
 
     #[test]
