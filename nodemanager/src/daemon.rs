@@ -15,6 +15,7 @@ use weft_config::NmConfig;
 use weft_proto::pb::container_management_server::ContainerManagementServer;
 use weft_proto::{NodeId, Resource};
 
+use crate::cgroups::{self, Cgroups, CpuPolicy};
 use crate::dirs::Layout;
 use crate::grpc::staging::Staging;
 use crate::grpc::tracker::Tracker;
@@ -22,8 +23,9 @@ use crate::grpc::{ContainerManagementService, MAX_MESSAGE_BYTES};
 use crate::heartbeat::Heartbeater;
 use crate::launcher::NodeEnv;
 use crate::localizer::Localizer;
-use crate::nm::{Nm, NmParts, NodeInfo};
-use crate::{resources, rest};
+use crate::monitor::Checks;
+use crate::nm::{Enforcement, Nm, NmParts, NodeInfo};
+use crate::{resources, rest, watcher};
 
 /// How long a last heartbeat may take at shutdown.
 const LAST_HEARTBEAT: Duration = Duration::from_secs(3);
@@ -110,7 +112,49 @@ fn build(config: &NmConfig, total: Resource, listeners: &Listeners) -> anyhow::R
         default_user: own_user(),
     };
     let max_completed = config.max_completed_containers;
-    Ok(Nm::new(NmParts { info, layout, localizer, sigkill_delay: config.sigkill_delay, max_completed }))
+    let enforcement = enforcement(config);
+    Ok(Nm::new(NmParts { info, layout, localizer, sigkill_delay: config.sigkill_delay, max_completed, enforcement }))
+}
+
+/// Online CPUs of the machine.
+fn online_cpus() -> u32 {
+    // SAFETY: sysconf only reads a system value.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    u32::try_from(n).unwrap_or(1).max(1)
+}
+
+/// Sets cgroups up (or says why not) and gathers the monitor's settings.
+fn enforcement(config: &NmConfig) -> Enforcement {
+    let setup = cgroups::Setup {
+        enabled: config.cgroups_enabled,
+        hierarchy: config.cgroups_hierarchy.clone(),
+        cpu: CpuPolicy {
+            strict: config.cgroups_strict_cpu,
+            cpus: online_cpus(),
+            limit_percent: config.cpu_limit_percent,
+        },
+    };
+    let result = Cgroups::set_up(&setup);
+    let cgroups_status = cgroups::status(&result, &setup.hierarchy);
+    match &result {
+        Ok(c) => tracing::info!(
+            version = c.version().as_str(),
+            hierarchy = c.hierarchy(),
+            strict_cpu = setup.cpu.strict,
+            cpu_limit_percent = setup.cpu.limit_percent,
+            "containers are held in cgroups"
+        ),
+        Err(reason) => tracing::warn!(
+            %reason, "cgroups are not used: containers are held to their memory by the monitor alone, and CPU is not shared by vcores"
+        ),
+    }
+    Enforcement {
+        monitor_interval: config.monitor_interval,
+        checks: Checks { pmem: config.pmem_check, vmem: config.vmem_check },
+        vmem_ratio: config.vmem_pmem_ratio,
+        cgroups: result.map(Arc::new),
+        cgroups_status,
+    }
 }
 
 /// Serves until `shutdown` is cancelled (by a signal, or by the ResourceManager's SHUTDOWN), then
@@ -136,6 +180,7 @@ pub async fn run(
     let grpc = tokio::spawn(stop_on_failure("container management service", grpc, shutdown.clone()));
     let web = tokio::spawn(stop_on_failure("web service", web.into_future(), shutdown.clone()));
     let heartbeats = tokio::spawn(Heartbeater::new(nm.clone(), tracker).run(shutdown.clone()));
+    let monitor = tokio::spawn(watcher::run(nm.clone(), shutdown.clone()));
     tracing::info!(
         node_id = %nm.info.node_id, rpc = %addresses.rpc, http = %addresses.http, rm = %config.tracker_address,
         memory_mb = total.memory_mb, vcores = total.vcores, "NodeManager started"
@@ -143,6 +188,7 @@ pub async fn run(
     shutdown.cancelled().await;
     let heartbeats = async { heartbeats.await.context("the heartbeat task") };
     stop_containers(&nm, config.sigkill_delay, heartbeats).await?;
+    monitor.await.context("the container monitor")?;
     serving.cancel();
     let (grpc, web) = (grpc.await.context("the container management service")?, web.await.context("the web service")?);
     grpc.context("container management service")?;

@@ -144,10 +144,15 @@ impl Heartbeater {
 
     async fn utilization(&self) -> Utilization {
         let roots: Vec<u32> = self.nm.read(|core| core.live().filter_map(|c| c.pid).collect());
+        let groups: Vec<_> = match self.nm.enforcement.cgroups() {
+            Some(cgroups) => self
+                .nm
+                .read(|core| core.live().filter(|c| c.pid.is_some()).map(|c| cgroups.container(&c.spec.id)).collect()),
+            None => Vec::new(),
+        };
         let sampler = self.sampler.clone();
-        tokio::task::spawn_blocking(move || sampler.lock().unwrap_or_else(PoisonError::into_inner).sample(&roots))
-            .await
-            .unwrap_or_default()
+        let sample = move || sampler.lock().unwrap_or_else(PoisonError::into_inner).sample(&roots, &groups);
+        tokio::task::spawn_blocking(sample).await.unwrap_or_default()
     }
 
     /// One heartbeat; on success the completed statuses it carried are acknowledged and the

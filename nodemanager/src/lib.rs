@@ -6,6 +6,7 @@
 //! effects), `launcher`, `localizer`, `grpc`, `heartbeat`, `rest`, `resources`, `metrics`, and
 //! `clock`, the only reader of the clocks. `daemon` wires them; `main.rs` loads config and binds.
 
+mod cgroups;
 mod clock;
 mod container;
 pub mod daemon;
@@ -15,11 +16,13 @@ mod heartbeat;
 mod launcher;
 mod localizer;
 mod metrics;
+mod monitor;
 mod nm;
 mod node;
 mod resources;
 mod rest;
 mod runner;
+mod watcher;
 
 #[cfg(test)]
 mod process_tests;

@@ -11,12 +11,14 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::task::TaskTracker;
 use weft_proto::{ApplicationId, ContainerId, NodeId, Resource};
 
+use crate::cgroups::{Cgroups, CgroupsStatus};
 use crate::container::{Effect, Event, KillReason, LaunchSpec};
 use crate::dirs::Layout;
 use crate::launcher::NodeEnv;
 use crate::localizer::Localizer;
 use crate::metrics::Metrics;
-use crate::node::{ContainerStatus, NmCore, StartError, UnknownContainer, Work};
+use crate::monitor::{Checks, Usage};
+use crate::node::{ContainerStatus, MemoryPolicy, NmCore, StartError, UnknownContainer, Work};
 use crate::{clock, runner};
 
 /// Who this node is.
@@ -41,6 +43,35 @@ pub(crate) struct NmParts {
     pub(crate) localizer: Localizer,
     pub(crate) sigkill_delay: Duration,
     pub(crate) max_completed: usize,
+    pub(crate) enforcement: Enforcement,
+}
+
+/// How containers are held to their resources.
+#[derive(Debug, Clone)]
+pub(crate) struct Enforcement {
+    /// The monitor's interval (`container-monitor.interval-ms`).
+    pub(crate) monitor_interval: Duration,
+    pub(crate) checks: Checks,
+    pub(crate) vmem_ratio: f64,
+    /// The node's cgroups, or why they are not used.
+    pub(crate) cgroups: Result<Arc<Cgroups>, String>,
+    /// As `/ws/v1/node/info` reports it.
+    pub(crate) cgroups_status: CgroupsStatus,
+}
+
+impl Enforcement {
+    /// The memory policy of the core: pmem is enforced by the monitor's check or a memory cgroup.
+    fn memory_policy(&self) -> MemoryPolicy {
+        MemoryPolicy {
+            vmem_ratio: self.vmem_ratio,
+            pmem_enforced: self.checks.pmem || self.cgroups.is_ok(),
+            vmem_enforced: self.checks.vmem,
+        }
+    }
+
+    pub(crate) fn cgroups(&self) -> Option<&Arc<Cgroups>> {
+        self.cgroups.as_ref().ok()
+    }
 }
 
 struct Inner {
@@ -55,6 +86,7 @@ pub(crate) struct Nm {
     pub(crate) localizer: Localizer,
     pub(crate) metrics: Metrics,
     pub(crate) sigkill_delay: Duration,
+    pub(crate) enforcement: Enforcement,
     inner: Mutex<Inner>,
     completions: Notify,
     /// Container runners and the stops they start.
@@ -64,14 +96,16 @@ pub(crate) struct Nm {
 
 impl Nm {
     pub(crate) fn new(parts: NmParts) -> Arc<Nm> {
-        let NmParts { info, layout, localizer, sigkill_delay, max_completed } = parts;
+        let NmParts { info, layout, localizer, sigkill_delay, max_completed, enforcement } = parts;
+        let memory = enforcement.memory_policy();
         Arc::new(Nm {
             metrics: Metrics::new(info.total),
             info,
             layout,
             localizer,
             sigkill_delay,
-            inner: Mutex::new(Inner { core: NmCore::new(max_completed), runners: HashMap::new() }),
+            enforcement,
+            inner: Mutex::new(Inner { core: NmCore::new(max_completed, memory), runners: HashMap::new() }),
             completions: Notify::new(),
             tasks: TaskTracker::new(),
             last_heartbeat_ms: AtomicU64::new(0),
@@ -107,6 +141,27 @@ impl Nm {
         let effects = inner.core.kill(id, reason, clock::now_ms())?;
         forward(&inner, vec![(id, effects)], reason);
         Ok(())
+    }
+
+    /// The monitor's kill: `diagnostics` are its words, with the usage. A container that is already
+    /// being stopped keeps its first reason.
+    pub(crate) fn kill_over_limit(&self, id: ContainerId, reason: KillReason, diagnostics: String) {
+        let summary = diagnostics.lines().next().unwrap_or_default().to_owned();
+        let mut inner = self.lock();
+        let effects = inner.core.handle(id, Event::KillWith { reason, diagnostics }, clock::now_ms());
+        if effects.is_empty() {
+            return;
+        }
+        tracing::warn!(container_id = %id, reason = reason.as_str(), exit_status = reason.exit_status(), "{summary}");
+        forward(&inner, vec![(id, effects)], reason);
+    }
+
+    /// The monitor's samples of running containers' memory.
+    pub(crate) fn record_usage(&self, samples: &[(ContainerId, Usage)]) {
+        let mut inner = self.lock();
+        for (id, usage) in samples {
+            inner.core.record_usage(id, *usage);
+        }
     }
 
     /// The ResourceManager says these applications have finished: stop what runs of them.

@@ -1,5 +1,6 @@
 //! What this node offers (configured, or detected with sysinfo minus a reserve) and what it uses:
-//! node memory and CPU from sysinfo, containers' from their process trees in `/proc`.
+//! node memory and CPU from sysinfo, containers' memory from their process trees in `/proc`, and
+//! their CPU from their cgroups' CPU accounting where they have cgroups (else from the trees).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -7,6 +8,7 @@ use std::time::Instant;
 use sysinfo::System;
 use weft_proto::Resource;
 
+use crate::cgroups::ContainerCgroup;
 use crate::clock;
 use crate::launcher::tree;
 
@@ -72,6 +74,8 @@ pub(crate) struct Utilization {
 pub(crate) struct Sampler {
     system: System,
     previous_ticks: HashMap<i32, u64>,
+    /// CPU ns each container's cgroup had used at the previous sample, by its path.
+    previous_cgroup_ns: HashMap<std::path::PathBuf, u64>,
     previous_at: Option<Instant>,
 }
 
@@ -83,11 +87,29 @@ impl Default for Sampler {
 
 impl Sampler {
     pub(crate) fn new() -> Sampler {
-        Sampler { system: System::new(), previous_ticks: HashMap::new(), previous_at: None }
+        Sampler {
+            system: System::new(),
+            previous_ticks: HashMap::new(),
+            previous_cgroup_ns: HashMap::new(),
+            previous_at: None,
+        }
     }
 
-    /// One sample (blocking: reads `/proc`); `roots` are the containers' root pids.
-    pub(crate) fn sample(&mut self, roots: &[u32]) -> Utilization {
+    /// CPU seconds the containers' cgroups used since the previous sample.
+    fn cgroups_cpu_seconds(&mut self, groups: &[ContainerCgroup]) -> f32 {
+        let now: HashMap<std::path::PathBuf, u64> =
+            groups.iter().filter_map(|g| Some((g.path().to_owned(), g.cpu_usage_ns()?))).collect();
+        let busy_ns: u64 = now
+            .iter()
+            .map(|(path, ns)| ns.saturating_sub(self.previous_cgroup_ns.get(path).copied().unwrap_or(0)))
+            .sum();
+        self.previous_cgroup_ns = now;
+        busy_ns as f32 / 1e9
+    }
+
+    /// One sample (blocking: reads `/proc` and the cgroups); `roots` are the containers' root pids,
+    /// `groups` their cgroups when the node uses them.
+    pub(crate) fn sample(&mut self, roots: &[u32], groups: &[ContainerCgroup]) -> Utilization {
         self.system.refresh_memory();
         self.system.refresh_cpu_usage();
         let cpus = self.system.cpus().len() as f32;
@@ -95,12 +117,16 @@ impl Sampler {
         let processes: Vec<tree::ProcEntry> =
             roots.iter().filter_map(|&r| i32::try_from(r).ok()).flat_map(|r| tree::descendants(&table, r)).collect();
         let now = clock::monotonic();
-        let ticks: HashMap<i32, u64> = processes.iter().map(|p| (p.pid, p.cpu_ticks)).collect();
+        let ticks: HashMap<i32, u64> = processes.iter().map(|p| (p.pid, p.cpu_ticks())).collect();
         let busy_ticks: u64 =
             ticks.iter().map(|(pid, t)| t.saturating_sub(self.previous_ticks.get(pid).copied().unwrap_or(0))).sum();
+        let busy_seconds = if groups.is_empty() {
+            busy_ticks as f32 / procfs::ticks_per_second() as f32
+        } else {
+            self.cgroups_cpu_seconds(groups)
+        };
         let seconds = self.previous_at.map_or(0.0, |at| now.duration_since(at).as_secs_f32());
-        let containers_cpu_usage =
-            if seconds > 0.0 { busy_ticks as f32 / procfs::ticks_per_second() as f32 / seconds } else { 0.0 };
+        let containers_cpu_usage = if seconds > 0.0 { busy_seconds / seconds } else { 0.0 };
         self.previous_ticks = ticks;
         self.previous_at = Some(now);
         let used = self.system.used_memory();
@@ -138,7 +164,7 @@ mod tests {
     fn a_sample_counts_a_live_process_tree() {
         let mut sampler = Sampler::new();
         let own = std::process::id();
-        let first = sampler.sample(&[own]);
+        let first = sampler.sample(&[own], &[]);
         assert!(first.containers_physical_memory_mb > 0 || first.containers_virtual_memory_mb > 0, "{first:?}");
         assert!(first.node_physical_memory_mb > 0);
     }

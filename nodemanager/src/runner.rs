@@ -13,16 +13,26 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+use crate::cgroups::ContainerCgroup;
 use crate::container::{Effect, Event, LaunchSpec, ProcessExit};
 use crate::launcher::{self, Stopped};
 use crate::localizer::LocalizeError;
 use crate::nm::Nm;
+use crate::watcher;
 
 /// Runs the container to DONE, starting with `first`.
 pub(crate) async fn run(nm: Arc<Nm>, spec: LaunchSpec, first: Vec<Effect>, inbox: UnboundedReceiver<Vec<Effect>>) {
     let span = tracing::info_span!("container", container_id = %spec.id, app_id = %spec.id.application());
-    let runner =
-        Runner { nm, spec: Arc::new(spec), inbox, inbox_open: true, localizing: None, child: None, stop: None };
+    let runner = Runner {
+        nm,
+        spec: Arc::new(spec),
+        inbox,
+        inbox_open: true,
+        localizing: None,
+        child: None,
+        stop: None,
+        cgroup: None,
+    };
     runner.drive(first).instrument(span).await;
 }
 
@@ -34,6 +44,8 @@ struct Runner {
     localizing: Option<BoxFuture<'static, Result<(), LocalizeError>>>,
     child: Option<(u32, Child)>,
     stop: Option<JoinHandle<Stopped>>,
+    /// The container's cgroup, from its launch until it is removed at cleanup.
+    cgroup: Option<ContainerCgroup>,
 }
 
 /// What woke the runner up.
@@ -109,22 +121,53 @@ impl Runner {
                 self.localizing = None;
                 self.step(Event::Aborted)
             }
-            Effect::Launch => self.launch(),
+            Effect::Launch => self.launch().await,
             Effect::KillProcess { pid } => {
                 let grace = self.nm.sigkill_delay;
-                self.stop = Some(self.nm.tasks.spawn(launcher::stop_tree(pid, grace)));
+                self.stop = Some(self.nm.tasks.spawn(launcher::stop_tree(pid, grace, self.cgroup.clone())));
                 Vec::new()
             }
             Effect::Cleanup => {
                 clean_up(self.nm.layout.work_dir(&self.spec.user, self.spec.id)).await;
+                self.remove_cgroup().await;
                 self.step(Event::CleanedUp)
             }
             Effect::Completed => Vec::new(),
         }
     }
 
-    fn launch(&mut self) -> Vec<Effect> {
-        match launcher::launch(&self.spec, &self.nm.info.env, &self.nm.layout) {
+    /// Makes the container's cgroup with its limits, when the node uses cgroups.
+    async fn create_cgroup(&mut self) -> Result<(), String> {
+        let Some(cgroups) = self.nm.enforcement.cgroups().cloned() else { return Ok(()) };
+        let (id, resource) = (self.spec.id, self.spec.resource);
+        let created = tokio::task::spawn_blocking(move || cgroups.create(&id, resource)).await;
+        match created {
+            Ok(Ok(cgroup)) => {
+                self.cgroup = Some(cgroup);
+                Ok(())
+            }
+            Ok(Err(error)) => Err(format!("cannot hold the container in a cgroup: {error}")),
+            Err(error) => Err(format!("cannot hold the container in a cgroup: {error}")),
+        }
+    }
+
+    async fn remove_cgroup(&mut self) {
+        let Some(cgroup) = self.cgroup.take() else { return };
+        let path = cgroup.path().display().to_string();
+        match tokio::task::spawn_blocking(move || cgroup.remove()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, cgroup = path, "cannot remove the container's cgroup"),
+            Err(error) => tracing::warn!(%error, cgroup = path, "cannot remove the container's cgroup"),
+        }
+    }
+
+    async fn launch(&mut self) -> Vec<Effect> {
+        if let Err(message) = self.create_cgroup().await {
+            tracing::warn!(%message, "container process did not start");
+            return self.step(Event::LaunchFailed { exit_code: -1, message });
+        }
+        let procs_files = self.cgroup.as_ref().map(ContainerCgroup::procs_files);
+        match launcher::launch(&self.spec, &self.nm.info.env, &self.nm.layout, procs_files) {
             Ok(child) => {
                 let Some(pid) = child.id() else {
                     return self.step(Event::LaunchFailed { exit_code: -1, message: "the process vanished".into() });
@@ -136,6 +179,7 @@ impl Runner {
             }
             Err(error) => {
                 tracing::warn!(%error, "container process did not start");
+                self.remove_cgroup().await;
                 self.step(Event::LaunchFailed { exit_code: error.exit_code, message: error.message })
             }
         }
@@ -152,19 +196,23 @@ impl Runner {
                 ProcessExit::Code(-1)
             }
         };
+        let oom_kill = match (pid, self.cgroup.clone()) {
+            (Some(pid), Some(cgroup)) => oom_at_exit(&self.nm, self.spec.id, pid, cgroup).await,
+            _ => None,
+        };
         let grace = self.nm.sigkill_delay;
         let stopped = match (self.stop.take(), pid) {
             (Some(stop), _) => {
                 tokio::time::timeout(grace + Duration::from_secs(5), stop).await.ok().and_then(Result::ok)
             }
-            (None, Some(pid)) => Some(launcher::sweep_group(pid, grace).await),
+            (None, Some(pid)) => Some(launcher::sweep_group(pid, grace, self.cgroup.clone()).await),
             (None, None) => None,
         };
         if let Some(stopped) = stopped.filter(|s| s.signalled > 0) {
             tracing::info!(signalled = stopped.signalled, sigkill = stopped.forced, "container processes stopped");
         }
         let stderr_tail = launcher::stderr_tail(&self.nm.layout, &self.spec).await;
-        Event::Exited { exit, stderr_tail }
+        Event::Exited { exit, stderr_tail, oom_kill }
     }
 
     /// The one place a container's end is logged and counted.
@@ -178,6 +226,14 @@ impl Runner {
         );
         self.nm.notify_completed();
     }
+}
+
+/// The kernel OOM message when the OOM killer acted in the container's group.
+async fn oom_at_exit(nm: &Nm, id: weft_proto::ContainerId, pid: u32, cgroup: ContainerCgroup) -> Option<String> {
+    let (limits, vmem_bytes) =
+        nm.read(|core| core.container(&id).map(|c| (c.limits, c.peak.vmem_bytes)).unwrap_or_default());
+    let target = watcher::Target { id, pid, limits, vmem_bytes };
+    tokio::task::spawn_blocking(move || watcher::oom_at_exit(&target, &cgroup)).await.ok().flatten()
 }
 
 /// Removes the working directory; the log directory stays.

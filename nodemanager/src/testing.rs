@@ -6,17 +6,36 @@ use std::time::Duration;
 
 use weft_proto::{ContainerId, NodeId, Resource};
 
+use crate::cgroups::CgroupsStatus;
 use crate::container::{Container, LaunchSpec};
 use crate::dirs::Layout;
 use crate::grpc::staging::Staging;
 use crate::launcher::NodeEnv;
 use crate::localizer::Localizer;
-use crate::nm::{Nm, NmParts, NodeInfo};
+use crate::monitor::Checks;
+use crate::nm::{Enforcement, Nm, NmParts, NodeInfo};
 
 pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
 
+/// Enforcement without cgroups, YARN's checks and ratio, a 3 s monitor interval.
+pub(crate) fn no_cgroups() -> Enforcement {
+    let reason = "turned off by weft.nodemanager.cgroups.enabled".to_owned();
+    Enforcement {
+        monitor_interval: Duration::from_millis(3000),
+        checks: Checks { pmem: true, vmem: true },
+        vmem_ratio: 2.1,
+        cgroups: Err(reason.clone()),
+        cgroups_status: CgroupsStatus { enabled: false, version: None, hierarchy: "hadoop-yarn".into(), reason },
+    }
+}
+
 /// An `Nm` whose directories live in `dir`; the staging address is never dialled by these tests.
 pub(crate) fn nm(dir: &std::path::Path, sigkill_delay: Duration) -> Arc<Nm> {
+    nm_with(dir, sigkill_delay, no_cgroups())
+}
+
+/// An `Nm` with the given enforcement.
+pub(crate) fn nm_with(dir: &std::path::Path, sigkill_delay: Duration, enforcement: Enforcement) -> Arc<Nm> {
     let layout = Layout::new(vec![dir.join("local")], vec![dir.join("logs")]).unwrap();
     let staging = Staging::new("127.0.0.1:9").unwrap();
     let localizer = Localizer::open(layout.filecache(), staging).unwrap();
@@ -35,7 +54,7 @@ pub(crate) fn nm(dir: &std::path::Path, sigkill_delay: Duration) -> Arc<Nm> {
         env,
         default_user: "nm".into(),
     };
-    Nm::new(NmParts { info, layout, localizer, sigkill_delay, max_completed: 100 })
+    Nm::new(NmParts { info, layout, localizer, sigkill_delay, max_completed: 100, enforcement })
 }
 
 pub(crate) fn container_id(n: u64) -> ContainerId {

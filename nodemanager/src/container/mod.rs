@@ -14,6 +14,8 @@ pub(crate) use spec::{check_local_resource, is_plain_name, InvalidLaunch, Launch
 
 use weft_proto::{exit_status, states};
 
+use crate::monitor::{Limits, Usage};
+
 /// YARN's NodeManager container states (the subset Weft uses), as NM REST shows them.
 ///
 /// ```text
@@ -78,6 +80,14 @@ impl ContainerState {
         }
     }
 
+    /// Before the outcome is known: a stop request applies.
+    fn can_be_killed(self) -> bool {
+        matches!(
+            self,
+            ContainerState::NEW | ContainerState::LOCALIZING | ContainerState::SCHEDULED | ContainerState::RUNNING
+        )
+    }
+
     /// The process has ended (or never will run) and only cleanup remains.
     fn is_exited(self) -> bool {
         matches!(
@@ -131,12 +141,19 @@ pub(crate) enum Event {
         exit_code: i32,
         message: String,
     },
-    /// The process ended; `stderr_tail` is the end of its `stderr` file.
+    /// The process ended; `stderr_tail` is the end of its `stderr` file. `oom_kill` holds the
+    /// diagnostics when the kernel's OOM killer acted in the container's memory cgroup.
     Exited {
         exit: ProcessExit,
         stderr_tail: String,
+        oom_kill: Option<String>,
     },
     Kill(KillReason),
+    /// A kill whose diagnostics are the monitor's own words (memory kills, with the usage).
+    KillWith {
+        reason: KillReason,
+        diagnostics: String,
+    },
     /// The runner stopped waiting for localization after a kill.
     Aborted,
     /// The working directory is removed.
@@ -170,6 +187,14 @@ pub(crate) struct Container {
     /// `exit_status::INVALID` (-1000) until the container has exited.
     pub(crate) exit_status: i32,
     pub(crate) kill: Option<KillReason>,
+    /// When the kill was decided.
+    pub(crate) killed_ms: Option<u64>,
+    /// What the container is held to: pmem = its memory, vmem = pmem × `vmem-pmem-ratio`.
+    pub(crate) limits: Limits,
+    /// The whole tree's memory at the last sample (zero before the first and after the end).
+    pub(crate) usage: Usage,
+    /// The highest of each, over every sample (and the cgroup's own peak where known).
+    pub(crate) peak: Usage,
     pub(crate) created_ms: u64,
     pub(crate) launched_ms: Option<u64>,
     pub(crate) finished_ms: Option<u64>,
@@ -185,6 +210,10 @@ impl Container {
             pid: None,
             exit_status: exit_status::INVALID,
             kill: None,
+            killed_ms: None,
+            limits: Limits::default(),
+            usage: Usage::default(),
+            peak: Usage::default(),
             created_ms: now_ms,
             launched_ms: None,
             finished_ms: None,
@@ -195,6 +224,13 @@ impl Container {
     /// The diagnostics text: every entry, joined by "\n".
     pub(crate) fn diagnostics(&self) -> String {
         self.entries.join("\n")
+    }
+
+    /// A sample of the whole tree's memory: the current figures and the peaks.
+    pub(crate) fn observe(&mut self, usage: Usage) {
+        self.usage = usage;
+        self.peak.pmem_bytes = self.peak.pmem_bytes.max(usage.pmem_bytes);
+        self.peak.vmem_bytes = self.peak.vmem_bytes.max(usage.vmem_bytes);
     }
 
     /// Not DONE: the container still holds its resources.
@@ -209,18 +245,16 @@ impl Container {
         match (self.state, event) {
             (NEW, Event::Init) if self.spec.local_resources.is_empty() => self.to(SCHEDULED, Effect::Launch),
             (NEW, Event::Init) => self.to(LOCALIZING, Effect::Localize),
-            (NEW, Event::Kill(reason)) => {
-                self.record_kill(reason, now_ms);
-                self.exit(CONTAINER_CLEANEDUP_AFTER_KILL, reason.exit_status(), now_ms)
+            (state, Event::Kill(reason)) if state.can_be_killed() => {
+                self.kill(reason, reason.diagnostics().to_owned(), now_ms)
+            }
+            (state, Event::KillWith { reason, diagnostics }) if state.can_be_killed() => {
+                self.kill(reason, diagnostics, now_ms)
             }
             (LOCALIZING, Event::Localized) => self.to(SCHEDULED, Effect::Launch),
             (LOCALIZING, Event::LocalizationFailed { diagnostics }) => {
                 self.entries.push(diagnostics::entry(now_ms, &diagnostics));
                 self.exit(LOCALIZATION_FAILED, -1, now_ms)
-            }
-            (LOCALIZING, Event::Kill(reason)) => {
-                self.record_kill(reason, now_ms);
-                self.to(KILLING, Effect::Abort)
             }
             (SCHEDULED, Event::Launched { pid }) => {
                 self.pid = Some(pid);
@@ -229,17 +263,10 @@ impl Container {
                 Vec::new()
             }
             (SCHEDULED, Event::LaunchFailed { exit_code, message }) => self.launch_failed(exit_code, &message, now_ms),
-            (SCHEDULED, Event::Kill(reason)) => {
-                // The runner is starting the process; `Launched` or `LaunchFailed` comes next.
-                self.record_kill(reason, now_ms);
-                self.state = KILLING;
-                Vec::new()
-            }
-            (RUNNING, Event::Exited { exit, stderr_tail }) => self.exited(exit, &stderr_tail, now_ms),
-            (RUNNING, Event::Kill(reason)) => {
-                self.record_kill(reason, now_ms);
-                let pid = self.pid.expect("a RUNNING container has a pid");
-                self.to(KILLING, Effect::KillProcess { pid })
+            (RUNNING, Event::Exited { exit, stderr_tail, oom_kill: None }) => self.exited(exit, &stderr_tail, now_ms),
+            (RUNNING, Event::Exited { exit, oom_kill: Some(diagnostics), .. }) => {
+                self.record_kill(KillReason::KernelOom, &diagnostics, now_ms);
+                self.killed_process_exited(exit, now_ms)
             }
             (KILLING, Event::Launched { pid }) => {
                 self.pid = Some(pid);
@@ -262,20 +289,41 @@ impl Container {
         }
     }
 
+    /// A stop request in NEW, LOCALIZING, SCHEDULED or RUNNING (later states ignore it).
+    fn kill(&mut self, reason: KillReason, diagnostics: String, now_ms: u64) -> Vec<Effect> {
+        use ContainerState::*;
+        self.record_kill(reason, &diagnostics, now_ms);
+        match self.state {
+            NEW => self.exit(CONTAINER_CLEANEDUP_AFTER_KILL, reason.exit_status(), now_ms),
+            LOCALIZING => self.to(KILLING, Effect::Abort),
+            RUNNING => {
+                let pid = self.pid.expect("a RUNNING container has a pid");
+                self.to(KILLING, Effect::KillProcess { pid })
+            }
+            // SCHEDULED: the runner is starting the process; `Launched` or `LaunchFailed` comes next.
+            _ => {
+                self.state = KILLING;
+                Vec::new()
+            }
+        }
+    }
+
     fn to(&mut self, state: ContainerState, effect: Effect) -> Vec<Effect> {
         self.state = state;
         vec![effect]
     }
 
-    /// The first reason wins; a second stop request changes nothing.
-    fn record_kill(&mut self, reason: KillReason, now_ms: u64) {
+    /// Only states before KILLING record a kill, so the first reason wins.
+    fn record_kill(&mut self, reason: KillReason, diagnostics: &str, now_ms: u64) {
         self.kill = Some(reason);
-        self.entries.push(diagnostics::entry(now_ms, reason.diagnostics()));
+        self.killed_ms = Some(now_ms);
+        self.entries.push(diagnostics::entry(now_ms, diagnostics));
     }
 
     /// The outcome is known: only the cleanup remains.
     fn exit(&mut self, state: ContainerState, status: i32, now_ms: u64) -> Vec<Effect> {
         self.state = state;
+        self.usage = Usage::default();
         self.exit_status = status;
         self.finished_ms = Some(now_ms);
         vec![Effect::Cleanup]

@@ -21,6 +21,8 @@ fn spec(resources: usize) -> LaunchSpec {
 fn short(event: &Event) -> String {
     match event {
         Event::Kill(reason) => format!("Kill({})", reason.as_str()),
+        Event::KillWith { reason, .. } => format!("KillWith({})", reason.as_str()),
+        Event::Exited { exit, oom_kill: Some(_), .. } => format!("Exited({}, oom)", exit.code()),
         Event::Exited { exit, .. } => format!("Exited({})", exit.code()),
         Event::LocalizationFailed { .. } => "LocalizationFailed".into(),
         Event::LaunchFailed { exit_code, .. } => format!("LaunchFailed({exit_code})"),
@@ -45,7 +47,7 @@ fn check(resources: usize, events: Vec<(u64, Event)>, expected: &str) {
 }
 
 fn exited(code: i32) -> Event {
-    Event::Exited { exit: ProcessExit::Code(code), stderr_tail: "boom\n".into() }
+    Event::Exited { exit: ProcessExit::Code(code), stderr_tail: "boom\n".into(), oom_kill: None }
 }
 
 #[test]
@@ -98,7 +100,7 @@ fn a_killed_container_reports_the_reason_status_not_143() {
             (1, Event::Launched { pid: 42 }),
             (100, Event::Kill(KillReason::ByAppMaster)),
             (101, Event::Kill(KillReason::ByResourceManager)),
-            (350, Event::Exited { exit: ProcessExit::Signal(15), stderr_tail: String::new() }),
+            (350, Event::Exited { exit: ProcessExit::Signal(15), stderr_tail: String::new(), oom_kill: None }),
             (351, Event::CleanedUp),
             (400, Event::Kill(KillReason::Shutdown)),
         ],
@@ -125,7 +127,7 @@ fn sigkill_shows_137() {
             (0, Event::Init),
             (1, Event::Launched { pid: 7 }),
             (2, Event::Kill(KillReason::AfterAppFinished)),
-            (3, Event::Exited { exit: ProcessExit::Signal(9), stderr_tail: String::new() }),
+            (3, Event::Exited { exit: ProcessExit::Signal(9), stderr_tail: String::new(), oom_kill: None }),
         ],
         "
 Init -> SCHEDULED [Launch]
@@ -136,6 +138,124 @@ exit -107 api RUNNING
 [2023-11-14 22:13:20.002]Container killed on application-finish event
 [2023-11-14 22:13:20.003]Container killed on request. Exit code is 137
 [2023-11-14 22:13:20.003]Container exited with a non-zero exit code 137. ",
+    );
+}
+
+#[test]
+fn a_memory_kill_carries_the_monitors_words_and_minus_104() {
+    let reason = "Container [pid=42,containerID=container_1700000000000_0001_01_000002] is running 1B beyond the \
+                  'PHYSICAL' memory limit. Current usage: 1.0 GB of 1 GB physical memory used; 1 GB of 2.1 GB \
+                  virtual memory used. Killing container.\nDump of the process-tree for …";
+    check(
+        0,
+        vec![
+            (0, Event::Init),
+            (1, Event::Launched { pid: 42 }),
+            (100, Event::KillWith { reason: KillReason::PhysicalMemory, diagnostics: reason.into() }),
+            (101, Event::KillWith { reason: KillReason::VirtualMemory, diagnostics: "again".into() }),
+            (102, Event::Kill(KillReason::ByAppMaster)),
+            (350, Event::Exited { exit: ProcessExit::Signal(15), stderr_tail: String::new(), oom_kill: None }),
+        ],
+        &format!(
+            "
+Init -> SCHEDULED [Launch]
+Launched(42) -> RUNNING []
+KillWith(physical_memory) -> KILLING [KillProcess {{ pid: 42 }}]
+KillWith(virtual_memory) -> KILLING []
+Kill(by_appmaster) -> KILLING []
+Exited(143) -> CONTAINER_CLEANEDUP_AFTER_KILL [Cleanup]
+exit -104 api RUNNING
+[2023-11-14 22:13:20.100]{reason}
+[2023-11-14 22:13:20.350]Container killed on request. Exit code is 143
+[2023-11-14 22:13:20.350]Container exited with a non-zero exit code 143. "
+        ),
+    );
+    let mut c = Container::new(spec(0), T0);
+    c.handle(Event::Init, T0);
+    c.handle(Event::Launched { pid: 1 }, T0);
+    c.handle(Event::KillWith { reason: KillReason::VirtualMemory, diagnostics: "v".into() }, T0 + 7);
+    assert_eq!((c.kill, c.killed_ms), (Some(KillReason::VirtualMemory), Some(T0 + 7)));
+    c.handle(Event::Exited { exit: ProcessExit::Signal(9), stderr_tail: String::new(), oom_kill: None }, T0 + 8);
+    assert_eq!(c.exit_status, -103);
+}
+
+#[test]
+fn a_kernel_oom_kill_is_a_physical_memory_kill_not_137() {
+    check(
+        0,
+        vec![
+            (0, Event::Init),
+            (1, Event::Launched { pid: 42 }),
+            (
+                500,
+                Event::Exited {
+                    exit: ProcessExit::Signal(9),
+                    stderr_tail: String::new(),
+                    oom_kill: Some("Container [pid=42,…] is running 0B beyond the 'PHYSICAL' memory limit.".into()),
+                },
+            ),
+        ],
+        "
+Init -> SCHEDULED [Launch]
+Launched(42) -> RUNNING []
+Exited(137, oom) -> CONTAINER_CLEANEDUP_AFTER_KILL [Cleanup]
+exit -104 api RUNNING
+[2023-11-14 22:13:20.500]Container [pid=42,…] is running 0B beyond the 'PHYSICAL' memory limit.
+[2023-11-14 22:13:20.500]Container killed on request. Exit code is 137
+[2023-11-14 22:13:20.500]Container exited with a non-zero exit code 137. ",
+    );
+}
+
+#[test]
+fn an_oom_while_being_stopped_keeps_the_first_reason() {
+    let mut c = Container::new(spec(0), T0);
+    c.handle(Event::Init, T0);
+    c.handle(Event::Launched { pid: 1 }, T0);
+    c.handle(Event::Kill(KillReason::ByAppMaster), T0 + 1);
+    c.handle(
+        Event::Exited { exit: ProcessExit::Signal(9), stderr_tail: String::new(), oom_kill: Some("x".into()) },
+        T0 + 2,
+    );
+    assert_eq!((c.kill, c.exit_status), (Some(KillReason::ByAppMaster), -105));
+    assert!(!c.diagnostics().contains("]x"), "{}", c.diagnostics());
+}
+
+#[test]
+fn kills_after_the_outcome_change_nothing() {
+    let mut c = Container::new(spec(1), T0);
+    c.handle(Event::Init, T0);
+    c.handle(Event::LocalizationFailed { diagnostics: "gone".into() }, T0 + 1);
+    assert_eq!(c.handle(Event::Kill(KillReason::ByAppMaster), T0 + 2), Vec::new());
+    assert_eq!((c.state, c.kill, c.exit_status), (ContainerState::LOCALIZATION_FAILED, None, -1));
+}
+
+#[test]
+fn usage_samples_keep_peaks() {
+    use crate::monitor::Usage;
+    let mut c = Container::new(spec(0), T0);
+    c.observe(Usage { pmem_bytes: 10, vmem_bytes: 50 });
+    c.observe(Usage { pmem_bytes: 30, vmem_bytes: 20 });
+    c.observe(Usage { pmem_bytes: 5, vmem_bytes: 5 });
+    assert_eq!(c.usage, Usage { pmem_bytes: 5, vmem_bytes: 5 });
+    assert_eq!(c.peak, Usage { pmem_bytes: 30, vmem_bytes: 50 });
+}
+
+#[test]
+fn kill_reasons_map_to_yarns_statuses_and_the_wire_names() {
+    let table: Vec<String> =
+        KillReason::ALL.iter().map(|r| format!("{} {} {}", r.as_str(), r.exit_status(), r.wire_name())).collect();
+    assert_eq!(
+        table,
+        [
+            "by_appmaster -105 killed_by_appmaster",
+            "by_resourcemanager -106 killed_by_resourcemanager",
+            "after_app_finished -107 killed_after_app_completion",
+            "resync -100 aborted",
+            "shutdown -100 aborted",
+            "physical_memory -104 physical_memory",
+            "virtual_memory -103 virtual_memory",
+            "kernel_oom -104 kernel_oom",
+        ]
     );
 }
 
@@ -167,7 +287,7 @@ fn a_kill_racing_the_launch_kills_the_new_process() {
             (0, Event::Init),
             (1, Event::Kill(KillReason::Resync)),
             (2, Event::Launched { pid: 9 }),
-            (3, Event::Exited { exit: ProcessExit::Signal(15), stderr_tail: String::new() }),
+            (3, Event::Exited { exit: ProcessExit::Signal(15), stderr_tail: String::new(), oom_kill: None }),
         ],
         "
 Init -> SCHEDULED [Launch]

@@ -41,20 +41,20 @@ pub(crate) fn container_state(state: states::ContainerState) -> pb::ContainerSta
 
 impl From<ContainerStatus> for pb::ContainerStatus {
     fn from(status: ContainerStatus) -> Self {
-        let ContainerStatus { id, state, exit_status, diagnostics, resource } = status;
+        let ContainerStatus { id, state, exit_status, diagnostics, resource, peak, enforced, kill, killed_ms } = status;
+        let bytes = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         pb::ContainerStatus {
             container_id: id.to_string(),
             state: container_state(state) as i32,
             exit_status,
             diagnostics,
             resource: Some(resource.into()),
-            // The NodeManager does not measure usage or report kill reasons yet.
-            peak_physical_memory_bytes: 0,
-            peak_virtual_memory_bytes: 0,
-            physical_memory_limit_bytes: 0,
-            virtual_memory_limit_bytes: 0,
-            kill_reason: String::new(),
-            killed_time: 0,
+            peak_physical_memory_bytes: bytes(peak.pmem_bytes),
+            peak_virtual_memory_bytes: bytes(peak.vmem_bytes),
+            physical_memory_limit_bytes: bytes(enforced.pmem_bytes),
+            virtual_memory_limit_bytes: bytes(enforced.vmem_bytes),
+            kill_reason: kill.map(|k| k.wire_name().to_owned()).unwrap_or_default(),
+            killed_time: if kill.is_some() { bytes(killed_ms) } else { 0 },
         }
     }
 }

@@ -8,6 +8,7 @@ pub(crate) mod tree;
 pub(crate) use env::NodeEnv;
 pub(crate) use stop::{stop_tree, sweep_group, Stopped};
 
+use std::ffi::CString;
 use std::io::SeekFrom;
 use std::path::Path;
 use std::process::Stdio;
@@ -41,8 +42,14 @@ fn create_dir(path: &Path) -> Result<(), LaunchError> {
     std::fs::create_dir_all(path).map_err(|e| io_failure("create directory", path, e))
 }
 
-/// Starts the container's process in its working directory, in a new session.
-pub(crate) fn launch(spec: &LaunchSpec, node: &NodeEnv, layout: &Layout) -> Result<Child, LaunchError> {
+/// Starts the container's process in its working directory, in a new session; with `cgroup`
+/// (the `cgroup.procs` files of its groups) it joins them before its first instruction.
+pub(crate) fn launch(
+    spec: &LaunchSpec,
+    node: &NodeEnv,
+    layout: &Layout,
+    cgroup: Option<Vec<CString>>,
+) -> Result<Child, LaunchError> {
     let work_dir = layout.work_dir(&spec.user, spec.id);
     let log_dir = layout.log_dir(spec.id);
     let app_local_dirs = layout.app_local_dirs(&spec.user, spec.id.application());
@@ -63,9 +70,14 @@ pub(crate) fn launch(spec: &LaunchSpec, node: &NodeEnv, layout: &Layout) -> Resu
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::from(stderr))
         .kill_on_drop(false);
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    let procs_files = cgroup.unwrap_or_default();
+    // SAFETY: the hook only makes async-signal-safe calls (open/write/close on paths prepared
+    // before the fork, setsid) and allocates nothing.
     unsafe {
-        command.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
+        command.pre_exec(move || {
+            crate::cgroups::join_in_child(&procs_files)?;
+            nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from)
+        });
     }
     command.spawn().map_err(|error| LaunchError {
         exit_code: SPAWN_FAILED,

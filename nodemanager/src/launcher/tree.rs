@@ -4,16 +4,28 @@
 use std::collections::{BTreeSet, HashMap};
 
 /// One process as `/proc/<pid>/stat` shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ProcEntry {
     pub(crate) pid: i32,
     pub(crate) ppid: i32,
     pub(crate) pgrp: i32,
+    pub(crate) session: i32,
+    /// `comm`, without the parentheses.
+    pub(crate) name: String,
     pub(crate) zombie: bool,
+    pub(crate) rss_pages: u64,
     pub(crate) rss_bytes: u64,
     pub(crate) vsize_bytes: u64,
+    /// In clock ticks.
+    pub(crate) utime_ticks: u64,
+    pub(crate) stime_ticks: u64,
+}
+
+impl ProcEntry {
     /// utime + stime, in clock ticks.
-    pub(crate) cpu_ticks: u64,
+    pub(crate) fn cpu_ticks(&self) -> u64 {
+        self.utime_ticks.saturating_add(self.stime_ticks)
+    }
 }
 
 /// Every process this user can read (blocking: call from `spawn_blocking`).
@@ -26,31 +38,57 @@ pub(crate) fn snapshot() -> Vec<ProcEntry> {
             pid: s.pid,
             ppid: s.ppid,
             pgrp: s.pgrp,
+            session: s.session,
+            name: s.comm,
             zombie: s.state == 'Z',
+            rss_pages: s.rss,
             rss_bytes: s.rss.saturating_mul(page_size),
             vsize_bytes: s.vsize,
-            cpu_ticks: s.utime.saturating_add(s.stime),
+            utime_ticks: s.utime,
+            stime_ticks: s.stime,
         })
         .collect()
 }
 
+/// A process's full command line, arguments separated by spaces ("" when unreadable).
+pub(crate) fn cmdline(pid: i32) -> String {
+    procfs::process::Process::new(pid).and_then(|p| p.cmdline()).map(|args| args.join(" ")).unwrap_or_default()
+}
+
+/// The table indexed by parent, to find many trees in one snapshot.
+pub(crate) struct Forest<'a> {
+    by_pid: HashMap<i32, &'a ProcEntry>,
+    children: HashMap<i32, Vec<&'a ProcEntry>>,
+}
+
+impl<'a> Forest<'a> {
+    pub(crate) fn new(table: &'a [ProcEntry]) -> Forest<'a> {
+        let mut children: HashMap<i32, Vec<&ProcEntry>> = HashMap::new();
+        for entry in table {
+            children.entry(entry.ppid).or_default().push(entry);
+        }
+        Forest { by_pid: table.iter().map(|e| (e.pid, e)).collect(), children }
+    }
+
+    /// `root` and every process whose chain of parents leads to it (PID 1 excluded, as YARN does).
+    pub(crate) fn descendants(&self, root: i32) -> Vec<&'a ProcEntry> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        let mut stack: Vec<&ProcEntry> = self.by_pid.get(&root).filter(|_| root > 1).copied().into_iter().collect();
+        while let Some(entry) = stack.pop() {
+            if !seen.insert(entry.pid) {
+                continue;
+            }
+            out.push(entry);
+            stack.extend(self.children.get(&entry.pid).into_iter().flatten());
+        }
+        out
+    }
+}
+
 /// `root` and every process whose chain of parents leads to it (PID 1 excluded, as YARN does).
 pub(crate) fn descendants(table: &[ProcEntry], root: i32) -> Vec<ProcEntry> {
-    let mut children: HashMap<i32, Vec<&ProcEntry>> = HashMap::new();
-    for entry in table {
-        children.entry(entry.ppid).or_default().push(entry);
-    }
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    let mut stack: Vec<&ProcEntry> = table.iter().filter(|e| e.pid == root && root > 1).collect();
-    while let Some(entry) = stack.pop() {
-        if !seen.insert(entry.pid) {
-            continue;
-        }
-        out.push(*entry);
-        stack.extend(children.get(&entry.pid).into_iter().flatten());
-    }
-    out
+    Forest::new(table).descendants(root).into_iter().cloned().collect()
 }
 
 /// Live (not zombie) processes that are in `pids` or in process group `pgrp`.
@@ -63,7 +101,19 @@ mod tests {
     use super::*;
 
     fn entry(pid: i32, ppid: i32, pgrp: i32) -> ProcEntry {
-        ProcEntry { pid, ppid, pgrp, zombie: false, rss_bytes: 0, vsize_bytes: 0, cpu_ticks: 0 }
+        ProcEntry {
+            pid,
+            ppid,
+            pgrp,
+            session: pgrp,
+            name: "sh".into(),
+            zombie: false,
+            rss_pages: 0,
+            rss_bytes: 0,
+            vsize_bytes: 0,
+            utime_ticks: 0,
+            stime_ticks: 0,
+        }
     }
 
     #[test]

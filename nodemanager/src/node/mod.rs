@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use weft_proto::{states, ApplicationId, ContainerId, Resource};
 
-use crate::container::{Container, Effect, Event, KillReason, LaunchSpec};
+use crate::container::{Container, ContainerState, Effect, Event, KillReason, LaunchSpec};
+use crate::monitor::{Limits, Usage};
 
 /// Why a start request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +39,39 @@ pub(crate) struct ContainerStatus {
     pub(crate) exit_status: i32,
     pub(crate) diagnostics: String,
     pub(crate) resource: Resource,
+    /// Peak memory of the whole tree over every sample (zero when never sampled).
+    pub(crate) peak: Usage,
+    /// The limits enforced (zero for one that is not).
+    pub(crate) enforced: Limits,
+    pub(crate) kill: Option<KillReason>,
+    /// When the kill was decided (0 when not killed).
+    pub(crate) killed_ms: u64,
+}
+
+/// How containers are held to their memory: the ratio for their virtual limit, and which limits
+/// are enforced (the physical one by the monitor or a memory cgroup, the virtual one by the monitor).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct MemoryPolicy {
+    pub(crate) vmem_ratio: f64,
+    pub(crate) pmem_enforced: bool,
+    pub(crate) vmem_enforced: bool,
+}
+
+impl Default for MemoryPolicy {
+    /// YARN's defaults: both checks on, ratio 2.1.
+    fn default() -> Self {
+        MemoryPolicy { vmem_ratio: 2.1, pmem_enforced: true, vmem_enforced: true }
+    }
+}
+
+impl MemoryPolicy {
+    /// The limits as statuses report them: zero where not enforced.
+    fn enforced(&self, limits: Limits) -> Limits {
+        Limits {
+            pmem_bytes: if self.pmem_enforced { limits.pmem_bytes } else { 0 },
+            vmem_bytes: if self.vmem_enforced { limits.vmem_bytes } else { 0 },
+        }
+    }
 }
 
 /// Effects for one container, to hand to its runner.
@@ -47,6 +81,7 @@ pub(crate) type Work = (ContainerId, Vec<Effect>);
 #[derive(Debug)]
 pub(crate) struct NmCore {
     max_completed: usize,
+    memory: MemoryPolicy,
     containers: BTreeMap<ContainerId, Container>,
     /// DONE containers, oldest first; the oldest acknowledged ones go beyond `max_completed`.
     completed: VecDeque<ContainerId>,
@@ -58,9 +93,10 @@ pub(crate) struct NmCore {
 }
 
 impl NmCore {
-    pub(crate) fn new(max_completed: usize) -> NmCore {
+    pub(crate) fn new(max_completed: usize, memory: MemoryPolicy) -> NmCore {
         NmCore {
             max_completed,
+            memory,
             containers: BTreeMap::new(),
             completed: VecDeque::new(),
             unacknowledged: BTreeSet::new(),
@@ -82,6 +118,7 @@ impl NmCore {
             return Err(StartError::AppFinished(id.application()));
         }
         let mut container = Container::new(spec, now_ms);
+        container.limits = Limits::for_container(container.spec.resource.memory_mb, self.memory.vmem_ratio);
         let effects = container.handle(Event::Init, now_ms);
         self.containers.insert(id, container);
         Ok(effects)
@@ -139,7 +176,7 @@ impl NmCore {
         self.containers
             .values()
             .filter(|c| c.is_live() || self.unacknowledged.contains(&c.spec.id))
-            .map(status_of)
+            .map(|c| status_of(c, &self.memory))
             .collect()
     }
 
@@ -164,8 +201,16 @@ impl NmCore {
         }
     }
 
+    /// A sample of a running container's memory; once it has exited there is nothing to sample.
+    pub(crate) fn record_usage(&mut self, id: &ContainerId, usage: Usage) {
+        let running = |c: &&mut Container| matches!(c.state, ContainerState::RUNNING | ContainerState::KILLING);
+        if let Some(c) = self.containers.get_mut(id).filter(running) {
+            c.observe(usage);
+        }
+    }
+
     pub(crate) fn status(&self, id: &ContainerId) -> Option<ContainerStatus> {
-        self.containers.get(id).map(status_of)
+        self.containers.get(id).map(|c| status_of(c, &self.memory))
     }
 
     pub(crate) fn container(&self, id: &ContainerId) -> Option<&Container> {
@@ -212,12 +257,16 @@ impl NmCore {
     }
 }
 
-fn status_of(c: &Container) -> ContainerStatus {
+fn status_of(c: &Container, memory: &MemoryPolicy) -> ContainerStatus {
     ContainerStatus {
         id: c.spec.id,
         state: c.state.api_state(),
         exit_status: c.exit_status,
         diagnostics: c.diagnostics(),
         resource: c.spec.resource,
+        peak: c.peak,
+        enforced: memory.enforced(c.limits),
+        kill: c.kill,
+        killed_ms: c.killed_ms.unwrap_or(0),
     }
 }

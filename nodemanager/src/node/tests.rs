@@ -25,7 +25,7 @@ fn spec(id: ContainerId) -> LaunchSpec {
 fn run_to_done(core: &mut NmCore, id: ContainerId, code: i32) {
     assert_eq!(core.start(spec(id), 1), Ok(vec![Effect::Launch]));
     core.handle(id, Event::Launched { pid: 100 }, 2);
-    core.handle(id, Event::Exited { exit: ProcessExit::Code(code), stderr_tail: String::new() }, 3);
+    core.handle(id, Event::Exited { exit: ProcessExit::Code(code), stderr_tail: String::new(), oom_kill: None }, 3);
     assert_eq!(core.handle(id, Event::CleanedUp, 4), vec![Effect::Completed]);
 }
 
@@ -37,7 +37,7 @@ fn check_heartbeat(core: &NmCore, expected: &str) {
 
 #[test]
 fn completed_statuses_are_sent_until_a_heartbeat_carrying_them_is_answered() {
-    let mut core = NmCore::new(10);
+    let mut core = NmCore::new(10, MemoryPolicy::default());
     run_to_done(&mut core, cid(1, 2), 0);
     core.start(spec(cid(1, 3)), 5).unwrap();
     check_heartbeat(&core, "2:COMPLETE 3:NEW");
@@ -53,7 +53,7 @@ fn completed_statuses_are_sent_until_a_heartbeat_carrying_them_is_answered() {
 
 #[test]
 fn only_acknowledged_completed_containers_are_forgotten_beyond_the_limit() {
-    let mut core = NmCore::new(1);
+    let mut core = NmCore::new(1, MemoryPolicy::default());
     run_to_done(&mut core, cid(1, 2), 0);
     run_to_done(&mut core, cid(1, 3), 0);
     assert_eq!(core.containers().count(), 2, "neither was acknowledged");
@@ -65,7 +65,7 @@ fn only_acknowledged_completed_containers_are_forgotten_beyond_the_limit() {
 
 #[test]
 fn duplicates_and_starts_after_shutdown_are_refused_without_change() {
-    let mut core = NmCore::new(10);
+    let mut core = NmCore::new(10, MemoryPolicy::default());
     core.start(spec(cid(1, 2)), 1).unwrap();
     assert_eq!(core.start(spec(cid(1, 2)), 2), Err(StartError::Duplicate(cid(1, 2))));
     core.shut_down();
@@ -76,7 +76,7 @@ fn duplicates_and_starts_after_shutdown_are_refused_without_change() {
 
 #[test]
 fn a_finished_app_has_its_containers_killed_and_gets_no_new_ones() {
-    let mut core = NmCore::new(10);
+    let mut core = NmCore::new(10, MemoryPolicy::default());
     for id in [2, 3] {
         core.start(spec(cid(1, id)), 1).unwrap();
         core.handle(cid(1, id), Event::Launched { pid: 10 + id as u32 }, 2);
@@ -93,7 +93,11 @@ fn a_finished_app_has_its_containers_killed_and_gets_no_new_ones() {
     assert_eq!((apps[1].state, apps[1].user.as_str(), apps[1].running.len()), (NmAppState::RUNNING, "bob", 1));
     assert_eq!(core.allocated(), Resource::new(3072, 3));
     for id in [2, 3] {
-        core.handle(cid(1, id), Event::Exited { exit: ProcessExit::Signal(15), stderr_tail: String::new() }, 7);
+        core.handle(
+            cid(1, id),
+            Event::Exited { exit: ProcessExit::Signal(15), stderr_tail: String::new(), oom_kill: None },
+            7,
+        );
         core.handle(cid(1, id), Event::CleanedUp, 8);
     }
     let c = core.container(&cid(1, 2)).unwrap();
@@ -104,7 +108,7 @@ fn a_finished_app_has_its_containers_killed_and_gets_no_new_ones() {
 
 #[test]
 fn kill_all_reaches_every_live_container_and_skips_done_ones() {
-    let mut core = NmCore::new(10);
+    let mut core = NmCore::new(10, MemoryPolicy::default());
     run_to_done(&mut core, cid(1, 2), 0);
     core.start(spec(cid(1, 3)), 1).unwrap();
     let work = core.kill_all(KillReason::Shutdown, 2);
@@ -117,4 +121,29 @@ fn app_states_parse_like_yarn_filters() {
     assert_eq!("finished".parse::<NmAppState>(), Ok(NmAppState::FINISHED));
     let err = "DONE".parse::<NmAppState>().unwrap_err().to_string();
     assert!(err.contains("\"DONE\"") && err.contains("FINISHING_CONTAINERS_WAIT"), "{err}");
+}
+
+#[test]
+fn statuses_carry_peaks_enforced_limits_and_the_kill() {
+    const MB: u64 = 1 << 20;
+    let policy = MemoryPolicy { vmem_ratio: 2.0, pmem_enforced: true, vmem_enforced: false };
+    let mut core = NmCore::new(10, policy);
+    let id = cid(1, 2);
+    core.start(spec(id), 1).unwrap();
+    core.handle(id, Event::Launched { pid: 100 }, 2);
+    core.record_usage(&id, Usage { pmem_bytes: 700 * MB, vmem_bytes: 900 * MB });
+    core.record_usage(&id, Usage { pmem_bytes: 600 * MB, vmem_bytes: 1900 * MB });
+    let c = core.container(&id).unwrap();
+    assert_eq!(c.limits, Limits { pmem_bytes: 1024 * MB, vmem_bytes: 2048 * MB });
+    assert_eq!(c.usage, Usage { pmem_bytes: 600 * MB, vmem_bytes: 1900 * MB });
+    let reason = KillReason::PhysicalMemory;
+    core.handle(id, Event::KillWith { reason, diagnostics: "over".into() }, 5);
+    core.handle(id, Event::Exited { exit: ProcessExit::Signal(15), stderr_tail: String::new(), oom_kill: None }, 6);
+    let s = core.status(&id).unwrap();
+    assert_eq!(s.peak, Usage { pmem_bytes: 700 * MB, vmem_bytes: 1900 * MB });
+    assert_eq!(s.enforced, Limits { pmem_bytes: 1024 * MB, vmem_bytes: 0 }, "the vmem check is off");
+    assert_eq!((s.kill, s.killed_ms, s.exit_status), (Some(reason), 5, -104));
+    assert_eq!(core.container(&id).unwrap().usage, Usage::default(), "an ended container uses nothing");
+    core.record_usage(&id, Usage { pmem_bytes: MB, vmem_bytes: MB });
+    assert_eq!(core.container(&id).unwrap().usage, Usage::default(), "no process is left to sample");
 }

@@ -48,7 +48,7 @@ async fn not_found(uri: axum::http::Uri) -> RestError {
 }
 
 async fn node_info(State(nm): Shared) -> Response {
-    Json(json!({ "nodeInfo": dto::node_info(&nm.info, nm.last_heartbeat_ms()) })).into_response()
+    Json(json!({ "nodeInfo": dto::node_info(&nm.info, &nm.enforcement, nm.last_heartbeat_ms()) })).into_response()
 }
 
 #[derive(Debug, Deserialize)]
