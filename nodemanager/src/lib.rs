@@ -25,6 +25,8 @@ mod runner;
 mod watcher;
 
 #[cfg(test)]
+mod enforcement_tests;
+#[cfg(test)]
 mod process_tests;
 #[cfg(test)]
 mod testing;

@@ -92,6 +92,8 @@ pub(crate) struct Nm {
     /// Container runners and the stops they start.
     pub(crate) tasks: TaskTracker,
     last_heartbeat_ms: AtomicU64,
+    /// Container monitor passes completed so far.
+    monitor_passes: AtomicU64,
 }
 
 impl Nm {
@@ -109,6 +111,7 @@ impl Nm {
             completions: Notify::new(),
             tasks: TaskTracker::new(),
             last_heartbeat_ms: AtomicU64::new(0),
+            monitor_passes: AtomicU64::new(0),
         })
     }
 
@@ -204,6 +207,17 @@ impl Nm {
     pub(crate) fn heartbeat_answered(&self, sent: &[ContainerStatus]) {
         self.lock().core.acknowledge(sent);
         self.last_heartbeat_ms.store(clock::now_ms(), Ordering::Relaxed);
+    }
+
+    /// A container monitor pass has finished.
+    pub(crate) fn monitor_passed(&self) {
+        self.monitor_passes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Container monitor passes finished so far.
+    #[cfg(test)]
+    pub(crate) fn monitor_passes(&self) -> u64 {
+        self.monitor_passes.load(Ordering::Relaxed)
     }
 
     /// When the ResourceManager last answered a heartbeat (0: never).

@@ -178,6 +178,7 @@ pub(crate) async fn run(nm: Arc<Nm>, shutdown: CancellationToken) {
             _ = tokio::time::sleep(interval) => {}
         }
         one_pass(&nm, &monitor).await;
+        nm.monitor_passed();
     }
 }
 

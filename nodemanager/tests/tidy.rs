@@ -1,10 +1,10 @@
-//! The NodeManager's core stays pure: `container/` and `node/` import no async runtime, RPC, web
+//! The NodeManager's core stays pure: `container/`, `node/` and `monitor/` import no async runtime, RPC, web
 //! framework, filesystem, wire types or clock (their tests may).
 
 use std::fs;
 use std::path::Path;
 
-const PURE: &[&str] = &["src/container", "src/node"];
+const PURE: &[&str] = &["src/container", "src/node", "src/monitor"];
 const BANNED: &[&str] =
     &["tokio", "tonic", "axum", "std::fs", "SystemTime", "Instant", "weft_proto::pb", "procfs", "nix::"];
 
