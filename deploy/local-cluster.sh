@@ -43,6 +43,8 @@ yarn.nodemanager.resource.memory-mb: 4096
 yarn.nodemanager.resource.cpu-vcores: 4
 yarn.nodemanager.local-dirs: $home/nm$i/local
 yarn.nodemanager.log-dirs: $home/nm$i/logs
+# Two NodeManagers on one host: each needs its own cgroup hierarchy.
+yarn.nodemanager.linux-container-executor.cgroups.hierarchy: hadoop-yarn-nm$i
 YAML
   done
 }

@@ -103,6 +103,7 @@ pub struct NmAddresses {
 
 pub struct Cluster {
     pub dir: tempfile::TempDir,
+    serial: usize,
     rm: Daemon,
     nms: Vec<Option<Daemon>>,
     pub rm_client: String,
@@ -155,8 +156,19 @@ impl Cluster {
         )
         .expect("write client.yaml");
         let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client");
-        let mut cluster =
-            Cluster { dir, rm, nms: Vec::new(), rm_client, rm_webapp, nm_addresses: Vec::new(), client_config, http };
+        static SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut cluster = Cluster {
+            dir,
+            serial,
+            rm,
+            nms: Vec::new(),
+            rm_client,
+            rm_webapp,
+            nm_addresses: Vec::new(),
+            client_config,
+            http,
+        };
         for i in 0..options.node_managers {
             cluster.start_nm(i, &rm_tracker, &options);
         }
@@ -176,12 +188,14 @@ impl Cluster {
              yarn.nodemanager.resource.memory-mb: {}\n\
              yarn.nodemanager.resource.cpu-vcores: {}\n\
              yarn.nodemanager.local-dirs: {}\n\
-             yarn.nodemanager.log-dirs: {}\n{}",
+             yarn.nodemanager.log-dirs: {}\n\
+             yarn.nodemanager.linux-container-executor.cgroups.hierarchy: {}\n{}",
             self.rm_client,
             options.nm_memory_mb,
             options.nm_vcores,
             root.join("local").display(),
             root.join("logs").display(),
+            self.cgroup_hierarchy(i),
             options.nm_yaml
         );
         let config = root.join("nm.yaml");
@@ -196,6 +210,12 @@ impl Cluster {
         let ports = read_ports(&ports_file);
         self.nm_addresses.push(NmAddresses { rpc: field(&ports, "rpc"), http: field(&ports, "http") });
         self.nms.push(Some(daemon));
+    }
+
+    /// NodeManager `i`'s cgroup hierarchy: unique to this test process and cluster, so parallel
+    /// clusters never touch each other's groups (a NodeManager clears its hierarchy at start-up).
+    pub fn cgroup_hierarchy(&self, i: usize) -> String {
+        format!("weft-e2e-{}-{}-nm{i}", std::process::id(), self.serial)
     }
 
     /// Waits until `n` nodes are RUNNING in the ResourceManager's REST.
@@ -311,13 +331,16 @@ impl Cluster {
             .collect()
     }
 
-    /// Stops every daemon with SIGTERM and fails the test if any logged an ERROR.
+    /// Stops every daemon with SIGTERM and fails the test if any logged an ERROR or left a
+    /// container cgroup behind.
     pub fn stop_checked(mut self) {
         self.stop_all();
         for (name, text) in self.logs() {
             let errors: Vec<&str> = text.lines().filter(|l| l.contains(" ERROR ")).collect();
             assert!(errors.is_empty(), "{name} logged errors:\n{}", errors.join("\n"));
         }
+        let leftovers = self.remove_cgroups();
+        assert!(leftovers.is_empty(), "container cgroups left behind: {leftovers:?}");
     }
 
     fn stop_all(&mut self) {
@@ -326,11 +349,24 @@ impl Cluster {
         }
         self.rm.stop();
     }
+
+    /// Removes this cluster's cgroup hierarchies in every mounted controller; returns the container
+    /// groups that were still inside them.
+    fn remove_cgroups(&self) -> Vec<std::path::PathBuf> {
+        let mut leftovers = Vec::new();
+        for i in 0..self.nms.len() {
+            for dir in crate::cgroups::hierarchy_dirs(&self.cgroup_hierarchy(i)) {
+                leftovers.extend(crate::cgroups::remove_tree(&dir));
+            }
+        }
+        leftovers
+    }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop_all();
+        self.remove_cgroups();
     }
 }
 
