@@ -3,6 +3,10 @@
 //! `memhog <MiB> <MiB per second> [hold seconds]` — touches `<MiB>` one MiB at a time (every page
 //! written), printing `<ms since the epoch> <MiB touched>` after each, then sleeps (default 600 s).
 
+// A standalone test program, not daemon code: it reads the clocks itself to pace its growth and to
+// timestamp its log, which the tests compare with the kill time.
+#![allow(clippy::disallowed_methods)]
+
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -67,6 +67,7 @@ fn a_reserve_larger_than_memory_is_a_usage_error() {
 #[test]
 fn the_ports_file_names_both_addresses_and_sigterm_exits_0() {
     let dir = tempfile::tempdir().unwrap();
+    let hierarchy = format!("weft-test-{}-binary", std::process::id());
     let config = dir.path().join("nm.yaml");
     std::fs::write(
         &config,
@@ -76,6 +77,7 @@ fn the_ports_file_names_both_addresses_and_sigterm_exits_0() {
              yarn.nodemanager.webapp.address: 127.0.0.1:0\n\
              yarn.nodemanager.resource.memory-mb: 2048\n\
              yarn.nodemanager.resource.cpu-vcores: 2\n\
+             yarn.nodemanager.linux-container-executor.cgroups.hierarchy: {hierarchy}\n\
              hadoop.tmp.dir: {}\n",
             dir.path().display()
         ),
@@ -108,4 +110,16 @@ fn the_ports_file_names_both_addresses_and_sigterm_exits_0() {
     let log = log.lock().unwrap().clone();
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(!log.contains(" ERROR "), "{log}");
+    assert!(log.contains("containers are held in cgroups"), "{log}");
+    assert!(log.contains("container monitor started"), "{log}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut left = Vec::new();
+    for point in mounts.lines().filter(|l| l.contains(" - cgroup")).filter_map(|l| l.split(' ').nth(4)) {
+        let dir = std::path::Path::new(point).join(&hierarchy);
+        let _ = std::fs::remove_dir(&dir);
+        if dir.exists() {
+            left.push(dir);
+        }
+    }
+    assert!(left.is_empty(), "cgroups left behind: {left:?}");
 }

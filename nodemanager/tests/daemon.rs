@@ -227,6 +227,14 @@ async fn rest_answers_in_yarns_shapes() {
     assert_eq!(info["nodeInfo"]["totalPmemAllocatedContainersMB"], 4096);
     assert_eq!(info["nodeInfo"]["totalVmemAllocatedContainersMB"], 8601);
     assert!(info["nodeInfo"]["lastNodeUpdateTime"].as_u64().unwrap() > 0);
+    let node_info = &info["nodeInfo"];
+    assert_eq!(
+        (&node_info["cgroupsEnabled"], &node_info["cgroupsVersion"], &node_info["cgroupsReason"]),
+        (&serde_json::json!(true), &serde_json::json!("v1"), &serde_json::json!("")),
+        "this machine has cgroup v1 memory and cpu controllers: {info}"
+    );
+    assert_eq!(node_info["cgroupsHierarchy"], nm.hierarchy.as_str());
+    assert_eq!((&node_info["pmemCheckEnabled"], &node_info["vmemCheckEnabled"]), (&true.into(), &true.into()));
     let (_, node) = nm.get_json("/ws/v1/node").await;
     assert_eq!(node["nodeInfo"]["nodeHostName"], "127.0.0.1");
     let (_, c) = nm.get_json(&format!("/ws/v1/node/containers/{running}")).await;
@@ -237,6 +245,11 @@ async fn rest_answers_in_yarns_shapes() {
     );
     assert_eq!(c["containerLogFiles"], serde_json::json!(["stderr", "stdout"]));
     assert_eq!(c["totalMemoryNeededMB"], 1024);
+    assert_eq!(
+        (c["physicalMemoryLimitBytes"].as_u64(), c["virtualMemoryLimitBytes"].as_u64()),
+        (Some(1 << 30), Some(2_254_857_830))
+    );
+    assert_eq!(c["killReason"], "");
     assert_eq!(c["containerLogsLink"], format!("http://{}/node/containerlogs/{running}/alice", nm.addresses.http));
     let (_, list) = nm.get_json("/ws/v1/node/containers").await;
     let ids: HashSet<&str> =
@@ -303,4 +316,29 @@ async fn the_resource_managers_shutdown_stops_the_node_manager() {
     rm.script(pb::NodeHeartbeatResponse { action: pb::NodeAction::Shutdown as i32, ..Default::default() });
     let result = tokio::time::timeout(support::DEADLINE, nm.task).await.expect("it stops on its own");
     result.unwrap().unwrap();
+    assert_eq!(support::remove_hierarchy(&nm.hierarchy), Vec::<std::path::PathBuf>::new());
+}
+
+#[tokio::test]
+async fn a_memory_kill_reaches_the_resource_manager_with_its_reason_usage_and_limits() {
+    let rm = TestRm::start(30).await;
+    let mut nm = TestNm::start_with(&rm, "yarn.nodemanager.container-monitor.interval-ms: 200\n").await;
+    let id = container_id(1, 2);
+    let mut hog = request(&id, &[&support::example("memhog"), "200", "200"]);
+    hog.resource = Some(pb::Resource { memory_mb: 64, vcores: 1 });
+    nm.start_containers(vec![hog]).await;
+    let status = rm.completed_status(&id).await;
+    assert_eq!(status.exit_status, -104, "{}", status.diagnostics);
+    assert!(["physical_memory", "kernel_oom"].contains(&status.kill_reason.as_str()), "{}", status.kill_reason);
+    assert!(status.diagnostics.contains(" of 64 MB physical memory used; "), "{}", status.diagnostics);
+    assert_eq!(status.physical_memory_limit_bytes, 64 << 20);
+    assert_eq!(status.virtual_memory_limit_bytes, (64.0 * 2.1 * (1 << 20) as f64) as i64);
+    assert!(status.peak_physical_memory_bytes > 0 && status.peak_virtual_memory_bytes > 0, "{status:?}");
+    assert!(status.killed_time > 0);
+    let (_, c) = nm.get_json(&format!("/ws/v1/node/containers/{id}")).await;
+    assert_eq!(
+        (c["container"]["exitCode"].as_i64(), c["container"]["killReason"].as_str()),
+        (Some(-104), Some(status.kill_reason.as_str()))
+    );
+    nm.stop().await.unwrap();
 }

@@ -187,11 +187,58 @@ pub struct TestNm {
     pub task: JoinHandle<anyhow::Result<()>>,
     pub client: ContainerManagementClient<Channel>,
     pub http: reqwest::Client,
+    /// Its own cgroup hierarchy, removed when it stops.
+    pub hierarchy: String,
+}
+
+static NEXT_HIERARCHY: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A cgroup hierarchy name of this test process's own.
+pub fn test_hierarchy() -> String {
+    let n = NEXT_HIERARCHY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("weft-test-{}-it{n}", std::process::id())
+}
+
+/// Every mounted cgroup file system (from `/proc/self/mountinfo`).
+pub fn cgroup_mounts() -> Vec<std::path::PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let fs_type = right.split(' ').next()?;
+            (fs_type == "cgroup" || fs_type == "cgroup2")
+                .then(|| left.split(' ').nth(4).map(std::path::PathBuf::from))?
+        })
+        .collect()
+}
+
+fn remove_tree(dir: &std::path::Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for child in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+            remove_tree(&child);
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// Removes `hierarchy` from every controller; returns what could not be removed.
+pub fn remove_hierarchy(hierarchy: &str) -> Vec<std::path::PathBuf> {
+    let dirs: Vec<_> = cgroup_mounts().into_iter().map(|m| m.join(hierarchy)).collect();
+    for dir in &dirs {
+        remove_tree(dir);
+    }
+    dirs.into_iter().filter(|d| d.exists()).collect()
 }
 
 impl TestNm {
     pub async fn start(rm: &TestRm) -> TestNm {
+        TestNm::start_with(rm, "").await
+    }
+
+    /// Starts one with `extra` YAML lines after the test's own.
+    pub async fn start_with(rm: &TestRm, extra: &str) -> TestNm {
         let dir = tempfile::tempdir().unwrap();
+        let hierarchy = test_hierarchy();
         let yaml = format!(
             "yarn.resourcemanager.address: {rm}\n\
              yarn.resourcemanager.resource-tracker.address: {rm}\n\
@@ -201,7 +248,8 @@ impl TestNm {
              yarn.nodemanager.resource.cpu-vcores: 4\n\
              yarn.nodemanager.sleep-delay-before-sigkill.ms: 100\n\
              yarn.nodemanager.local-dirs: {local}\n\
-             yarn.nodemanager.log-dirs: {logs}\n",
+             yarn.nodemanager.log-dirs: {logs}\n\
+             yarn.nodemanager.linux-container-executor.cgroups.hierarchy: {hierarchy}\n{extra}",
             rm = rm.address,
             local = dir.path().join("local").display(),
             logs = dir.path().join("logs").display(),
@@ -214,7 +262,7 @@ impl TestNm {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(daemon::run(config, total, listeners, shutdown.clone()));
         let client = ContainerManagementClient::connect(format!("http://{}", addresses.rpc)).await.unwrap();
-        TestNm { dir, addresses, shutdown, task, client, http: reqwest::Client::new() }
+        TestNm { dir, addresses, shutdown, task, client, http: reqwest::Client::new(), hierarchy }
     }
 
     /// Starts containers; returns the response.
@@ -232,11 +280,27 @@ impl TestNm {
         (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
     }
 
-    /// Cancels the daemon and waits for it to return.
+    /// Cancels the daemon, waits for it to return, and removes its cgroup hierarchy (failing if
+    /// anything of it is left).
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
-        tokio::time::timeout(DEADLINE, self.task).await.expect("the NodeManager stops in time").unwrap()
+        let result = tokio::time::timeout(DEADLINE, self.task).await.expect("the NodeManager stops in time").unwrap();
+        let left = remove_hierarchy(&self.hierarchy);
+        assert!(left.is_empty(), "cgroups left behind: {left:?}");
+        result
     }
+}
+
+/// A helper program from `nodemanager/examples/`, built by `cargo test` next to the test binaries.
+pub fn example(name: &str) -> String {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let path = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps").join("examples").join(name);
+    assert!(
+        path.is_file(),
+        "helper program {name} is missing at {}: `cargo test -p weft-nodemanager` builds nodemanager/examples/ first",
+        path.display()
+    );
+    path.display().to_string()
 }
 
 pub fn container_id(app: u32, n: u64) -> String {
