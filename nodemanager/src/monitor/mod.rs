@@ -47,6 +47,11 @@ impl Monitor {
         self.ages.retain(|id, _| watched(id));
     }
 
+    /// Processes in the last samples of every watched container.
+    pub(crate) fn processes(&self) -> usize {
+        self.ages.values().map(Ages::len).sum()
+    }
+
     #[cfg(test)]
     pub(crate) fn watched(&self) -> usize {
         self.ages.len()

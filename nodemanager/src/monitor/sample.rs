@@ -58,6 +58,11 @@ impl Ages {
         }
         self.by_pid = next;
     }
+
+    /// Processes in the last sample.
+    pub(crate) fn len(&self) -> usize {
+        self.by_pid.len()
+    }
 }
 
 #[cfg(test)]
