@@ -362,7 +362,7 @@ async fn a_process_that_left_the_tree_is_killed_through_the_cgroup() {
 }
 
 #[tokio::test]
-async fn usage_and_limits_reach_the_status_and_stale_cgroups_are_removed_at_start_up() {
+async fn usage_and_limits_reach_the_status_and_stale_cgroups_are_emptied_and_removed_at_start_up() {
     let cgroups = TestCgroups::new(false);
     // A child left by an earlier run, in a controller the NodeManager does not use.
     let stale = cgroups::mount_points()
@@ -372,6 +372,12 @@ async fn usage_and_limits_reach_the_status_and_stale_cgroups_are_removed_at_star
     if let Some(stale) = &stale {
         std::fs::create_dir_all(stale).unwrap();
     }
+    // And a container of a NodeManager that died without stopping it, still in its memory group.
+    let orphan_group = cgroups.cgroups.container(&crate::testing::container_id(99));
+    std::fs::create_dir_all(orphan_group.path()).unwrap();
+    let mut orphan = std::process::Command::new("sleep").arg("600").spawn().unwrap();
+    std::fs::write(orphan_group.path().join("cgroup.procs"), orphan.id().to_string()).unwrap();
+    assert_eq!(orphan_group.pids(), [orphan.id() as i32]);
     let setup = Setup {
         enabled: true,
         hierarchy: cgroups.cgroups.hierarchy().to_owned(),
@@ -381,6 +387,9 @@ async fn usage_and_limits_reach_the_status_and_stale_cgroups_are_removed_at_star
     if let Some(stale) = &stale {
         assert!(!stale.exists(), "{} is removed at start-up", stale.display());
     }
+    let status = orphan.wait().unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "the orphan was killed");
+    assert!(!orphan_group.path().exists(), "and its group removed");
     let dir = tempfile::tempdir().unwrap();
     let (nm, _monitor) = nm_monitored(dir.path(), enforcement(Some(&cgroups), Checks { pmem: true, vmem: true }, 2.1));
     let s = container(95, &[&example("memhog"), "20", "200"], 128, 1);

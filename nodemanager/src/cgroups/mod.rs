@@ -166,20 +166,16 @@ impl Cgroups {
     }
 
     /// Children of the NodeManager's group left by an earlier run, in every mounted controller:
-    /// empty ones are removed; one that still holds processes is left, with a warning, since they
-    /// are not this NodeManager's to stop.
+    /// they are removed, after SIGKILL to any process still in them (containers of a NodeManager
+    /// that died without stopping them; the hierarchy is this NodeManager's alone).
     fn remove_stale_children(&self) {
         for mount in mount_points() {
             let dir = mount.join(&self.hierarchy);
             let Ok(entries) = std::fs::read_dir(&dir) else { continue };
             for child in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
-                let pids = files::pids(&read(&child.join("cgroup.procs")).unwrap_or_default());
-                if !pids.is_empty() {
-                    tracing::warn!(cgroup = %child.display(), ?pids, "a stale cgroup still holds processes; left in place");
-                    continue;
-                }
+                let killed = kill_all_in(&child);
                 match remove_tree(&child) {
-                    Ok(()) => tracing::info!(cgroup = %child.display(), "removed a stale cgroup"),
+                    Ok(()) => tracing::info!(cgroup = %child.display(), ?killed, "removed a stale cgroup"),
                     Err(e) => tracing::warn!(cgroup = %child.display(), error = %e, "cannot remove a stale cgroup"),
                 }
             }
@@ -262,6 +258,38 @@ fn cause(e: &cgroups_rs::fs::error::Error) -> String {
         Some(source) => format!("{e}: {source}"),
         None => e.to_string(),
     }
+}
+
+/// SIGKILLs every process in `dir` and its descendants until none is left (bounded); returns the
+/// pids it signalled.
+fn kill_all_in(dir: &Path) -> Vec<i32> {
+    let mut killed = Vec::new();
+    for _ in 0..50 {
+        let pids = pids_below(dir);
+        if pids.is_empty() {
+            break;
+        }
+        for &pid in &pids {
+            // ESRCH (already gone) is fine.
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        killed.extend(pids);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    killed.sort_unstable();
+    killed.dedup();
+    killed
+}
+
+/// Pids in `dir`'s `cgroup.procs` and in its descendants'.
+fn pids_below(dir: &Path) -> Vec<i32> {
+    let mut pids = files::pids(&read(&dir.join("cgroup.procs")).unwrap_or_default());
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for child in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+            pids.extend(pids_below(&child));
+        }
+    }
+    pids
 }
 
 /// Removes an empty group and its empty descendants, deepest first, retrying while the kernel
