@@ -116,6 +116,12 @@ pub const KEYS: &[Key] = &[
         "how long an AM container may keep running after it unregistered before it is stopped",
     ),
     key(
+        "weft.resourcemanager.container-kills.max-records",
+        "1000",
+        Kind::Int { min: 0, max: 1_000_000 },
+        "kills kept for the kill feed /ws/v1/cluster/containers/kills (newest kept)",
+    ),
+    key(
         "weft.resourcemanager.staging-dir",
         "${hadoop.tmp.dir}/staging",
         Kind::Text,

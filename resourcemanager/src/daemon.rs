@@ -83,7 +83,7 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         nm_expiry_ms: config.nm_expiry.as_millis() as u64,
         am_finish_grace_ms: config.am_finish_grace.as_millis() as u64,
         max_completed_apps: config.max_completed_apps,
-        max_kill_records: 1000,
+        max_kill_records: config.max_kill_records,
     });
     let Listeners { client, scheduler, tracker, webapp, addresses } = listeners;
     let info = RmInfo {
