@@ -61,13 +61,14 @@ start() {
     exit 1
   fi
   write_configs
-  local started=$SECONDS
+  local started
+  started=$(date +%s%N)
   launch resourcemanager resourcemanager resourcemanager.yaml
   launch nodemanager0 nodemanager nodemanager0.yaml
   launch nodemanager1 nodemanager nodemanager1.yaml
   for _ in $(seq 1 300); do
     if "${weft[@]}" node -list 2>/dev/null | grep -q '^Total Nodes:2'; then
-      echo "local cluster up in $((SECONDS - started)) s: ResourceManager web UI http://127.0.0.1:8088/cluster"
+      echo "local cluster up in $((($(date +%s%N) - started) / 1000000)) ms: ResourceManager web UI http://127.0.0.1:8088/cluster"
       echo "logs in $home/*.log; stop with: $0 stop"
       return 0
     fi
@@ -97,6 +98,8 @@ stop() {
     fi
     rm -f "$home/$d.pid"
   done
+  # The NodeManagers leave their (empty) cgroup hierarchies behind, as YARN does; remove ours.
+  rmdir /sys/fs/cgroup/*/hadoop-yarn-nm0 /sys/fs/cgroup/*/hadoop-yarn-nm1 2>/dev/null || true
 }
 
 status() {
