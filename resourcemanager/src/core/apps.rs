@@ -7,6 +7,7 @@ use super::app::{App, Attempt, Submission};
 use super::container::ReportedContainer;
 use super::error::RmError;
 use super::events::KillReason;
+use super::nodes::Release;
 use super::reports::AllocateReply;
 use super::RmCore;
 use crate::scheduler::{normalize, Ask};
@@ -130,7 +131,7 @@ impl RmCore {
         app.finish(AppState::KILLED, FinalStatus::KILLED, diagnostics, now_ms);
         let live: Vec<ContainerId> = app.attempts.iter().flat_map(|a| a.containers.iter().copied()).collect();
         self.scheduler.remove_attempt(attempt_id);
-        self.release_containers(&live, now_ms);
+        self.release_containers(&live, Release::ByResourceManager, now_ms);
         let nodes = self.nodes_running(id);
         self.cleanup_app_on(nodes, id);
         tracing::info!(app = %id, "application killed");
@@ -201,7 +202,7 @@ impl RmCore {
         app.progress = (progress.clamp(0.0, 1.0)) * 100.0;
         let own: Vec<ContainerId> = releases.iter().filter(|c| c.attempt == attempt).copied().collect();
         self.scheduler.update_asks(attempt, &normalized);
-        self.release_containers(&own, now_ms);
+        self.release_containers(&own, Release::ByApplication, now_ms);
         self.schedule(now_ms);
         let app = self.apps.get_mut(&attempt.application).expect("checked above");
         let a = app.current_attempt_mut();

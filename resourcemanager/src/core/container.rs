@@ -26,6 +26,8 @@ pub struct RmContainer {
     pub usage: MemoryUsage,
     /// The NodeManager's own word on why it killed the container, and when (ms).
     pub reported_kill: Option<(String, u64)>,
+    /// Its application released it before it started; its end is not a kill.
+    pub released_by_application: bool,
 }
 
 /// Peak memory over a container's process tree and the limits it was held to, in bytes (0 = unknown).

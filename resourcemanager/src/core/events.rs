@@ -10,7 +10,7 @@ pub enum KillReason {
     /// The kernel's OOM killer inside the container's memory cgroup (reported with -104).
     KernelOom,
     Preempted,
-    /// Node lost, or released by the application.
+    /// Lost with its node, or gone when its node registered again.
     Aborted,
     ByApplicationMaster,
     ByResourceManager,

@@ -169,6 +169,7 @@ impl RmCore {
                 is_am,
                 usage: Default::default(),
                 reported_kill: None,
+                released_by_application: false,
             },
         );
         if is_am {

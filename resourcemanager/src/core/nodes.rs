@@ -8,6 +8,26 @@ use super::events::{KillEvent, KillReason};
 use super::node::{HeartbeatReply, Node, Utilization};
 use super::RmCore;
 
+/// Who gave up a container that had not started yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// The application master released it (YARN: ABORTED).
+    ByApplication,
+    /// The ResourceManager ended it: application killed, or its attempt failed.
+    ByResourceManager,
+}
+
+impl Release {
+    fn exit(self) -> (i32, &'static str) {
+        match self {
+            Release::ByApplication => (exit_status::ABORTED, "Container released by application"),
+            Release::ByResourceManager => {
+                (exit_status::KILLED_BY_RESOURCEMANAGER, "Container Killed by ResourceManager")
+            }
+        }
+    }
+}
+
 /// YARN's diagnostics for containers on a node that stopped heartbeating.
 pub(crate) const LOST_NODE_DIAGNOSTICS: &str = "Container released on a *lost* node";
 
@@ -177,6 +197,9 @@ impl RmCore {
     }
 
     fn record_kill(&mut self, container: &super::RmContainer, now_ms: u64) {
+        if container.released_by_application {
+            return;
+        }
         let reported = container.reported_kill.as_ref().and_then(|(r, at)| Some((r.parse::<KillReason>().ok()?, *at)));
         let Some((reason, at_ms)) =
             reported.or_else(|| Some((KillReason::from_exit_status(container.exit_status)?, now_ms)))
@@ -220,7 +243,7 @@ impl RmCore {
         attempt.end(AttemptState::FAILED, now_ms);
         let leftovers: Vec<ContainerId> = attempt.containers.iter().copied().collect();
         self.scheduler.remove_attempt(attempt_id);
-        self.release_containers(&leftovers, now_ms);
+        self.release_containers(&leftovers, Release::ByResourceManager, now_ms);
         let app = self.apps.get_mut(&app_id).expect("caller checked");
         let attempts_made = app.attempts.len() as u32;
         tracing::warn!(attempt = %attempt_id, exit_status = container.exit_status, "application master container failed");
@@ -235,30 +258,27 @@ impl RmCore {
         }
     }
 
-    /// Asks NodeManagers to stop containers still alive; allocated-but-unstarted ones complete now.
-    pub(crate) fn release_containers(&mut self, ids: &[ContainerId], now_ms: u64) {
+    /// Asks NodeManagers to stop containers still alive; allocated-but-unstarted ones complete now,
+    /// with the exit status and diagnostics of whoever gave them up (`Release`).
+    pub(crate) fn release_containers(&mut self, ids: &[ContainerId], by: Release, now_ms: u64) {
         for id in ids {
             let Some(container) = self.containers.get(id) else { continue };
-            match container.state {
-                ContainerState::COMPLETE => {}
-                ContainerState::NEW => {
-                    let node = container.node.clone();
-                    if let Some(n) = self.nodes.get_mut(&node) {
-                        n.containers_to_cleanup.insert(*id);
-                    }
-                    self.complete_container(
-                        *id,
-                        exit_status::ABORTED,
-                        "Container released by the ResourceManager".into(),
-                        now_ms,
-                    );
-                }
-                ContainerState::RUNNING => {
-                    let node = container.node.clone();
-                    if let Some(n) = self.nodes.get_mut(&node) {
-                        n.containers_to_cleanup.insert(*id);
+            if container.state == ContainerState::COMPLETE {
+                continue;
+            }
+            let (node, never_started) = (container.node.clone(), container.state == ContainerState::NEW);
+            if let Some(n) = self.nodes.get_mut(&node) {
+                n.containers_to_cleanup.insert(*id);
+            }
+            if never_started {
+                if by == Release::ByApplication {
+                    // Given back by its own application: not a kill, so not in the kill feed.
+                    if let Some(c) = self.containers.get_mut(id) {
+                        c.released_by_application = true;
                     }
                 }
+                let (status, diagnostics) = by.exit();
+                self.complete_container(*id, status, diagnostics.into(), now_ms);
             }
         }
     }

@@ -243,3 +243,20 @@ fn the_app_diagnostics_name_the_containers_the_cluster_killed() {
     assert!(text.contains("1.0 GB of 1 GB physical memory used"), "{text}");
     assert!(!text.contains(&calm.id.to_string()), "{text}");
 }
+
+#[test]
+fn unstarted_containers_end_with_the_status_of_whoever_gave_them_up() {
+    let mut core = cluster();
+    let (attempt, _) = running_app(&mut core, T0);
+    let granted = core.allocate(attempt, &[ask(2)], &[], 0.0, T0).unwrap().allocated;
+    let completed = core.allocate(attempt, &[], &[granted[0].id], 0.0, T0 + 1).unwrap().completed;
+    assert_eq!(
+        (completed[0].exit_status, completed[0].diagnostics.as_str()),
+        (-100, "Container released by application")
+    );
+    core.kill(attempt.application, "Application killed by user.".into(), T0 + 2).unwrap();
+    let other = core.container(granted[1].id).unwrap();
+    assert_eq!((other.exit_status, other.diagnostics.as_str()), (-106, "Container Killed by ResourceManager"));
+    let app = core.app(attempt.application).unwrap();
+    assert_eq!(app.diagnostics, "Application killed by user.", "the user's own kill is not listed as a cluster kill");
+}
