@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::container::KillReason;
 use crate::grpc::tracker::{Action, Answer, Tracker};
 use crate::nm::Nm;
-use crate::resources::{Sampler, Utilization};
+use crate::resources::Sampler;
+use weft_proto::Utilization;
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use sysinfo::System;
-use weft_proto::Resource;
+use weft_proto::{Resource, Utilization};
 
 use crate::cgroups::ContainerCgroup;
 use crate::clock;
@@ -57,17 +57,6 @@ pub(crate) fn detect(
         ));
     }
     Ok(Resource::new(memory_mb, vcores))
-}
-
-/// Resource use as heartbeats report it; CPU in cores busy.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct Utilization {
-    pub(crate) node_physical_memory_mb: i64,
-    pub(crate) node_virtual_memory_mb: i64,
-    pub(crate) node_cpu_usage: f32,
-    pub(crate) containers_physical_memory_mb: i64,
-    pub(crate) containers_virtual_memory_mb: i64,
-    pub(crate) containers_cpu_usage: f32,
 }
 
 /// Samples utilization; keeps the previous CPU counters to turn them into rates.

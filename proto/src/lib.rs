@@ -8,6 +8,7 @@ pub mod exit_status;
 pub mod ids;
 pub mod resource;
 pub mod states;
+pub mod utilization;
 
 /// Generated protobuf messages and tonic clients/servers. Adapters only.
 #[allow(clippy::all, unreachable_pub, missing_docs)]
@@ -17,3 +18,4 @@ pub mod pb {
 
 pub use ids::{ApplicationAttemptId, ApplicationId, ContainerId, IdError, NodeId};
 pub use resource::Resource;
+pub use utilization::Utilization;

@@ -8,7 +8,7 @@ use weft_proto::{ApplicationId, ContainerId};
 use super::MAX_MESSAGE_BYTES;
 use crate::nm::NodeInfo;
 use crate::node::ContainerStatus;
-use crate::resources::Utilization;
+use weft_proto::Utilization;
 
 /// How long one registration or heartbeat call may take.
 const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -129,27 +129,6 @@ fn answer(response: pb::NodeHeartbeatResponse) -> Answer {
         containers_to_cleanup: parsed(containers_to_cleanup),
         apps_to_cleanup: parsed(applications_to_cleanup),
         next_interval_ms: next_heartbeat_interval_ms,
-    }
-}
-
-impl From<Utilization> for pb::NodeUtilization {
-    fn from(u: Utilization) -> Self {
-        let Utilization {
-            node_physical_memory_mb,
-            node_virtual_memory_mb,
-            node_cpu_usage,
-            containers_physical_memory_mb,
-            containers_virtual_memory_mb,
-            containers_cpu_usage,
-        } = u;
-        pb::NodeUtilization {
-            node_physical_memory_mb,
-            node_virtual_memory_mb,
-            node_cpu_usage,
-            containers_physical_memory_mb,
-            containers_virtual_memory_mb,
-            containers_cpu_usage,
-        }
     }
 }
 

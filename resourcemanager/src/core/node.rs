@@ -9,18 +9,8 @@
 use std::collections::BTreeSet;
 
 use weft_proto::states::NodeState;
+pub use weft_proto::Utilization;
 use weft_proto::{ApplicationId, ContainerId, NodeId, Resource};
-
-/// Node and container usage the NodeManager measured (YARN's `resourceUtilization`).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Utilization {
-    pub node_physical_memory_mb: i64,
-    pub node_virtual_memory_mb: i64,
-    pub node_cpu_usage: f32,
-    pub containers_physical_memory_mb: i64,
-    pub containers_virtual_memory_mb: i64,
-    pub containers_cpu_usage: f32,
-}
 
 #[derive(Debug, Clone)]
 pub struct Node {

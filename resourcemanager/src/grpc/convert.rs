@@ -142,33 +142,7 @@ pub(crate) fn completed_status(c: ReportedContainer) -> pb::ContainerStatus {
 }
 
 pub(crate) fn utilization(u: Option<pb::NodeUtilization>) -> Utilization {
-    let pb::NodeUtilization {
-        node_physical_memory_mb,
-        node_virtual_memory_mb,
-        node_cpu_usage,
-        containers_physical_memory_mb,
-        containers_virtual_memory_mb,
-        containers_cpu_usage,
-    } = u.unwrap_or_default();
-    Utilization {
-        node_physical_memory_mb,
-        node_virtual_memory_mb,
-        node_cpu_usage,
-        containers_physical_memory_mb,
-        containers_virtual_memory_mb,
-        containers_cpu_usage,
-    }
-}
-
-pub(crate) fn pb_utilization(u: &Utilization) -> pb::NodeUtilization {
-    pb::NodeUtilization {
-        node_physical_memory_mb: u.node_physical_memory_mb,
-        node_virtual_memory_mb: u.node_virtual_memory_mb,
-        node_cpu_usage: u.node_cpu_usage,
-        containers_physical_memory_mb: u.containers_physical_memory_mb,
-        containers_virtual_memory_mb: u.containers_virtual_memory_mb,
-        containers_cpu_usage: u.containers_cpu_usage,
-    }
+    u.map(Utilization::from).unwrap_or_default()
 }
 
 pub(crate) fn container(c: &RmContainer) -> pb::Container {
@@ -250,7 +224,7 @@ pub(crate) fn node_report(n: &Node) -> pb::NodeReport {
         num_containers: n.containers.len() as i32,
         last_health_update: n.last_heartbeat_ms as i64,
         health_report: n.health_report.clone(),
-        utilization: Some(pb_utilization(&n.utilization)),
+        utilization: Some(n.utilization.into()),
         version: n.version.clone(),
     }
 }
