@@ -14,6 +14,7 @@ mod format;
 mod nm_rest;
 mod query;
 mod shell;
+pub mod spark;
 mod staging;
 
 pub use cli::{run, yarn_argv, Cli};

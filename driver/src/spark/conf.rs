@@ -1,0 +1,1 @@
+//! Spark configuration (`SparkConf`): filled in by the submit work.

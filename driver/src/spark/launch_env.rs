@@ -1,0 +1,29 @@
+//! The contract between `weft submit`, the application master and the processes it starts: which
+//! environment variables tell an application binary what role it plays and where its peers are.
+//! Every name is here once; writers and readers use these constants.
+
+/// `driver` (set by `weft submit` in both deploy modes) or `executor` (set by the driver's backend).
+pub const ROLE: &str = "WEFT_SPARK_ROLE";
+/// Every `spark.*` property of the application, as one JSON object of strings.
+pub const CONF: &str = "WEFT_SPARK_CONF";
+/// The staged application binary as JSON `{"name","sha256","size","executable"}`: what executors localize.
+pub const APP_BINARY: &str = "WEFT_APP_BINARY";
+/// Client mode: the application id `weft submit` obtained (cluster mode reads it from `CONTAINER_ID`).
+pub const APPLICATION_ID: &str = "WEFT_APPLICATION_ID";
+/// Client mode: the unmanaged AM's attempt id, once the ResourceManager has created it.
+pub const AM_ATTEMPT_ID: &str = "WEFT_AM_ATTEMPT_ID";
+/// The ResourceManager's scheduler (application master) service, `host:port`.
+/// In cluster mode the ResourceManager's launcher sets it; in client mode `weft submit` does.
+pub const RM_SCHEDULER_ADDRESS: &str = "WEFT_RM_SCHEDULER_ADDRESS";
+/// The ResourceManager's client service, `host:port`.
+pub const RM_ADDRESS: &str = "WEFT_RM_ADDRESS";
+/// Executors: the driver's RPC endpoint, `host:port`.
+pub const DRIVER_URL: &str = "WEFT_DRIVER_URL";
+/// Executors: the executor id the driver's backend gave this executor (`1`, `2`, … as in Spark).
+pub const EXECUTOR_ID: &str = "WEFT_EXECUTOR_ID";
+/// Executors: how many task threads to run (`spark.executor.cores`).
+pub const EXECUTOR_CORES: &str = "WEFT_EXECUTOR_CORES";
+
+/// Values of `ROLE`.
+pub const ROLE_DRIVER: &str = "driver";
+pub const ROLE_EXECUTOR: &str = "executor";
