@@ -16,6 +16,12 @@ pub mod pb {
     tonic::include_proto!("weft.v1");
 }
 
+/// Generated messages and services of the Spark runtime (driver ↔ executor ↔ executor). Adapters only.
+#[allow(clippy::all, unreachable_pub, missing_docs)]
+pub mod spark_pb {
+    tonic::include_proto!("weft.spark.v1");
+}
+
 pub use ids::{ApplicationAttemptId, ApplicationId, ContainerId, IdError, NodeId};
 pub use resource::Resource;
 pub use utilization::Utilization;

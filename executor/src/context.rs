@@ -1,0 +1,137 @@
+//! What a running task can reach: its ids, its metrics, the executor's services (shuffle fetches,
+//! cached blocks, broadcast values) and the accumulator updates it makes. The runner installs the
+//! context of the task a thread is running, so broadcast variables and accumulators find it.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::error::TaskError;
+use crate::plan::{BlockUpdate, MapLocation, TaskMetrics};
+
+/// A task's context, shared by the operators of its pipeline (one thread).
+pub type TaskCtx = Rc<TaskContext>;
+
+/// The executor's side of a task: implemented by the executor runtime.
+pub trait Services: Send + Sync {
+    /// The serialized blocks of `reduce` from each map output of `shuffle_id`, in the order given.
+    fn fetch_shuffle(&self, shuffle_id: u32, reduce: u32, maps: &[MapLocation]) -> Result<Vec<Vec<u8>>, TaskError>;
+    /// A cached partition held in memory (`rdd_<id>_<partition>`).
+    fn cached(&self, rdd_id: u32, partition: u32) -> Option<Arc<dyn Any + Send + Sync>>;
+    /// A cached partition held on disk, serialized.
+    fn cached_on_disk(&self, rdd_id: u32, partition: u32) -> Option<Vec<u8>>;
+    /// Stores a computed partition in memory; `size` estimates its bytes.
+    fn cache_in_memory(&self, rdd_id: u32, partition: u32, value: Arc<dyn Any + Send + Sync>, size: u64) -> bool;
+    /// Stores a computed partition on disk, serialized.
+    fn cache_on_disk(&self, rdd_id: u32, partition: u32, bytes: &[u8]) -> Result<(), TaskError>;
+    /// The value of a broadcast variable (fetched from the driver once per executor, then kept).
+    fn broadcast(
+        &self,
+        id: u64,
+        decode: &dyn Fn(&[u8]) -> Result<Arc<dyn Any + Send + Sync>, TaskError>,
+    ) -> Result<Arc<dyn Any + Send + Sync>, TaskError>;
+    /// A directory of this executor's for scratch files.
+    fn local_dir(&self) -> PathBuf;
+    fn executor_id(&self) -> &str;
+}
+
+/// One task attempt's context.
+pub struct TaskContext {
+    pub stage_id: u32,
+    pub stage_attempt: u32,
+    pub partition: u32,
+    pub attempt: u32,
+    pub task_id: u64,
+    services: Arc<dyn Services>,
+    metrics: RefCell<TaskMetrics>,
+    accumulators: RefCell<Vec<(u64, Vec<u8>)>>,
+    blocks: RefCell<Vec<BlockUpdate>>,
+    killed: Cell<bool>,
+}
+
+impl TaskContext {
+    pub fn new(
+        stage_id: u32,
+        stage_attempt: u32,
+        partition: u32,
+        attempt: u32,
+        task_id: u64,
+        services: Arc<dyn Services>,
+    ) -> TaskContext {
+        TaskContext {
+            stage_id,
+            stage_attempt,
+            partition,
+            attempt,
+            task_id,
+            services,
+            metrics: RefCell::default(),
+            accumulators: RefCell::default(),
+            blocks: RefCell::default(),
+            killed: Cell::new(false),
+        }
+    }
+
+    pub fn services(&self) -> &dyn Services {
+        &*self.services
+    }
+
+    /// Updates the task's metrics.
+    pub fn metrics(&self, update: impl FnOnce(&mut TaskMetrics)) {
+        update(&mut self.metrics.borrow_mut());
+    }
+
+    pub fn metrics_snapshot(&self) -> TaskMetrics {
+        self.metrics.borrow().clone()
+    }
+
+    /// Records an accumulator update (merged by the driver when the attempt succeeds).
+    pub fn add_accumulator_update(&self, id: u64, merge: impl FnOnce(Option<&[u8]>) -> Vec<u8>) {
+        let mut updates = self.accumulators.borrow_mut();
+        match updates.iter_mut().find(|(i, _)| *i == id) {
+            Some((_, bytes)) => *bytes = merge(Some(bytes)),
+            None => updates.push((id, merge(None))),
+        }
+    }
+
+    pub fn record_block(&self, update: BlockUpdate) {
+        self.blocks.borrow_mut().push(update);
+    }
+
+    pub(crate) fn take_reports(&self) -> (Vec<(u64, Vec<u8>)>, Vec<BlockUpdate>) {
+        (self.accumulators.take(), self.blocks.take())
+    }
+
+    pub fn kill(&self) {
+        self.killed.set(true);
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.get()
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<TaskCtx>> = const { RefCell::new(None) };
+}
+
+/// The context of the task this thread runs, if any (none on the driver).
+pub fn current() -> Option<TaskCtx> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Installs `ctx` as this thread's task for the guard's lifetime.
+pub(crate) fn enter(ctx: TaskCtx) -> CurrentGuard {
+    CURRENT.with(|c| *c.borrow_mut() = Some(ctx));
+    CurrentGuard(())
+}
+
+pub(crate) struct CurrentGuard(());
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| *c.borrow_mut() = None);
+    }
+}

@@ -1,0 +1,199 @@
+//! What a task is made of, as it travels: a tree of [`Node`]s (each a code reference to a
+//! monomorphized constructor plus its serialized environment) ending in a [`Sink`] (return a result,
+//! or write shuffle output). Plain data; the runner builds it into iterators of record batches.
+
+use std::any::Any;
+
+use serde::{Deserialize, Serialize};
+
+use crate::code::{CodePointer, FnRef, Verified};
+use crate::context::TaskCtx;
+use crate::error::TaskError;
+
+/// A batch of records: a `Vec<T>` behind `Any`. Operators move records a batch at a time, so the
+/// per-record path is the user's function inlined into a monomorphized loop.
+pub type Batch = Box<dyn Any>;
+/// The records of one partition, batch by batch.
+pub type Batches = Box<dyn Iterator<Item = Result<Batch, TaskError>>>;
+
+/// How many records an operator puts in a batch.
+pub const BATCH_SIZE: usize = 4096;
+
+/// Builds one node's iterator from its environment and (lazily) its inputs.
+pub type NodeCtorFn = fn(&TaskCtx, &[u8], Inputs) -> Result<Batches, TaskError>;
+/// Consumes a partition and returns the serialized result for the driver.
+pub type ResultCtorFn = fn(&TaskCtx, &[u8], Batches) -> Result<Vec<u8>, TaskError>;
+/// Consumes a partition and returns one serialized block per reduce partition.
+pub type ShuffleCtorFn = fn(&TaskCtx, &[u8], Batches, usize) -> Result<Vec<Vec<u8>>, TaskError>;
+
+macro_rules! code_pointer {
+    ($(#[$doc:meta])* $name:ident, $fn:ty) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub struct $name(pub $fn);
+
+        impl CodePointer for $name {
+            fn address(self) -> usize {
+                self.0 as *const () as usize
+            }
+            unsafe fn from_address(address: usize) -> Self {
+                // SAFETY: the caller guarantees `address` is a function of exactly this type.
+                $name(unsafe { std::mem::transmute::<usize, $fn>(address) })
+            }
+        }
+    };
+}
+
+code_pointer!(
+    /// A node constructor.
+    NodeCtor,
+    NodeCtorFn
+);
+code_pointer!(
+    /// A result constructor.
+    ResultCtor,
+    ResultCtorFn
+);
+code_pointer!(
+    /// A shuffle-write constructor.
+    ShuffleCtor,
+    ShuffleCtorFn
+);
+
+/// One operator of a task's pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Node {
+    pub ctor: FnRef<NodeCtor>,
+    pub env: Vec<u8>,
+    pub inputs: Vec<Node>,
+}
+
+/// A node's inputs, built only when the node asks (a cache hit never builds its lineage).
+pub struct Inputs {
+    nodes: Vec<Option<Node>>,
+    proof: Verified,
+}
+
+impl Inputs {
+    pub(crate) fn new(nodes: Vec<Node>, proof: Verified) -> Inputs {
+        Inputs { nodes: nodes.into_iter().map(Some).collect(), proof }
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Builds input `index` (once).
+    pub fn build(&mut self, ctx: &TaskCtx, index: usize) -> Result<Batches, TaskError> {
+        let node = self
+            .nodes
+            .get_mut(index)
+            .and_then(Option::take)
+            .ok_or_else(|| TaskError::failed(format!("a plan node asked for input {index}, which it does not have")))?;
+        build(ctx, node, &self.proof)
+    }
+
+    /// Builds every input, in order.
+    pub fn build_all(mut self, ctx: &TaskCtx) -> Result<Vec<Batches>, TaskError> {
+        (0..self.nodes.len()).map(|i| self.build(ctx, i)).collect()
+    }
+}
+
+/// Builds a node into its iterator.
+pub(crate) fn build(ctx: &TaskCtx, node: Node, proof: &Verified) -> Result<Batches, TaskError> {
+    let Node { ctor, env, inputs } = node;
+    let ctor = ctor.resolve(proof).0;
+    ctor(ctx, &env, Inputs::new(inputs, proof.clone()))
+}
+
+/// Where a task's partition ends up.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Sink {
+    /// A result stage: the serialized value goes back to the driver.
+    Result { ctor: FnRef<ResultCtor>, env: Vec<u8> },
+    /// A shuffle map stage: one block per reduce partition, written to this executor's disk.
+    Shuffle { shuffle_id: u32, num_reduce: u32, ctor: FnRef<ShuffleCtor>, env: Vec<u8> },
+}
+
+/// Where one map task's output of a shuffle lives, as the driver tells a reducer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapLocation {
+    pub map_index: u32,
+    pub executor_id: String,
+    /// The executor's endpoint, `host:port`.
+    pub address: String,
+    /// The size of this reducer's block in that map output (0: nothing to fetch).
+    pub size: u64,
+}
+
+/// Everything an executor needs to run one task attempt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskDescription {
+    pub task_id: u64,
+    /// Spark's attempt number of this partition's task in this stage attempt (0, 1, …).
+    pub attempt: u32,
+    pub job_id: u32,
+    pub stage_id: u32,
+    pub stage_attempt: u32,
+    pub partition: u32,
+    pub root: Node,
+    pub sink: Sink,
+}
+
+/// A map task's output: the size of each reduce partition's block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapStatus {
+    pub sizes: Vec<u64>,
+}
+
+/// Counters a task reports, named after Spark's task metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskMetrics {
+    pub executor_run_time_ms: u64,
+    pub executor_cpu_time_ns: u64,
+    pub result_size: u64,
+    pub input_bytes: u64,
+    pub input_records: u64,
+    pub output_bytes: u64,
+    pub output_records: u64,
+    pub shuffle_read_bytes: u64,
+    pub shuffle_read_records: u64,
+    pub shuffle_remote_bytes: u64,
+    pub shuffle_write_bytes: u64,
+    pub shuffle_write_records: u64,
+    pub memory_bytes_spilled: u64,
+    pub disk_bytes_spilled: u64,
+}
+
+/// A cached block the task stored (the driver tracks where each cached partition lives).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockUpdate {
+    pub rdd_id: u32,
+    pub partition: u32,
+    pub memory_bytes: u64,
+    pub disk_bytes: u64,
+}
+
+/// How a task attempt ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum TaskEnd {
+    Result(Vec<u8>),
+    Map(MapStatus),
+    Failed(TaskError),
+}
+
+/// What an executor reports when a task attempt ends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskStatus {
+    pub task_id: u64,
+    pub executor_id: String,
+    pub end: TaskEnd,
+    pub metrics: TaskMetrics,
+    /// (accumulator id, serialized partial value) added by this attempt.
+    pub accumulators: Vec<(u64, Vec<u8>)>,
+    pub blocks: Vec<BlockUpdate>,
+}

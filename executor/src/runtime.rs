@@ -1,0 +1,435 @@
+//! The executor process: registers with its driver, serves tasks and shuffle blocks over gRPC, runs
+//! tasks on `cores` threads, heartbeats, and exits when the driver says stop or goes away for longer
+//! than the network timeout.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::{Stream, StreamExt};
+use tokio::runtime::Handle;
+use tonic::transport::{Channel, Endpoint, Server};
+use tonic::{Request, Response, Status, Streaming};
+use weft_proto::spark_pb::driver_endpoint_client::DriverEndpointClient;
+use weft_proto::spark_pb::executor_endpoint_client::ExecutorEndpointClient;
+use weft_proto::spark_pb::executor_endpoint_server::{ExecutorEndpoint, ExecutorEndpointServer};
+use weft_proto::spark_pb::{self as pb};
+
+use crate::block_manager::BlockManager;
+use crate::code::{build_id, Verified};
+use crate::context::Services;
+use crate::error::TaskError;
+use crate::frame;
+use crate::plan::{MapLocation, TaskDescription, TaskStatus};
+use crate::runner;
+use crate::shuffle::{self, ShuffleFiles};
+
+/// Chunks of large payloads on the wire.
+pub const CHUNK: usize = 1 << 20;
+
+/// How an executor process is started (the driver's backend fills it from the launch environment).
+#[derive(Debug, Clone)]
+pub struct ExecutorArgs {
+    pub executor_id: String,
+    pub driver_url: String,
+    /// Address to bind the executor's endpoint to (its port is chosen by the system).
+    pub bind_host: String,
+    pub cores: usize,
+    pub container_id: String,
+    pub log_url: String,
+    /// Scratch space: shuffle files and cached blocks on disk.
+    pub local_dir: PathBuf,
+    pub storage_memory_bytes: u64,
+    pub shuffle_compress: bool,
+    pub heartbeat_interval: Duration,
+    pub network_timeout: Duration,
+}
+
+/// Runs the executor until the driver stops it; returns the process exit code.
+pub fn run(args: ExecutorArgs) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("executor {}: cannot start the async runtime: {e}", args.executor_id);
+            return 1;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => 0,
+        Err(message) => {
+            tracing::error!("{message}");
+            1
+        }
+    }
+}
+
+/// Messages of the task threads' queue.
+enum Work {
+    Task(Box<(Verified, TaskDescription)>),
+}
+
+struct Executor {
+    id: String,
+    address: String,
+    handle: Handle,
+    driver: DriverEndpointClient<Channel>,
+    shuffle: ShuffleFiles,
+    blocks: BlockManager,
+    broadcasts: Mutex<HashMap<u64, Arc<dyn Any + Send + Sync>>>,
+    peers: Mutex<HashMap<String, ExecutorEndpointClient<Channel>>>,
+    local_dir: PathBuf,
+    active: std::sync::atomic::AtomicI32,
+    queue: Mutex<mpsc::Sender<Work>>,
+    stop: tokio::sync::Notify,
+}
+
+async fn serve(args: ExecutorArgs) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind((args.bind_host.as_str(), 0))
+        .await
+        .map_err(|e| format!("executor {}: cannot listen on {}: {e}", args.executor_id, args.bind_host))?;
+    let bound: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    let address = format!("{}:{}", args.bind_host, bound.port());
+    let channel = Endpoint::from_shared(format!("http://{}", args.driver_url))
+        .map_err(|e| format!("bad driver address {:?}: {e}", args.driver_url))?
+        .connect_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .map_err(|e| format!("executor {}: cannot reach the driver at {}: {e}", args.executor_id, args.driver_url))?;
+    let driver = DriverEndpointClient::new(channel);
+    let shuffle = ShuffleFiles::new(args.local_dir.join("shuffle"), args.shuffle_compress)
+        .map_err(|e| format!("cannot create {}: {e}", args.local_dir.display()))?;
+    let blocks = BlockManager::new(args.storage_memory_bytes, args.local_dir.join("blocks"))
+        .map_err(|e| format!("cannot create {}: {e}", args.local_dir.display()))?;
+    let (tx, rx) = mpsc::channel::<Work>();
+    let executor = Arc::new(Executor {
+        id: args.executor_id.clone(),
+        address: address.clone(),
+        handle: Handle::current(),
+        driver: driver.clone(),
+        shuffle,
+        blocks,
+        broadcasts: Mutex::default(),
+        peers: Mutex::default(),
+        local_dir: args.local_dir.clone(),
+        active: Default::default(),
+        queue: Mutex::new(tx),
+        stop: tokio::sync::Notify::new(),
+    });
+    start_task_threads(&executor, rx, args.cores.max(1));
+
+    let service = ExecutorEndpointServer::new(Endpoint_(executor.clone()));
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let stopper = executor.clone();
+    let server = tokio::spawn(async move {
+        Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, async move { stopper.stop.notified().await })
+            .await
+    });
+
+    let registration = pb::RegisterExecutorRequest {
+        executor_id: args.executor_id.clone(),
+        address: address.clone(),
+        host: args.bind_host.clone(),
+        cores: args.cores as i32,
+        build_id: build_id().to_string(),
+        pid: std::process::id() as i32,
+        container_id: args.container_id.clone(),
+        log_url: args.log_url.clone(),
+    };
+    driver
+        .clone()
+        .register_executor(registration)
+        .await
+        .map_err(|s| format!("executor {}: the driver refused the registration: {}", args.executor_id, s.message()))?;
+    tracing::info!(executor = %args.executor_id, %address, cores = args.cores, "registered with the driver");
+
+    let outcome = heartbeat_until_stopped(&executor, &args).await;
+    executor.stop.notify_waiters();
+    let _ = server.await;
+    outcome
+}
+
+async fn heartbeat_until_stopped(executor: &Arc<Executor>, args: &ExecutorArgs) -> Result<(), String> {
+    let mut last_contact = Instant::now();
+    let mut ticks = tokio::time::interval(args.heartbeat_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = executor.stop.notified() => return Ok(()),
+            _ = ticks.tick() => {}
+        }
+        let request = pb::HeartbeatRequest {
+            executor_id: executor.id.clone(),
+            rss_bytes: resident_bytes(),
+            active_tasks: executor.active.load(std::sync::atomic::Ordering::Relaxed),
+        };
+        match executor.driver.clone().heartbeat(request).await {
+            Ok(reply) if reply.get_ref().unknown_executor => {
+                return Err(format!("executor {}: the driver no longer knows this executor; exiting", executor.id));
+            }
+            Ok(_) => last_contact = Instant::now(),
+            Err(status) if last_contact.elapsed() > args.network_timeout => {
+                return Err(format!(
+                    "executor {}: no answer from the driver at {} for {:?} (spark.network.timeout): {}; exiting",
+                    executor.id,
+                    args.driver_url,
+                    last_contact.elapsed(),
+                    status.message()
+                ));
+            }
+            Err(status) => tracing::warn!(error = %status.message(), "heartbeat to the driver failed"),
+        }
+    }
+}
+
+fn resident_bytes() -> i64 {
+    procfs::process::Process::myself()
+        .and_then(|p| p.statm())
+        .map(|s| (s.resident * procfs::page_size()) as i64)
+        .unwrap_or(0)
+}
+
+fn start_task_threads(executor: &Arc<Executor>, rx: mpsc::Receiver<Work>, cores: usize) {
+    let rx = Arc::new(Mutex::new(rx));
+    for n in 0..cores {
+        let rx = rx.clone();
+        let executor = executor.clone();
+        std::thread::Builder::new()
+            .name(format!("task-{n}"))
+            .spawn(move || loop {
+                let work = rx.lock().expect("task queue lock").recv();
+                let Ok(Work::Task(task)) = work else { return };
+                let (proof, task) = *task;
+                let services: Arc<dyn Services> = executor.clone();
+                let status = runner::run_task(&proof, task, services, &executor.shuffle);
+                executor.active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                executor.report(status);
+            })
+            .expect("spawn a task thread");
+    }
+}
+
+impl Executor {
+    /// Sends a task's end to the driver (from a task thread).
+    fn report(&self, status: TaskStatus) {
+        let bytes = match bincode::serialize(&status) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::error!(task = status.task_id, error = %e, "cannot encode a task status");
+                return;
+            }
+        };
+        let chunks: Vec<pb::Chunk> = bytes.chunks(CHUNK).map(|c| pb::Chunk { data: c.to_vec() }).collect();
+        let mut driver = self.driver.clone();
+        let task_id = status.task_id;
+        let sent = self.handle.block_on(async move { driver.status_update(futures::stream::iter(chunks)).await });
+        if let Err(s) = sent {
+            tracing::error!(task = task_id, error = %s.message(), "cannot report a task's end to the driver");
+        }
+    }
+
+    fn peer(&self, address: &str) -> Result<ExecutorEndpointClient<Channel>, String> {
+        let mut peers = self.peers.lock().expect("peers lock");
+        if let Some(client) = peers.get(address) {
+            return Ok(client.clone());
+        }
+        let endpoint = Endpoint::from_shared(format!("http://{address}")).map_err(|e| e.to_string())?;
+        let client = ExecutorEndpointClient::new(endpoint.connect_lazy());
+        peers.insert(address.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    async fn fetch_remote(&self, address: &str, names: Vec<String>) -> Result<Vec<Vec<u8>>, (usize, String)> {
+        let mut client = self.peer(address).map_err(|e| (0, e))?;
+        let count = names.len();
+        let mut stream = client
+            .fetch_blocks(pb::FetchBlocksRequest { block_ids: names })
+            .await
+            .map_err(|s| (0, s.message().to_owned()))?
+            .into_inner();
+        let mut blocks = vec![Vec::new(); count];
+        let mut done = 0;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|s| (done, s.message().to_owned()))?;
+            let index = chunk.index as usize;
+            let block = blocks.get_mut(index).ok_or((index, "a block index out of range".to_owned()))?;
+            block.extend_from_slice(&chunk.data);
+            if chunk.last {
+                done = index + 1;
+            }
+        }
+        if done != count {
+            return Err((done, format!("the stream ended after {done} of {count} blocks")));
+        }
+        Ok(blocks)
+    }
+}
+
+impl Services for Executor {
+    fn fetch_shuffle(&self, shuffle_id: u32, reduce: u32, maps: &[MapLocation]) -> Result<Vec<Vec<u8>>, TaskError> {
+        let fetch_failed = |m: &MapLocation, message: String| TaskError::FetchFailed {
+            executor_id: m.executor_id.clone(),
+            address: m.address.clone(),
+            shuffle_id,
+            map_index: m.map_index,
+            reduce_id: reduce,
+            message,
+        };
+        let mut out: Vec<Option<Vec<u8>>> = vec![None; maps.len()];
+        let mut remote: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, m) in maps.iter().enumerate() {
+            if m.size == 0 {
+                out[i] = Some(Vec::new());
+            } else if m.address == self.address {
+                let stored = self
+                    .shuffle
+                    .read_stored(shuffle_id, m.map_index, reduce)
+                    .map_err(|e| fetch_failed(m, e.to_string()))?;
+                out[i] = Some(self.shuffle.unpack(stored).map_err(|e| fetch_failed(m, e.to_string()))?);
+            } else {
+                remote.entry(m.address.as_str()).or_default().push(i);
+            }
+        }
+        for (address, indices) in remote {
+            let names = indices.iter().map(|&i| shuffle::block_name(shuffle_id, maps[i].map_index, reduce)).collect();
+            let fetched = self.handle.block_on(self.fetch_remote(address, names));
+            match fetched {
+                Ok(blocks) => {
+                    for (&i, stored) in indices.iter().zip(blocks) {
+                        out[i] = Some(self.shuffle.unpack(stored).map_err(|e| fetch_failed(&maps[i], e.to_string()))?);
+                    }
+                }
+                Err((at, message)) => {
+                    let m = &maps[indices[at.min(indices.len() - 1)]];
+                    return Err(fetch_failed(m, format!("failed to fetch from {address}: {message}")));
+                }
+            }
+        }
+        Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+    }
+
+    fn cached(&self, rdd_id: u32, partition: u32) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.blocks.get(rdd_id, partition)
+    }
+
+    fn cached_on_disk(&self, rdd_id: u32, partition: u32) -> Option<Vec<u8>> {
+        self.blocks.get_disk(rdd_id, partition)
+    }
+
+    fn cache_in_memory(&self, rdd_id: u32, partition: u32, value: Arc<dyn Any + Send + Sync>, size: u64) -> bool {
+        self.blocks.put(rdd_id, partition, value, size)
+    }
+
+    fn cache_on_disk(&self, rdd_id: u32, partition: u32, bytes: &[u8]) -> Result<(), TaskError> {
+        Ok(self.blocks.put_disk(rdd_id, partition, bytes)?)
+    }
+
+    fn broadcast(
+        &self,
+        id: u64,
+        decode: &dyn Fn(&[u8]) -> Result<Arc<dyn Any + Send + Sync>, TaskError>,
+    ) -> Result<Arc<dyn Any + Send + Sync>, TaskError> {
+        if let Some(value) = self.broadcasts.lock().expect("broadcast lock").get(&id) {
+            return Ok(value.clone());
+        }
+        let mut driver = self.driver.clone();
+        let bytes = self.handle.block_on(async move {
+            let mut stream =
+                driver.fetch_broadcast(pb::FetchBroadcastRequest { broadcast_id: id }).await?.into_inner();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                bytes.extend_from_slice(&chunk?.data);
+            }
+            Ok::<_, Status>(bytes)
+        });
+        let bytes = bytes.map_err(|s| TaskError::failed(format!("cannot fetch broadcast {id}: {}", s.message())))?;
+        let value = decode(&bytes)?;
+        self.broadcasts.lock().expect("broadcast lock").insert(id, value.clone());
+        Ok(value)
+    }
+
+    fn local_dir(&self) -> PathBuf {
+        self.local_dir.clone()
+    }
+
+    fn executor_id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The gRPC face of an executor.
+#[allow(non_camel_case_types)]
+struct Endpoint_(Arc<Executor>);
+
+type BlockStream = Pin<Box<dyn Stream<Item = Result<pb::BlockChunk, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl ExecutorEndpoint for Endpoint_ {
+    async fn launch_task(&self, request: Request<Streaming<pb::Chunk>>) -> Result<Response<pb::Ack>, Status> {
+        let mut stream = request.into_inner();
+        let mut frame = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            frame.extend_from_slice(&chunk?.data);
+        }
+        let (proof, task) = frame::decode_task(&frame).map_err(|e| {
+            tracing::error!(error = %e, "refusing a task");
+            Status::failed_precondition(e.to_string())
+        })?;
+        self.0.active.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let queued = self.0.queue.lock().expect("queue lock").send(Work::Task(Box::new((proof, task))));
+        queued.map_err(|_| Status::unavailable("the executor is stopping"))?;
+        Ok(Response::new(pb::Ack {}))
+    }
+
+    async fn kill_task(&self, request: Request<pb::KillTaskRequest>) -> Result<Response<pb::Ack>, Status> {
+        let r = request.into_inner();
+        tracing::info!(task = r.task_id, reason = %r.reason, "kill asked; the attempt's result will be ignored by the driver");
+        Ok(Response::new(pb::Ack {}))
+    }
+
+    async fn stop_executor(&self, _: Request<pb::StopExecutorRequest>) -> Result<Response<pb::Ack>, Status> {
+        tracing::info!("the driver asked this executor to stop");
+        self.0.stop.notify_waiters();
+        Ok(Response::new(pb::Ack {}))
+    }
+
+    type FetchBlocksStream = BlockStream;
+
+    async fn fetch_blocks(&self, request: Request<pb::FetchBlocksRequest>) -> Result<Response<BlockStream>, Status> {
+        let names = request.into_inner().block_ids;
+        let executor = self.0.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::BlockChunk, Status>>(4);
+        tokio::task::spawn_blocking(move || {
+            for (index, name) in names.iter().enumerate() {
+                let block = match shuffle::parse_block_name(name) {
+                    Some((s, m, r)) => executor.shuffle.read_stored(s, m, r).map_err(|e| Status::not_found(e.to_string())),
+                    None => Err(Status::invalid_argument(format!("{name:?} is not a shuffle block name"))),
+                };
+                let block = match block {
+                    Ok(block) => block,
+                    Err(status) => {
+                        let _ = tx.blocking_send(Err(status));
+                        return;
+                    }
+                };
+                let index = index as u32;
+                let mut pieces = block.chunks(CHUNK).peekable();
+                if pieces.peek().is_none() {
+                    let _ = tx.blocking_send(Ok(pb::BlockChunk { index, data: Vec::new(), last: true }));
+                }
+                while let Some(piece) = pieces.next() {
+                    let last = pieces.peek().is_none();
+                    if tx.blocking_send(Ok(pb::BlockChunk { index, data: piece.to_vec(), last })).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+}
