@@ -48,6 +48,7 @@ mod tidy {
         "shell/plan.rs",
         "shell/book.rs",
         "shell/watch.rs",
+        "spark/executor_book.rs",
     ];
     const BANNED: &[&str] = &["tokio", "tonic", "reqwest", "std::fs", "std::net", "SystemTime", "Instant::now"];
 

@@ -21,8 +21,8 @@ use crate::error::CliError;
 const BUSY_INTERVAL: Duration = Duration::from_millis(100);
 const IDLE_INTERVAL: Duration = Duration::from_millis(500);
 /// A call that finds the ResourceManager unavailable is retried this many times, this far apart.
-const MAX_RETRIES: u32 = 40;
-const RETRY_DELAY: Duration = Duration::from_millis(250);
+pub(crate) const MAX_RETRIES: u32 = 40;
+pub(crate) const RETRY_DELAY: Duration = Duration::from_millis(250);
 /// 128 + SIGTERM, as a shell reports a process ended by it.
 const EXIT_SIGTERM: u8 = 143;
 
@@ -79,7 +79,7 @@ struct Session {
     response_id: i64,
 }
 
-fn retriable(status: &tonic::Status) -> bool {
+pub(crate) fn retriable(status: &tonic::Status) -> bool {
     matches!(status.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded)
 }
 
@@ -155,7 +155,7 @@ impl Session {
     }
 }
 
-fn grant(container: pb::Container) -> Option<Grant> {
+pub(crate) fn grant(container: pb::Container) -> Option<Grant> {
     let pb::Container { container_id, node_id, node_address, node_http_address: _, resource, priority: _ } = container;
     match container_id.parse::<ContainerId>() {
         Ok(id) => Some(Grant { id, node_id, node_address, resource: resource.map(Resource::from).unwrap_or_default() }),

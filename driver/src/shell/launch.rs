@@ -1,5 +1,7 @@
-//! Starts the shell command in granted containers through each NodeManager's ContainerManagement
-//! service: one StartContainers call per node, the nodes in parallel.
+//! Starts granted containers through each NodeManager's ContainerManagement service: one
+//! StartContainers call per node, the nodes in parallel. The distributed shell runs one command in
+//! all of them (`Launcher`); the Spark application master gives each its own launch context
+//! (`start_containers`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,49 +29,60 @@ pub(crate) type Started = (ContainerId, Result<(), String>);
 impl Launcher {
     /// Starts the command in every grant; one result per grant.
     pub(crate) async fn start_all(&self, grants: Vec<Grant>) -> Vec<Started> {
-        let mut by_node: BTreeMap<String, Vec<Grant>> = BTreeMap::new();
-        for grant in grants {
-            by_node.entry(grant.node_address.clone()).or_default().push(grant);
-        }
-        let starts = by_node.into_iter().map(|(address, grants)| self.start_on(address, grants));
-        futures::future::join_all(starts).await.into_iter().flatten().collect()
+        let starts = grants.into_iter().map(|grant| (grant, self.context())).collect();
+        start_containers(&self.user, starts).await
     }
 
-    fn request(&self, grant: &Grant) -> pb::StartContainerRequest {
+    fn context(&self) -> pb::ContainerLaunchContext {
         let environment = self
             .environment
             .iter()
             .map(|(key, value)| pb::KeyValue { key: key.clone(), value: value.clone() })
             .collect();
-        pb::StartContainerRequest {
-            container_id: grant.id.to_string(),
-            launch: Some(pb::ContainerLaunchContext {
-                command: self.command.clone(),
-                environment,
-                local_resources: Vec::new(),
-            }),
-            resource: Some(grant.resource.into()),
-            user: self.user.clone(),
-        }
+        pb::ContainerLaunchContext { command: self.command.clone(), environment, local_resources: Vec::new() }
     }
 
-    async fn start_on(&self, address: String, grants: Vec<Grant>) -> Vec<Started> {
-        let all_failed = |message: String| grants.iter().map(|g| (g.id, Err(message.clone()))).collect();
-        let channel = match connect(NODE_MANAGER, &address).await {
-            Ok(channel) => channel,
-            Err(e) => return all_failed(e.to_string()),
-        };
-        let request = pb::StartContainersRequest { requests: grants.iter().map(|g| self.request(g)).collect() };
-        let mut client = ContainerManagementClient::new(channel);
-        let response = match tokio::time::timeout(START_TIMEOUT, client.start_containers(request)).await {
-            Ok(Ok(response)) => response.into_inner(),
-            Ok(Err(status)) => {
-                return all_failed(format!("the NodeManager at {address} refused: {}", status.message()))
-            }
-            Err(_) => return all_failed(format!("the NodeManager at {address} did not answer in {START_TIMEOUT:?}")),
-        };
-        results(&address, &grants, response)
+    #[cfg(test)]
+    fn request(&self, grant: &Grant) -> pb::StartContainerRequest {
+        request(&self.user, grant, self.context())
     }
+}
+
+/// Starts each grant with its own launch context, as `user`; one result per grant.
+pub(crate) async fn start_containers(user: &str, starts: Vec<(Grant, pb::ContainerLaunchContext)>) -> Vec<Started> {
+    let mut by_node: BTreeMap<String, Vec<(Grant, pb::ContainerLaunchContext)>> = BTreeMap::new();
+    for (grant, context) in starts {
+        by_node.entry(grant.node_address.clone()).or_default().push((grant, context));
+    }
+    let starts = by_node.into_iter().map(|(address, starts)| start_on(user, address, starts));
+    futures::future::join_all(starts).await.into_iter().flatten().collect()
+}
+
+fn request(user: &str, grant: &Grant, context: pb::ContainerLaunchContext) -> pb::StartContainerRequest {
+    pb::StartContainerRequest {
+        container_id: grant.id.to_string(),
+        launch: Some(context),
+        resource: Some(grant.resource.into()),
+        user: user.to_owned(),
+    }
+}
+
+async fn start_on(user: &str, address: String, starts: Vec<(Grant, pb::ContainerLaunchContext)>) -> Vec<Started> {
+    let (grants, contexts): (Vec<Grant>, Vec<pb::ContainerLaunchContext>) = starts.into_iter().unzip();
+    let all_failed = |message: String| grants.iter().map(|g| (g.id, Err(message.clone()))).collect();
+    let channel = match connect(NODE_MANAGER, &address).await {
+        Ok(channel) => channel,
+        Err(e) => return all_failed(e.to_string()),
+    };
+    let requests = grants.iter().zip(contexts).map(|(g, context)| request(user, g, context)).collect();
+    let request = pb::StartContainersRequest { requests };
+    let mut client = ContainerManagementClient::new(channel);
+    let response = match tokio::time::timeout(START_TIMEOUT, client.start_containers(request)).await {
+        Ok(Ok(response)) => response.into_inner(),
+        Ok(Err(status)) => return all_failed(format!("the NodeManager at {address} refused: {}", status.message())),
+        Err(_) => return all_failed(format!("the NodeManager at {address} did not answer in {START_TIMEOUT:?}")),
+    };
+    results(&address, &grants, response)
 }
 
 /// Matches a StartContainers reply to the grants it was about.

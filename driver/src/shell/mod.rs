@@ -5,6 +5,6 @@
 pub(crate) mod am;
 pub(crate) mod book;
 pub(crate) mod client;
-mod launch;
+pub(crate) mod launch;
 pub(crate) mod plan;
 mod watch;

@@ -3,5 +3,6 @@
 //! application master) and the console progress bar.
 
 pub mod conf;
+pub(crate) mod executor_book;
 pub mod launch_env;
 pub(crate) mod yarn_am;
