@@ -1,0 +1,299 @@
+//! `SparkConf`'s accessors: each key with Spark 4's default and rule (`facts/spark.md` §7, §8), e.g.
+//! a container's memory = memory + overhead, the overhead max(384 MiB, 0.10 × memory) unless set.
+
+use super::keys;
+use super::{invalid, MEMORY_OVERHEAD_FACTOR, MIB};
+use super::{DeployMode, SchedulerMode, SparkConf, StagedFile, TimeUnit};
+
+impl SparkConf {
+    // ---- the application ----
+
+    /// `spark.app.name`; `weft submit` defaults it to the binary's file name.
+    pub fn app_name(&self) -> Option<&str> {
+        self.get(keys::APP_NAME)
+    }
+
+    /// `spark.master`, `local[*]` when unset (a binary started without `weft submit`).
+    pub fn master(&self) -> &str {
+        self.get(keys::MASTER).unwrap_or("local[*]")
+    }
+
+    /// The task threads of a local master: `local` is 1, `local[N]` is N, `local[*]` is
+    /// `available_cores`. `Ok(None)` for a cluster master.
+    pub fn local_master_threads(&self, available_cores: usize) -> Result<Option<usize>, String> {
+        let master = self.master().trim();
+        let Some(rest) = master.strip_prefix("local") else { return Ok(None) };
+        let expected = "local, local[N] with N at least 1, or local[*]";
+        let threads = match rest {
+            "" => 1,
+            "[*]" => available_cores.max(1),
+            _ => match rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')).map(str::parse::<usize>) {
+                Some(Ok(n)) if n >= 1 => n,
+                _ => return Err(invalid(keys::MASTER, master, expected)),
+            },
+        };
+        Ok(Some(threads))
+    }
+
+    /// `spark.submit.deployMode`: `client` (the default) or `cluster`.
+    pub fn deploy_mode(&self) -> Result<DeployMode, String> {
+        match self.get(keys::DEPLOY_MODE) {
+            None | Some("client") => Ok(DeployMode::Client),
+            Some("cluster") => Ok(DeployMode::Cluster),
+            Some(other) => Err(invalid(keys::DEPLOY_MODE, other, "client or cluster")),
+        }
+    }
+
+    /// `spark.yarn.queue`, `default` when unset.
+    pub fn queue(&self) -> &str {
+        self.get(keys::YARN_QUEUE).unwrap_or("default")
+    }
+
+    /// `spark.yarn.maxAppAttempts`; `None` means the cluster's `yarn.resourcemanager.am.max-attempts`.
+    pub fn max_app_attempts(&self) -> Result<Option<u32>, String> {
+        match self.get(keys::YARN_MAX_APP_ATTEMPTS) {
+            None => Ok(None),
+            Some(_) => self.count(keys::YARN_MAX_APP_ATTEMPTS, 1, 1).map(Some),
+        }
+    }
+
+    // ---- executors ----
+
+    /// `spark.executor.instances`, 2 as on YARN.
+    pub fn executor_instances(&self) -> Result<u32, String> {
+        self.count(keys::EXECUTOR_INSTANCES, 2, 0)
+    }
+
+    /// `spark.executor.memory` in MiB, 1024 when unset.
+    pub fn executor_memory_mb(&self) -> Result<i64, String> {
+        self.memory_mb(keys::EXECUTOR_MEMORY, 1024)
+    }
+
+    /// `spark.executor.cores`, 1 as on YARN.
+    pub fn executor_cores(&self) -> Result<u32, String> {
+        self.count(keys::EXECUTOR_CORES, 1, 1)
+    }
+
+    /// `spark.executor.memoryOverhead` if set, else max(`spark.executor.minMemoryOverhead` (384m),
+    /// `spark.executor.memoryOverheadFactor` (0.10) × executor memory), in MiB.
+    pub fn executor_overhead_mb(&self) -> Result<i64, String> {
+        let factor = self.overhead_factor(keys::EXECUTOR_MEMORY_OVERHEAD_FACTOR)?;
+        let memory_mb = self.executor_memory_mb()?;
+        self.overhead_mb(memory_mb, keys::EXECUTOR_MEMORY_OVERHEAD, factor, keys::EXECUTOR_MIN_MEMORY_OVERHEAD)
+    }
+
+    /// What an executor's container asks for: memory + overhead, in MiB.
+    pub fn executor_container_mb(&self) -> Result<i64, String> {
+        Ok(self.executor_memory_mb()? + self.executor_overhead_mb()?)
+    }
+
+    /// Executors that may fail before the application does: `spark.executor.maxNumFailures` (or its
+    /// YARN-era name), else max(2 × the executors asked for, 3), the maximum under dynamic allocation.
+    pub fn executor_max_num_failures(&self) -> Result<u32, String> {
+        for key in [keys::EXECUTOR_MAX_NUM_FAILURES, keys::YARN_MAX_EXECUTOR_FAILURES] {
+            if self.contains(key) {
+                return self.count(key, 3, 1);
+            }
+        }
+        let executors = if self.boolean_or(keys::DYNAMIC_ALLOCATION_ENABLED, false)? {
+            self.count(keys::DYNAMIC_ALLOCATION_MAX_EXECUTORS, i32::MAX as u32, 0)?
+        } else {
+            self.executor_instances()?
+        };
+        Ok(executors.saturating_mul(2).clamp(3, i32::MAX as u32))
+    }
+
+    /// `spark.executor.heartbeatInterval`, 10s; a bare number is ms.
+    pub fn executor_heartbeat_interval_ms(&self) -> Result<u64, String> {
+        Ok(self.get_time_as_ms(keys::EXECUTOR_HEARTBEAT_INTERVAL, TimeUnit::Milliseconds)?.unwrap_or(10_000))
+    }
+
+    // ---- the driver ----
+
+    /// `spark.driver.memory` in MiB, 1024 when unset.
+    pub fn driver_memory_mb(&self) -> Result<i64, String> {
+        self.memory_mb(keys::DRIVER_MEMORY, 1024)
+    }
+
+    /// `spark.driver.cores`, 1 (used in cluster mode).
+    pub fn driver_cores(&self) -> Result<u32, String> {
+        self.count(keys::DRIVER_CORES, 1, 1)
+    }
+
+    /// `spark.driver.memoryOverhead` if set, else max(`spark.driver.minMemoryOverhead` (384m),
+    /// `spark.driver.memoryOverheadFactor` (0.10) × driver memory), in MiB.
+    pub fn driver_overhead_mb(&self) -> Result<i64, String> {
+        let factor = self.overhead_factor(keys::DRIVER_MEMORY_OVERHEAD_FACTOR)?;
+        let memory_mb = self.driver_memory_mb()?;
+        self.overhead_mb(memory_mb, keys::DRIVER_MEMORY_OVERHEAD, factor, keys::DRIVER_MIN_MEMORY_OVERHEAD)
+    }
+
+    /// What the driver's container asks for in cluster mode: memory + overhead, in MiB.
+    pub fn driver_container_mb(&self) -> Result<i64, String> {
+        Ok(self.driver_memory_mb()? + self.driver_overhead_mb()?)
+    }
+
+    /// `spark.driver.maxResultSize` in bytes, 1g; 0 means unlimited.
+    pub fn driver_max_result_size_bytes(&self) -> Result<u64, String> {
+        Ok(self.get_size_as_bytes(keys::DRIVER_MAX_RESULT_SIZE, 1)?.unwrap_or(1024 * MIB))
+    }
+
+    /// `spark.driver.host`: the address executors reach the driver at; unset means this host.
+    pub fn driver_host(&self) -> Option<&str> {
+        self.get(keys::DRIVER_HOST)
+    }
+
+    /// `spark.driver.port`, 0 (any free port).
+    pub fn driver_port(&self) -> Result<u16, String> {
+        let port = self.int_in(keys::DRIVER_PORT, 0, 0, u16::MAX.into())?;
+        Ok(u16::try_from(port).expect("checked against u16::MAX"))
+    }
+
+    // ---- the client-mode application master (its container when it is not unmanaged) ----
+
+    /// `spark.yarn.am.memory` in MiB, 512 when unset.
+    pub fn yarn_am_memory_mb(&self) -> Result<i64, String> {
+        self.memory_mb(keys::YARN_AM_MEMORY, 512)
+    }
+
+    /// `spark.yarn.am.memoryOverhead` if set, else max(`spark.driver.minMemoryOverhead` (384m), 0.10 ×
+    /// the AM's memory), in MiB.
+    pub fn yarn_am_overhead_mb(&self) -> Result<i64, String> {
+        let memory_mb = self.yarn_am_memory_mb()?;
+        self.overhead_mb(
+            memory_mb,
+            keys::YARN_AM_MEMORY_OVERHEAD,
+            MEMORY_OVERHEAD_FACTOR,
+            keys::DRIVER_MIN_MEMORY_OVERHEAD,
+        )
+    }
+
+    /// The client-mode AM's memory + overhead, in MiB.
+    pub fn yarn_am_container_mb(&self) -> Result<i64, String> {
+        Ok(self.yarn_am_memory_mb()? + self.yarn_am_overhead_mb()?)
+    }
+
+    /// `spark.yarn.am.cores`, 1.
+    pub fn yarn_am_cores(&self) -> Result<u32, String> {
+        self.count(keys::YARN_AM_CORES, 1, 1)
+    }
+
+    // ---- scheduling ----
+
+    /// `spark.task.maxFailures`, 4.
+    pub fn task_max_failures(&self) -> Result<u32, String> {
+        self.count(keys::TASK_MAX_FAILURES, 4, 1)
+    }
+
+    /// `spark.default.parallelism`; `None` lets each operation pick (Spark's rule by master).
+    pub fn default_parallelism(&self) -> Result<Option<usize>, String> {
+        match self.get(keys::DEFAULT_PARALLELISM) {
+            None => Ok(None),
+            Some(_) => self.count(keys::DEFAULT_PARALLELISM, 1, 1).map(|n| Some(n as usize)),
+        }
+    }
+
+    /// `spark.locality.wait`, 3s; a bare number is ms.
+    pub fn locality_wait_ms(&self) -> Result<u64, String> {
+        Ok(self.get_time_as_ms(keys::LOCALITY_WAIT, TimeUnit::Milliseconds)?.unwrap_or(3000))
+    }
+
+    fn locality_wait_level_ms(&self, key: &str) -> Result<u64, String> {
+        match self.get_time_as_ms(key, TimeUnit::Milliseconds)? {
+            Some(ms) => Ok(ms),
+            None => self.locality_wait_ms(),
+        }
+    }
+
+    /// `spark.locality.wait.process`, `spark.locality.wait` when unset.
+    pub fn locality_wait_process_ms(&self) -> Result<u64, String> {
+        self.locality_wait_level_ms(keys::LOCALITY_WAIT_PROCESS)
+    }
+
+    /// `spark.locality.wait.node`, `spark.locality.wait` when unset.
+    pub fn locality_wait_node_ms(&self) -> Result<u64, String> {
+        self.locality_wait_level_ms(keys::LOCALITY_WAIT_NODE)
+    }
+
+    /// `spark.locality.wait.rack`, `spark.locality.wait` when unset.
+    pub fn locality_wait_rack_ms(&self) -> Result<u64, String> {
+        self.locality_wait_level_ms(keys::LOCALITY_WAIT_RACK)
+    }
+
+    /// `spark.scheduler.mode`: FIFO (default) or FAIR, in any case.
+    pub fn scheduler_mode(&self) -> Result<SchedulerMode, String> {
+        match self.get(keys::SCHEDULER_MODE).map(|v| v.trim().to_ascii_uppercase()) {
+            None => Ok(SchedulerMode::Fifo),
+            Some(mode) if mode == "FIFO" => Ok(SchedulerMode::Fifo),
+            Some(mode) if mode == "FAIR" => Ok(SchedulerMode::Fair),
+            Some(_) => {
+                Err(invalid(keys::SCHEDULER_MODE, self.get(keys::SCHEDULER_MODE).unwrap_or_default(), "FIFO or FAIR"))
+            }
+        }
+    }
+
+    /// `spark.network.timeout`, 120s; a bare number is seconds.
+    pub fn network_timeout_ms(&self) -> Result<u64, String> {
+        Ok(self.get_time_as_ms(keys::NETWORK_TIMEOUT, TimeUnit::Seconds)?.unwrap_or(120_000))
+    }
+
+    // ---- memory, storage, shuffle ----
+
+    /// `spark.memory.fraction`, 0.6, in (0, 1].
+    pub fn memory_fraction(&self) -> Result<f64, String> {
+        self.fraction(keys::MEMORY_FRACTION, 0.6, |x| x > 0.0 && x <= 1.0, "greater than 0 and at most 1")
+    }
+
+    /// `spark.memory.storageFraction`, 0.5, in [0, 1).
+    pub fn memory_storage_fraction(&self) -> Result<f64, String> {
+        self.fraction(keys::MEMORY_STORAGE_FRACTION, 0.5, |x| (0.0..1.0).contains(&x), "from 0 to below 1")
+    }
+
+    /// `spark.shuffle.compress`, true.
+    pub fn shuffle_compress(&self) -> Result<bool, String> {
+        self.boolean_or(keys::SHUFFLE_COMPRESS, true)
+    }
+
+    /// `spark.rdd.compress`, false.
+    pub fn rdd_compress(&self) -> Result<bool, String> {
+        self.boolean_or(keys::RDD_COMPRESS, false)
+    }
+
+    /// `spark.local.dir`: where blocks and shuffle files go; unset means the container's local dirs.
+    pub fn local_dir(&self) -> Option<&str> {
+        self.get(keys::LOCAL_DIR)
+    }
+
+    // ---- observability ----
+
+    /// `spark.ui.showConsoleProgress`; `None` when unset (the driver decides from its terminal).
+    pub fn show_console_progress(&self) -> Result<Option<bool>, String> {
+        self.get_boolean(keys::SHOW_CONSOLE_PROGRESS)
+    }
+
+    /// `spark.eventLog.enabled`, false.
+    pub fn event_log_enabled(&self) -> Result<bool, String> {
+        self.boolean_or(keys::EVENT_LOG_ENABLED, false)
+    }
+
+    /// `spark.eventLog.dir`, `/tmp/spark-events`.
+    pub fn event_log_dir(&self) -> &str {
+        self.get(keys::EVENT_LOG_DIR).unwrap_or("/tmp/spark-events")
+    }
+
+    // ---- files ----
+
+    /// `spark.weft.stagedFiles`: the `--files` as `weft submit` staged them; empty when unset.
+    pub fn staged_files(&self) -> Result<Vec<StagedFile>, String> {
+        match self.get(keys::STAGED_FILES) {
+            None => Ok(Vec::new()),
+            Some(text) => serde_json::from_str(text)
+                .map_err(|_| invalid(keys::STAGED_FILES, text, "a JSON array of {name, sha256, size, executable}")),
+        }
+    }
+
+    /// Records the staged `--files` for executors to localize.
+    pub fn set_staged_files(&mut self, files: &[StagedFile]) -> &mut SparkConf {
+        self.set(keys::STAGED_FILES, serde_json::to_string(files).expect("staged files serialize"))
+    }
+}

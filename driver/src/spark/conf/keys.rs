@@ -1,0 +1,52 @@
+//! The `spark.*` keys this runtime reads, spelled once; `weft submit` writes some of them.
+
+pub const MASTER: &str = "spark.master";
+pub const APP_NAME: &str = "spark.app.name";
+pub const DEPLOY_MODE: &str = "spark.submit.deployMode";
+pub const EXECUTOR_INSTANCES: &str = "spark.executor.instances";
+pub const EXECUTOR_MEMORY: &str = "spark.executor.memory";
+pub const EXECUTOR_CORES: &str = "spark.executor.cores";
+pub const EXECUTOR_MEMORY_OVERHEAD: &str = "spark.executor.memoryOverhead";
+pub const EXECUTOR_MEMORY_OVERHEAD_FACTOR: &str = "spark.executor.memoryOverheadFactor";
+pub const EXECUTOR_MIN_MEMORY_OVERHEAD: &str = "spark.executor.minMemoryOverhead";
+pub const DRIVER_MEMORY: &str = "spark.driver.memory";
+pub const DRIVER_CORES: &str = "spark.driver.cores";
+pub const DRIVER_MEMORY_OVERHEAD: &str = "spark.driver.memoryOverhead";
+pub const DRIVER_MEMORY_OVERHEAD_FACTOR: &str = "spark.driver.memoryOverheadFactor";
+pub const DRIVER_MIN_MEMORY_OVERHEAD: &str = "spark.driver.minMemoryOverhead";
+pub const DRIVER_MAX_RESULT_SIZE: &str = "spark.driver.maxResultSize";
+pub const DRIVER_HOST: &str = "spark.driver.host";
+pub const DRIVER_PORT: &str = "spark.driver.port";
+pub const YARN_AM_MEMORY: &str = "spark.yarn.am.memory";
+pub const YARN_AM_MEMORY_OVERHEAD: &str = "spark.yarn.am.memoryOverhead";
+pub const YARN_AM_CORES: &str = "spark.yarn.am.cores";
+pub const YARN_QUEUE: &str = "spark.yarn.queue";
+pub const YARN_MAX_APP_ATTEMPTS: &str = "spark.yarn.maxAppAttempts";
+/// The user's `--files`, comma-separated, as given.
+pub const YARN_DIST_FILES: &str = "spark.yarn.dist.files";
+/// `--files` with a local master.
+pub const FILES: &str = "spark.files";
+/// Set by `weft submit`: the `--files` as staged, a JSON array of [`StagedFile`](super::StagedFile).
+pub const STAGED_FILES: &str = "spark.weft.stagedFiles";
+pub const TASK_MAX_FAILURES: &str = "spark.task.maxFailures";
+pub const DEFAULT_PARALLELISM: &str = "spark.default.parallelism";
+pub const LOCALITY_WAIT: &str = "spark.locality.wait";
+pub const LOCALITY_WAIT_PROCESS: &str = "spark.locality.wait.process";
+pub const LOCALITY_WAIT_NODE: &str = "spark.locality.wait.node";
+pub const LOCALITY_WAIT_RACK: &str = "spark.locality.wait.rack";
+pub const SCHEDULER_MODE: &str = "spark.scheduler.mode";
+pub const NETWORK_TIMEOUT: &str = "spark.network.timeout";
+pub const EXECUTOR_HEARTBEAT_INTERVAL: &str = "spark.executor.heartbeatInterval";
+pub const EXECUTOR_MAX_NUM_FAILURES: &str = "spark.executor.maxNumFailures";
+/// Spark's YARN-era name of `spark.executor.maxNumFailures`, still read.
+pub const YARN_MAX_EXECUTOR_FAILURES: &str = "spark.yarn.max.executor.failures";
+pub const DYNAMIC_ALLOCATION_ENABLED: &str = "spark.dynamicAllocation.enabled";
+pub const DYNAMIC_ALLOCATION_MAX_EXECUTORS: &str = "spark.dynamicAllocation.maxExecutors";
+pub const SHOW_CONSOLE_PROGRESS: &str = "spark.ui.showConsoleProgress";
+pub const LOCAL_DIR: &str = "spark.local.dir";
+pub const MEMORY_FRACTION: &str = "spark.memory.fraction";
+pub const MEMORY_STORAGE_FRACTION: &str = "spark.memory.storageFraction";
+pub const SHUFFLE_COMPRESS: &str = "spark.shuffle.compress";
+pub const RDD_COMPRESS: &str = "spark.rdd.compress";
+pub const EVENT_LOG_ENABLED: &str = "spark.eventLog.enabled";
+pub const EVENT_LOG_DIR: &str = "spark.eventLog.dir";
