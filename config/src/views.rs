@@ -204,6 +204,9 @@ pub struct ClientConfig {
     pub rm_address: String,
     /// The ResourceManager's web address, as `host:port` to connect to.
     pub rm_webapp_address: String,
+    /// The ResourceManager's scheduler (application master) service, as `host:port` to connect to:
+    /// where a client-mode driver registers as an unmanaged application master.
+    pub rm_scheduler_address: String,
 }
 
 impl ClientConfig {
@@ -211,6 +214,7 @@ impl ClientConfig {
         ClientConfig {
             rm_address: connect_address(s.text("yarn.resourcemanager.address")),
             rm_webapp_address: connect_address(s.text("yarn.resourcemanager.webapp.address")),
+            rm_scheduler_address: connect_address(s.text("yarn.resourcemanager.scheduler.address")),
         }
     }
 }
@@ -234,7 +238,11 @@ mod tests {
             (nm.vmem_pmem_ratio, nm.cgroups_hierarchy.as_str(), nm.cpu_limit_percent),
             (2.1, "hadoop-yarn", 100)
         );
-        assert_eq!(ClientConfig::from_settings(&s).rm_address, "127.0.0.1:8032");
+        let client = ClientConfig::from_settings(&s);
+        assert_eq!(
+            (client.rm_address.as_str(), client.rm_scheduler_address.as_str()),
+            ("127.0.0.1:8032", "127.0.0.1:8030")
+        );
     }
 
     #[test]
