@@ -301,10 +301,8 @@ impl Allocator {
 
     /// Waits `interval`, or less when the driver kills an executor; false when asked to stop.
     async fn wait(&mut self, interval: Duration) -> bool {
-        let sleep = tokio::time::sleep(interval);
-        tokio::pin!(sleep);
         tokio::select! {
-            _ = &mut sleep => true,
+            _ = tokio::time::sleep(interval) => true,
             command = self.commands.recv() => match command {
                 Some(Command::Kill(executor_id)) => {
                     self.kill(&executor_id).await;
