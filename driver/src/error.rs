@@ -6,8 +6,6 @@ use std::fmt;
 pub const EXIT_USAGE: u8 = weft_config::EXIT_USAGE as u8;
 /// Exit status for a command that ran and failed: a refused request, an unreachable service, a failed app.
 pub(crate) const EXIT_FAILURE: u8 = 1;
-/// Exit status for a feature this build does not have yet (`weft submit`).
-pub(crate) const EXIT_NOT_BUILT: u8 = 2;
 
 /// Why a `weft` command failed. `Display` is the one line printed on stderr.
 #[derive(Debug, thiserror::Error)]
@@ -27,12 +25,6 @@ pub enum CliError {
     /// Local work failed: reading a file, an answer that makes no sense.
     #[error("{0}")]
     Failed(String),
-    /// `weft submit` before the Spark runtime exists.
-    #[error(
-        "the Spark runtime is not available in this build yet, so `weft submit` cannot run an application; \
-         `weft shell` runs commands in containers today"
-    )]
-    NotBuilt,
 }
 
 fn remote_message(action: &str, code: tonic::Code, message: &str) -> String {
@@ -47,7 +39,6 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) | CliError::Config(_) => EXIT_USAGE,
-            CliError::NotBuilt => EXIT_NOT_BUILT,
             CliError::Unreachable { .. } | CliError::Remote { .. } | CliError::Failed(_) => EXIT_FAILURE,
         }
     }
@@ -111,8 +102,6 @@ mod tests {
             "submit application_1_0001: queue \"q\" does not exist",
             1,
         );
-        assert_eq!(CliError::NotBuilt.exit_code(), 2);
-        assert!(CliError::NotBuilt.to_string().contains("not available in this build yet"));
     }
 
     #[test]

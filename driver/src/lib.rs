@@ -16,6 +16,7 @@ mod query;
 mod shell;
 pub mod spark;
 mod staging;
+mod submit;
 
 pub use cli::{run, yarn_argv, Cli};
 pub use error::{CliError, EXIT_USAGE};
@@ -48,6 +49,13 @@ mod tidy {
         "shell/plan.rs",
         "shell/book.rs",
         "shell/watch.rs",
+        "spark/conf.rs",
+        "spark/conf/accessors.rs",
+        "spark/conf/keys.rs",
+        "submit/plan.rs",
+        "submit/properties.rs",
+        "submit/context.rs",
+        "submit/report.rs",
         "spark/executor_book.rs",
     ];
     const BANNED: &[&str] = &["tokio", "tonic", "reqwest", "std::fs", "std::net", "SystemTime", "Instant::now"];

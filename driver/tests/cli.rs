@@ -1,6 +1,7 @@
 //! The `weft` binary's exit statuses and one-line errors, run as a process: usage errors are caught
-//! before any connection (64), `submit` says it is not built (2), an unreachable ResourceManager is
-//! named (1). Only ports this test bound and closed, and files in its own temp dir, are used.
+//! before any connection (64), `submit` with a local master exits with its driver's status, an
+//! unreachable ResourceManager is named (1). Only ports this test bound and closed, and files in its
+//! own temp dir, are used.
 
 use std::path::Path;
 use std::process::Command;
@@ -34,11 +35,15 @@ fn closed_port_config(dir: &Path) -> (std::path::PathBuf, String) {
 }
 
 #[test]
-fn submit_is_not_built_and_says_so() {
-    let run = weft(None, &["submit", "--num-executors", "4", "--executor-memory", "4g", "app.bin", "x"]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(run.stderr.contains("Spark runtime is not available in this build yet"), "{}", run.stderr);
-    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+fn submit_with_a_local_master_runs_the_binary_as_the_driver() {
+    let script = r#"echo "$WEFT_SPARK_ROLE $1"; echo "$WEFT_SPARK_CONF" >&2; exit 3"#;
+    let run = weft(None, &["submit", "--master", "local[2]", "--name", "t", "/bin/sh", "-c", script, "sh", "-v"]);
+    assert_eq!(run.code, Some(3), "the driver's exit status: {}", run.stderr);
+    assert_eq!(run.stdout, "driver -v\n");
+    assert_eq!(
+        run.stderr,
+        r#"{"spark.app.name":"t","spark.master":"local[2]","spark.submit.deployMode":"client"}"#.to_owned() + "\n"
+    );
 }
 
 #[test]
@@ -88,6 +93,10 @@ fn usage_errors_come_before_any_connection() {
     );
     check(&["shell", "--num-containers", "-1", "--", "true"], "-1");
     check(&["shell", "--num-containers", "1", "--container-memory", "12x", "--", "true"], "12x");
+    check(&["submit", "--master", "yarn", "--executor-memory", "1.5g", "/bin/sh"], "1.5g");
+    check(&["submit", "--master", "yarn", "--deploy-mode", "cluster", "no-such-app.bin"], "no-such-app.bin");
+    check(&["submit", "--master", "local", "--deploy-mode", "cluster", "/bin/sh"], "not compatible");
+    check(&["submit", "--master", "yarn", "--deploy-mode", "server", "/bin/sh"], "server");
 }
 
 #[test]

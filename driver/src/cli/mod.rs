@@ -1,8 +1,8 @@
 //! The `weft` command line: clap definitions, one file per verb, and the dispatcher.
 //!
 //! `application`, `node` and `logs` take YARN's syntax and print YARN's formats; `shell` is YARN's
-//! distributed shell and `shell-am` (hidden) its application master; `submit` is reserved for the
-//! Spark runtime.
+//! distributed shell and `shell-am` (hidden) its application master; `submit` takes spark-submit's
+//! flags and runs a Spark-style application.
 
 mod application;
 mod argv;
@@ -28,7 +28,7 @@ use crate::error::CliError;
 #[command(
     name = "weft",
     version,
-    about = "Client of a Weft cluster: YARN's application, node and logs commands, the distributed shell",
+    about = "Client of a Weft cluster: YARN's application, node and logs commands, the distributed shell, spark-submit",
     after_help = "YARN's single-dash options work too: `weft application -list -appStates ALL`."
 )]
 pub struct Cli {
@@ -55,7 +55,7 @@ enum Command {
     /// The distributed shell's application master; runs inside the AM container
     #[command(name = "shell-am", hide = true)]
     ShellAm(shell_am::ShellAmArgs),
-    /// Submit a Spark-style application with spark-submit's flags (not available in this build yet)
+    /// Run a Spark-style application with spark-submit's flags, locally or on the cluster
     Submit(submit::SubmitArgs),
 }
 
@@ -77,7 +77,7 @@ pub async fn run(cli: Cli, config: &ClientConfig) -> Result<ExitCode, CliError> 
         Command::Logs(args) => logs::run(args, config).await,
         Command::Shell(args) => crate::shell::client::run(args.into_plan(), config).await,
         Command::ShellAm(args) => crate::shell::am::run(args.into_spec()).await,
-        Command::Submit(args) => Err(submit::run(args)),
+        Command::Submit(args) => submit::run(args, config).await,
     }
 }
 
@@ -142,7 +142,7 @@ mod tests {
     }
 
     #[test]
-    fn submit_is_listed_and_takes_anything() {
+    fn submit_is_listed_and_takes_sparks_flags() {
         use clap::CommandFactory;
         let help = Cli::command().render_long_help().to_string();
         assert!(help.contains("submit"), "{help}");

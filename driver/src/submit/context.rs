@@ -1,0 +1,207 @@
+//! What `weft submit` hands over: the driver's environment in each deploy mode (the names are
+//! `spark::launch_env`'s) and the submission context the ResourceManager gets. Pure.
+
+use weft_proto::{pb, ApplicationAttemptId, ApplicationId};
+
+use super::plan::SubmitPlan;
+use crate::spark::conf::{SparkConf, StagedFile};
+use crate::spark::launch_env as env;
+
+/// Spark applications are submitted with Spark's application type.
+pub(crate) const APPLICATION_TYPE: &str = "SPARK";
+
+/// The driver's configuration once the files are staged: the plan's, plus where executors find them.
+pub(crate) fn driver_conf(plan: &SubmitPlan, files: &[StagedFile]) -> SparkConf {
+    let mut conf = plan.conf.clone();
+    if !files.is_empty() {
+        conf.set_staged_files(files);
+    }
+    conf
+}
+
+/// A local master: the role and the configuration.
+pub(crate) fn local_env(conf: &SparkConf) -> Vec<(String, String)> {
+    vec![(env::ROLE.to_owned(), env::ROLE_DRIVER.to_owned()), (env::CONF.to_owned(), conf.to_json())]
+}
+
+/// Cluster mode: what the AM container's driver gets (the ResourceManager adds its own variables).
+pub(crate) fn cluster_env(conf: &SparkConf, binary: &StagedFile) -> Vec<(String, String)> {
+    let mut vars = local_env(conf);
+    vars.push((env::APP_BINARY.to_owned(), binary.to_json()));
+    vars
+}
+
+/// Where a client-mode driver finds its application and the ResourceManager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClientDriver {
+    pub(crate) app: ApplicationId,
+    pub(crate) attempt: ApplicationAttemptId,
+    pub(crate) rm_address: String,
+    pub(crate) scheduler_address: String,
+}
+
+/// Client mode: the child driver registers as the unmanaged AM of `driver.attempt`.
+pub(crate) fn client_env(conf: &SparkConf, binary: &StagedFile, driver: &ClientDriver) -> Vec<(String, String)> {
+    let mut vars = cluster_env(conf, binary);
+    vars.extend([
+        (env::APPLICATION_ID.to_owned(), driver.app.to_string()),
+        (env::AM_ATTEMPT_ID.to_owned(), driver.attempt.to_string()),
+        (env::RM_SCHEDULER_ADDRESS.to_owned(), driver.scheduler_address.clone()),
+        (env::RM_ADDRESS.to_owned(), driver.rm_address.clone()),
+    ]);
+    vars
+}
+
+/// The AM container's command in cluster mode: the staged binary and the application's arguments.
+pub(crate) fn am_command(plan: &SubmitPlan) -> Vec<String> {
+    let mut command = vec![format!("./{}", plan.binary_name)];
+    command.extend(plan.args.iter().cloned());
+    command
+}
+
+/// Cluster mode: the AM container runs the binary as the driver, with the files beside it.
+pub(crate) fn cluster_submission(
+    app: ApplicationId,
+    plan: &SubmitPlan,
+    conf: &SparkConf,
+    binary: &StagedFile,
+    files: &[StagedFile],
+    user: String,
+) -> pb::ApplicationSubmissionContext {
+    let mut local_resources = vec![pb::LocalResource::from(binary.clone())];
+    local_resources.extend(files.iter().cloned().map(pb::LocalResource::from));
+    let am_container = pb::ContainerLaunchContext {
+        command: am_command(plan),
+        environment: cluster_env(conf, binary)
+            .into_iter()
+            .map(|(name, value)| pb::KeyValue { key: name, value })
+            .collect(),
+        local_resources,
+    };
+    pb::ApplicationSubmissionContext { am_container: Some(am_container), unmanaged_am: false, ..base(app, plan, user) }
+}
+
+/// Client mode: an unmanaged AM; the driver runs in `weft submit`'s child and registers itself.
+pub(crate) fn client_submission(
+    app: ApplicationId,
+    plan: &SubmitPlan,
+    user: String,
+) -> pb::ApplicationSubmissionContext {
+    let am_container = pb::ContainerLaunchContext::default();
+    pb::ApplicationSubmissionContext { am_container: Some(am_container), unmanaged_am: true, ..base(app, plan, user) }
+}
+
+fn base(app: ApplicationId, plan: &SubmitPlan, user: String) -> pb::ApplicationSubmissionContext {
+    pb::ApplicationSubmissionContext {
+        application_id: app.to_string(),
+        name: plan.name.clone(),
+        queue: plan.queue.clone(),
+        application_type: APPLICATION_TYPE.to_owned(),
+        user,
+        am_resource: Some(plan.am.into()),
+        am_container: None,
+        max_app_attempts: plan.max_app_attempts.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
+        unmanaged_am: false,
+        tags: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::submit::plan::{plan, Flags};
+
+    fn yarn_plan(mode: &str) -> SubmitPlan {
+        plan(Flags {
+            master: Some("yarn".into()),
+            deploy_mode: Some(mode.into()),
+            driver_memory: Some("2g".into()),
+            driver_cores: Some(2),
+            conf: vec![("spark.yarn.maxAppAttempts".into(), "1".into())],
+            files: Some("data/in.txt".into()),
+            args: vec!["in.txt".into(), "-n".into(), "3".into()],
+            binary: "target/release/wordcount".into(),
+            ..Flags::default()
+        })
+        .unwrap()
+    }
+
+    fn staged(name: &str, executable: bool) -> StagedFile {
+        StagedFile { name: name.into(), sha256: "ab".repeat(32), size: 10, executable }
+    }
+
+    fn vars(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
+    #[test]
+    fn the_cluster_submission_runs_the_staged_binary_as_the_driver() {
+        let plan = yarn_plan("cluster");
+        let (binary, file) = (staged("wordcount", true), staged("in.txt", false));
+        let conf = driver_conf(&plan, std::slice::from_ref(&file));
+        let context = cluster_submission(
+            ApplicationId::new(1, 7),
+            &plan,
+            &conf,
+            &binary,
+            std::slice::from_ref(&file),
+            "alice".into(),
+        );
+        assert_eq!(context.application_id, "application_1_0007");
+        assert_eq!((context.application_type.as_str(), context.name.as_str()), ("SPARK", "wordcount"));
+        assert_eq!((context.queue.as_str(), context.user.as_str()), ("default", "alice"));
+        assert_eq!(context.am_resource, Some(pb::Resource { memory_mb: 2048 + 384, vcores: 2 }));
+        assert_eq!((context.max_app_attempts, context.unmanaged_am), (1, false));
+        let am = context.am_container.unwrap();
+        assert_eq!(am.command, ["./wordcount", "in.txt", "-n", "3"]);
+        assert_eq!(am.local_resources, [binary.clone().into(), file.clone().into()]);
+        let environment: Vec<(&str, &str)> =
+            am.environment.iter().map(|kv| (kv.key.as_str(), kv.value.as_str())).collect();
+        assert_eq!(environment[0], ("WEFT_SPARK_ROLE", "driver"));
+        assert_eq!(environment[2], ("WEFT_APP_BINARY", binary.to_json().as_str()));
+        let sent = SparkConf::from_json(environment[1].1).unwrap();
+        assert_eq!(sent.get("spark.submit.deployMode"), Some("cluster"));
+        assert_eq!(sent.get("spark.yarn.dist.files"), Some("data/in.txt"));
+        assert_eq!(sent.staged_files(), Ok(vec![file]));
+        assert_eq!((sent.get("spark.master"), sent.get("spark.app.name")), (Some("yarn"), Some("wordcount")));
+    }
+
+    #[test]
+    fn the_client_submission_is_an_unmanaged_am() {
+        let plan = yarn_plan("client");
+        let context = client_submission(ApplicationId::new(1, 8), &plan, "bob".into());
+        assert!(context.unmanaged_am);
+        assert_eq!(context.am_resource, Some(pb::Resource { memory_mb: 512 + 384, vcores: 1 }));
+        assert_eq!(context.am_container, Some(pb::ContainerLaunchContext::default()));
+        assert_eq!(context.application_type, "SPARK");
+    }
+
+    #[test]
+    fn the_client_driver_learns_its_attempt_and_the_resourcemanager() {
+        let plan = yarn_plan("client");
+        let app = ApplicationId::new(1795428044281, 3);
+        let driver = ClientDriver {
+            app,
+            attempt: app.attempt(1),
+            rm_address: "rm:8032".into(),
+            scheduler_address: "rm:8030".into(),
+        };
+        let binary = staged("wordcount", true);
+        let conf = driver_conf(&plan, &[]);
+        let pairs = client_env(&conf, &binary, &driver);
+        assert_eq!(
+            vars(&pairs),
+            [
+                ("WEFT_SPARK_ROLE", "driver"),
+                ("WEFT_SPARK_CONF", conf.to_json().as_str()),
+                ("WEFT_APP_BINARY", binary.to_json().as_str()),
+                ("WEFT_APPLICATION_ID", "application_1795428044281_0003"),
+                ("WEFT_AM_ATTEMPT_ID", "appattempt_1795428044281_0003_000001"),
+                ("WEFT_RM_SCHEDULER_ADDRESS", "rm:8030"),
+                ("WEFT_RM_ADDRESS", "rm:8032"),
+            ]
+        );
+        assert_eq!(conf.get("spark.submit.deployMode"), Some("client"));
+        assert_eq!(conf.get("spark.weft.stagedFiles"), None, "nothing staged, nothing recorded");
+    }
+}
