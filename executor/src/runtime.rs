@@ -85,6 +85,7 @@ struct Executor {
     active: std::sync::atomic::AtomicI32,
     queue: Mutex<mpsc::Sender<Work>>,
     stop: tokio::sync::Notify,
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 async fn serve(args: ExecutorArgs) -> Result<(), String> {
@@ -118,6 +119,7 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
         active: Default::default(),
         queue: Mutex::new(tx),
         stop: tokio::sync::Notify::new(),
+        stopping: Default::default(),
     });
     start_task_threads(&executor, rx, args.cores.max(1));
 
@@ -229,6 +231,10 @@ impl Executor {
         let task_id = status.task_id;
         let sent = self.handle.block_on(async move { driver.status_update(futures::stream::iter(chunks)).await });
         if let Err(s) = sent {
+            if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                tracing::debug!(task = task_id, "the driver stopped before acknowledging a task's end");
+                return;
+            }
             tracing::error!(task = task_id, error = %s.message(), "cannot report a task's end to the driver");
         }
     }
@@ -394,6 +400,7 @@ impl ExecutorEndpoint for Endpoint_ {
 
     async fn stop_executor(&self, _: Request<pb::StopExecutorRequest>) -> Result<Response<pb::Ack>, Status> {
         tracing::info!("the driver asked this executor to stop");
+        self.0.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
         self.0.stop.notify_waiters();
         Ok(Response::new(pb::Ack {}))
     }

@@ -1,8 +1,30 @@
-//! The Spark-compatible runtime, driver side: the user API (context, RDDs), the DAG and task
-//! schedulers, the executor backends (local child processes, or YARN containers through the
-//! application master) and the console progress bar.
+//! The Spark-compatible runtime, driver side: the user API (context, RDDs, shared variables), the
+//! DAG and task schedulers, the executor backends (a local child process, or YARN containers through
+//! the application master) and the console progress bar.
+//!
+//! Pure modules (no I/O): `dag`, `tasks`, `progress`, `partitioner`, `conf`, `executor_book`.
 
+mod backend;
 pub mod conf;
+mod context;
+mod dag;
+mod entry;
+mod error;
 pub(crate) mod executor_book;
+mod executors;
+mod input;
+mod progress;
 pub mod launch_env;
+pub mod partitioner;
+pub mod rdd;
+mod shared;
+mod tasks;
 pub(crate) mod yarn_am;
+
+pub use conf::SparkConf;
+pub use context::SparkContext;
+pub use entry::{run, AppResult};
+pub use error::SparkError;
+pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};
+pub use rdd::{Data, Rdd, Records, StorageLevel};
+pub use shared::{Accumulator, AccumulatorValue, Broadcast};

@@ -1,0 +1,30 @@
+//! SparkPi: estimates π by throwing points at the unit square, `sparkpi [SLICES]` (100,000 points
+//! per slice, as Spark's example), and prints `Pi is roughly 3.14…`.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    weft_driver::spark::run(|sc, args| {
+        let slices: usize = args.first().map(|s| s.parse()).transpose()?.unwrap_or(2);
+        let n = 100_000u64 * slices as u64;
+        let inside = sc
+            .parallelize((0..slices as u64).collect(), slices)
+            .map_with(n / slices as u64, |per: &u64, slice: u64| {
+                // A small deterministic generator per slice, so runs are repeatable.
+                let mut state = slice.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+                let mut next = move || {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+                };
+                (0..*per).filter(|_| {
+                    let (x, y) = (next(), next());
+                    x * x + y * y <= 1.0
+                }).count() as u64
+            })
+            .reduce(|a, b| a + b)?;
+        println!("Pi is roughly {}", 4.0 * inside as f64 / n as f64);
+        Ok(())
+    })
+}

@@ -1,0 +1,245 @@
+//! `SparkContext`: the entry point of a Spark program. It starts the driver's engine (scheduler loop,
+//! RPC endpoint, executors), creates RDDs from collections and files, makes broadcast variables and
+//! accumulators, and runs the jobs that actions submit.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+use weft_executor::plan::{Node, NodeCtor, ResultCtor};
+use weft_executor::FnRef;
+
+use super::backend::{self, Event, Settings, Shared};
+use super::conf::{SchedulerMode, SparkConf};
+use super::error::SparkError;
+use super::executors::{self, Launched};
+use super::rdd::{ops, scope, Data, NewRdd, Rdd, RddNode};
+use super::shared::{self, Accumulator, AccumulatorValue, Broadcast};
+use super::tasks::Mode;
+
+/// A running Spark application's driver. Cheap to clone; every clone is the same context.
+#[derive(Clone)]
+pub struct SparkContext {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conf: SparkConf,
+    application_id: String,
+    tx: UnboundedSender<Event>,
+    shared: Arc<Shared>,
+    next_rdd: AtomicU32,
+    next_shuffle: AtomicU32,
+    next_shared: AtomicU64,
+    default_parallelism: usize,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    launched: Mutex<Option<Launched>>,
+}
+
+fn config(e: String) -> SparkError {
+    SparkError::Config(e)
+}
+
+impl SparkContext {
+    /// Starts the driver: its RPC endpoint, the scheduler loop and the executors the master asks for
+    /// (`local[N]`: one executor process with N task threads; `yarn`/`weft://…`: containers through
+    /// the application master).
+    pub fn start(conf: SparkConf) -> Result<SparkContext, SparkError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("driver")
+            .enable_all()
+            .build()
+            .map_err(|e| SparkError::Internal(format!("cannot start the async runtime: {e}")))?;
+        let settings = Settings {
+            mode: match conf.scheduler_mode().map_err(config)? {
+                SchedulerMode::Fifo => Mode::Fifo,
+                SchedulerMode::Fair => Mode::Fair,
+            },
+            max_failures: conf.task_max_failures().map_err(config)?,
+            locality_wait_ms: conf.locality_wait_ms().map_err(config)?,
+            network_timeout: Duration::from_millis(conf.network_timeout_ms().map_err(config)?),
+            show_progress: conf.show_console_progress().map_err(config)?.unwrap_or(true),
+        };
+        let plan = executors::plan(&conf)?;
+        let shared = Arc::new(Shared::default());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let launched = runtime.block_on(executors::start(&conf, &plan, tx.clone(), shared.clone()))?;
+        runtime.spawn(backend::run_loop(rx, tx.clone(), shared.clone(), settings));
+        let ticker = tx.clone();
+        runtime.spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                ticks.tick().await;
+                if ticker.send(Event::Tick).is_err() {
+                    return;
+                }
+            }
+        });
+        let default_parallelism = match conf.default_parallelism().map_err(config)? {
+            Some(n) => n.max(1),
+            None => (plan.instances * plan.cores).max(2),
+        };
+        tracing::info!(
+            "Running Spark application {} ({}) on {}; {} executor(s) of {} core(s)",
+            launched.application_id,
+            conf.app_name().unwrap_or("unnamed"),
+            conf.master(),
+            plan.instances,
+            plan.cores
+        );
+        Ok(SparkContext {
+            inner: Arc::new(Inner {
+                application_id: launched.application_id.clone(),
+                conf,
+                tx,
+                shared,
+                next_rdd: AtomicU32::new(0),
+                next_shuffle: AtomicU32::new(0),
+                next_shared: AtomicU64::new(0),
+                default_parallelism,
+                runtime: Mutex::new(Some(runtime)),
+                launched: Mutex::new(Some(launched)),
+            }),
+        })
+    }
+
+    pub fn conf(&self) -> &SparkConf {
+        &self.inner.conf
+    }
+
+    /// `application_…` on a cluster, `local-…` in local mode.
+    pub fn application_id(&self) -> &str {
+        &self.inner.application_id
+    }
+
+    pub fn default_parallelism(&self) -> usize {
+        self.inner.default_parallelism
+    }
+
+    pub(crate) fn next_rdd_id(&self) -> u32 {
+        self.inner.next_rdd.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn next_shuffle_id(&self) -> u32 {
+        self.inner.next_shuffle.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// `spark.default.parallelism` when the user set it (shuffles otherwise keep their parent's count).
+    pub(crate) fn explicit_parallelism(&self) -> Option<usize> {
+        self.inner.conf.default_parallelism().ok().flatten()
+    }
+
+    /// Runs a job; one serialized result per partition, in order. Blocks the calling thread.
+    pub(crate) fn run_job(
+        &self,
+        rdd: &Arc<RddNode>,
+        name: String,
+        partitions: Vec<usize>,
+        ctor: FnRef<ResultCtor>,
+        env: Vec<u8>,
+    ) -> Result<Vec<Vec<u8>>, SparkError> {
+        let (reply, wait) = std::sync::mpsc::channel();
+        let event = Event::RunJob { rdd: rdd.clone(), partitions, ctor, env, name, reply };
+        self.inner.tx.send(event).map_err(|_| SparkError::Stopped)?;
+        wait.recv().map_err(|_| SparkError::Stopped)?
+    }
+
+    pub(crate) fn unpersist(&self, rdd: u32) {
+        let _ = self.inner.tx.send(Event::Unpersist(rdd));
+    }
+
+    /// Spark's `parallelize`: the collection cut into `slices` partitions of about equal size.
+    #[track_caller]
+    pub fn parallelize<T: Data>(&self, data: Vec<T>, slices: usize) -> Rdd<T> {
+        let slices = slices.max(1);
+        let n = data.len();
+        let parts: Vec<Vec<u8>> =
+            (0..slices).map(|i| ops::encode(&data[i * n / slices..(i + 1) * n / slices].to_vec())).collect();
+        let spec = NewRdd {
+            kind: "ParallelCollectionRDD",
+            scope: scope("parallelize"),
+            label: String::new(),
+            num_partitions: slices,
+            deps: Vec::new(),
+            partitioner: None,
+        };
+        let ctor = FnRef::new(NodeCtor(ops::source_vec::<T>));
+        Rdd::create(self, spec, move |_, split| Node { ctor, env: parts[split].clone(), inputs: Vec::new() })
+    }
+
+    /// `parallelize` with `spark.default.parallelism` (or the executors' cores) slices.
+    #[track_caller]
+    pub fn parallelize_default<T: Data>(&self, data: Vec<T>) -> Rdd<T> {
+        self.parallelize(data, self.default_parallelism())
+    }
+
+    /// Spark's `textFile`: the lines of a file, a directory's files or a glob's matches, split like
+    /// Hadoop's input format (splits of at most 32 MiB; at least `min(defaultParallelism, 2)`);
+    /// `.gz` files are read whole.
+    #[track_caller]
+    pub fn text_file(&self, path: &str) -> Result<Rdd<String>, SparkError> {
+        self.text_file_with_min_partitions(path, self.default_parallelism().min(2))
+    }
+
+    #[track_caller]
+    pub fn text_file_with_min_partitions(&self, path: &str, min_partitions: usize) -> Result<Rdd<String>, SparkError> {
+        let splits = super::input::splits(path, min_partitions.max(1))?;
+        let spec = NewRdd {
+            kind: "HadoopRDD",
+            scope: scope("textFile"),
+            label: path.to_owned(),
+            num_partitions: splits.len(),
+            deps: Vec::new(),
+            partitioner: None,
+        };
+        let envs: Vec<Vec<u8>> = splits.iter().map(ops::encode).collect();
+        let ctor = FnRef::new(NodeCtor(ops::source_text));
+        Ok(Rdd::create(self, spec, move |_, split| Node { ctor, env: envs[split].clone(), inputs: Vec::new() }))
+    }
+
+    /// A read-only value each executor fetches once.
+    pub fn broadcast<T: Data>(&self, value: T) -> Broadcast<T> {
+        let id = self.inner.next_shared.fetch_add(1, Ordering::Relaxed);
+        let bytes = shared::encode_value(&value);
+        self.inner.shared.broadcasts.lock().expect("broadcast lock").insert(id, Arc::new(bytes));
+        Broadcast::on_driver(id, value)
+    }
+
+    /// An accumulator that sums (numbers) or appends (vectors) what tasks add.
+    pub fn accumulator<T: AccumulatorValue>(&self, name: &str) -> Accumulator<T> {
+        let id = self.inner.next_shared.fetch_add(1, Ordering::Relaxed);
+        let (acc, cell) = Accumulator::on_driver(id, name.to_owned());
+        self.inner.shared.accumulators.lock().expect("accumulator lock").insert(id, shared::merger(cell));
+        acc
+    }
+
+    /// Spark's `longAccumulator`.
+    pub fn long_accumulator(&self, name: &str) -> Accumulator<i64> {
+        self.accumulator(name)
+    }
+
+    /// Stops the executors and, on a cluster, unregisters with `succeeded`'s final status.
+    pub fn stop_with(&self, succeeded: bool, diagnostics: &str) {
+        let Some(runtime) = self.inner.runtime.lock().expect("runtime lock").take() else { return };
+        let (done, wait) = std::sync::mpsc::channel();
+        if self.inner.tx.send(Event::Stop(done)).is_ok() {
+            let _ = wait.recv_timeout(Duration::from_secs(15));
+        }
+        let fatal = self.inner.shared.fatal.lock().expect("fatal lock").clone();
+        let (succeeded, diagnostics) = match fatal {
+            Some(message) => (false, message),
+            None => (succeeded, diagnostics.to_owned()),
+        };
+        if let Some(launched) = self.inner.launched.lock().expect("launched lock").take() {
+            runtime.block_on(launched.finish(succeeded, &diagnostics));
+        }
+        runtime.shutdown_timeout(Duration::from_secs(2));
+    }
+
+    /// `stop()` after a successful program.
+    pub fn stop(&self) {
+        self.stop_with(true, "");
+    }
+}

@@ -1,0 +1,252 @@
+//! Where the executors come from. `local[N]`: one executor process (this same binary in executor
+//! mode) with N task threads, a child of the driver. `yarn` / `weft://host:port`: executor containers
+//! asked of the ResourceManager by the application master (`yarn_am`), each running the staged
+//! application binary in executor mode. Both register with the driver's endpoint, bound here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+use weft_proto::pb;
+use weft_proto::spark_pb::driver_endpoint_server::DriverEndpointServer;
+use weft_proto::{ContainerId, Resource};
+
+use super::backend::{DriverService, Event, Shared};
+use super::conf::{SparkConf, StagedFile};
+use super::error::SparkError;
+use super::launch_env as env;
+use super::yarn_am::{AmConfig, AmEvent, ExecutorSpec, YarnAm};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Local,
+    Yarn,
+}
+
+/// How many executors, of how many cores, from where.
+#[derive(Debug, Clone)]
+pub(crate) struct ExecPlan {
+    pub(crate) kind: Kind,
+    pub(crate) instances: usize,
+    pub(crate) cores: usize,
+}
+
+fn config(e: String) -> SparkError {
+    SparkError::Config(e)
+}
+
+pub(crate) fn plan(conf: &SparkConf) -> Result<ExecPlan, SparkError> {
+    let available = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if let Some(threads) = conf.local_master_threads(available).map_err(config)? {
+        return Ok(ExecPlan { kind: Kind::Local, instances: 1, cores: threads.max(1) });
+    }
+    let master = conf.master();
+    if master == "yarn" || master.starts_with("weft://") {
+        return Ok(ExecPlan {
+            kind: Kind::Yarn,
+            instances: conf.executor_instances().map_err(config)? as usize,
+            cores: conf.executor_cores().map_err(config)? as usize,
+        });
+    }
+    Err(SparkError::Config(format!(
+        "spark.master {master:?} is not supported: use local, local[N], local[*], yarn or weft://HOST:PORT"
+    )))
+}
+
+/// The running executors' source, to be finished when the application ends.
+pub(crate) struct Launched {
+    pub(crate) application_id: String,
+    source: Source,
+}
+
+enum Source {
+    Local { child: tokio::process::Child, scratch: tempfile::TempDir },
+    Yarn(YarnAm),
+}
+
+impl Launched {
+    pub(crate) async fn finish(self, succeeded: bool, diagnostics: &str) {
+        match self.source {
+            Source::Local { mut child, scratch } => {
+                if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
+                    let _ = child.kill().await;
+                }
+                drop(scratch);
+            }
+            Source::Yarn(am) => {
+                let status = if succeeded { "SUCCEEDED" } else { "FAILED" };
+                if let Err(e) = am.finish(status, diagnostics).await {
+                    tracing::error!("cannot unregister the application master: {e}");
+                }
+            }
+        }
+    }
+}
+
+fn lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Binds the driver endpoint, serves it, and starts the executors.
+pub(crate) async fn start(
+    conf: &SparkConf,
+    plan: &ExecPlan,
+    tx: UnboundedSender<Event>,
+    shared: Arc<Shared>,
+) -> Result<Launched, SparkError> {
+    let host = conf
+        .driver_host()
+        .map(str::to_owned)
+        .or_else(|| if plan.kind == Kind::Yarn { lookup("NM_HOST") } else { None })
+        .unwrap_or_else(|| "127.0.0.1".to_owned());
+    let port = conf.driver_port().map_err(config)?;
+    let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+        .await
+        .map_err(|e| SparkError::Config(format!("cannot bind the driver endpoint on {host}:{port}: {e}")))?;
+    let bound = listener.local_addr().map_err(|e| SparkError::Internal(e.to_string()))?;
+    let driver_url = format!("{host}:{}", bound.port());
+    let application_id = application_id(plan.kind)?;
+    let service = DriverService { tx: tx.clone(), shared, application_id: application_id.clone() };
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tokio::spawn(async move {
+        let served = tonic::transport::Server::builder()
+            .add_service(DriverEndpointServer::new(service))
+            .serve_with_incoming(incoming)
+            .await;
+        if let Err(e) = served {
+            tracing::error!("the driver endpoint stopped: {e}");
+        }
+    });
+    tracing::info!("Driver endpoint listening on {driver_url}");
+    let source = match plan.kind {
+        Kind::Local => start_local(conf, plan, &driver_url, tx)?,
+        Kind::Yarn => start_yarn(conf, plan, &driver_url, &host, bound.port(), tx).await?,
+    };
+    Ok(Launched { application_id, source })
+}
+
+fn application_id(kind: Kind) -> Result<String, SparkError> {
+    if kind == Kind::Local {
+        let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        return Ok(format!("local-{ms}"));
+    }
+    if let Some(app) = lookup(env::APPLICATION_ID) {
+        return Ok(app);
+    }
+    let container = lookup("CONTAINER_ID").ok_or_else(|| {
+        SparkError::Config(format!(
+            "neither {} nor CONTAINER_ID is set: submit the application with `weft submit`",
+            env::APPLICATION_ID
+        ))
+    })?;
+    let id: ContainerId = container.parse().map_err(|e| SparkError::Config(format!("CONTAINER_ID: {e}")))?;
+    Ok(id.attempt.application.to_string())
+}
+
+fn executor_env(conf: &SparkConf, driver_url: &str, id: &str, cores: usize) -> Vec<(String, String)> {
+    vec![
+        (env::ROLE.into(), env::ROLE_EXECUTOR.into()),
+        (env::CONF.into(), conf.to_json()),
+        (env::DRIVER_URL.into(), driver_url.into()),
+        (env::EXECUTOR_ID.into(), id.into()),
+        (env::EXECUTOR_CORES.into(), cores.to_string()),
+    ]
+}
+
+fn start_local(conf: &SparkConf, plan: &ExecPlan, driver_url: &str, tx: UnboundedSender<Event>) -> Result<Source, SparkError> {
+    let exe = std::env::current_exe().map_err(|e| SparkError::Internal(format!("cannot find this executable: {e}")))?;
+    let scratch = tempfile::Builder::new()
+        .prefix("weft-local-")
+        .tempdir()
+        .map_err(|e| SparkError::Io(format!("cannot create a scratch directory: {e}")))?;
+    let id = "driver";
+    let mut command = tokio::process::Command::new(&exe);
+    command
+        .envs(executor_env(conf, driver_url, id, plan.cores))
+        .env("WEFT_EXECUTOR_LOCAL_DIR", scratch.path())
+        .env("WEFT_EXECUTOR_HOST", "127.0.0.1")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let child = command.spawn().map_err(|e| SparkError::Internal(format!("cannot start the executor {}: {e}", exe.display())))?;
+    let pid = child.id();
+    // Watch the child: if it dies, the driver learns within 200 ms.
+    let watcher_tx = tx;
+    tokio::spawn(async move {
+        let Some(pid) = pid else { return };
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid) {
+                let _ = watcher_tx.send(Event::ExecutorGone { id: id.to_owned(), reason: format!("executor process {pid} exited") });
+                return;
+            }
+        }
+    });
+    Ok(Source::Local { child, scratch })
+}
+
+fn is_zombie(pid: u32) -> bool {
+    procfs::process::Process::new(pid as i32)
+        .and_then(|p| p.stat())
+        .map(|s| s.state == 'Z')
+        .unwrap_or(true)
+}
+
+async fn start_yarn(
+    conf: &SparkConf,
+    plan: &ExecPlan,
+    driver_url: &str,
+    host: &str,
+    port: u16,
+    tx: UnboundedSender<Event>,
+) -> Result<Source, SparkError> {
+    let binary = lookup(env::APP_BINARY).ok_or_else(|| {
+        SparkError::Config(format!("{} is not set: submit the application with `weft submit`", env::APP_BINARY))
+    })?;
+    let binary = StagedFile::from_json(&binary).map_err(SparkError::Config)?;
+    let mut resources: Vec<pb::LocalResource> = vec![binary.clone().into()];
+    for file in conf.staged_files().map_err(config)? {
+        if file.name != binary.name {
+            resources.push(file.into());
+        }
+    }
+    let am_config = AmConfig::from_env(lookup, host.to_owned(), i32::from(port), String::new()).map_err(SparkError::Config)?;
+    let memory = conf.executor_container_mb().map_err(config)?;
+    let cores = plan.cores;
+    let conf_for_launch = conf.clone();
+    let url = driver_url.to_owned();
+    let command = vec![format!("./{}", binary.name)];
+    let launch = Arc::new(move |id: &str, _: &ContainerId| pb::ContainerLaunchContext {
+        command: command.clone(),
+        environment: executor_env(&conf_for_launch, &url, id, cores)
+            .into_iter()
+            .map(|(key, value)| pb::KeyValue { key, value })
+            .collect(),
+        local_resources: resources.clone(),
+    });
+    let spec = ExecutorSpec {
+        instances: plan.instances,
+        resource: Resource::new(memory, cores as i32),
+        max_failures: conf.executor_max_num_failures().map_err(config)? as usize,
+        launch,
+    };
+    let (am, mut events) = YarnAm::start(am_config, spec).await.map_err(SparkError::Config)?;
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            match event {
+                AmEvent::Launched { executor_id, container, host } => {
+                    tracing::info!("Launching executor {executor_id} in {container} on {host}");
+                }
+                AmEvent::Exited { executor_id, container, exit_status, diagnostics, .. } => {
+                    let reason = format!(
+                        "Container {container} for executor {executor_id} exited with status {exit_status}: {diagnostics}"
+                    );
+                    let _ = tx.send(Event::ExecutorGone { id: executor_id, reason });
+                }
+                AmEvent::TooManyFailures { message } => {
+                    let _ = tx.send(Event::Fatal(message));
+                }
+            }
+        }
+    });
+    Ok(Source::Yarn(am))
+}

@@ -1,0 +1,777 @@
+//! The operators as they run on executors: monomorphized constructors, one per operation and type
+//! combination, referenced from tasks by [`FnRef`]. Each turns its serialized environment (and its
+//! inputs) into an iterator of record batches; the user's function is a zero-sized type parameter,
+//! conjured on the executor and inlined into the batch loop.
+
+use std::cell::RefCell;
+use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::Hash;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use weft_executor::plan::MapLocation;
+use weft_executor::{conjure, Batch, Batches, Inputs, TaskCtx, TaskError, BATCH_SIZE};
+
+use super::Data;
+use crate::spark::partitioner::Partitioner;
+
+pub(crate) type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
+
+fn decode<C: DeserializeOwned>(env: &[u8], what: &str) -> Result<C, TaskError> {
+    bincode::deserialize(env).map_err(|e| TaskError::failed(format!("cannot decode the environment of {what}: {e}")))
+}
+
+pub(crate) fn encode<C: Serialize>(value: &C) -> Vec<u8> {
+    bincode::serialize(value).expect("an operator environment always serializes")
+}
+
+/// Takes a batch back as the `Vec<T>` it is.
+#[inline]
+pub(crate) fn records<T: 'static>(batch: Result<Batch, TaskError>) -> Result<Vec<T>, TaskError> {
+    batch?.downcast::<Vec<T>>().map(|b| *b).map_err(|_| {
+        TaskError::failed(format!("an operator received a batch of the wrong type (expected {})", std::any::type_name::<T>()))
+    })
+}
+
+fn batch<T: 'static>(v: Vec<T>) -> Batch {
+    Box::new(v)
+}
+
+/// Splits owned records into batches.
+pub(crate) fn batches_of<T: 'static>(mut v: Vec<T>) -> Batches {
+    if v.len() <= BATCH_SIZE {
+        return if v.is_empty() { Box::new(std::iter::empty()) } else { Box::new(std::iter::once(Ok(batch(v)))) };
+    }
+    let mut out = Vec::with_capacity(v.len() / BATCH_SIZE + 1);
+    while v.len() > BATCH_SIZE {
+        let tail = v.split_off(BATCH_SIZE);
+        out.push(Ok(batch(std::mem::replace(&mut v, tail))));
+    }
+    out.push(Ok(batch(v)));
+    Box::new(out.into_iter())
+}
+
+/// Drains an input into one vector.
+pub(crate) fn collect_all<T: 'static>(input: Batches) -> Result<Vec<T>, TaskError> {
+    let mut all = Vec::new();
+    for b in input {
+        let mut v = records::<T>(b)?;
+        if all.is_empty() {
+            all = v;
+        } else {
+            all.append(&mut v);
+        }
+    }
+    Ok(all)
+}
+
+// ----------------------------------------------------------------------------------------------
+// Sources
+
+pub(crate) fn source_vec<T: Data>(ctx: &TaskCtx, env: &[u8], _: Inputs) -> Result<Batches, TaskError> {
+    let v: Vec<T> = decode(env, "parallelize")?;
+    ctx.metrics(|m| m.input_records += v.len() as u64);
+    Ok(batches_of(v))
+}
+
+/// One split of a text file: lines whose first byte lies in `(start, end]` (or `[0, end]`), as
+/// Hadoop's line reader assigns them; a gzip file is one split, read whole.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TextSplit {
+    pub(crate) path: String,
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) gzip: bool,
+}
+
+pub(crate) fn source_text(ctx: &TaskCtx, env: &[u8], _: Inputs) -> Result<Batches, TaskError> {
+    let split: TextSplit = decode(env, "textFile")?;
+    let file = std::fs::File::open(&split.path)
+        .map_err(|e| TaskError::failed(format!("Input path does not exist or cannot be read: {}: {e}", split.path)))?;
+    let reader: Box<dyn BufRead> = if split.gzip {
+        Box::new(BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(file)))
+    } else {
+        let mut file = file;
+        file.seek(SeekFrom::Start(split.start))?;
+        Box::new(BufReader::with_capacity(1 << 20, file))
+    };
+    Ok(Box::new(LineReader { reader, pos: split.start, end: split.end, skip_first: split.start != 0 && !split.gzip, gzip: split.gzip, ctx: ctx.clone(), done: false }))
+}
+
+struct LineReader {
+    reader: Box<dyn BufRead>,
+    pos: u64,
+    end: u64,
+    skip_first: bool,
+    gzip: bool,
+    ctx: TaskCtx,
+    done: bool,
+}
+
+impl Iterator for LineReader {
+    type Item = Result<Batch, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut lines: Vec<String> = Vec::with_capacity(BATCH_SIZE);
+        let mut buf = Vec::with_capacity(256);
+        let mut bytes = 0u64;
+        if self.skip_first {
+            self.skip_first = false;
+            match self.reader.read_until(b'\n', &mut buf) {
+                Ok(n) => self.pos += n as u64,
+                Err(e) => return Some(Err(e.into())),
+            }
+            buf.clear();
+        }
+        while lines.len() < BATCH_SIZE {
+            if !self.gzip && self.pos > self.end {
+                self.done = true;
+                break;
+            }
+            buf.clear();
+            let n = match self.reader.read_until(b'\n', &mut buf) {
+                Ok(n) => n,
+                Err(e) => return Some(Err(e.into())),
+            };
+            if n == 0 {
+                self.done = true;
+                break;
+            }
+            self.pos += n as u64;
+            bytes += n as u64;
+            if buf.last() == Some(&b'\n') {
+                buf.pop();
+                if buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
+            }
+            let line = match String::from_utf8(std::mem::take(&mut buf)) {
+                Ok(s) => s,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            };
+            lines.push(line);
+        }
+        let count = lines.len() as u64;
+        self.ctx.metrics(|m| {
+            m.input_bytes += bytes;
+            m.input_records += count;
+        });
+        if lines.is_empty() {
+            None
+        } else {
+            Some(Ok(batch(lines)))
+        }
+    }
+}
+
+/// Concatenates its inputs (union, coalesce).
+pub(crate) fn concat(ctx: &TaskCtx, _: &[u8], inputs: Inputs) -> Result<Batches, TaskError> {
+    let ctx = ctx.clone();
+    let mut inputs = inputs;
+    let n = inputs.len();
+    let mut i = 0;
+    let mut current: Option<Batches> = None;
+    Ok(Box::new(std::iter::from_fn(move || loop {
+        if let Some(it) = current.as_mut() {
+            if let Some(b) = it.next() {
+                return Some(b);
+            }
+            current = None;
+        }
+        if i >= n {
+            return None;
+        }
+        match inputs.build(&ctx, i) {
+            Ok(it) => current = Some(it),
+            Err(e) => {
+                i = n;
+                return Some(Err(e));
+            }
+        }
+        i += 1;
+    })))
+}
+
+// ----------------------------------------------------------------------------------------------
+// Narrow transformations
+
+pub(crate) fn map<T: Data, U: Data, C: Data, F>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError>
+where
+    F: Fn(&C, T) -> U + Copy + 'static,
+{
+    let c: C = decode(env, "map")?;
+    let f = conjure::<F>();
+    let input = inputs.build(ctx, 0)?;
+    Ok(Box::new(input.map(move |b| {
+        let v = records::<T>(b)?;
+        Ok(batch(v.into_iter().map(|x| f(&c, x)).collect::<Vec<U>>()))
+    })))
+}
+
+pub(crate) fn filter<T: Data, C: Data, F>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError>
+where
+    F: Fn(&C, &T) -> bool + Copy + 'static,
+{
+    let c: C = decode(env, "filter")?;
+    let f = conjure::<F>();
+    let input = inputs.build(ctx, 0)?;
+    Ok(Box::new(input.filter_map(move |b| {
+        let mut v = match records::<T>(b) {
+            Ok(v) => v,
+            Err(e) => return Some(Err(e)),
+        };
+        v.retain(|x| f(&c, x));
+        (!v.is_empty()).then(|| Ok(batch(v)))
+    })))
+}
+
+pub(crate) fn flat_map<T: Data, U: Data, C: Data, I, F>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError>
+where
+    I: IntoIterator<Item = U>,
+    F: Fn(&C, T) -> I + Copy + 'static,
+{
+    let c: C = decode(env, "flatMap")?;
+    let f = conjure::<F>();
+    let input = inputs.build(ctx, 0)?;
+    Ok(Box::new(input.map(move |b| {
+        let v = records::<T>(b)?;
+        let mut out = Vec::with_capacity(v.len() * 2);
+        for x in v {
+            out.extend(f(&c, x));
+        }
+        Ok(batch(out))
+    })))
+}
+
+/// A partition's records one at a time, as `map_partitions` hands them to the user.
+pub struct Records<T> {
+    input: Batches,
+    current: std::vec::IntoIter<T>,
+    error: Rc<RefCell<Option<TaskError>>>,
+}
+
+impl<T: 'static> Iterator for Records<T> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        loop {
+            if let Some(x) = self.current.next() {
+                return Some(x);
+            }
+            match self.input.next()? {
+                Ok(b) => match b.downcast::<Vec<T>>() {
+                    Ok(v) => self.current = v.into_iter(),
+                    Err(_) => {
+                        *self.error.borrow_mut() = Some(TaskError::failed("map_partitions received a batch of the wrong type"));
+                        return None;
+                    }
+                },
+                Err(e) => {
+                    *self.error.borrow_mut() = Some(e);
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn map_partitions<T: Data, U: Data, C: Data, I, F>(
+    ctx: &TaskCtx,
+    env: &[u8],
+    mut inputs: Inputs,
+) -> Result<Batches, TaskError>
+where
+    I: IntoIterator<Item = U>,
+    I::IntoIter: 'static,
+    F: Fn(&C, u32, Records<T>) -> I + Copy + 'static,
+{
+    let c: C = decode(env, "mapPartitions")?;
+    let f = conjure::<F>();
+    let input = inputs.build(ctx, 0)?;
+    let error = Rc::new(RefCell::new(None));
+    let records = Records { input, current: Vec::new().into_iter(), error: error.clone() };
+    let mut out = f(&c, ctx.partition, records).into_iter();
+    let mut finished = false;
+    Ok(Box::new(std::iter::from_fn(move || {
+        if finished {
+            return None;
+        }
+        let chunk: Vec<U> = out.by_ref().take(BATCH_SIZE).collect();
+        if let Some(e) = error.borrow_mut().take() {
+            finished = true;
+            return Some(Err(e));
+        }
+        if chunk.len() < BATCH_SIZE {
+            finished = true;
+        }
+        (!chunk.is_empty()).then(|| Ok(batch(chunk)))
+    })))
+}
+
+/// Bernoulli or Poisson sampling with a per-partition seed, as Spark's `sample`.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SampleEnv {
+    pub(crate) with_replacement: bool,
+    pub(crate) fraction: f64,
+    pub(crate) seed: u64,
+}
+
+pub(crate) fn sample<T: Data>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError> {
+    let s: SampleEnv = decode(env, "sample")?;
+    let mut rng = SplitMix(s.seed ^ (u64::from(ctx.partition).wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+    let input = inputs.build(ctx, 0)?;
+    Ok(Box::new(input.map(move |b| {
+        let v = records::<T>(b)?;
+        let mut out = Vec::new();
+        for x in v {
+            if s.with_replacement {
+                let k = rng.poisson(s.fraction);
+                for _ in 1..k {
+                    out.push(x.clone());
+                }
+                if k > 0 {
+                    out.push(x);
+                }
+            } else if rng.unit() < s.fraction {
+                out.push(x);
+            }
+        }
+        Ok(batch(out))
+    })))
+}
+
+/// A small deterministic generator (SplitMix64): the same seed samples the same records everywhere.
+pub(crate) struct SplitMix(pub(crate) u64);
+
+impl SplitMix {
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub(crate) fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn poisson(&mut self, mean: f64) -> u32 {
+        let limit = (-mean).exp();
+        let mut k = 0;
+        let mut p = self.unit();
+        while p > limit {
+            k += 1;
+            p *= self.unit();
+        }
+        k
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Caching
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct CacheEnv {
+    pub(crate) rdd_id: u32,
+    pub(crate) use_memory: bool,
+    pub(crate) use_disk: bool,
+}
+
+pub(crate) fn cache<T: Data>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError> {
+    let c: CacheEnv = decode(env, "persist")?;
+    let services = ctx.services();
+    let part = ctx.partition;
+    if c.use_memory {
+        if let Some(value) = services.cached(c.rdd_id, part) {
+            if let Ok(v) = value.downcast::<Vec<T>>() {
+                return Ok(batches_of(Vec::clone(&v)));
+            }
+        }
+    }
+    if c.use_disk {
+        if let Some(bytes) = services.cached_on_disk(c.rdd_id, part) {
+            let v: Vec<T> = bincode::deserialize(&bytes)?;
+            return Ok(batches_of(v));
+        }
+    }
+    let v: Vec<T> = collect_all(inputs.build(ctx, 0)?)?;
+    let mut update = weft_executor::plan::BlockUpdate { rdd_id: c.rdd_id, partition: part, memory_bytes: 0, disk_bytes: 0 };
+    let size = bincode::serialized_size(&v).unwrap_or(0);
+    let v = Arc::new(v);
+    let in_memory = c.use_memory && services.cache_in_memory(c.rdd_id, part, v.clone(), size);
+    if in_memory {
+        update.memory_bytes = size;
+    } else if c.use_disk {
+        let bytes = bincode::serialize(&*v)?;
+        services.cache_on_disk(c.rdd_id, part, &bytes)?;
+        update.disk_bytes = bytes.len() as u64;
+    }
+    if update.memory_bytes > 0 || update.disk_bytes > 0 {
+        ctx.record_block(update);
+    }
+    Ok(batches_of(Vec::clone(&v)))
+}
+
+// ----------------------------------------------------------------------------------------------
+// Shuffle write (map side)
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct WriteEnv<P, E> {
+    pub(crate) partitioner: P,
+    pub(crate) env: E,
+}
+
+/// Map-side combine into one hash table, then one block per reduce partition.
+pub(crate) fn shuffle_write_combine<K, V, C, E, P, FC, FV, FM>(
+    ctx: &TaskCtx,
+    env: &[u8],
+    input: Batches,
+    num_reduce: usize,
+) -> Result<Vec<Vec<u8>>, TaskError>
+where
+    K: Data + Eq + Hash,
+    V: Data,
+    C: Data,
+    E: Data,
+    P: Partitioner<K>,
+    FC: Fn(&E, V) -> C + Copy + 'static,
+    FV: Fn(&E, C, V) -> C + Copy + 'static,
+    FM: Fn(&E, C, C) -> C + Copy + 'static,
+{
+    let w: WriteEnv<P, E> = decode(env, "a shuffle write")?;
+    let (create, merge) = (conjure::<FC>(), conjure::<FV>());
+    let mut table: FxMap<K, C> = FxMap::default();
+    for b in input {
+        for (k, x) in records_of::<(K, V)>(b)? {
+            match table.entry(k) {
+                Entry::Occupied(mut e) => {
+                    // Take the combiner out, merge, put it back: no Default bound on C.
+                    let slot = e.get_mut();
+                    replace_with(slot, |c| merge(&w.env, c, x));
+                }
+                Entry::Vacant(e) => {
+                    e.insert(create(&w.env, x));
+                }
+            }
+        }
+    }
+    let mut buckets: Vec<Vec<(K, C)>> = (0..num_reduce).map(|_| Vec::new()).collect();
+    for (k, c) in table {
+        let p = w.partitioner.partition(&k);
+        buckets[p].push((k, c));
+    }
+    ctx.metrics(|m| m.shuffle_write_records += buckets.iter().map(|b| b.len() as u64).sum::<u64>());
+    serialize_buckets(buckets)
+}
+
+/// No map-side combine (groupByKey, sorts, joins, repartition): records go to their bucket as they are.
+pub(crate) fn shuffle_write_plain<K, V, P>(
+    ctx: &TaskCtx,
+    env: &[u8],
+    input: Batches,
+    num_reduce: usize,
+) -> Result<Vec<Vec<u8>>, TaskError>
+where
+    K: Data,
+    V: Data,
+    P: Partitioner<K>,
+{
+    let w: WriteEnv<P, ()> = decode(env, "a shuffle write")?;
+    let mut buckets: Vec<Vec<(K, V)>> = (0..num_reduce).map(|_| Vec::new()).collect();
+    let mut count = 0u64;
+    for b in input {
+        let v = records_of::<(K, V)>(b)?;
+        count += v.len() as u64;
+        for (k, x) in v {
+            let p = w.partitioner.partition(&k);
+            buckets[p].push((k, x));
+        }
+    }
+    ctx.metrics(|m| m.shuffle_write_records += count);
+    serialize_buckets(buckets)
+}
+
+fn serialize_buckets<R: Serialize>(buckets: Vec<Vec<R>>) -> Result<Vec<Vec<u8>>, TaskError> {
+    buckets
+        .into_iter()
+        .map(|b| if b.is_empty() { Ok(Vec::new()) } else { Ok(bincode::serialize(&b)?) })
+        .collect()
+}
+
+#[inline]
+fn records_of<T: 'static>(b: Result<Batch, TaskError>) -> Result<Vec<T>, TaskError> {
+    records::<T>(b)
+}
+
+/// Replaces `*slot` with `f(old)` without requiring `Default`.
+#[inline]
+fn replace_with<T>(slot: &mut T, f: impl FnOnce(T) -> T) {
+    // SAFETY: the value is read out and a new one written back before anything else can observe
+    // `slot`; if `f` panics the process aborts instead of leaving `slot` double-dropped.
+    unsafe {
+        let old = std::ptr::read(slot);
+        let guard = AbortOnPanic;
+        let new = f(old);
+        std::mem::forget(guard);
+        std::ptr::write(slot, new);
+    }
+}
+
+struct AbortOnPanic;
+impl Drop for AbortOnPanic {
+    fn drop(&mut self) {
+        std::process::abort();
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Shuffle read (reduce side)
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ReadEnv {
+    pub(crate) shuffle_id: u32,
+    pub(crate) reduce: u32,
+    pub(crate) maps: Vec<MapLocation>,
+}
+
+/// Fetches this reducer's blocks; each block becomes one batch of `(K, C)`.
+pub(crate) fn shuffle_read<K: Data, C: Data>(ctx: &TaskCtx, env: &[u8], _: Inputs) -> Result<Batches, TaskError> {
+    let r: ReadEnv = decode(env, "a shuffle read")?;
+    let blocks = ctx.services().fetch_shuffle(r.shuffle_id, r.reduce, &r.maps)?;
+    let bytes: u64 = blocks.iter().map(|b| b.len() as u64).sum();
+    ctx.metrics(|m| m.shuffle_read_bytes += bytes);
+    let ctx = ctx.clone();
+    Ok(Box::new(blocks.into_iter().filter(|b| !b.is_empty()).map(move |b| {
+        let v: Vec<(K, C)> = bincode::deserialize(&b)?;
+        ctx.metrics(|m| m.shuffle_read_records += v.len() as u64);
+        Ok(batch(v))
+    })))
+}
+
+/// Reduce-side merge of combiners.
+pub(crate) fn merge_combiners<K, C, E, FM>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError>
+where
+    K: Data + Eq + Hash,
+    C: Data,
+    E: Data,
+    FM: Fn(&E, C, C) -> C + Copy + 'static,
+{
+    let e: E = decode(env, "a reduce-side merge")?;
+    let merge = conjure::<FM>();
+    let mut table: FxMap<K, C> = FxMap::default();
+    for b in inputs.build(ctx, 0)? {
+        for (k, c) in records::<(K, C)>(b)? {
+            match table.entry(k) {
+                Entry::Occupied(mut o) => replace_with(o.get_mut(), |old| merge(&e, old, c)),
+                Entry::Vacant(v) => {
+                    v.insert(c);
+                }
+            }
+        }
+    }
+    Ok(batches_of(table.into_iter().collect::<Vec<(K, C)>>()))
+}
+
+/// Reduce side of groupByKey.
+pub(crate) fn group_values<K: Data + Eq + Hash, V: Data>(ctx: &TaskCtx, _: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError> {
+    let mut table: FxMap<K, Vec<V>> = FxMap::default();
+    for b in inputs.build(ctx, 0)? {
+        for (k, v) in records::<(K, V)>(b)? {
+            table.entry(k).or_default().push(v);
+        }
+    }
+    Ok(batches_of(table.into_iter().collect::<Vec<(K, Vec<V>)>>()))
+}
+
+/// Reduce side of sortByKey: the partition's records sorted by key (stable).
+pub(crate) fn sort_by_key<K: Data + Ord, V: Data>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError> {
+    let ascending: bool = decode(env, "sortByKey")?;
+    let mut all: Vec<(K, V)> = collect_all(inputs.build(ctx, 0)?)?;
+    if ascending {
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+    } else {
+        all.sort_by(|a, b| b.0.cmp(&a.0));
+    }
+    Ok(batches_of(all))
+}
+
+/// Reduce side of cogroup: both sides' values per key.
+#[allow(clippy::type_complexity)]
+pub(crate) fn cogroup<K: Data + Eq + Hash, V: Data, W: Data>(ctx: &TaskCtx, _: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError> {
+    let mut table: FxMap<K, (Vec<V>, Vec<W>)> = FxMap::default();
+    for b in inputs.build(ctx, 0)? {
+        for (k, v) in records::<(K, V)>(b)? {
+            table.entry(k).or_default().0.push(v);
+        }
+    }
+    for b in inputs.build(ctx, 1)? {
+        for (k, w) in records::<(K, W)>(b)? {
+            table.entry(k).or_default().1.push(w);
+        }
+    }
+    Ok(batches_of(table.into_iter().collect::<Vec<(K, (Vec<V>, Vec<W>))>>()))
+}
+
+// ----------------------------------------------------------------------------------------------
+// Results (actions)
+
+pub(crate) fn result_collect<T: Data>(ctx: &TaskCtx, _: &[u8], input: Batches) -> Result<Vec<u8>, TaskError> {
+    let all: Vec<T> = collect_all(input)?;
+    ctx.metrics(|m| m.output_records += all.len() as u64);
+    Ok(bincode::serialize(&all)?)
+}
+
+pub(crate) fn result_count<T: Data>(_: &TaskCtx, _: &[u8], input: Batches) -> Result<Vec<u8>, TaskError> {
+    let mut n = 0u64;
+    for b in input {
+        n += records::<T>(b)?.len() as u64;
+    }
+    Ok(bincode::serialize(&n)?)
+}
+
+pub(crate) fn result_take<T: Data>(_: &TaskCtx, env: &[u8], input: Batches) -> Result<Vec<u8>, TaskError> {
+    let n: u64 = decode(env, "take")?;
+    let mut out: Vec<T> = Vec::new();
+    for b in input {
+        if out.len() as u64 >= n {
+            break;
+        }
+        let v = records::<T>(b)?;
+        out.extend(v.into_iter().take(n as usize - out.len()));
+    }
+    Ok(bincode::serialize(&out)?)
+}
+
+/// A partition's fold: `None` for an empty partition.
+pub(crate) fn result_reduce<T: Data, C: Data, F>(_: &TaskCtx, env: &[u8], input: Batches) -> Result<Vec<u8>, TaskError>
+where
+    F: Fn(&C, T, T) -> T + Copy + 'static,
+{
+    let c: C = decode(env, "reduce")?;
+    let f = conjure::<F>();
+    let mut acc: Option<T> = None;
+    for b in input {
+        for x in records::<T>(b)? {
+            acc = Some(match acc {
+                None => x,
+                Some(a) => f(&c, a, x),
+            });
+        }
+    }
+    Ok(bincode::serialize(&acc)?)
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct AggregateEnv<U, C> {
+    pub(crate) zero: U,
+    pub(crate) env: C,
+}
+
+pub(crate) fn result_aggregate<T: Data, U: Data, C: Data, F>(_: &TaskCtx, env: &[u8], input: Batches) -> Result<Vec<u8>, TaskError>
+where
+    F: Fn(&C, U, T) -> U + Copy + 'static,
+{
+    let a: AggregateEnv<U, C> = decode(env, "aggregate")?;
+    let f = conjure::<F>();
+    let mut acc = a.zero;
+    for b in input {
+        for x in records::<T>(b)? {
+            acc = f(&a.env, acc, x);
+        }
+    }
+    Ok(bincode::serialize(&acc)?)
+}
+
+/// The `n` smallest records by `Ord` (takeOrdered); `top` reverses the order on the driver side.
+pub(crate) fn result_smallest<T: Data + Ord>(_: &TaskCtx, env: &[u8], input: Batches) -> Result<Vec<u8>, TaskError> {
+    let n: u64 = decode(env, "takeOrdered")?;
+    let n = n as usize;
+    let mut heap: BinaryHeap<T> = BinaryHeap::with_capacity(n + 1);
+    if n > 0 {
+        for b in input {
+            for x in records::<T>(b)? {
+                if heap.len() < n {
+                    heap.push(x);
+                } else if heap.peek().is_some_and(|top| x < *top) {
+                    heap.pop();
+                    heap.push(x);
+                }
+            }
+        }
+    }
+    Ok(bincode::serialize(&heap.into_sorted_vec())?)
+}
+
+pub(crate) fn result_largest<T: Data + Ord>(_: &TaskCtx, env: &[u8], input: Batches) -> Result<Vec<u8>, TaskError> {
+    let n: u64 = decode(env, "top")?;
+    let n = n as usize;
+    let mut heap: BinaryHeap<std::cmp::Reverse<T>> = BinaryHeap::with_capacity(n + 1);
+    if n > 0 {
+        for b in input {
+            for x in records::<T>(b)? {
+                if heap.len() < n {
+                    heap.push(std::cmp::Reverse(x));
+                } else if heap.peek().is_some_and(|top| x > top.0) {
+                    heap.pop();
+                    heap.push(std::cmp::Reverse(x));
+                }
+            }
+        }
+    }
+    let v: Vec<T> = heap.into_sorted_vec().into_iter().map(|r| r.0).collect();
+    Ok(bincode::serialize(&v)?)
+}
+
+pub(crate) fn result_foreach<T: Data, C: Data, F>(_: &TaskCtx, env: &[u8], input: Batches) -> Result<Vec<u8>, TaskError>
+where
+    F: Fn(&C, T) + Copy + 'static,
+{
+    let c: C = decode(env, "foreach")?;
+    let f = conjure::<F>();
+    for b in input {
+        for x in records::<T>(b)? {
+            f(&c, x);
+        }
+    }
+    Ok(Vec::new())
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SaveEnv {
+    pub(crate) dir: String,
+}
+
+/// Writes the partition as `part-NNNNN` (one `Display` line per record) into the job's temporary
+/// directory; the driver moves the files into place and writes `_SUCCESS` when the job succeeds.
+pub(crate) fn result_save_text<T: Data + std::fmt::Display>(ctx: &TaskCtx, env: &[u8], input: Batches) -> Result<Vec<u8>, TaskError> {
+    use std::io::Write;
+    let s: SaveEnv = decode(env, "saveAsTextFile")?;
+    let tmp = std::path::Path::new(&s.dir).join("_temporary").join(format!("attempt_{}", ctx.task_id));
+    std::fs::create_dir_all(&tmp)?;
+    let name = format!("part-{:05}", ctx.partition);
+    let path = tmp.join(&name);
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+    let mut records = 0u64;
+    for b in input {
+        for x in records_of::<T>(b)? {
+            writeln!(out, "{x}")?;
+            records += 1;
+        }
+    }
+    out.flush()?;
+    let bytes = out.get_ref().metadata().map(|m| m.len()).unwrap_or(0);
+    ctx.metrics(|m| {
+        m.output_records += records;
+        m.output_bytes += bytes;
+    });
+    Ok(bincode::serialize(&path.to_string_lossy().into_owned())?)
+}
