@@ -28,3 +28,5 @@ pub use error::SparkError;
 pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};
 pub use rdd::{Data, Rdd, Records, StorageLevel};
 pub use shared::{Accumulator, AccumulatorValue, Broadcast};
+/// The running task's context on an executor (`None` on the driver): partition, attempt number, ids.
+pub use weft_executor::{current as task_context, TaskContext};
