@@ -1,5 +1,6 @@
 //! `weft`: rewrite YARN's single-dash options, parse, load the configuration, run the command, and turn
-//! the outcome into an exit status (0 ok, 1 failed, 2 not in this build, 64 bad usage or configuration).
+//! the outcome into an exit status (0 ok, 1 failed, 64 bad usage or configuration; `submit` with the
+//! driver here passes on a failed driver's status).
 
 use std::process::ExitCode;
 
