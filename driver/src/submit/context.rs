@@ -4,15 +4,17 @@
 use weft_proto::{pb, ApplicationAttemptId, ApplicationId};
 
 use super::plan::SubmitPlan;
-use crate::spark::conf::{SparkConf, StagedFile};
+use crate::spark::conf::{keys, SparkConf, StagedFile};
 use crate::spark::launch_env as env;
 
 /// Spark applications are submitted with Spark's application type.
 pub(crate) const APPLICATION_TYPE: &str = "SPARK";
 
-/// The driver's configuration once the files are staged: the plan's, plus where executors find them.
+/// The driver's configuration once the files are staged: the plan's, plus where executors find them
+/// (only what was staged here: a `spark.weft.stagedFiles` from the command line is dropped).
 pub(crate) fn driver_conf(plan: &SubmitPlan, files: &[StagedFile]) -> SparkConf {
     let mut conf = plan.conf.clone();
+    conf.remove(keys::STAGED_FILES);
     if !files.is_empty() {
         conf.set_staged_files(files);
     }
@@ -117,7 +119,10 @@ mod tests {
             deploy_mode: Some(mode.into()),
             driver_memory: Some("2g".into()),
             driver_cores: Some(2),
-            conf: vec![("spark.yarn.maxAppAttempts".into(), "1".into())],
+            conf: vec![
+                ("spark.yarn.maxAppAttempts".into(), "1".into()),
+                ("spark.weft.stagedFiles".into(), "[]".into()),
+            ],
             files: Some("data/in.txt".into()),
             args: vec!["in.txt".into(), "-n".into(), "3".into()],
             binary: "target/release/wordcount".into(),
