@@ -31,6 +31,7 @@ hadoop.tmp.dir: $home/rm
 YAML
   cat > "$home/client.yaml" <<YAML
 yarn.resourcemanager.address: 127.0.0.1:8032
+yarn.resourcemanager.scheduler.address: 127.0.0.1:8030
 yarn.resourcemanager.webapp.address: 127.0.0.1:8088
 YAML
   local i ports

@@ -147,12 +147,15 @@ impl Cluster {
             &root,
         );
         let ports = read_ports(&rm_ports);
-        let (rm_client, rm_tracker, rm_webapp) =
-            (field(&ports, "client"), field(&ports, "tracker"), field(&ports, "webapp"));
+        let (rm_client, rm_tracker, rm_webapp, rm_scheduler) =
+            (field(&ports, "client"), field(&ports, "tracker"), field(&ports, "webapp"), field(&ports, "scheduler"));
         let client_config = root.join("client.yaml");
         fs::write(
             &client_config,
-            format!("yarn.resourcemanager.address: {rm_client}\nyarn.resourcemanager.webapp.address: {rm_webapp}\n"),
+            format!(
+                "yarn.resourcemanager.address: {rm_client}\nyarn.resourcemanager.webapp.address: {rm_webapp}\n\
+                 yarn.resourcemanager.scheduler.address: {rm_scheduler}\n"
+            ),
         )
         .expect("write client.yaml");
         let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client");

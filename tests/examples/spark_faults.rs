@@ -1,0 +1,51 @@
+//! A Spark program for the end-to-end tests of failures and reuse, `spark_faults MODE`:
+//! - `flaky`: every task of the job fails on its first two attempts, then succeeds;
+//! - `always-fail`: one task fails on every attempt (the job aborts after spark.task.maxFailures);
+//! - `reuse`: two jobs over the same reduceByKey; the second skips the map stage.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    weft_driver::spark::run(|sc, args| {
+        let mode = args.first().map(String::as_str).unwrap_or("");
+        let numbers = sc.parallelize((0..1000u64).collect(), 4);
+        match mode {
+            "flaky" => {
+                let sum = numbers
+                    .map(|x| {
+                        let ctx = weft_driver::spark::task_context().expect("inside a task");
+                        if ctx.attempt < 2 {
+                            panic!("flaky failure on attempt {}", ctx.attempt);
+                        }
+                        x
+                    })
+                    .reduce(|a, b| a + b)?;
+                println!("sum {sum}");
+                if sum != 499_500 {
+                    return Err(format!("wrong sum {sum}").into());
+                }
+            }
+            "always-fail" => {
+                numbers
+                    .map(|x| {
+                        if x == 0 {
+                            panic!("record 0 always fails");
+                        }
+                        x
+                    })
+                    .count()?;
+            }
+            "reuse" => {
+                let counts = numbers.map(|x| (x % 10, 1u64)).reduce_by_key(|a, b| a + b);
+                let first = counts.count()?;
+                let second = counts.collect()?;
+                println!("first {first} second {}", second.len());
+                if first != 10 || second.iter().map(|(_, n)| n).sum::<u64>() != 1000 {
+                    return Err("wrong counts".into());
+                }
+            }
+            other => return Err(format!("unknown mode {other:?}: flaky, always-fail or reuse").into()),
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,292 @@
+//! Issue 5, end to end: Spark programs submitted with `weft submit` to a ResourceManager and two
+//! NodeManagers (real processes on 127.0.0.1): WordCount in cluster and client mode against a plain
+//! Rust reference, the executors' containers as the ResourceManager reports them, task retries and
+//! job aborts in Spark's words, shuffle reuse across jobs, and an executor refusing another build.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use weft_tests::{binary, Cluster, ClusterOptions};
+
+const APP_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn example(name: &str) -> String {
+    binary(&format!("examples/{name}")).to_string_lossy().into_owned()
+}
+
+/// A deterministic text of `lines` lines over a small vocabulary.
+fn corpus(lines: usize) -> String {
+    let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"];
+    let mut state = 42u64;
+    let mut text = String::new();
+    for _ in 0..lines {
+        let n = 1 + (state % 9) as usize;
+        for i in 0..n {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            if i > 0 {
+                text.push(' ');
+            }
+            text.push_str(words[(state >> 33) as usize % words.len()]);
+        }
+        text.push('\n');
+    }
+    text
+}
+
+fn reference_counts(text: &str) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for word in text.split_whitespace() {
+        *counts.entry(word.to_owned()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Reads Spark's output layout: `_SUCCESS` and `part-NNNNN` files of `word<TAB>count` lines.
+fn read_counts(dir: &Path) -> BTreeMap<String, u64> {
+    assert!(dir.join("_SUCCESS").exists(), "{} has no _SUCCESS", dir.display());
+    let mut parts: Vec<_> =
+        std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
+    parts.sort();
+    assert!(parts.iter().any(|p| p == "part-00000"), "{parts:?}");
+    let mut counts = BTreeMap::new();
+    for part in parts.iter().filter(|p| p.starts_with("part-")) {
+        for line in std::fs::read_to_string(dir.join(part)).unwrap().lines() {
+            let (word, n) = line.split_once('\t').unwrap_or_else(|| panic!("not word<TAB>count: {line:?}"));
+            assert!(counts.insert(word.to_owned(), n.parse().unwrap()).is_none(), "{word} twice");
+        }
+    }
+    counts
+}
+
+fn app_id(text: &str) -> String {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|w| w.starts_with("application_"))
+        .unwrap_or_else(|| panic!("no application id in:\n{text}"))
+        .to_owned()
+}
+
+fn containers(cluster: &Cluster, app: &str) -> Vec<serde_json::Value> {
+    let (_, attempts) = cluster.get(&format!("/ws/v1/cluster/apps/{app}/appattempts"));
+    let mut all = Vec::new();
+    for attempt in attempts["appAttempts"]["appAttempt"].as_array().unwrap() {
+        let id = attempt["appAttemptId"].as_str().unwrap();
+        let (_, body) = cluster.get(&format!("/ws/v1/cluster/apps/{app}/appattempts/{id}/containers"));
+        all.extend(body["containers"]["container"].as_array().cloned().unwrap_or_default());
+    }
+    all
+}
+
+fn submit(cluster: &Cluster, mode: &str, program: &[&str]) -> weft_tests::WeftOutput {
+    let mut args = vec![
+        "submit",
+        "--master",
+        "yarn",
+        "--deploy-mode",
+        mode,
+        "--num-executors",
+        "2",
+        "--executor-memory",
+        "512m",
+        "--executor-cores",
+        "1",
+        "--driver-memory",
+        "512m",
+    ];
+    args.extend_from_slice(program);
+    cluster.weft(&args)
+}
+
+#[test]
+fn wordcount_runs_in_cluster_and_client_mode() {
+    let cluster = Cluster::start(ClusterOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let text = corpus(3000);
+    std::fs::write(dir.path().join("in.txt"), &text).unwrap();
+    let input = dir.path().join("in.txt").to_string_lossy().into_owned();
+    let expected = reference_counts(&text);
+
+    let out = dir.path().join("out-cluster");
+    let run = submit(&cluster, "cluster", &[&example("wordcount"), &input, out.to_str().unwrap()]);
+    assert_eq!(run.code, Some(0), "{}", run.both());
+    assert_eq!(read_counts(&out), expected);
+    let app = app_id(&run.both());
+    let report = cluster.app(&app);
+    assert_eq!((report["state"].as_str(), report["finalStatus"].as_str()), (Some("FINISHED"), Some("SUCCEEDED")));
+    assert_eq!(report["applicationType"], "SPARK");
+    // The AM plus two executors; an executor asks 512 MiB + 384 MiB overhead, normalized to 1024.
+    let all = containers(&cluster, &app);
+    assert_eq!(all.len(), 3, "{all:?}");
+    let executors: Vec<_> = all.iter().filter(|c| !c["containerId"].as_str().unwrap().ends_with("_000001")).collect();
+    for c in &executors {
+        assert_eq!((c["allocatedMB"].as_i64(), c["allocatedVCores"].as_i64()), (Some(1024), Some(1)), "{c}");
+    }
+
+    let out = dir.path().join("out-client");
+    let run = submit(&cluster, "client", &[&example("wordcount"), &input, out.to_str().unwrap()]);
+    assert_eq!(run.code, Some(0), "{}", run.both());
+    assert_eq!(read_counts(&out), expected);
+    // The lineage the example prints: two stages, cut at the shuffle.
+    assert!(run.stdout.starts_with("(2) ShuffledRDD[3] at reduceByKey at wordcount.rs:"), "{}", run.stdout);
+    assert_eq!(run.stdout.matches(" +-(").count(), 1, "{}", run.stdout);
+    assert!(run.stdout.contains("|  ") && run.stdout.contains("HadoopRDD[0] at textFile"), "{}", run.stdout);
+    // The progress bar went to the console's stderr.
+    assert!(run.stderr.contains("[Stage 0:") || run.stderr.contains("[Stage 1:"), "{}", run.stderr);
+    let report = cluster.app(&app_id(&run.both()));
+    assert_eq!(report["finalStatus"], "SUCCEEDED");
+    assert_eq!(report["unmanagedApplication"], true);
+    cluster.stop_checked();
+}
+
+#[test]
+fn failed_tasks_are_retried_and_a_hopeless_one_aborts_the_job() {
+    let cluster = Cluster::start(ClusterOptions::default());
+    let faults = example("spark_faults");
+
+    let run = submit(&cluster, "client", &[&faults, "flaky"]);
+    assert_eq!(run.code, Some(0), "{}", run.both());
+    assert!(run.stdout.contains("sum 499500"), "{}", run.both());
+    assert!(run.stderr.contains("flaky failure on attempt 1"), "{}", run.stderr);
+
+    let run = submit(&cluster, "cluster", &[&faults, "always-fail"]);
+    assert_ne!(run.code, Some(0), "{}", run.both());
+    let report = cluster.app(&app_id(&run.both()));
+    assert_eq!(report["finalStatus"], "FAILED", "{report}");
+    let diagnostics = report["diagnostics"].as_str().unwrap();
+    assert!(
+        diagnostics.contains("Job aborted due to stage failure: Task 0 in stage 0.0 failed 4 times, most recent failure: Lost task 0.3 in stage 0.0 (TID"),
+        "{diagnostics}"
+    );
+    assert!(diagnostics.contains("record 0 always fails"), "{diagnostics}");
+
+    let run = submit(&cluster, "client", &[&faults, "reuse"]);
+    assert_eq!(run.code, Some(0), "{}", run.both());
+    assert!(run.stdout.contains("first 10 second 10"), "{}", run.both());
+    assert!(run.stderr.contains("Stage 0 of job 1 skipped"), "{}", run.stderr);
+    cluster.stop_checked();
+}
+
+#[test]
+fn submit_refuses_a_missing_binary_and_bad_sizes_with_nothing_submitted() {
+    let cluster = Cluster::start(ClusterOptions::default());
+    let run = cluster.weft(&["submit", "--master", "yarn", "--executor-memory", "1.5g", &example("wordcount")]);
+    assert_eq!(run.code, Some(64), "{}", run.both());
+    assert!(run.stderr.contains("1.5g"), "{}", run.stderr);
+    let run = cluster.weft(&["submit", "--master", "yarn", "/nonexistent/app"]);
+    assert_eq!(run.code, Some(64), "{}", run.both());
+    assert!(run.stderr.contains("/nonexistent/app"), "{}", run.stderr);
+    assert_eq!(cluster.latest_app_id(), None);
+    cluster.stop_checked();
+}
+
+/// A driver endpoint that accepts any executor, for talking to a real executor process directly.
+struct AcceptingDriver {
+    registered: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+#[tonic::async_trait]
+impl weft_proto::spark_pb::driver_endpoint_server::DriverEndpoint for AcceptingDriver {
+    async fn register_executor(
+        &self,
+        request: tonic::Request<weft_proto::spark_pb::RegisterExecutorRequest>,
+    ) -> Result<tonic::Response<weft_proto::spark_pb::RegisterExecutorResponse>, tonic::Status> {
+        let _ = self.registered.send(request.into_inner().address);
+        Ok(tonic::Response::new(weft_proto::spark_pb::RegisterExecutorResponse { application_id: "test".into() }))
+    }
+    async fn heartbeat(
+        &self,
+        _: tonic::Request<weft_proto::spark_pb::HeartbeatRequest>,
+    ) -> Result<tonic::Response<weft_proto::spark_pb::HeartbeatResponse>, tonic::Status> {
+        Ok(tonic::Response::new(weft_proto::spark_pb::HeartbeatResponse { unknown_executor: false }))
+    }
+    async fn status_update(
+        &self,
+        _: tonic::Request<tonic::Streaming<weft_proto::spark_pb::Chunk>>,
+    ) -> Result<tonic::Response<weft_proto::spark_pb::Ack>, tonic::Status> {
+        Ok(tonic::Response::new(weft_proto::spark_pb::Ack {}))
+    }
+    type FetchBroadcastStream = futures::stream::Empty<Result<weft_proto::spark_pb::Chunk, tonic::Status>>;
+    async fn fetch_broadcast(
+        &self,
+        _: tonic::Request<weft_proto::spark_pb::FetchBroadcastRequest>,
+    ) -> Result<tonic::Response<Self::FetchBroadcastStream>, tonic::Status> {
+        Err(tonic::Status::not_found("no broadcasts here"))
+    }
+}
+
+#[test]
+fn an_executor_refuses_a_task_from_another_build() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let driver_url = listener.local_addr().unwrap().to_string();
+        let (tx, mut registered) = tokio::sync::mpsc::unbounded_channel();
+        let service =
+            weft_proto::spark_pb::driver_endpoint_server::DriverEndpointServer::new(AcceptingDriver { registered: tx });
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        let scratch = tempfile::tempdir().unwrap();
+        // The WordCount binary as an executor; this test binary is "another build" of nothing it knows.
+        let mut executor = tokio::process::Command::new(example("wordcount"))
+            .env("WEFT_SPARK_ROLE", "executor")
+            .env("WEFT_DRIVER_URL", &driver_url)
+            .env("WEFT_EXECUTOR_ID", "7")
+            .env("WEFT_EXECUTOR_CORES", "1")
+            .env("WEFT_EXECUTOR_LOCAL_DIR", scratch.path())
+            .env("WEFT_EXECUTOR_HOST", "127.0.0.1")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let address = tokio::time::timeout(Duration::from_secs(30), registered.recv()).await.unwrap().unwrap();
+        let task = weft_executor::TaskDescription {
+            task_id: 1,
+            attempt: 0,
+            job_id: 0,
+            stage_id: 0,
+            stage_attempt: 0,
+            partition: 0,
+            root: weft_executor::Node {
+                ctor: weft_executor::FnRef::new(weft_executor::NodeCtor(nothing)),
+                env: Vec::new(),
+                inputs: Vec::new(),
+            },
+            sink: weft_executor::Sink::Result {
+                ctor: weft_executor::FnRef::new(weft_executor::ResultCtor(no_result)),
+                env: Vec::new(),
+            },
+        };
+        let frame = weft_executor::frame::encode_task(&task);
+        let mut client = weft_proto::spark_pb::executor_endpoint_client::ExecutorEndpointClient::connect(format!(
+            "http://{address}"
+        ))
+        .await
+        .unwrap();
+        let chunk = weft_proto::spark_pb::Chunk { data: frame };
+        let refused = client.launch_task(futures::stream::iter(vec![chunk])).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
+        assert!(refused.message().starts_with("build id mismatch: the task comes from build"), "{}", refused.message());
+        assert!(refused.message().contains(&weft_executor::build_id().to_string()), "{}", refused.message());
+        client.stop_executor(weft_proto::spark_pb::StopExecutorRequest {}).await.unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(10), executor.wait()).await.unwrap().unwrap();
+        assert!(status.success(), "{status:?}");
+    });
+}
+
+fn nothing(
+    _: &weft_executor::TaskCtx,
+    _: &[u8],
+    _: weft_executor::Inputs,
+) -> Result<weft_executor::Batches, weft_executor::TaskError> {
+    Ok(Box::new(std::iter::empty()))
+}
+
+fn no_result(
+    _: &weft_executor::TaskCtx,
+    _: &[u8],
+    _: weft_executor::Batches,
+) -> Result<Vec<u8>, weft_executor::TaskError> {
+    Ok(Vec::new())
+}
