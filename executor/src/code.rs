@@ -154,7 +154,9 @@ pub fn build_id() -> &'static BuildId {
 /// Builds a value of a zero-sized type from nothing: how an executor gets back a user closure, whose
 /// type (not its value) travels in the code reference. Compile-time checked to be zero-sized.
 pub fn conjure<F: Copy + 'static>() -> F {
-    const { assert!(std::mem::size_of::<F>() == 0, "weft: a closure passed to an RDD operation captures variables; pass them explicitly with the *_with variant (map_with, filter_with, …)") };
+    const {
+        assert!(std::mem::size_of::<F>() == 0, "weft: a closure passed to an RDD operation captures variables; pass them explicitly with the *_with variant (map_with, filter_with, …)")
+    };
     // SAFETY: `F` is zero-sized (checked above at compile time), so it has no bytes to initialize;
     // it is `Copy`, so it has no drop glue or invariant beyond its type; user closures and fn items,
     // the only types this is used with, carry no meaning in their (absent) bytes.

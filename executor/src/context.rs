@@ -14,6 +14,9 @@ use crate::plan::{BlockUpdate, MapLocation, TaskMetrics};
 /// A task's context, shared by the operators of its pipeline (one thread).
 pub type TaskCtx = Rc<TaskContext>;
 
+/// Turns a broadcast value's bytes into the value.
+pub type DecodeBroadcast = dyn Fn(&[u8]) -> Result<Arc<dyn Any + Send + Sync>, TaskError>;
+
 /// The executor's side of a task: implemented by the executor runtime.
 pub trait Services: Send + Sync {
     /// The serialized blocks of `reduce` from each map output of `shuffle_id`, in the order given.
@@ -27,11 +30,7 @@ pub trait Services: Send + Sync {
     /// Stores a computed partition on disk, serialized.
     fn cache_on_disk(&self, rdd_id: u32, partition: u32, bytes: &[u8]) -> Result<(), TaskError>;
     /// The value of a broadcast variable (fetched from the driver once per executor, then kept).
-    fn broadcast(
-        &self,
-        id: u64,
-        decode: &dyn Fn(&[u8]) -> Result<Arc<dyn Any + Send + Sync>, TaskError>,
-    ) -> Result<Arc<dyn Any + Send + Sync>, TaskError>;
+    fn broadcast(&self, id: u64, decode: &DecodeBroadcast) -> Result<Arc<dyn Any + Send + Sync>, TaskError>;
     /// A directory of this executor's for scratch files.
     fn local_dir(&self) -> PathBuf;
     fn executor_id(&self) -> &str;

@@ -14,7 +14,14 @@ pub enum TaskError {
         "FetchFailed(BlockManagerId({executor_id}, {address}), shuffleId={shuffle_id}, mapIndex={map_index}, \
          reduceId={reduce_id}, message=\n{message})"
     )]
-    FetchFailed { executor_id: String, address: String, shuffle_id: u32, map_index: u32, reduce_id: u32, message: String },
+    FetchFailed {
+        executor_id: String,
+        address: String,
+        shuffle_id: u32,
+        map_index: u32,
+        reduce_id: u32,
+        message: String,
+    },
     /// The executor would not run the task at all (another build of the binary, an undecodable frame).
     #[error("{message}")]
     Refused { message: String },

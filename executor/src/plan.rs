@@ -89,11 +89,10 @@ impl Inputs {
 
     /// Builds input `index` (once).
     pub fn build(&mut self, ctx: &TaskCtx, index: usize) -> Result<Batches, TaskError> {
-        let node = self
-            .nodes
-            .get_mut(index)
-            .and_then(Option::take)
-            .ok_or_else(|| TaskError::failed(format!("a plan node asked for input {index}, which it does not have")))?;
+        let node =
+            self.nodes.get_mut(index).and_then(Option::take).ok_or_else(|| {
+                TaskError::failed(format!("a plan node asked for input {index}, which it does not have"))
+            })?;
         build(ctx, node, &self.proof)
     }
 

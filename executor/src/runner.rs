@@ -14,7 +14,12 @@ use crate::plan::{self, MapStatus, Sink, TaskDescription, TaskEnd, TaskStatus};
 use crate::shuffle::ShuffleFiles;
 
 /// Runs `task` to its end. Never panics.
-pub fn run_task(proof: &Verified, task: TaskDescription, services: Arc<dyn Services>, shuffle: &ShuffleFiles) -> TaskStatus {
+pub fn run_task(
+    proof: &Verified,
+    task: TaskDescription,
+    services: Arc<dyn Services>,
+    shuffle: &ShuffleFiles,
+) -> TaskStatus {
     let executor_id = services.executor_id().to_owned();
     let ctx = Rc::new(TaskContext::new(
         task.stage_id,
@@ -55,7 +60,12 @@ pub fn run_task(proof: &Verified, task: TaskDescription, services: Arc<dyn Servi
     }
 }
 
-fn execute(proof: &Verified, ctx: &context::TaskCtx, task: TaskDescription, shuffle: &ShuffleFiles) -> Result<TaskEnd, TaskError> {
+fn execute(
+    proof: &Verified,
+    ctx: &context::TaskCtx,
+    task: TaskDescription,
+    shuffle: &ShuffleFiles,
+) -> Result<TaskEnd, TaskError> {
     let input = plan::build(ctx, task.root, proof)?;
     match task.sink {
         Sink::Result { ctor, env } => Ok(TaskEnd::Result((ctor.resolve(proof).0)(ctx, &env, input)?)),

@@ -21,7 +21,7 @@ use weft_proto::spark_pb::{self as pb};
 
 use crate::block_manager::BlockManager;
 use crate::code::{build_id, Verified};
-use crate::context::Services;
+use crate::context::{DecodeBroadcast, Services};
 use crate::error::TaskError;
 use crate::frame;
 use crate::plan::{MapLocation, TaskDescription, TaskStatus};
@@ -335,18 +335,13 @@ impl Services for Executor {
         Ok(self.blocks.put_disk(rdd_id, partition, bytes)?)
     }
 
-    fn broadcast(
-        &self,
-        id: u64,
-        decode: &dyn Fn(&[u8]) -> Result<Arc<dyn Any + Send + Sync>, TaskError>,
-    ) -> Result<Arc<dyn Any + Send + Sync>, TaskError> {
+    fn broadcast(&self, id: u64, decode: &DecodeBroadcast) -> Result<Arc<dyn Any + Send + Sync>, TaskError> {
         if let Some(value) = self.broadcasts.lock().expect("broadcast lock").get(&id) {
             return Ok(value.clone());
         }
         let mut driver = self.driver.clone();
         let bytes = self.handle.block_on(async move {
-            let mut stream =
-                driver.fetch_broadcast(pb::FetchBroadcastRequest { broadcast_id: id }).await?.into_inner();
+            let mut stream = driver.fetch_broadcast(pb::FetchBroadcastRequest { broadcast_id: id }).await?.into_inner();
             let mut bytes = Vec::new();
             while let Some(chunk) = stream.next().await {
                 bytes.extend_from_slice(&chunk?.data);
@@ -414,7 +409,9 @@ impl ExecutorEndpoint for Endpoint_ {
         tokio::task::spawn_blocking(move || {
             for (index, name) in names.iter().enumerate() {
                 let block = match shuffle::parse_block_name(name) {
-                    Some((s, m, r)) => executor.shuffle.read_stored(s, m, r).map_err(|e| Status::not_found(e.to_string())),
+                    Some((s, m, r)) => {
+                        executor.shuffle.read_stored(s, m, r).map_err(|e| Status::not_found(e.to_string()))
+                    }
                     None => Err(Status::invalid_argument(format!("{name:?} is not a shuffle block name"))),
                 };
                 let block = match block {

@@ -35,7 +35,13 @@ impl ShuffleFiles {
 
     /// Writes one map task's blocks (one per reduce partition, in order); returns each block's
     /// stored size, as the map status reports it.
-    pub fn write(&self, shuffle_id: u32, map_index: u32, task_id: u64, blocks: &[Vec<u8>]) -> std::io::Result<Vec<u64>> {
+    pub fn write(
+        &self,
+        shuffle_id: u32,
+        map_index: u32,
+        task_id: u64,
+        blocks: &[Vec<u8>],
+    ) -> std::io::Result<Vec<u64>> {
         let data = self.data_path(shuffle_id, map_index);
         let index = self.index_path(shuffle_id, map_index);
         let data_tmp = data.with_extension(format!("data.{task_id}.tmp"));

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use weft_tests::{binary, Cluster, ClusterOptions};
 
-const APP_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn example(name: &str) -> String {
     binary(&format!("examples/{name}")).to_string_lossy().into_owned()

@@ -28,11 +28,29 @@ use super::tasks::{Mode, Outcome, Prefs, TaskScheduler};
 pub(crate) type JobReply = std::sync::mpsc::Sender<Result<Vec<Vec<u8>>, SparkError>>;
 
 pub(crate) enum Event {
-    RunJob { rdd: Arc<RddNode>, partitions: Vec<usize>, ctor: FnRef<ResultCtor>, env: Vec<u8>, name: String, reply: JobReply },
-    Registered { id: String, address: String, host: String, cores: usize },
+    RunJob {
+        rdd: Arc<RddNode>,
+        partitions: Vec<usize>,
+        ctor: FnRef<ResultCtor>,
+        env: Vec<u8>,
+        name: String,
+        reply: JobReply,
+    },
+    Registered {
+        id: String,
+        address: String,
+        host: String,
+        cores: usize,
+    },
     Status(Box<TaskStatus>),
-    LaunchFailed { task_id: u64, message: String },
-    ExecutorGone { id: String, reason: String },
+    LaunchFailed {
+        task_id: u64,
+        message: String,
+    },
+    ExecutorGone {
+        id: String,
+        reason: String,
+    },
     /// The cluster will not give more executors; every job fails with this message.
     Fatal(String),
     Unpersist(u32),
@@ -45,7 +63,7 @@ pub(crate) enum Event {
 pub(crate) struct Shared {
     pub(crate) broadcasts: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
     pub(crate) heartbeats: Mutex<HashMap<String, Instant>>,
-    pub(crate) accumulators: Mutex<HashMap<u64, Box<dyn Fn(&[u8]) + Send + Sync>>>,
+    pub(crate) accumulators: Mutex<HashMap<u64, super::shared::Merger>>,
     /// Set when the application cannot go on (too many executor failures).
     pub(crate) fatal: Mutex<Option<String>>,
 }
@@ -106,7 +124,12 @@ impl PlanCtx for Core {
 }
 
 /// Runs the driver loop until `Stop`.
-pub(crate) async fn run_loop(mut rx: UnboundedReceiver<Event>, tx: UnboundedSender<Event>, shared: Arc<Shared>, settings: Settings) {
+pub(crate) async fn run_loop(
+    mut rx: UnboundedReceiver<Event>,
+    tx: UnboundedSender<Event>,
+    shared: Arc<Shared>,
+    settings: Settings,
+) {
     let mut core = Core {
         dag: Dag::new(),
         tasks: TaskScheduler::new(settings.mode, settings.max_failures, settings.locality_wait_ms),
@@ -230,14 +253,22 @@ impl Core {
                 DagEvent::JobSucceeded { job, results } => {
                     self.clear_progress();
                     if let Some(info) = self.jobs.remove(&job) {
-                        tracing::info!("Job {job} finished: {}, took {:.6} s", info.name, info.started.elapsed().as_secs_f64());
+                        tracing::info!(
+                            "Job {job} finished: {}, took {:.6} s",
+                            info.name,
+                            info.started.elapsed().as_secs_f64()
+                        );
                         let _ = info.reply.send(Ok(results));
                     }
                 }
                 DagEvent::JobFailed { job, message } => {
                     self.clear_progress();
                     if let Some(info) = self.jobs.remove(&job) {
-                        tracing::error!("Job {job} failed: {}, took {:.6} s: {message}", info.name, info.started.elapsed().as_secs_f64());
+                        tracing::error!(
+                            "Job {job} failed: {}, took {:.6} s: {message}",
+                            info.name,
+                            info.started.elapsed().as_secs_f64()
+                        );
                         let _ = info.reply.send(Err(SparkError::JobAborted(message)));
                     }
                 }
@@ -322,14 +353,20 @@ impl Core {
             TaskEnd::Map(map) => {
                 if let Outcome::Succeeded { .. } = self.tasks.succeeded(task_id) {
                     self.merge_reports(&executor_id, accumulators, blocks);
-                    let events = self.dag.map_task_succeeded(stage, index, MapOut { executor: executor_id, sizes: map.sizes });
+                    let events =
+                        self.dag.map_task_succeeded(stage, index, MapOut { executor: executor_id, sizes: map.sizes });
                     self.dag_events(events);
                 }
             }
         }
     }
 
-    fn merge_reports(&mut self, executor: &str, accumulators: Vec<(u64, Vec<u8>)>, blocks: Vec<weft_executor::plan::BlockUpdate>) {
+    fn merge_reports(
+        &mut self,
+        executor: &str,
+        accumulators: Vec<(u64, Vec<u8>)>,
+        blocks: Vec<weft_executor::plan::BlockUpdate>,
+    ) {
         let mergers = self.shared.accumulators.lock().expect("accumulator lock");
         for (id, bytes) in accumulators {
             if let Some(merge) = mergers.get(&id) {
@@ -351,7 +388,9 @@ impl Core {
             self.dag_events(events);
             return;
         }
-        if let Outcome::Abort { stage, message } = self.tasks.failed(task_id, error.counts_toward_task_failures(), &lost) {
+        if let Outcome::Abort { stage, message } =
+            self.tasks.failed(task_id, error.counts_toward_task_failures(), &lost)
+        {
             tracing::error!("Task set for stage {stage} aborted: {message}");
             self.tasks.cancel(stage);
             let events = self.dag.stage_aborted(stage, &message);
@@ -368,7 +407,10 @@ impl Core {
         self.shared.heartbeats.lock().expect("heartbeat lock").remove(id);
         let requeued = self.tasks.remove_executor(id);
         if !requeued.is_empty() {
-            tracing::warn!("{} running task(s) of executor {id} will run again (not counted as failures)", requeued.len());
+            tracing::warn!(
+                "{} running task(s) of executor {id} will run again (not counted as failures)",
+                requeued.len()
+            );
         }
         let events = self.dag.executor_lost(id);
         self.dag_events(events);
@@ -389,7 +431,9 @@ impl Core {
             let reason = format!("Executor heartbeat timed out after {} ms", timeout.as_millis());
             self.executor_gone(&id, &reason);
         }
-        if self.settings.show_progress && self.last_progress.elapsed() >= Duration::from_millis(progress::UPDATE_PERIOD_MS) {
+        if self.settings.show_progress
+            && self.last_progress.elapsed() >= Duration::from_millis(progress::UPDATE_PERIOD_MS)
+        {
             self.last_progress = Instant::now();
             let stages: Vec<StageProgress> = self
                 .stage_started
@@ -397,7 +441,13 @@ impl Core {
                 .filter(|(s, _)| self.dag.is_running(**s))
                 .filter_map(|(&stage, started)| {
                     let (completed, active, total) = self.tasks.counts(stage)?;
-                    Some(StageProgress { stage, completed, active, total, running_ms: started.elapsed().as_millis() as u64 })
+                    Some(StageProgress {
+                        stage,
+                        completed,
+                        active,
+                        total,
+                        running_ms: started.elapsed().as_millis() as u64,
+                    })
                 })
                 .collect();
             let mut stages = stages;
@@ -423,7 +473,8 @@ impl Core {
         let stops = self.executors.values().map(|e| {
             let mut client = e.client.clone();
             async move {
-                let _ = tokio::time::timeout(Duration::from_secs(5), client.stop_executor(pb::StopExecutorRequest {})).await;
+                let _ = tokio::time::timeout(Duration::from_secs(5), client.stop_executor(pb::StopExecutorRequest {}))
+                    .await;
             }
         });
         futures::future::join_all(stops).await;
@@ -456,12 +507,16 @@ impl DriverEndpoint for DriverService {
             return Err(Status::failed_precondition(message));
         }
         self.shared.heartbeats.lock().expect("heartbeat lock").insert(r.executor_id.clone(), Instant::now());
-        let event = Event::Registered { id: r.executor_id, address: r.address, host: r.host, cores: r.cores.max(1) as usize };
+        let event =
+            Event::Registered { id: r.executor_id, address: r.address, host: r.host, cores: r.cores.max(1) as usize };
         self.tx.send(event).map_err(|_| Status::unavailable("the driver is stopping"))?;
         Ok(Response::new(pb::RegisterExecutorResponse { application_id: self.application_id.clone() }))
     }
 
-    async fn heartbeat(&self, request: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatResponse>, Status> {
+    async fn heartbeat(
+        &self,
+        request: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
         let r = request.into_inner();
         let mut beats = self.shared.heartbeats.lock().expect("heartbeat lock");
         let known = beats.contains_key(&r.executor_id);
@@ -477,15 +532,18 @@ impl DriverEndpoint for DriverService {
         while let Some(chunk) = stream.next().await {
             bytes.extend_from_slice(&chunk?.data);
         }
-        let status: TaskStatus =
-            bincode::deserialize(&bytes).map_err(|e| Status::invalid_argument(format!("undecodable task status: {e}")))?;
+        let status: TaskStatus = bincode::deserialize(&bytes)
+            .map_err(|e| Status::invalid_argument(format!("undecodable task status: {e}")))?;
         self.tx.send(Event::Status(Box::new(status))).map_err(|_| Status::unavailable("the driver is stopping"))?;
         Ok(Response::new(pb::Ack {}))
     }
 
     type FetchBroadcastStream = ChunkStream;
 
-    async fn fetch_broadcast(&self, request: Request<pb::FetchBroadcastRequest>) -> Result<Response<ChunkStream>, Status> {
+    async fn fetch_broadcast(
+        &self,
+        request: Request<pb::FetchBroadcastRequest>,
+    ) -> Result<Response<ChunkStream>, Status> {
         let id = request.into_inner().broadcast_id;
         let bytes = self.shared.broadcasts.lock().expect("broadcast lock").get(&id).cloned();
         let bytes = bytes.ok_or_else(|| Status::not_found(format!("no broadcast {id}")))?;

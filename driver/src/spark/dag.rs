@@ -52,12 +52,27 @@ pub(crate) struct Job {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum DagEvent {
     /// Run these task indexes of the stage as its attempt `attempt`.
-    Submit { stage: u32, attempt: u32, indexes: Vec<usize> },
+    Submit {
+        stage: u32,
+        attempt: u32,
+        indexes: Vec<usize>,
+    },
     /// Stop scheduling a stage attempt (its outputs are being recomputed elsewhere).
-    Cancel { stage: u32 },
-    StageCompleted { stage: u32, name: String },
-    JobSucceeded { job: u32, results: Vec<Vec<u8>> },
-    JobFailed { job: u32, message: String },
+    Cancel {
+        stage: u32,
+    },
+    StageCompleted {
+        stage: u32,
+        name: String,
+    },
+    JobSucceeded {
+        job: u32,
+        results: Vec<Vec<u8>>,
+    },
+    JobFailed {
+        job: u32,
+        message: String,
+    },
 }
 
 /// Spark's `spark.stage.maxConsecutiveAttempts`.
@@ -116,10 +131,7 @@ impl Dag {
         self.collect_stages(id, &mut stage_ids);
         stage_ids.sort();
         let n = partitions.len();
-        self.jobs.insert(
-            job,
-            Job { results: vec![None; n], remaining: n, stage_ids, skipped: BTreeSet::new() },
-        );
+        self.jobs.insert(job, Job { results: vec![None; n], remaining: n, stage_ids, skipped: BTreeSet::new() });
         let mut events = Vec::new();
         self.submit_stage(id, &mut events);
         // Stages of the job that never ran because their outputs already existed.
@@ -254,8 +266,12 @@ impl Dag {
 
     /// Submits waiting stages whose parents are now all available.
     fn submit_waiting(&mut self, events: &mut Vec<DagEvent>) {
-        let ready: Vec<u32> =
-            self.waiting.iter().copied().filter(|&s| self.stages[&s].parents.iter().all(|&p| self.available(p))).collect();
+        let ready: Vec<u32> = self
+            .waiting
+            .iter()
+            .copied()
+            .filter(|&s| self.stages[&s].parents.iter().all(|&p| self.available(p)))
+            .collect();
         for id in ready {
             self.waiting.remove(&id);
             self.submit_stage(id, events);
@@ -293,7 +309,9 @@ impl Dag {
 
     pub(crate) fn result_task_succeeded(&mut self, stage: u32, index: usize, result: Vec<u8>) -> Vec<DagEvent> {
         let mut events = Vec::new();
-        let Some(job_id) = self.stages.get(&stage).and_then(|s| s.result.as_ref()).map(|r| r.job) else { return events };
+        let Some(job_id) = self.stages.get(&stage).and_then(|s| s.result.as_ref()).map(|r| r.job) else {
+            return events;
+        };
         let Some(job) = self.jobs.get_mut(&job_id) else { return events };
         if job.results[index].is_none() {
             job.results[index] = Some(result);
@@ -319,7 +337,8 @@ impl Dag {
         let mut events = Vec::new();
         for job in jobs {
             if self.jobs.remove(&job).is_some() {
-                events.push(DagEvent::JobFailed { job, message: format!("Job aborted due to stage failure: {reason}") });
+                events
+                    .push(DagEvent::JobFailed { job, message: format!("Job aborted due to stage failure: {reason}") });
                 self.forget_job(job);
             }
         }
@@ -382,12 +401,8 @@ impl Dag {
 
     /// Drops the job's result stage; shuffle stages stay, so later jobs reuse their outputs.
     fn forget_job(&mut self, job: u32) {
-        let result_stages: Vec<u32> = self
-            .stages
-            .values()
-            .filter(|s| s.result.as_ref().is_some_and(|r| r.job == job))
-            .map(|s| s.id)
-            .collect();
+        let result_stages: Vec<u32> =
+            self.stages.values().filter(|s| s.result.as_ref().is_some_and(|r| r.job == job)).map(|s| s.id).collect();
         for id in result_stages {
             self.stages.remove(&id);
             self.running.remove(&id);

@@ -94,7 +94,10 @@ fn run_executor() -> i32 {
     let storage = ((memory_mb.saturating_sub(300)) as f64 * fraction) as u64 * 1024 * 1024;
     let local_dir = var("WEFT_EXECUTOR_LOCAL_DIR")
         .map(PathBuf::from)
-        .or_else(|| var("LOCAL_DIRS").and_then(|d| d.split(',').next().map(|d| PathBuf::from(d).join(format!("executor-{executor_id}")))))
+        .or_else(|| {
+            var("LOCAL_DIRS")
+                .and_then(|d| d.split(',').next().map(|d| PathBuf::from(d).join(format!("executor-{executor_id}"))))
+        })
         .unwrap_or_else(|| std::env::temp_dir().join(format!("weft-executor-{}", std::process::id())));
     let args = weft_executor::runtime::ExecutorArgs {
         executor_id,

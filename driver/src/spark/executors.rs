@@ -153,7 +153,12 @@ fn executor_env(conf: &SparkConf, driver_url: &str, id: &str, cores: usize) -> V
     ]
 }
 
-fn start_local(conf: &SparkConf, plan: &ExecPlan, driver_url: &str, tx: UnboundedSender<Event>) -> Result<Source, SparkError> {
+fn start_local(
+    conf: &SparkConf,
+    plan: &ExecPlan,
+    driver_url: &str,
+    tx: UnboundedSender<Event>,
+) -> Result<Source, SparkError> {
     let exe = std::env::current_exe().map_err(|e| SparkError::Internal(format!("cannot find this executable: {e}")))?;
     let scratch = tempfile::Builder::new()
         .prefix("weft-local-")
@@ -167,7 +172,9 @@ fn start_local(conf: &SparkConf, plan: &ExecPlan, driver_url: &str, tx: Unbounde
         .env("WEFT_EXECUTOR_HOST", "127.0.0.1")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
-    let child = command.spawn().map_err(|e| SparkError::Internal(format!("cannot start the executor {}: {e}", exe.display())))?;
+    let child = command
+        .spawn()
+        .map_err(|e| SparkError::Internal(format!("cannot start the executor {}: {e}", exe.display())))?;
     let pid = child.id();
     // Watch the child: if it dies, the driver learns within 200 ms.
     let watcher_tx = tx;
@@ -176,7 +183,8 @@ fn start_local(conf: &SparkConf, plan: &ExecPlan, driver_url: &str, tx: Unbounde
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
             if !std::path::Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid) {
-                let _ = watcher_tx.send(Event::ExecutorGone { id: id.to_owned(), reason: format!("executor process {pid} exited") });
+                let _ = watcher_tx
+                    .send(Event::ExecutorGone { id: id.to_owned(), reason: format!("executor process {pid} exited") });
                 return;
             }
         }
@@ -185,10 +193,7 @@ fn start_local(conf: &SparkConf, plan: &ExecPlan, driver_url: &str, tx: Unbounde
 }
 
 fn is_zombie(pid: u32) -> bool {
-    procfs::process::Process::new(pid as i32)
-        .and_then(|p| p.stat())
-        .map(|s| s.state == 'Z')
-        .unwrap_or(true)
+    procfs::process::Process::new(pid as i32).and_then(|p| p.stat()).map(|s| s.state == 'Z').unwrap_or(true)
 }
 
 async fn start_yarn(
@@ -209,7 +214,8 @@ async fn start_yarn(
             resources.push(file.into());
         }
     }
-    let am_config = AmConfig::from_env(lookup, host.to_owned(), i32::from(port), String::new()).map_err(SparkError::Config)?;
+    let am_config =
+        AmConfig::from_env(lookup, host.to_owned(), i32::from(port), String::new()).map_err(SparkError::Config)?;
     let memory = conf.executor_container_mb().map_err(config)?;
     let cores = plan.cores;
     let conf_for_launch = conf.clone();

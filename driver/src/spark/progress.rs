@@ -104,9 +104,9 @@ mod tests {
     fn the_bar_has_sparks_shape() {
         let bar = render(&[stage(0, 4, 4, 16)], 80).unwrap();
         assert_eq!(bar.len(), 80);
-        assert!(bar.starts_with("[Stage 0:============>"), "{bar}");
+        assert!(bar.starts_with("[Stage 0:==============>"), "{bar}");
         assert!(bar.ends_with(" (4 + 4) / 16]"), "{bar}");
-        assert_eq!(bar.matches('=').count(), (80 - 9 - 14) * 4 / 16);
+        assert_eq!(bar.matches('=').count(), (80 - "[Stage 0:".len() - "(4 + 4) / 16]".len()) * 4 / 16);
     }
 
     #[test]

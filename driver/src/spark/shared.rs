@@ -129,8 +129,11 @@ impl<T: AccumulatorValue> Accumulator<T> {
     }
 }
 
+/// Merges a task's serialized update into an accumulator's driver-side value.
+pub(crate) type Merger = Box<dyn Fn(&[u8]) + Send + Sync>;
+
 /// Merges a task's serialized update into the driver's value.
-pub(crate) fn merger<T: AccumulatorValue>(cell: Arc<Mutex<T>>) -> Box<dyn Fn(&[u8]) + Send + Sync> {
+pub(crate) fn merger<T: AccumulatorValue>(cell: Arc<Mutex<T>>) -> Merger {
     Box::new(move |bytes| {
         if let Ok(v) = bincode::deserialize::<T>(bytes) {
             cell.lock().expect("accumulator lock").merge(v);

@@ -151,14 +151,32 @@ impl TaskScheduler {
     }
 
     /// A stage attempt's tasks: `prefs[i]` for task index `i`; indexes not listed are already done.
-    pub(crate) fn submit(&mut self, stage: u32, attempt: u32, job: u32, total: usize, tasks: Vec<(usize, Prefs)>, now_ms: u64) {
-        let mut slots: Vec<Slot> =
-            (0..total).map(|_| Slot { prefs: Prefs::default(), attempts: 0, failures: 0, state: SlotState::Done }).collect();
+    pub(crate) fn submit(
+        &mut self,
+        stage: u32,
+        attempt: u32,
+        job: u32,
+        total: usize,
+        tasks: Vec<(usize, Prefs)>,
+        now_ms: u64,
+    ) {
+        let mut slots: Vec<Slot> = (0..total)
+            .map(|_| Slot { prefs: Prefs::default(), attempts: 0, failures: 0, state: SlotState::Done })
+            .collect();
         for (index, prefs) in tasks {
             slots[index] = Slot { prefs, attempts: 0, failures: 0, state: SlotState::Pending };
         }
         self.cancel(stage);
-        self.sets.push(TaskSet { stage, attempt, job, slots, running: 0, zombie: false, level: 0, last_launch_ms: now_ms });
+        self.sets.push(TaskSet {
+            stage,
+            attempt,
+            job,
+            slots,
+            running: 0,
+            zombie: false,
+            level: 0,
+            last_launch_ms: now_ms,
+        });
     }
 
     /// Stops launching a stage's tasks (running ones finish; their results are ignored).
@@ -187,12 +205,8 @@ impl TaskScheduler {
         let mut launches = Vec::new();
         loop {
             let mut launched_any = false;
-            let executors: Vec<(String, String)> = self
-                .executors
-                .iter()
-                .filter(|(_, e)| e.free > 0)
-                .map(|(id, e)| (id.clone(), e.host.clone()))
-                .collect();
+            let executors: Vec<(String, String)> =
+                self.executors.iter().filter(|(_, e)| e.free > 0).map(|(id, e)| (id.clone(), e.host.clone())).collect();
             for (executor, host) in executors {
                 for i in self.order() {
                     if let Some(launch) = self.launch_one(i, &executor, &host, now_ms) {

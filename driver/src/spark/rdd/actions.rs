@@ -107,7 +107,7 @@ impl<T: Data> Rdd<T> {
     where
         F: Fn(T, T) -> T + Copy + 'static,
     {
-        self.aggregate_scope(scope("fold"), zero, move |_: &(), a, b| f(a, b), move |a, b| f(a, b))
+        self.aggregate_scope(scope("fold"), zero, move |_: &(), a, b| f(a, b), f)
     }
 
     /// Spark's `aggregate(zero)(seqOp, combOp)`.
@@ -145,7 +145,13 @@ impl<T: Data> Rdd<T> {
         F: Fn(&C, T) + Copy + 'static,
     {
         let ctor = FnRef::new(ResultCtor(ops::result_foreach::<T, C, F>));
-        let _: Vec<Vec<u8>> = self.sc.run_job(&self.node, scope("foreach"), (0..self.node.num_partitions).collect(), ctor, ops::encode(&env))?;
+        let _: Vec<Vec<u8>> = self.sc.run_job(
+            &self.node,
+            scope("foreach"),
+            (0..self.node.num_partitions).collect(),
+            ctor,
+            ops::encode(&env),
+        )?;
         Ok(())
     }
 

@@ -21,6 +21,7 @@ use weft_executor::plan::{MapLocation, Node, NodeCtor, ShuffleCtor};
 use weft_executor::FnRef;
 
 pub use ops::Records;
+pub use pair::CoGrouped;
 
 use super::context::SparkContext;
 
@@ -114,7 +115,8 @@ impl RddNode {
         if !level.is_valid() {
             return inner;
         }
-        let env = ops::encode(&ops::CacheEnv { rdd_id: self.id, use_memory: level.use_memory, use_disk: level.use_disk });
+        let env =
+            ops::encode(&ops::CacheEnv { rdd_id: self.id, use_memory: level.use_memory, use_disk: level.use_disk });
         Node { ctor: self.cache_ctor, env, inputs: vec![inner] }
     }
 
@@ -237,7 +239,13 @@ impl<T: Data> Rdd<T> {
     }
 
     /// A one-parent, partition-to-partition transformation.
-    pub(crate) fn narrow<U: Data>(&self, scope: String, ctor: FnRef<NodeCtor>, env: Vec<u8>, keeps_partitioner: bool) -> Rdd<U> {
+    pub(crate) fn narrow<U: Data>(
+        &self,
+        scope: String,
+        ctor: FnRef<NodeCtor>,
+        env: Vec<u8>,
+        keeps_partitioner: bool,
+    ) -> Rdd<U> {
         let parent = self.node.clone();
         let spec = NewRdd {
             kind: "MapPartitionsRDD",
@@ -247,7 +255,11 @@ impl<T: Data> Rdd<T> {
             deps: vec![Dep::Narrow(parent.clone())],
             partitioner: if keeps_partitioner { parent.partitioner.clone() } else { None },
         };
-        Rdd::create(&self.sc, spec, move |ctx, split| Node { ctor, env: env.clone(), inputs: vec![parent.plan(ctx, split)] })
+        Rdd::create(&self.sc, spec, move |ctx, split| Node {
+            ctor,
+            env: env.clone(),
+            inputs: vec![parent.plan(ctx, split)],
+        })
     }
 
     pub fn id(&self) -> u32 {

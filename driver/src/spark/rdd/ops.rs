@@ -33,7 +33,10 @@ pub(crate) fn encode<C: Serialize>(value: &C) -> Vec<u8> {
 #[inline]
 pub(crate) fn records<T: 'static>(batch: Result<Batch, TaskError>) -> Result<Vec<T>, TaskError> {
     batch?.downcast::<Vec<T>>().map(|b| *b).map_err(|_| {
-        TaskError::failed(format!("an operator received a batch of the wrong type (expected {})", std::any::type_name::<T>()))
+        TaskError::failed(format!(
+            "an operator received a batch of the wrong type (expected {})",
+            std::any::type_name::<T>()
+        ))
     })
 }
 
@@ -99,7 +102,15 @@ pub(crate) fn source_text(ctx: &TaskCtx, env: &[u8], _: Inputs) -> Result<Batche
         file.seek(SeekFrom::Start(split.start))?;
         Box::new(BufReader::with_capacity(1 << 20, file))
     };
-    Ok(Box::new(LineReader { reader, pos: split.start, end: split.end, skip_first: split.start != 0 && !split.gzip, gzip: split.gzip, ctx: ctx.clone(), done: false }))
+    Ok(Box::new(LineReader {
+        reader,
+        pos: split.start,
+        end: split.end,
+        skip_first: split.start != 0 && !split.gzip,
+        gzip: split.gzip,
+        ctx: ctx.clone(),
+        done: false,
+    }))
 }
 
 struct LineReader {
@@ -202,7 +213,11 @@ pub(crate) fn concat(ctx: &TaskCtx, _: &[u8], inputs: Inputs) -> Result<Batches,
 // ----------------------------------------------------------------------------------------------
 // Narrow transformations
 
-pub(crate) fn map<T: Data, U: Data, C: Data, F>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError>
+pub(crate) fn map<T: Data, U: Data, C: Data, F>(
+    ctx: &TaskCtx,
+    env: &[u8],
+    mut inputs: Inputs,
+) -> Result<Batches, TaskError>
 where
     F: Fn(&C, T) -> U + Copy + 'static,
 {
@@ -232,7 +247,11 @@ where
     })))
 }
 
-pub(crate) fn flat_map<T: Data, U: Data, C: Data, I, F>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError>
+pub(crate) fn flat_map<T: Data, U: Data, C: Data, I, F>(
+    ctx: &TaskCtx,
+    env: &[u8],
+    mut inputs: Inputs,
+) -> Result<Batches, TaskError>
 where
     I: IntoIterator<Item = U>,
     F: Fn(&C, T) -> I + Copy + 'static,
@@ -270,7 +289,8 @@ impl<T: 'static> Iterator for Records<T> {
                 Ok(b) => match b.downcast::<Vec<T>>() {
                     Ok(v) => self.current = v.into_iter(),
                     Err(_) => {
-                        *self.error.borrow_mut() = Some(TaskError::failed("map_partitions received a batch of the wrong type"));
+                        *self.error.borrow_mut() =
+                            Some(TaskError::failed("map_partitions received a batch of the wrong type"));
                         return None;
                     }
                 },
@@ -404,7 +424,8 @@ pub(crate) fn cache<T: Data>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> R
         }
     }
     let v: Vec<T> = collect_all(inputs.build(ctx, 0)?)?;
-    let mut update = weft_executor::plan::BlockUpdate { rdd_id: c.rdd_id, partition: part, memory_bytes: 0, disk_bytes: 0 };
+    let mut update =
+        weft_executor::plan::BlockUpdate { rdd_id: c.rdd_id, partition: part, memory_bytes: 0, disk_bytes: 0 };
     let size = bincode::serialized_size(&v).unwrap_or(0);
     let v = Arc::new(v);
     let in_memory = c.use_memory && services.cache_in_memory(c.rdd_id, part, v.clone(), size);
@@ -431,7 +452,7 @@ pub(crate) struct WriteEnv<P, E> {
 }
 
 /// Map-side combine into one hash table, then one block per reduce partition.
-pub(crate) fn shuffle_write_combine<K, V, C, E, P, FC, FV, FM>(
+pub(crate) fn shuffle_write_combine<K, V, C, E, P, FC, FV>(
     ctx: &TaskCtx,
     env: &[u8],
     input: Batches,
@@ -445,7 +466,6 @@ where
     P: Partitioner<K>,
     FC: Fn(&E, V) -> C + Copy + 'static,
     FV: Fn(&E, C, V) -> C + Copy + 'static,
-    FM: Fn(&E, C, C) -> C + Copy + 'static,
 {
     let w: WriteEnv<P, E> = decode(env, "a shuffle write")?;
     let (create, merge) = (conjure::<FC>(), conjure::<FV>());
@@ -501,10 +521,7 @@ where
 }
 
 fn serialize_buckets<R: Serialize>(buckets: Vec<Vec<R>>) -> Result<Vec<Vec<u8>>, TaskError> {
-    buckets
-        .into_iter()
-        .map(|b| if b.is_empty() { Ok(Vec::new()) } else { Ok(bincode::serialize(&b)?) })
-        .collect()
+    buckets.into_iter().map(|b| if b.is_empty() { Ok(Vec::new()) } else { Ok(bincode::serialize(&b)?) }).collect()
 }
 
 #[inline]
@@ -582,7 +599,11 @@ where
 }
 
 /// Reduce side of groupByKey.
-pub(crate) fn group_values<K: Data + Eq + Hash, V: Data>(ctx: &TaskCtx, _: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError> {
+pub(crate) fn group_values<K: Data + Eq + Hash, V: Data>(
+    ctx: &TaskCtx,
+    _: &[u8],
+    mut inputs: Inputs,
+) -> Result<Batches, TaskError> {
     let mut table: FxMap<K, Vec<V>> = FxMap::default();
     for b in inputs.build(ctx, 0)? {
         for (k, v) in records::<(K, V)>(b)? {
@@ -593,7 +614,11 @@ pub(crate) fn group_values<K: Data + Eq + Hash, V: Data>(ctx: &TaskCtx, _: &[u8]
 }
 
 /// Reduce side of sortByKey: the partition's records sorted by key (stable).
-pub(crate) fn sort_by_key<K: Data + Ord, V: Data>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError> {
+pub(crate) fn sort_by_key<K: Data + Ord, V: Data>(
+    ctx: &TaskCtx,
+    env: &[u8],
+    mut inputs: Inputs,
+) -> Result<Batches, TaskError> {
     let ascending: bool = decode(env, "sortByKey")?;
     let mut all: Vec<(K, V)> = collect_all(inputs.build(ctx, 0)?)?;
     if ascending {
@@ -606,7 +631,11 @@ pub(crate) fn sort_by_key<K: Data + Ord, V: Data>(ctx: &TaskCtx, env: &[u8], mut
 
 /// Reduce side of cogroup: both sides' values per key.
 #[allow(clippy::type_complexity)]
-pub(crate) fn cogroup<K: Data + Eq + Hash, V: Data, W: Data>(ctx: &TaskCtx, _: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError> {
+pub(crate) fn cogroup<K: Data + Eq + Hash, V: Data, W: Data>(
+    ctx: &TaskCtx,
+    _: &[u8],
+    mut inputs: Inputs,
+) -> Result<Batches, TaskError> {
     let mut table: FxMap<K, (Vec<V>, Vec<W>)> = FxMap::default();
     for b in inputs.build(ctx, 0)? {
         for (k, v) in records::<(K, V)>(b)? {
@@ -676,7 +705,11 @@ pub(crate) struct AggregateEnv<U, C> {
     pub(crate) env: C,
 }
 
-pub(crate) fn result_aggregate<T: Data, U: Data, C: Data, F>(_: &TaskCtx, env: &[u8], input: Batches) -> Result<Vec<u8>, TaskError>
+pub(crate) fn result_aggregate<T: Data, U: Data, C: Data, F>(
+    _: &TaskCtx,
+    env: &[u8],
+    input: Batches,
+) -> Result<Vec<u8>, TaskError>
 where
     F: Fn(&C, U, T) -> U + Copy + 'static,
 {
@@ -752,7 +785,11 @@ pub(crate) struct SaveEnv {
 
 /// Writes the partition as `part-NNNNN` (one `Display` line per record) into the job's temporary
 /// directory; the driver moves the files into place and writes `_SUCCESS` when the job succeeds.
-pub(crate) fn result_save_text<T: Data + std::fmt::Display>(ctx: &TaskCtx, env: &[u8], input: Batches) -> Result<Vec<u8>, TaskError> {
+pub(crate) fn result_save_text<T: Data + std::fmt::Display>(
+    ctx: &TaskCtx,
+    env: &[u8],
+    input: Batches,
+) -> Result<Vec<u8>, TaskError> {
     use std::io::Write;
     let s: SaveEnv = decode(env, "saveAsTextFile")?;
     let tmp = std::path::Path::new(&s.dir).join("_temporary").join(format!("attempt_{}", ctx.task_id));

@@ -11,6 +11,9 @@ use super::ops::{self, ReadEnv, WriteEnv};
 use super::{scope, Data, Dep, NewRdd, PlanCtx, Rdd, RddNode, ShuffleDep};
 use crate::spark::partitioner::{HashPartitioner, Partitioner, RangePartitioner};
 
+/// What `cogroup` makes: each key with its values from both sides.
+pub type CoGrouped<K, V, W> = Rdd<(K, (Vec<V>, Vec<W>))>;
+
 /// The reading side of a shuffle: one node per reduce partition.
 fn read_node(ctx: &dyn PlanCtx, read: FnRef<NodeCtor>, shuffle_id: u32, split: usize) -> Node {
     let env = ReadEnv { shuffle_id, reduce: split as u32, maps: ctx.map_locations(shuffle_id, split as u32) };
@@ -111,7 +114,7 @@ impl<K: Data + Eq + Hash, V: Data> Rdd<(K, V)> {
     {
         let n = partitioner.num_partitions();
         let described = partitioner.describe();
-        let writer = FnRef::new(ShuffleCtor(ops::shuffle_write_combine::<K, V, C, E, P, FC, FV, FM>));
+        let writer = FnRef::new(ShuffleCtor(ops::shuffle_write_combine::<K, V, C, E, P, FC, FV>));
         let write_env = ops::encode(&WriteEnv { partitioner, env: env.clone() });
         let dep = self.shuffle_dep(writer, write_env, n);
         let merge = FnRef::new(NodeCtor(ops::merge_combiners::<K, C, E, FM>));
@@ -133,7 +136,9 @@ impl<K: Data + Eq + Hash, V: Data> Rdd<(K, V)> {
     where
         F: Fn(V, V) -> V + Copy + 'static,
     {
-        self.reduce_by_key_impl(scope("reduceByKey"), (), HashPartitioner(partitions.max(1)), move |_: &(), a, b| f(a, b))
+        self.reduce_by_key_impl(scope("reduceByKey"), (), HashPartitioner(partitions.max(1)), move |_: &(), a, b| {
+            f(a, b)
+        })
     }
 
     #[track_caller]
@@ -217,21 +222,18 @@ impl<K: Data + Eq + Hash, V: Data> Rdd<(K, V)> {
     /// Spark's `cogroup`: for each key, the values from both RDDs. A side already partitioned the
     /// same way is read in place (no shuffle).
     #[track_caller]
-    pub fn cogroup<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, (Vec<V>, Vec<W>))> {
+    pub fn cogroup<W: Data>(&self, other: &Rdd<(K, W)>) -> CoGrouped<K, V, W> {
         let n = self.join_partitions(&other.node);
         self.cogroup_impl(scope("cogroup"), other, n)
     }
 
     fn join_partitions(&self, other: &Arc<RddNode>) -> usize {
         // Spark's defaultPartitioner: reuse an existing hash partitioning, else the default count.
-        let existing = [&self.node, other]
-            .iter()
-            .filter_map(|n| n.partitioner.as_deref().and_then(parse_hash))
-            .max();
+        let existing = [&self.node, other].iter().filter_map(|n| n.partitioner.as_deref().and_then(parse_hash)).max();
         existing.unwrap_or_else(|| self.default_partitions(&[other]))
     }
 
-    fn cogroup_impl<W: Data>(&self, scope: String, other: &Rdd<(K, W)>, n: usize) -> Rdd<(K, (Vec<V>, Vec<W>))> {
+    fn cogroup_impl<W: Data>(&self, scope: String, other: &Rdd<(K, W)>, n: usize) -> CoGrouped<K, V, W> {
         let layout = Partitioner::<K>::describe(&HashPartitioner(n));
         let left = self.side(&layout, n);
         let right = other.side(&layout, n);
@@ -242,7 +244,14 @@ impl<K: Data + Eq + Hash, V: Data> Rdd<(K, V)> {
                 Side::Shuffled(dep, _) => Dep::Shuffle(dep.clone()),
             })
             .collect();
-        let spec = NewRdd { kind: "CoGroupedRDD", scope, label: String::new(), num_partitions: n, deps, partitioner: Some(layout) };
+        let spec = NewRdd {
+            kind: "CoGroupedRDD",
+            scope,
+            label: String::new(),
+            num_partitions: n,
+            deps,
+            partitioner: Some(layout),
+        };
         let ctor = FnRef::new(NodeCtor(ops::cogroup::<K, V, W>));
         Rdd::create(&self.sc, spec, move |ctx, split| Node {
             ctor,
@@ -354,14 +363,15 @@ impl<T: Data> Rdd<T> {
     pub fn repartition(&self, n: usize) -> Rdd<T> {
         let s = scope("repartition");
         let n = n.max(1);
-        let keyed: Rdd<(u64, T)> = self.map_partitions_with_index_env(s.clone(), n as u64, |n: &u64, index: u32, it| {
-            let n = *n;
-            let mut position = u64::from(index).wrapping_mul(0x9e37_79b9) % n;
-            it.map(move |x| {
-                position = (position + 1) % n;
-                (position, x)
-            })
-        });
+        let keyed: Rdd<(u64, T)> =
+            self.map_partitions_with_index_env(s.clone(), n as u64, |n: &u64, index: u32, it| {
+                let n = *n;
+                let mut position = u64::from(index).wrapping_mul(0x9e37_79b9) % n;
+                it.map(move |x| {
+                    position = (position + 1) % n;
+                    (position, x)
+                })
+            });
         let dep = keyed.plain_shuffle(RoundRobin(n));
         let shuffled: Rdd<(u64, T)> = keyed.shuffled::<u64, T, (u64, T)>("ShuffledRDD", s.clone(), dep, None, None);
         shuffled.map_scoped(s, (), |_: &(), (_, x): (u64, T)| x)
