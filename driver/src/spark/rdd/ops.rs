@@ -44,18 +44,16 @@ fn batch<T: 'static>(v: Vec<T>) -> Batch {
     Box::new(v)
 }
 
-/// Splits owned records into batches.
-pub(crate) fn batches_of<T: 'static>(mut v: Vec<T>) -> Batches {
+/// Splits owned records into batches, lazily; each record is moved once.
+pub(crate) fn batches_of<T: 'static>(v: Vec<T>) -> Batches {
     if v.len() <= BATCH_SIZE {
         return if v.is_empty() { Box::new(std::iter::empty()) } else { Box::new(std::iter::once(Ok(batch(v)))) };
     }
-    let mut out = Vec::with_capacity(v.len() / BATCH_SIZE + 1);
-    while v.len() > BATCH_SIZE {
-        let tail = v.split_off(BATCH_SIZE);
-        out.push(Ok(batch(std::mem::replace(&mut v, tail))));
-    }
-    out.push(Ok(batch(v)));
-    Box::new(out.into_iter())
+    let mut records = v.into_iter();
+    Box::new(std::iter::from_fn(move || {
+        let next: Vec<T> = records.by_ref().take(BATCH_SIZE).collect();
+        (!next.is_empty()).then(|| Ok(batch(next)))
+    }))
 }
 
 /// Drains an input into one vector.
