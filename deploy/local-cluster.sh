@@ -2,7 +2,8 @@
 # A local Weft cluster on this machine: one ResourceManager on YARN's default ports and two
 # NodeManagers, each with 4096 MB and 4 vcores.
 #
-#   deploy/local-cluster.sh demo     build, start, run a 3-container shell application, show it, stop
+#   deploy/local-cluster.sh demo     build, start, run a 3-container shell application and a Spark
+#                                    WordCount (weft submit), show them, stop
 #   deploy/local-cluster.sh start    build and start; prints where the logs and the web UI are
 #   deploy/local-cluster.sh status   weft node -list and application -list
 #   deploy/local-cluster.sh stop     stop every daemon it started (by pid)
@@ -19,8 +20,8 @@ weft=("$bin/weft" --config "$home/client.yaml")
 
 build() {
   if [ -z "${WEFT_BIN_DIR:-}" ]; then
-    echo "building release binaries (cargo build --release --bins)…"
-    (cd "$repo" && cargo build --release --bins --quiet)
+    echo "building release binaries (cargo build --release --bins --example wordcount)…"
+    (cd "$repo" && cargo build --release --bins --example wordcount --quiet)
   fi
 }
 
@@ -121,6 +122,17 @@ demo() {
   echo "\$ weft logs -applicationId $app   (stdout of the shell containers)"
   "${weft[@]}" logs -applicationId "$app" | grep -E '^(Container:|hello from)' || true
   echo
+  # A Spark program: WordCount over a small text, submitted like spark-submit on YARN.
+  local data="$home/wordcount"
+  rm -rf "$data" && mkdir -p "$data"
+  for i in $(seq 1 2000); do echo "the quick brown fox jumps over the lazy dog $((i % 7))"; done > "$data/input.txt"
+  echo "\$ weft submit --master yarn --deploy-mode cluster --num-executors 2 --executor-memory 512m --executor-cores 1 \\"
+  echo "    target/release/examples/wordcount $data/input.txt $data/counts"
+  "${weft[@]}" submit --master yarn --deploy-mode cluster --name wordcount --num-executors 2 \
+    --executor-memory 512m --executor-cores 1 "$bin/examples/wordcount" "$data/input.txt" "$data/counts"
+  echo "\$ sort $data/counts/part-* | head -5"
+  sort "$data"/counts/part-* | head -5
+  echo
   status
 }
 
@@ -129,5 +141,5 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
 esac

@@ -1,10 +1,10 @@
-//! Weft's driver side. Today: the `weft` command line — YARN's `application`, `node` and `logs`
-//! commands with their syntax and output, and the distributed shell (`shell`, with its application
-//! master `shell-am`). The Spark-compatible runtime (`submit`) will live here too.
+//! Weft's driver side: the `weft` command line — YARN's `application`, `node` and `logs` commands with
+//! their syntax and output, the distributed shell (`shell`, with its application master `shell-am`) and
+//! `submit` with spark-submit's flags — and the Spark runtime's driver side ([`spark`]: the RDD API,
+//! the DAG and task schedulers, the application master, the examples' `spark::run`).
 //!
-//! Pure modules (`format`, `query`, `shell::plan`, `shell::book`, `shell::watch`, `cli::argv`) do no
-//! I/O; `client`, `staging`, `nm_rest`, `shell::client`, `shell::am` and `shell::launch` are the
-//! adapters that talk to the ResourceManager and NodeManagers.
+//! Pure modules (listed in the tidy test below) do no I/O; `client`, `staging`, `nm_rest`, the shell's
+//! and submit's clients and the Spark backend are the adapters that talk to the cluster.
 
 mod cli;
 mod client;
@@ -55,6 +55,10 @@ mod tidy {
         "shell/plan.rs",
         "shell/book.rs",
         "shell/watch.rs",
+        "spark/dag.rs",
+        "spark/tasks.rs",
+        "spark/progress.rs",
+        "spark/partitioner.rs",
         "spark/conf.rs",
         "spark/conf/accessors.rs",
         "spark/conf/keys.rs",
