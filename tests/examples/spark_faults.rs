@@ -1,7 +1,8 @@
 //! A Spark program for the end-to-end tests of failures and reuse, `spark_faults MODE`:
 //! - `flaky`: every task of the job fails on its first two attempts, then succeeds;
 //! - `always-fail`: one task fails on every attempt (the job aborts after spark.task.maxFailures);
-//! - `reuse`: two jobs over the same reduceByKey; the second skips the map stage.
+//! - `reuse`: two jobs over the same reduceByKey; the second skips the map stage;
+//! - `checkpoint DIR`: a reduceByKey checkpointed under DIR; its lineage is cut, its answers unchanged.
 
 use std::process::ExitCode;
 
@@ -44,7 +45,23 @@ fn main() -> ExitCode {
                     return Err("wrong counts".into());
                 }
             }
-            other => return Err(format!("unknown mode {other:?}: flaky, always-fail or reuse").into()),
+            "checkpoint" => {
+                sc.set_checkpoint_dir(args.get(1).ok_or("checkpoint needs a directory")?)?;
+                let sums = numbers.map(|x| (x % 10, x)).reduce_by_key(|a, b| a + b);
+                let before = sums.collect()?;
+                sums.checkpoint()?;
+                let lineage = sums.to_debug_string();
+                println!("{lineage}");
+                let mut after = sums.collect()?;
+                let mut before = before;
+                before.sort();
+                after.sort();
+                if before != after || !sums.is_checkpointed() || lineage.contains("+-") {
+                    return Err(format!("checkpoint changed the answer or kept the lineage: {lineage}").into());
+                }
+                println!("checkpointed {} keys", after.len());
+            }
+            other => return Err(format!("unknown mode {other:?}: flaky, always-fail, reuse or checkpoint").into()),
         }
         Ok(())
     })

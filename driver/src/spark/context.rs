@@ -34,6 +34,7 @@ struct Inner {
     next_shared: AtomicU64,
     default_parallelism: usize,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    checkpoint_dir: Mutex<Option<std::path::PathBuf>>,
     launched: Mutex<Option<Launched>>,
 }
 
@@ -100,6 +101,7 @@ impl SparkContext {
                 next_shared: AtomicU64::new(0),
                 default_parallelism,
                 runtime: Mutex::new(Some(runtime)),
+                checkpoint_dir: Mutex::new(None),
                 launched: Mutex::new(Some(launched)),
             }),
         })
@@ -197,6 +199,21 @@ impl SparkContext {
         let envs: Vec<Vec<u8>> = splits.iter().map(ops::encode).collect();
         let ctor = FnRef::new(NodeCtor(ops::source_text));
         Ok(Rdd::create(self, spec, move |_, split| Node { ctor, env: envs[split].clone(), inputs: Vec::new() }))
+    }
+
+    /// Spark's `setCheckpointDir`: where `checkpoint` writes (a directory every executor can reach;
+    /// created if missing, under an application-specific subdirectory).
+    pub fn set_checkpoint_dir(&self, dir: &str) -> Result<(), SparkError> {
+        let path = std::path::absolute(dir)
+            .map_err(|e| SparkError::Io(format!("{dir}: {e}")))?
+            .join(&self.inner.application_id);
+        std::fs::create_dir_all(&path).map_err(|e| SparkError::Io(format!("cannot create {}: {e}", path.display())))?;
+        *self.inner.checkpoint_dir.lock().expect("checkpoint lock") = Some(path);
+        Ok(())
+    }
+
+    pub(crate) fn checkpoint_dir(&self) -> Option<std::path::PathBuf> {
+        self.inner.checkpoint_dir.lock().expect("checkpoint lock").clone()
     }
 
     /// A read-only value each executor fetches once.

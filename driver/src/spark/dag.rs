@@ -170,7 +170,7 @@ impl Dag {
             if !seen.insert(node.id) || self.fully_cached(&node) {
                 continue;
             }
-            for dep in &node.deps {
+            for dep in node.live_deps() {
                 match dep {
                     Dep::Narrow(parent) => stack.push(parent.clone()),
                     Dep::Shuffle(shuffle) => {

@@ -182,6 +182,39 @@ impl<T: Data> Rdd<T> {
     }
 }
 
+impl<T: Data> Rdd<T> {
+    /// Spark's `checkpoint`: writes the RDD's partitions under the context's checkpoint directory
+    /// (`SparkContext::set_checkpoint_dir`) and cuts its lineage: later jobs read the files. Unlike
+    /// Spark, which writes after the next job, this runs its own job now.
+    #[track_caller]
+    pub fn checkpoint(&self) -> Result<(), SparkError> {
+        if self.node.checkpointed.get().is_some() {
+            return Ok(());
+        }
+        let root = self
+            .sc
+            .checkpoint_dir()
+            .ok_or_else(|| SparkError::Config("Checkpoint directory has not been set in the SparkContext".into()))?;
+        let dir = root.join(format!("rdd-{}", self.node.id));
+        std::fs::create_dir_all(&dir).map_err(|e| SparkError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        let dir = dir.to_string_lossy().into_owned();
+        let ctor = FnRef::new(ResultCtor(ops::result_write_checkpoint::<T>));
+        let _: Vec<Vec<u8>> = self.sc.run_job(
+            &self.node,
+            scope("checkpoint"),
+            (0..self.node.num_partitions).collect(),
+            ctor,
+            ops::encode(&dir),
+        )?;
+        let _ = self.node.checkpointed.set(dir);
+        Ok(())
+    }
+
+    pub fn is_checkpointed(&self) -> bool {
+        self.node.checkpointed.get().is_some()
+    }
+}
+
 impl<T: Data + Ord> Rdd<T> {
     /// The `n` largest records, largest first.
     #[track_caller]

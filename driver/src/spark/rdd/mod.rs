@@ -90,7 +90,10 @@ pub(crate) struct RddNode {
     pub(crate) partitioner: Option<String>,
     compute: Compute,
     cache_ctor: FnRef<NodeCtor>,
+    checkpoint_ctor: FnRef<NodeCtor>,
     pub(crate) storage: Mutex<StorageLevel>,
+    /// Set once the RDD is written to the checkpoint directory: it is read from there, its lineage cut.
+    pub(crate) checkpointed: std::sync::OnceLock<String>,
 }
 
 pub(crate) enum Dep {
@@ -110,6 +113,10 @@ pub(crate) struct ShuffleDep {
 impl RddNode {
     /// The plan of one partition, reading from the cache first if the RDD is persisted.
     pub(crate) fn plan(&self, ctx: &dyn PlanCtx, split: usize) -> Node {
+        if let Some(dir) = self.checkpointed.get() {
+            let path = format!("{dir}/part-{split:05}");
+            return Node { ctor: self.checkpoint_ctor, env: ops::encode(&path), inputs: Vec::new() };
+        }
         let inner = (self.compute)(ctx, split);
         let level = self.storage_level();
         if !level.is_valid() {
@@ -136,7 +143,20 @@ impl RddNode {
         format!("{} [{persisted}]", self.describe())
     }
 
+    /// The dependencies the schedulers follow (none once checkpointed).
+    pub(crate) fn live_deps(&self) -> &[Dep] {
+        if self.checkpointed.get().is_some() {
+            &[]
+        } else {
+            &self.deps
+        }
+    }
+
     fn debug_children(&self, out: &mut Vec<String>, prefix: &str) {
+        if self.checkpointed.get().is_some() {
+            out.push(format!("{prefix}ReliableCheckpointRDD[{}] at checkpoint []", self.id));
+            return;
+        }
         let last = self.deps.len().saturating_sub(1);
         for (i, dep) in self.deps.iter().enumerate() {
             match dep {
@@ -233,7 +253,9 @@ impl<T: Data> Rdd<T> {
             partitioner: spec.partitioner,
             compute: Box::new(compute),
             cache_ctor: FnRef::new(NodeCtor(ops::cache::<T>)),
+            checkpoint_ctor: FnRef::new(NodeCtor(ops::read_checkpoint::<T>)),
             storage: Mutex::new(StorageLevel::NONE),
+            checkpointed: std::sync::OnceLock::new(),
         };
         Rdd { node: Arc::new(node), sc: sc.clone(), _t: PhantomData }
     }

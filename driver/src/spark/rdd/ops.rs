@@ -133,7 +133,7 @@ impl Iterator for LineReader {
         let mut bytes = 0u64;
         if self.skip_first {
             self.skip_first = false;
-            match self.reader.read_until(b'\n', &mut buf) {
+            match read_line(&mut *self.reader, &mut buf) {
                 Ok(n) => self.pos += n as u64,
                 Err(e) => return Some(Err(e.into())),
             }
@@ -145,7 +145,7 @@ impl Iterator for LineReader {
                 break;
             }
             buf.clear();
-            let n = match self.reader.read_until(b'\n', &mut buf) {
+            let n = match read_line(&mut *self.reader, &mut buf) {
                 Ok(n) => n,
                 Err(e) => return Some(Err(e.into())),
             };
@@ -155,12 +155,6 @@ impl Iterator for LineReader {
             }
             self.pos += n as u64;
             bytes += n as u64;
-            if buf.last() == Some(&b'\n') {
-                buf.pop();
-                if buf.last() == Some(&b'\r') {
-                    buf.pop();
-                }
-            }
             let line = match String::from_utf8(std::mem::take(&mut buf)) {
                 Ok(s) => s,
                 Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -177,6 +171,39 @@ impl Iterator for LineReader {
         } else {
             Some(Ok(batch(lines)))
         }
+    }
+}
+
+/// Reads one line into `buf`, without its terminator, as Hadoop's `LineReader` does: a line ends at
+/// `\n`, `\r` or `\r\n`. Returns the bytes consumed, terminator included; 0 at the end of the input.
+fn read_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut consumed = 0;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(consumed);
+        }
+        let Some(at) = available.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            let n = available.len();
+            buf.extend_from_slice(available);
+            reader.consume(n);
+            consumed += n;
+            continue;
+        };
+        buf.extend_from_slice(&available[..at]);
+        let carriage_return = available[at] == b'\r';
+        reader.consume(at + 1);
+        consumed += at + 1;
+        // A `\r` then `\n` is one terminator, even when the `\n` is in the next buffer.
+        if carriage_return && reader.fill_buf()?.first() == Some(&b'\n') {
+            reader.consume(1);
+            consumed += 1;
+        }
+        return Ok(consumed);
     }
 }
 
@@ -438,6 +465,31 @@ pub(crate) fn cache<T: Data>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> R
         ctx.record_block(update);
     }
     Ok(batches_of(Vec::clone(&v)))
+}
+
+/// Reads a checkpointed partition (bincode `Vec<T>`) back.
+pub(crate) fn read_checkpoint<T: Data>(ctx: &TaskCtx, env: &[u8], _: Inputs) -> Result<Batches, TaskError> {
+    let path: String = decode(env, "a checkpoint read")?;
+    let bytes =
+        std::fs::read(&path).map_err(|e| TaskError::failed(format!("cannot read checkpoint file {path}: {e}")))?;
+    ctx.metrics(|m| m.input_bytes += bytes.len() as u64);
+    let v: Vec<T> = bincode::deserialize(&bytes)?;
+    Ok(batches_of(v))
+}
+
+/// Writes a partition into the checkpoint directory (`part-NNNNN`, bincode), atomically.
+pub(crate) fn result_write_checkpoint<T: Data>(
+    ctx: &TaskCtx,
+    env: &[u8],
+    input: Batches,
+) -> Result<Vec<u8>, TaskError> {
+    let dir: String = decode(env, "a checkpoint write")?;
+    let all: Vec<T> = collect_all(input)?;
+    let path = std::path::Path::new(&dir).join(format!("part-{:05}", ctx.partition));
+    let tmp = path.with_extension(format!("{}.tmp", ctx.task_id));
+    std::fs::write(&tmp, bincode::serialize(&all)?)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(Vec::new())
 }
 
 // ----------------------------------------------------------------------------------------------
