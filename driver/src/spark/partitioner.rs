@@ -88,8 +88,12 @@ where
         }
     }
 
+    /// The bounds are part of the identity (Spark's `RangePartitioner.equals`): two range layouts
+    /// of as many partitions but other bounds are different layouts.
     fn describe(&self) -> String {
-        format!("range({}, {})", self.bounds.len() + 1, self.ascending)
+        let mut h = rustc_hash::FxHasher::default();
+        h.write(&bincode::serialize(&self.bounds).unwrap_or_default());
+        format!("range({}, {}, {:016x})", self.bounds.len() + 1, self.ascending, h.finish())
     }
 }
 
