@@ -4,7 +4,7 @@
 //! conjured on the executor and inlined into the batch loop.
 
 use std::cell::RefCell;
-use std::collections::hash_map::Entry;
+use std::collections::hash_map::{Entry, OccupiedEntry};
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::Hash;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
@@ -523,11 +523,8 @@ where
     for b in input {
         for (k, x) in records_of::<(K, V)>(b)? {
             match table.entry(k) {
-                Entry::Occupied(mut e) => {
-                    // Take the combiner out, merge, put it back: no Default bound on C.
-                    let slot = e.get_mut();
-                    replace_with(slot, |c| merge(&w.env, c, x));
-                }
+                // Take the combiner out, merge, put it back: no Default bound on C.
+                Entry::Occupied(e) => merge_entry(e, |c| merge(&w.env, c, x)),
                 Entry::Vacant(e) => {
                     e.insert(create(&w.env, x));
                 }
@@ -579,24 +576,21 @@ fn records_of<T: 'static>(b: Result<Batch, TaskError>) -> Result<Vec<T>, TaskErr
     records::<T>(b)
 }
 
-/// Replaces `*slot` with `f(old)` without requiring `Default`.
+/// Replaces an entry's value with `f(old)` without requiring `Default`. A panic in `f` (the user's
+/// merge function) fails the task like any other: the entry is removed and the panic goes on.
 #[inline]
-fn replace_with<T>(slot: &mut T, f: impl FnOnce(T) -> T) {
-    // SAFETY: the value is read out and a new one written back before anything else can observe
-    // `slot`; if `f` panics the process aborts instead of leaving `slot` double-dropped.
-    unsafe {
-        let old = std::ptr::read(slot);
-        let guard = AbortOnPanic;
-        let new = f(old);
-        std::mem::forget(guard);
-        std::ptr::write(slot, new);
-    }
-}
-
-struct AbortOnPanic;
-impl Drop for AbortOnPanic {
-    fn drop(&mut self) {
-        std::process::abort();
+fn merge_entry<K, C>(mut entry: OccupiedEntry<'_, K, C>, f: impl FnOnce(C) -> C) {
+    // SAFETY: `old` is a bitwise copy of the entry's value, and nothing touches the table until
+    // one of two things happens: the merged value overwrites the entry without dropping what was
+    // there (`ptr::write`), or `f` panicked having consumed `old`, and the entry's stale copy is
+    // removed from the table and forgotten. Either way the value is dropped exactly once.
+    let old = unsafe { std::ptr::read(entry.get()) };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(old))) {
+        Ok(new) => unsafe { std::ptr::write(entry.get_mut(), new) },
+        Err(panic) => {
+            std::mem::forget(entry.remove());
+            std::panic::resume_unwind(panic);
+        }
     }
 }
 
@@ -638,7 +632,7 @@ where
     for b in inputs.build(ctx, 0)? {
         for (k, c) in records::<(K, C)>(b)? {
             match table.entry(k) {
-                Entry::Occupied(mut o) => replace_with(o.get_mut(), |old| merge(&e, old, c)),
+                Entry::Occupied(o) => merge_entry(o, |old| merge(&e, old, c)),
                 Entry::Vacant(v) => {
                     v.insert(c);
                 }
