@@ -18,10 +18,12 @@ fn main() -> ExitCode {
                     state ^= state << 17;
                     (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
                 };
-                (0..*per).filter(|_| {
-                    let (x, y) = (next(), next());
-                    x * x + y * y <= 1.0
-                }).count() as u64
+                (0..*per)
+                    .filter(|_| {
+                        let (x, y) = (next(), next());
+                        x * x + y * y <= 1.0
+                    })
+                    .count() as u64
             })
             .reduce(|a, b| a + b)?;
         println!("Pi is roughly {}", 4.0 * inside as f64 / n as f64);
