@@ -838,9 +838,8 @@ fn persistence(suite: &mut Suite, t: &Ctx) {
             same("records computed after unpersist", &computed.value(), &2000)?;
             rdd.persist(level);
             same("collect after persisting again", &rdd.collect()?, &want)?;
-            // FIXME: unpersist forgets the blocks on the driver only (no executor is told to drop
-            // them), so persisting again reads the old blocks back; Spark recomputes (3000).
-            same("records computed after persisting again", &computed.value(), &2000)
+            // unpersist dropped the executors' blocks: persisting again recomputes, as in Spark.
+            same("records computed after persisting again", &computed.value(), &3000)
         });
     }
     suite.check("cache() is MEMORY_ONLY", || {

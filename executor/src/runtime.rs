@@ -400,6 +400,13 @@ impl ExecutorEndpoint for Endpoint_ {
         Ok(Response::new(pb::Ack {}))
     }
 
+    async fn remove_rdd(&self, request: Request<pb::RemoveRddRequest>) -> Result<Response<pb::Ack>, Status> {
+        let rdd = request.into_inner().rdd_id;
+        self.0.blocks.remove_rdd(rdd);
+        tracing::info!(rdd, "removed the RDD's cached blocks");
+        Ok(Response::new(pb::Ack {}))
+    }
+
     type FetchBlocksStream = BlockStream;
 
     async fn fetch_blocks(&self, request: Request<pb::FetchBlocksRequest>) -> Result<Response<BlockStream>, Status> {

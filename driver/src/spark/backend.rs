@@ -53,7 +53,8 @@ pub(crate) enum Event {
     },
     /// The cluster will not give more executors; every job fails with this message.
     Fatal(String),
-    Unpersist(u32),
+    /// Forget an RDD's cached blocks, on the driver and every executor; replies once they are gone.
+    Unpersist(u32, std::sync::mpsc::Sender<()>),
     Tick,
     Stop(std::sync::mpsc::Sender<()>),
 }
@@ -204,8 +205,23 @@ impl Core {
                     let _ = info.reply.send(Err(SparkError::JobAborted(message.clone())));
                 }
             }
-            Event::Unpersist(rdd) => {
+            Event::Unpersist(rdd, done) => {
                 self.dag.cached.retain(|(r, _), _| *r != rdd);
+                let removals: Vec<_> = self
+                    .executors
+                    .values()
+                    .map(|executor| {
+                        let mut client = executor.client.clone();
+                        async move {
+                            let request = client.remove_rdd(pb::RemoveRddRequest { rdd_id: rdd });
+                            let _ = tokio::time::timeout(Duration::from_secs(10), request).await;
+                        }
+                    })
+                    .collect();
+                tokio::spawn(async move {
+                    futures::future::join_all(removals).await;
+                    let _ = done.send(());
+                });
             }
             Event::Tick => self.tick(),
             Event::Stop(_) => {}

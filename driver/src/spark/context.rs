@@ -148,8 +148,12 @@ impl SparkContext {
         wait.recv().map_err(|_| SparkError::Stopped)?
     }
 
+    /// Drops an RDD's cached blocks everywhere; returns once the executors have dropped them.
     pub(crate) fn unpersist(&self, rdd: u32) {
-        let _ = self.inner.tx.send(Event::Unpersist(rdd));
+        let (done, wait) = std::sync::mpsc::channel();
+        if self.inner.tx.send(Event::Unpersist(rdd, done)).is_ok() {
+            let _ = wait.recv_timeout(Duration::from_secs(15));
+        }
     }
 
     /// Spark's `parallelize`: the collection cut into `slices` partitions of about equal size.
