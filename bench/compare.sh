@@ -8,6 +8,8 @@
 # same data in real Apache Spark (local[2]) and in the hand-written Rust baseline (2 threads),
 # both run by the Spark/Rust benchmark harness in place (BENCH_HARNESS, never copied here), which
 # times inside the job (JVM and SparkSession start excluded). Prints one table; see bench/README.md.
+# The local cluster it starts is stopped at the end, also on failure or Ctrl-C; it stops only what
+# it started (by pid: the cluster through deploy/local-cluster.sh's pid files, its own children).
 #
 #   bench/compare.sh                               # everything, with the defaults below
 #   WORKLOADS="sort pagerank" SPARK=skip bench/compare.sh
@@ -20,19 +22,20 @@
 #   VENV=/tmp/sparkvenv                 Python venv with pyspark==4.3.0 and numpy==2.4.6
 #   WORK=/tmp/weft-bench                each run gets WORK/<timestamp>/ (logs, outputs, results.jsonl)
 #   WORKLOADS="wordcount sort groupby pagerank"
-#   LAYOUTS="1x2x2g"                    executors as NUMxCORESxMEMORY, space-separated; several are
-#                                       all run and the fastest is kept per workload
+#   LAYOUTS="1x2x2g"                    executors as NUMxCORESxMEMORY, space-separated; with several,
+#                                       each runs and the table keeps the lowest median per workload
 #   DEPLOY_MODE=client                  or cluster (then the driver's output is in `weft logs`)
-#   RUNS=1                              Weft runs per workload and layout
+#   RUNS=3                              Weft runs per workload and layout
 #   WEFT_TIMEOUT=900                    seconds before a Weft run is stopped and reported as hung
 #   SPARK=run                           run | results (take RESULTS.md's 2-core figures) | skip
 #   SPARK_APIS="df scala"               df = DataFrame, scala = Scala RDD, py = PySpark RDD (slow)
 #   SPARK_RUNS=1  SPARK_TIMEOUT=1800    (a Spark pass over the time limit falls back to RESULTS.md)
-#   RUST=run  RUST_RUNS=1               run | skip; runs per workload
+#   RUST=run  RUST_RUNS=3               run | skip; runs per workload
 #   (with several runs the table takes each engine's median; Spark's fastest API)
 #   BUILD=1                             cargo build --release (under flock /tmp/weft-cargo.lock)
-#   CARGO_WAIT=2400                     seconds to wait for other cargo/rustc processes before a
-#                                       measured phase (0: do not wait)
+#   CARGO_WAIT=2400                     seconds to wait for other cargo/rustc processes before each
+#                                       measured run (0: do not wait); figures taken while one ran
+#                                       anyway are marked * in the table
 #   WEFT_HOME=/tmp/weft-local-cluster   the local cluster's directory (logs under it)
 set -euo pipefail
 
@@ -45,14 +48,14 @@ WORK=${WORK:-/tmp/weft-bench}
 WORKLOADS=${WORKLOADS:-"wordcount sort groupby pagerank"}
 LAYOUTS=${LAYOUTS:-"1x2x2g"}
 DEPLOY_MODE=${DEPLOY_MODE:-client}
-RUNS=${RUNS:-1}
+RUNS=${RUNS:-3}
 WEFT_TIMEOUT=${WEFT_TIMEOUT:-900}
 SPARK=${SPARK:-run}
 SPARK_APIS=${SPARK_APIS:-"df scala"}
 SPARK_RUNS=${SPARK_RUNS:-1}
 SPARK_TIMEOUT=${SPARK_TIMEOUT:-1800}
 RUST=${RUST:-run}
-RUST_RUNS=${RUST_RUNS:-1}
+RUST_RUNS=${RUST_RUNS:-3}
 BUILD=${BUILD:-1}
 CARGO_WAIT=${CARGO_WAIT:-2400}
 export WEFT_HOME=${WEFT_HOME:-/tmp/weft-local-cluster}

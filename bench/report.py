@@ -404,6 +404,30 @@ def table(a):
     if noisy:
         print("\n\\* another cargo/rustc process was running during: " + ", ".join(noisy) +
               " — those figures are slowed by an unknown amount; rerun when the machine is quiet.")
+    apis = [(eng, API[eng]) for eng in API
+            if any(r.get("engine") == eng for r in recs)]
+    if apis:
+        print("\n### Spark by API, this run (seconds inside the job; median if several runs)\n")
+        print("| workload | " + " | ".join(n for _, n in apis) + " |")
+        print("|---|" + "---:|" * len(apis))
+        for w in workloads:
+            cells = []
+            for eng, _ in apis:
+                rs = [r for r in recs if r.get("engine") == eng and r.get("workload") == SPARK_NAMES[w][eng]]
+                ok_rs = [r["seconds"] for r in rs if not r.get("error")]
+                cells.append(fmt(statistics.median(ok_rs)) if ok_rs else ("error" if rs else "–"))
+            print(f"| {w} | " + " | ".join(cells) + " |")
+    layouts = list(dict.fromkeys(r["layout"] for r in weft))
+    if len(layouts) > 1:
+        print("\n### Weft by executor layout (NUMxCORESxMEMORY; median seconds of the successful runs)\n")
+        print("| workload | " + " | ".join(layouts) + " |")
+        print("|---|" + "---:|" * len(layouts))
+        for w in workloads:
+            cells = []
+            for lay in layouts:
+                v = [r["seconds"] for r in weft if r["workload"] == w and r["layout"] == lay and r["exit"] == 0]
+                cells.append(f"{fmt(statistics.median(v))} (n={len(v)})" if v else "–")
+            print(f"| {w} | " + " | ".join(cells) + " |")
     print("\n### Where Weft's time went (from the driver's log)\n")
     print("\n".join(details))
 
