@@ -8,6 +8,8 @@ use tonic::transport::{Channel, Endpoint};
 use weft_proto::pb::application_client_client::ApplicationClientClient;
 use weft_proto::pb::staging_client::StagingClient;
 
+use weft_proto::{pb, ApplicationId, Resource};
+
 use crate::error::{chain, CliError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,10 +61,38 @@ impl Rm {
         })
     }
 
+    /// GetNewApplication: a fresh application id and the cluster's maximum allocation.
+    pub(crate) async fn new_application(&mut self) -> Result<(ApplicationId, Resource), CliError> {
+        let reply = self
+            .apps
+            .get_new_application(pb::GetNewApplicationRequest {})
+            .await
+            .map_err(|s| self.error("ask for a new application", s))?
+            .into_inner();
+        let app = reply.application_id.parse::<ApplicationId>().map_err(|e| {
+            CliError::failed(format!("the ResourceManager answered GetNewApplication with a bad id: {e}"))
+        })?;
+        let maximum = reply
+            .maximum_capability
+            .map(Resource::from)
+            .ok_or_else(|| CliError::failed("the ResourceManager did not say its maximum allocation"))?;
+        Ok((app, maximum))
+    }
+
     /// A failed call to the ResourceManager, as an error naming what was being done.
     pub(crate) fn error(&self, action: impl Display, status: tonic::Status) -> CliError {
         call_error(RESOURCE_MANAGER, &self.address, action, status)
     }
+}
+
+/// The user an application runs as: `$USER`, `$LOGNAME`, else the name of the effective uid.
+pub(crate) fn submitting_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| nix::unistd::User::from_uid(nix::unistd::geteuid()).ok().flatten().map(|u| u.name))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use weft_config::ClientConfig;
-use weft_proto::{pb, ApplicationId, Resource};
+use weft_proto::{pb, ApplicationId};
 
 use super::plan::{self, ShellPlan};
 use super::watch::{self, Watch};
 use crate::cli::emit;
-use crate::client::Rm;
+use crate::client::{submitting_user, Rm};
 use crate::error::CliError;
 use crate::staging;
 
@@ -21,7 +21,7 @@ const MAX_POLL_FAILURES: u32 = 100;
 
 pub(crate) async fn run(plan: ShellPlan, config: &ClientConfig) -> Result<ExitCode, CliError> {
     let mut rm = Rm::connect(&config.rm_address).await?;
-    let (app, maximum) = new_application(&mut rm).await?;
+    let (app, maximum) = rm.new_application().await?;
     plan::check_capacity(&plan, maximum)?;
     let exe = std::env::current_exe()
         .map_err(|e| CliError::failed(format!("cannot find this program's executable to stage it: {e}")))?;
@@ -29,24 +29,6 @@ pub(crate) async fn run(plan: ShellPlan, config: &ClientConfig) -> Result<ExitCo
     submit(&mut rm, app, &plan, weft).await?;
     emit(&format!("Submitted application {app}\n"))?;
     wait(&mut rm, app).await
-}
-
-async fn new_application(rm: &mut Rm) -> Result<(ApplicationId, Resource), CliError> {
-    let reply = rm
-        .apps
-        .get_new_application(pb::GetNewApplicationRequest {})
-        .await
-        .map_err(|s| rm.error("ask for a new application", s))?
-        .into_inner();
-    let app = reply
-        .application_id
-        .parse::<ApplicationId>()
-        .map_err(|e| CliError::failed(format!("the ResourceManager answered GetNewApplication with a bad id: {e}")))?;
-    let maximum = reply
-        .maximum_capability
-        .map(Resource::from)
-        .ok_or_else(|| CliError::failed("the ResourceManager did not say its maximum allocation"))?;
-    Ok((app, maximum))
 }
 
 fn submission(app: ApplicationId, plan: &ShellPlan, weft: pb::LocalResource) -> pb::ApplicationSubmissionContext {
@@ -104,18 +86,10 @@ async fn wait(rm: &mut Rm, app: ApplicationId) -> Result<ExitCode, CliError> {
     }
 }
 
-/// The user the application runs as: `$USER`, `$LOGNAME`, else the name of the effective uid.
-fn submitting_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .ok()
-        .filter(|u| !u.is_empty())
-        .or_else(|| nix::unistd::User::from_uid(nix::unistd::geteuid()).ok().flatten().map(|u| u.name))
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
+    use weft_proto::Resource;
+
     use super::*;
 
     #[test]

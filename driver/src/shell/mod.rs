@@ -7,4 +7,4 @@ pub(crate) mod book;
 pub(crate) mod client;
 pub(crate) mod launch;
 pub(crate) mod plan;
-mod watch;
+pub(crate) mod watch;

@@ -2,7 +2,6 @@
 //! stderr in the shape Spark's YARN client logs them (`Application report for <id> (state: RUNNING)`);
 //! the outcome goes to stdout. Plain data.
 
-use weft_proto::states::{AppState, FinalStatus};
 use weft_proto::ApplicationId;
 
 use crate::error::EXIT_FAILURE;
@@ -29,24 +28,7 @@ impl ReportWatch {
     }
 }
 
-/// FINISHED, FAILED or KILLED.
-pub(crate) fn is_final(state: &str) -> bool {
-    state.parse::<AppState>().is_ok_and(AppState::is_final)
-}
-
-/// Only a SUCCEEDED final status is a successful run.
-pub(crate) fn succeeded(final_status: &str) -> bool {
-    final_status.parse::<FinalStatus>() == Ok(FinalStatus::SUCCEEDED)
-}
-
-/// The closing lines on stdout: id, state, final status, and the diagnostics when there are any.
-pub(crate) fn summary(app: ApplicationId, state: &str, final_status: &str, diagnostics: &str) -> String {
-    let mut out = format!("Application {app} finished with state {state} and final status {final_status}\n");
-    if !diagnostics.trim().is_empty() {
-        out.push_str(&format!("Diagnostics: {}\n", diagnostics.trim_end()));
-    }
-    out
-}
+pub(crate) use crate::shell::watch::{is_final, succeeded, summary};
 
 /// How a driver process ended, as its exit status: the code, or 128 + the signal that killed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,14 +6,14 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use weft_proto::{pb, ApplicationAttemptId, ApplicationId, Resource};
+use weft_proto::{pb, ApplicationAttemptId, ApplicationId};
 
 use super::child;
 use super::context::{self, ClientDriver};
 use super::plan::{self, SubmitPlan};
 use super::report::{self, DriverExit, ReportWatch};
 use crate::cli::emit;
-use crate::client::Rm;
+use crate::client::{submitting_user, Rm};
 use crate::error::CliError;
 use crate::spark::conf::StagedFile;
 use crate::staging;
@@ -99,20 +99,7 @@ fn finish(app: ApplicationId, report: &pb::ApplicationReport, status: u8) -> Exi
 
 /// Asks for an application id and refuses asks above the cluster's maximum before anything is staged.
 async fn new_application(rm: &mut Rm, plan: &SubmitPlan) -> Result<ApplicationId, CliError> {
-    let reply = rm
-        .apps
-        .get_new_application(pb::GetNewApplicationRequest {})
-        .await
-        .map_err(|s| rm.error("ask for a new application", s))?
-        .into_inner();
-    let app = reply
-        .application_id
-        .parse::<ApplicationId>()
-        .map_err(|e| CliError::failed(format!("the ResourceManager answered GetNewApplication with a bad id: {e}")))?;
-    let maximum = reply
-        .maximum_capability
-        .map(Resource::from)
-        .ok_or_else(|| CliError::failed("the ResourceManager did not say its maximum allocation"))?;
+    let (app, maximum) = rm.new_application().await?;
     plan::check_capacity(plan, maximum)?;
     Ok(app)
 }
@@ -182,14 +169,4 @@ impl Poller {
             }
         }
     }
-}
-
-/// The user the application runs as: `$USER`, `$LOGNAME`, else the name of the effective uid.
-fn submitting_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .ok()
-        .filter(|u| !u.is_empty())
-        .or_else(|| nix::unistd::User::from_uid(nix::unistd::geteuid()).ok().flatten().map(|u| u.name))
-        .unwrap_or_default()
 }
