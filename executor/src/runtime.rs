@@ -123,7 +123,7 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
     });
     start_task_threads(&executor, rx, args.cores.max(1));
 
-    let service = ExecutorEndpointServer::new(Endpoint_(executor.clone()));
+    let service = ExecutorEndpointServer::new(Service(executor.clone()));
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let stopper = executor.clone();
     let server = tokio::spawn(async move {
@@ -364,13 +364,12 @@ impl Services for Executor {
 }
 
 /// The gRPC face of an executor.
-#[allow(non_camel_case_types)]
-struct Endpoint_(Arc<Executor>);
+struct Service(Arc<Executor>);
 
 type BlockStream = Pin<Box<dyn Stream<Item = Result<pb::BlockChunk, Status>> + Send>>;
 
 #[tonic::async_trait]
-impl ExecutorEndpoint for Endpoint_ {
+impl ExecutorEndpoint for Service {
     async fn launch_task(&self, request: Request<Streaming<pb::Chunk>>) -> Result<Response<pb::Ack>, Status> {
         let mut stream = request.into_inner();
         let mut frame = Vec::new();

@@ -277,6 +277,15 @@ impl Cluster {
         }
     }
 
+    /// `weft submit --master yarn --deploy-mode MODE` of a Spark program (`PROGRAM ARGS…`) with two
+    /// executors of 512m and 1 core and a 512m driver: small enough for the test NodeManagers.
+    pub fn spark_submit(&self, mode: &str, program: &[&str]) -> WeftOutput {
+        let mut args = vec!["submit", "--master", "yarn", "--deploy-mode", mode, "--num-executors", "2"];
+        args.extend(["--executor-memory", "512m", "--executor-cores", "1", "--driver-memory", "512m"]);
+        args.extend_from_slice(program);
+        self.weft(&args)
+    }
+
     /// `weft --config <client.yaml> ARGS…`, not started, for tests that run it in the background.
     pub fn weft_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(binary("weft"));

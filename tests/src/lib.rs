@@ -26,6 +26,11 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// A Spark example program, `target/<profile>/examples/<name>`, as an argument of `weft submit`.
+pub fn example(name: &str) -> String {
+    binary(&format!("examples/{name}")).to_string_lossy().into_owned()
+}
+
 /// Polls `condition` until it returns `Some`, or panics with `what` after `timeout`.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut condition: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;

@@ -7,11 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use weft_tests::{binary, Cluster, ClusterOptions};
-
-fn example(name: &str) -> String {
-    binary(&format!("examples/{name}")).to_string_lossy().into_owned()
-}
+use weft_tests::{example, Cluster, ClusterOptions};
 
 /// A deterministic text of `lines` lines over a small vocabulary.
 fn corpus(lines: usize) -> String {
@@ -75,26 +71,6 @@ fn containers(cluster: &Cluster, app: &str) -> Vec<serde_json::Value> {
     all
 }
 
-fn submit(cluster: &Cluster, mode: &str, program: &[&str]) -> weft_tests::WeftOutput {
-    let mut args = vec![
-        "submit",
-        "--master",
-        "yarn",
-        "--deploy-mode",
-        mode,
-        "--num-executors",
-        "2",
-        "--executor-memory",
-        "512m",
-        "--executor-cores",
-        "1",
-        "--driver-memory",
-        "512m",
-    ];
-    args.extend_from_slice(program);
-    cluster.weft(&args)
-}
-
 #[test]
 fn wordcount_runs_in_cluster_and_client_mode() {
     let cluster = Cluster::start(ClusterOptions::default());
@@ -105,7 +81,7 @@ fn wordcount_runs_in_cluster_and_client_mode() {
     let expected = reference_counts(&text);
 
     let out = dir.path().join("out-cluster");
-    let run = submit(&cluster, "cluster", &[&example("wordcount"), &input, out.to_str().unwrap()]);
+    let run = cluster.spark_submit("cluster", &[&example("wordcount"), &input, out.to_str().unwrap()]);
     assert_eq!(run.code, Some(0), "{}", run.both());
     assert_eq!(read_counts(&out), expected);
     let app = app_id(&run.both());
@@ -121,7 +97,7 @@ fn wordcount_runs_in_cluster_and_client_mode() {
     }
 
     let out = dir.path().join("out-client");
-    let run = submit(&cluster, "client", &[&example("wordcount"), &input, out.to_str().unwrap()]);
+    let run = cluster.spark_submit("client", &[&example("wordcount"), &input, out.to_str().unwrap()]);
     assert_eq!(run.code, Some(0), "{}", run.both());
     assert_eq!(read_counts(&out), expected);
     // The lineage the example prints: two stages, cut at the shuffle.
@@ -139,12 +115,12 @@ fn failed_tasks_are_retried_and_a_hopeless_one_aborts_the_job() {
     let cluster = Cluster::start(ClusterOptions::default());
     let faults = example("spark_faults");
 
-    let run = submit(&cluster, "client", &[&faults, "flaky"]);
+    let run = cluster.spark_submit("client", &[&faults, "flaky"]);
     assert_eq!(run.code, Some(0), "{}", run.both());
     assert!(run.stdout.contains("sum 499500"), "{}", run.both());
     assert!(run.stderr.contains("flaky failure on attempt 1"), "{}", run.stderr);
 
-    let run = submit(&cluster, "cluster", &[&faults, "always-fail"]);
+    let run = cluster.spark_submit("cluster", &[&faults, "always-fail"]);
     assert_ne!(run.code, Some(0), "{}", run.both());
     let report = cluster.app(&app_id(&run.both()));
     assert_eq!(report["finalStatus"], "FAILED", "{report}");
@@ -155,13 +131,13 @@ fn failed_tasks_are_retried_and_a_hopeless_one_aborts_the_job() {
     );
     assert!(diagnostics.contains("record 0 always fails"), "{diagnostics}");
 
-    let run = submit(&cluster, "client", &[&faults, "reuse"]);
+    let run = cluster.spark_submit("client", &[&faults, "reuse"]);
     assert_eq!(run.code, Some(0), "{}", run.both());
     assert!(run.stdout.contains("first 10 second 10"), "{}", run.both());
     assert!(run.stderr.contains("Stage 0 of job 1 skipped"), "{}", run.stderr);
 
     let checkpoints = tempfile::tempdir().unwrap();
-    let run = submit(&cluster, "client", &[&faults, "checkpoint", checkpoints.path().to_str().unwrap()]);
+    let run = cluster.spark_submit("client", &[&faults, "checkpoint", checkpoints.path().to_str().unwrap()]);
     assert_eq!(run.code, Some(0), "{}", run.both());
     assert!(
         run.stdout.contains("ReliableCheckpointRDD") && run.stdout.contains("checkpointed 10 keys"),

@@ -10,30 +10,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
-use weft_tests::{binary, Cluster, ClusterOptions, WeftOutput};
-
-fn example(name: &str) -> String {
-    binary(&format!("examples/{name}")).to_string_lossy().into_owned()
-}
+use weft_tests::{example, Cluster, ClusterOptions, WeftOutput};
 
 fn submit(cluster: &Cluster, mode: &str, program: &[&str]) -> WeftOutput {
-    let mut args = vec![
-        "submit",
-        "--master",
-        "yarn",
-        "--deploy-mode",
-        mode,
-        "--num-executors",
-        "2",
-        "--executor-memory",
-        "512m",
-        "--executor-cores",
-        "1",
-        "--driver-memory",
-        "512m",
-    ];
-    args.extend_from_slice(program);
-    let run = cluster.weft(&args);
+    let run = cluster.spark_submit(mode, program);
     assert_eq!(run.code, Some(0), "{program:?} in {mode} mode:\n{}", run.both());
     run
 }

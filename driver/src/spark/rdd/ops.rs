@@ -521,7 +521,7 @@ where
     let (create, merge) = (conjure::<FC>(), conjure::<FV>());
     let mut table: FxMap<K, C> = FxMap::default();
     for b in input {
-        for (k, x) in records_of::<(K, V)>(b)? {
+        for (k, x) in records::<(K, V)>(b)? {
             match table.entry(k) {
                 // Take the combiner out, merge, put it back: no Default bound on C.
                 Entry::Occupied(e) => merge_entry(e, |c| merge(&w.env, c, x)),
@@ -556,7 +556,7 @@ where
     let mut buckets: Vec<Vec<(K, V)>> = (0..num_reduce).map(|_| Vec::new()).collect();
     let mut count = 0u64;
     for b in input {
-        let v = records_of::<(K, V)>(b)?;
+        let v = records::<(K, V)>(b)?;
         count += v.len() as u64;
         for (k, x) in v {
             let p = w.partitioner.partition(&k);
@@ -569,11 +569,6 @@ where
 
 fn serialize_buckets<R: Serialize>(buckets: Vec<Vec<R>>) -> Result<Vec<Vec<u8>>, TaskError> {
     buckets.into_iter().map(|b| if b.is_empty() { Ok(Vec::new()) } else { Ok(bincode::serialize(&b)?) }).collect()
-}
-
-#[inline]
-fn records_of<T: 'static>(b: Result<Batch, TaskError>) -> Result<Vec<T>, TaskError> {
-    records::<T>(b)
 }
 
 /// Replaces an entry's value with `f(old)` without requiring `Default`. A panic in `f` (the user's
@@ -841,17 +836,17 @@ pub(crate) fn result_save_text<T: Data + std::fmt::Display>(
     let name = format!("part-{:05}", ctx.partition);
     let path = tmp.join(&name);
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
-    let mut records = 0u64;
+    let mut written = 0u64;
     for b in input {
-        for x in records_of::<T>(b)? {
+        for x in records::<T>(b)? {
             writeln!(out, "{x}")?;
-            records += 1;
+            written += 1;
         }
     }
     out.flush()?;
     let bytes = out.get_ref().metadata().map(|m| m.len()).unwrap_or(0);
     ctx.metrics(|m| {
-        m.output_records += records;
+        m.output_records += written;
         m.output_bytes += bytes;
     });
     Ok(bincode::serialize(&path.to_string_lossy().into_owned())?)
