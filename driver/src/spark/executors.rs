@@ -3,6 +3,7 @@
 //! asked of the ResourceManager by the application master (`yarn_am`), each running the staged
 //! application binary in executor mode. Both register with the driver's endpoint, bound here.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use super::backend::{DriverService, Event, Shared};
 use super::conf::{SparkConf, StagedFile};
 use super::error::SparkError;
 use super::launch_env as env;
+use super::loss;
 use super::yarn_am::{AmConfig, AmEvent, ExecutorSpec, YarnAm};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,8 +185,12 @@ fn start_local(
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
             if !std::path::Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid) {
-                let _ = watcher_tx
-                    .send(Event::ExecutorGone { id: id.to_owned(), reason: format!("executor process {pid} exited") });
+                // Local mode has exactly one executor and nothing to replace it with: its loss ends
+                // the application, with a message that says so.
+                let _ = watcher_tx.send(Event::Fatal(format!(
+                    "The local executor (process {pid}) exited; local mode runs one executor process and does \
+                     not replace it. Run on a cluster (--master yarn) for executors that are replaced."
+                )));
                 return;
             }
         }
@@ -237,16 +243,25 @@ async fn start_yarn(
     };
     let (am, mut events) = YarnAm::start(am_config, spec).await.map_err(SparkError::Config)?;
     tokio::spawn(async move {
+        let mut hosts: HashMap<String, String> = HashMap::new();
         while let Some(event) = events.recv().await {
             match event {
                 AmEvent::Launched { executor_id, container, host } => {
                     tracing::info!("Launching executor {executor_id} in {container} on {host}");
+                    hosts.insert(executor_id, host);
                 }
                 AmEvent::Exited { executor_id, container, exit_status, diagnostics, .. } => {
-                    let reason = format!(
-                        "Container {container} for executor {executor_id} exited with status {exit_status}: {diagnostics}"
+                    let host = hosts.remove(&executor_id).unwrap_or_default();
+                    tracing::info!(
+                        "Completed container {container} on host: {host} (state: COMPLETE, exit status: {exit_status})"
                     );
-                    let _ = tx.send(Event::ExecutorGone { id: executor_id, reason });
+                    let loss = loss::container_completed(&container, &host, exit_status, &diagnostics);
+                    if loss.caused_by_app {
+                        tracing::warn!("{}", loss.message);
+                    } else {
+                        tracing::info!("{}", loss.message);
+                    }
+                    let _ = tx.send(Event::ExecutorGone { id: executor_id, reason: loss.message });
                 }
                 AmEvent::TooManyFailures { message } => {
                     let _ = tx.send(Event::Fatal(message));
