@@ -1,12 +1,14 @@
 //! What a running task can reach: its ids, its metrics, the executor's services (shuffle fetches,
-//! cached blocks, broadcast values) and the accumulator updates it makes. The runner installs the
-//! context of the task a thread is running, so broadcast variables and accumulators find it.
+//! cached blocks, broadcast values), the accumulator updates it makes, and whether the driver has
+//! killed it ([`KillFlag`]). The runner installs the context of the task a thread is running, so
+//! broadcast variables and accumulators find it.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::error::TaskError;
 use crate::plan::{BlockUpdate, MapLocation, TaskMetrics};
@@ -36,6 +38,43 @@ pub trait Services: Send + Sync {
     fn executor_id(&self) -> &str;
 }
 
+/// A task attempt's kill switch: the executor registers one per task id when the task arrives, its
+/// `KillTask` handler sets it (from any thread), and the runner reads it between batches and before
+/// writing output, ending the attempt with [`TaskError::Killed`].
+#[derive(Debug, Default)]
+pub struct KillFlag {
+    killed: AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl KillFlag {
+    /// Asks the attempt to stop; the first reason given is the one reported.
+    pub fn kill(&self, reason: &str) {
+        self.reason.lock().expect("kill reason lock").get_or_insert_with(|| reason.to_owned());
+        self.killed.store(true, Ordering::Release);
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// Why the attempt was killed; `None` while it was not.
+    pub fn reason(&self) -> Option<String> {
+        if !self.is_killed() {
+            return None;
+        }
+        Some(self.reason.lock().expect("kill reason lock").clone().unwrap_or_default())
+    }
+
+    /// `Err(Killed)` with the reason once the attempt was killed.
+    pub fn check(&self) -> Result<(), TaskError> {
+        match self.reason() {
+            None => Ok(()),
+            Some(reason) => Err(TaskError::Killed { reason }),
+        }
+    }
+}
+
 /// One task attempt's context.
 pub struct TaskContext {
     pub stage_id: u32,
@@ -47,7 +86,7 @@ pub struct TaskContext {
     metrics: RefCell<TaskMetrics>,
     accumulators: RefCell<Vec<(u64, Vec<u8>)>>,
     blocks: RefCell<Vec<BlockUpdate>>,
-    killed: Cell<bool>,
+    kill: Arc<KillFlag>,
 }
 
 impl TaskContext {
@@ -69,8 +108,14 @@ impl TaskContext {
             metrics: RefCell::default(),
             accumulators: RefCell::default(),
             blocks: RefCell::default(),
-            killed: Cell::new(false),
+            kill: Arc::default(),
         }
+    }
+
+    /// The context with the executor's kill switch for this attempt.
+    pub fn with_kill_flag(mut self, kill: Arc<KillFlag>) -> TaskContext {
+        self.kill = kill;
+        self
     }
 
     pub fn services(&self) -> &dyn Services {
@@ -103,12 +148,16 @@ impl TaskContext {
         (self.accumulators.take(), self.blocks.take())
     }
 
-    pub fn kill(&self) {
-        self.killed.set(true);
+    /// Whether the driver killed this attempt (another attempt succeeded, or its stage was
+    /// cancelled). Long-running user code may poll it and return early, as with Spark's
+    /// `TaskContext.isInterrupted`.
+    pub fn is_killed(&self) -> bool {
+        self.kill.is_killed()
     }
 
-    pub fn is_killed(&self) -> bool {
-        self.killed.get()
+    /// `Err(Killed)` once the driver killed this attempt.
+    pub fn check_killed(&self) -> Result<(), TaskError> {
+        self.kill.check()
     }
 }
 

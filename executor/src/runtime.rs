@@ -21,11 +21,11 @@ use weft_proto::spark_pb::{self as pb};
 
 use crate::block_manager::BlockManager;
 use crate::code::{build_id, Verified};
-use crate::context::{DecodeBroadcast, Services};
+use crate::context::{DecodeBroadcast, KillFlag, Services};
 use crate::error::TaskError;
 use crate::frame;
 use crate::plan::{MapLocation, TaskDescription, TaskStatus};
-use crate::runner;
+use crate::runner::{self, TaskControl};
 use crate::shuffle::{self, ShuffleFiles};
 
 /// Chunks of large payloads on the wire.
@@ -47,6 +47,8 @@ pub struct ExecutorArgs {
     pub shuffle_compress: bool,
     pub heartbeat_interval: Duration,
     pub network_timeout: Duration,
+    /// `spark.driver.maxResultSize` in bytes (0: unlimited): a larger result is dropped, its size reported.
+    pub max_result_bytes: u64,
 }
 
 /// Runs the executor until the driver stops it; returns the process exit code.
@@ -86,6 +88,9 @@ struct Executor {
     queue: Mutex<mpsc::Sender<Work>>,
     stop: tokio::sync::Notify,
     stopping: std::sync::atomic::AtomicBool,
+    /// The kill switch of each task from its arrival to its end, by task id.
+    kills: Mutex<HashMap<u64, Arc<KillFlag>>>,
+    max_result_bytes: u64,
 }
 
 async fn serve(args: ExecutorArgs) -> Result<(), String> {
@@ -120,6 +125,8 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
         queue: Mutex::new(tx),
         stop: tokio::sync::Notify::new(),
         stopping: Default::default(),
+        kills: Mutex::default(),
+        max_result_bytes: args.max_result_bytes,
     });
     start_task_threads(&executor, rx, args.cores.max(1));
 
@@ -208,7 +215,11 @@ fn start_task_threads(executor: &Arc<Executor>, rx: mpsc::Receiver<Work>, cores:
                 let Ok(Work::Task(task)) = work else { return };
                 let (proof, task) = *task;
                 let services: Arc<dyn Services> = executor.clone();
-                let status = runner::run_task(&proof, task, services, &executor.shuffle);
+                let task_id = task.task_id;
+                let control =
+                    TaskControl { kill: executor.kill_flag(task_id), max_result_bytes: executor.max_result_bytes };
+                let status = runner::run_task(&proof, task, services, &executor.shuffle, &control);
+                executor.kills.lock().expect("kill registry lock").remove(&task_id);
                 executor.active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 executor.report(status);
             })
@@ -217,6 +228,11 @@ fn start_task_threads(executor: &Arc<Executor>, rx: mpsc::Receiver<Work>, cores:
 }
 
 impl Executor {
+    /// The kill switch of a task, registered on first use (a kill may arrive before the task starts).
+    fn kill_flag(&self, task_id: u64) -> Arc<KillFlag> {
+        self.kills.lock().expect("kill registry lock").entry(task_id).or_default().clone()
+    }
+
     /// Sends a task's end to the driver (from a task thread).
     fn report(&self, status: TaskStatus) {
         let bytes = match bincode::serialize(&status) {
@@ -381,6 +397,7 @@ impl ExecutorEndpoint for Service {
             Status::failed_precondition(e.to_string())
         })?;
         self.0.active.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.kill_flag(task.task_id);
         let queued = self.0.queue.lock().expect("queue lock").send(Work::Task(Box::new((proof, task))));
         queued.map_err(|_| Status::unavailable("the executor is stopping"))?;
         Ok(Response::new(pb::Ack {}))
@@ -388,7 +405,14 @@ impl ExecutorEndpoint for Service {
 
     async fn kill_task(&self, request: Request<pb::KillTaskRequest>) -> Result<Response<pb::Ack>, Status> {
         let r = request.into_inner();
-        tracing::info!(task = r.task_id, reason = %r.reason, "kill asked; the attempt's result will be ignored by the driver");
+        let flag = self.0.kills.lock().expect("kill registry lock").get(&r.task_id).cloned();
+        match flag {
+            Some(flag) => {
+                tracing::info!("Executor is trying to kill TID {}, reason: {}", r.task_id, r.reason);
+                flag.kill(&r.reason);
+            }
+            None => tracing::debug!(task = r.task_id, "a kill for a task that already ended"),
+        }
         Ok(Response::new(pb::Ack {}))
     }
 

@@ -111,6 +111,7 @@ fn run_executor() -> i32 {
         shuffle_compress: conf.shuffle_compress().unwrap_or(true),
         heartbeat_interval: Duration::from_millis(conf.executor_heartbeat_interval_ms().unwrap_or(10_000)),
         network_timeout: Duration::from_millis(conf.network_timeout_ms().unwrap_or(120_000)),
+        max_result_bytes: conf.driver_max_result_size_bytes().unwrap_or(1 << 30),
     };
     weft_executor::runtime::run(args)
 }
