@@ -1,5 +1,5 @@
-//! `SparkConf`'s accessors: each key with Spark 4's default and rule (`facts/spark.md` §7, §8), e.g.
-//! a container's memory = memory + overhead, the overhead max(384 MiB, 0.10 × memory) unless set.
+//! `SparkConf`'s accessors: each key with Spark 4's default and rule (`facts/spark.md` §2, §7, §8),
+//! e.g. a container's memory = memory + overhead, the overhead max(384 MiB, 0.10 × memory) unless set.
 
 use super::keys;
 use super::{invalid, MEMORY_OVERHEAD_FACTOR, MIB};
@@ -232,9 +232,123 @@ impl SparkConf {
         }
     }
 
+    /// `spark.stage.maxConsecutiveAttempts`, 4: a stage's consecutive fetch-failed attempts before
+    /// its job is aborted.
+    pub fn stage_max_consecutive_attempts(&self) -> Result<u32, String> {
+        self.count(keys::STAGE_MAX_CONSECUTIVE_ATTEMPTS, 4, 1)
+    }
+
     /// `spark.network.timeout`, 120s; a bare number is seconds.
     pub fn network_timeout_ms(&self) -> Result<u64, String> {
         Ok(self.get_time_as_ms(keys::NETWORK_TIMEOUT, TimeUnit::Seconds)?.unwrap_or(120_000))
+    }
+
+    // ---- speculation ----
+
+    /// `spark.speculation`, false.
+    pub fn speculation_enabled(&self) -> Result<bool, String> {
+        self.boolean_or(keys::SPECULATION, false)
+    }
+
+    /// `spark.speculation.interval`, 100ms: how often running tasks are checked; a bare number is ms.
+    pub fn speculation_interval_ms(&self) -> Result<u64, String> {
+        self.duration_at_least(keys::SPECULATION_INTERVAL, 100, TimeUnit::Milliseconds, 1)
+    }
+
+    /// `spark.speculation.multiplier`, 3.0 (Spark 4): how many times the median a task must run.
+    pub fn speculation_multiplier(&self) -> Result<f64, String> {
+        self.fraction(keys::SPECULATION_MULTIPLIER, 3.0, |x| x >= 0.0, "of at least 0")
+    }
+
+    /// `spark.speculation.quantile`, 0.9 (Spark 4): the fraction of a stage's tasks that must have
+    /// succeeded before speculation starts.
+    pub fn speculation_quantile(&self) -> Result<f64, String> {
+        self.fraction(keys::SPECULATION_QUANTILE, 0.9, |x| (0.0..=1.0).contains(&x), "from 0 to 1")
+    }
+
+    /// `spark.speculation.minTaskRuntime`, 100ms: no task is speculated before it ran this long.
+    pub fn speculation_min_task_runtime_ms(&self) -> Result<u64, String> {
+        Ok(self.get_time_as_ms(keys::SPECULATION_MIN_TASK_RUNTIME, TimeUnit::Milliseconds)?.unwrap_or(100))
+    }
+
+    // ---- exclusion on failure ----
+
+    /// `spark.excludeOnFailure.enabled` (or its pre-3.1 name `spark.blacklist.enabled`), off when
+    /// unset. When on, Spark's consistency rule holds: `…task.maxTaskAttemptsPerNode` must stay below
+    /// `spark.task.maxFailures`, or a bad node could fail a task every time.
+    pub fn exclude_on_failure_enabled(&self) -> Result<bool, String> {
+        let enabled = match self.get_boolean(keys::EXCLUDE_ON_FAILURE_ENABLED)? {
+            Some(enabled) => enabled,
+            None => self.boolean_or(keys::BLACKLIST_ENABLED, false)?,
+        };
+        let (per_node, max_failures) = (self.max_task_attempts_per_node()?, self.task_max_failures()?);
+        if enabled && per_node >= max_failures {
+            return Err(format!(
+                "{} ( = {per_node}) was >= {} ( = {max_failures} ). Though excludeOnFailure is enabled, with this \
+                 configuration, Spark will not be robust to one bad node. Decrease {}, increase {}, or disable \
+                 excludeOnFailure with {}",
+                keys::MAX_TASK_ATTEMPTS_PER_NODE,
+                keys::TASK_MAX_FAILURES,
+                keys::MAX_TASK_ATTEMPTS_PER_NODE,
+                keys::TASK_MAX_FAILURES,
+                keys::EXCLUDE_ON_FAILURE_ENABLED
+            ));
+        }
+        Ok(enabled)
+    }
+
+    /// A duration of at least `min_ms`, `default_ms` when unset.
+    fn duration_at_least(&self, key: &str, default_ms: u64, unit: TimeUnit, min_ms: u64) -> Result<u64, String> {
+        let ms = self.get_time_as_ms(key, unit)?.unwrap_or(default_ms);
+        if ms >= min_ms {
+            return Ok(ms);
+        }
+        Err(invalid(key, self.get(key).unwrap_or_default(), &format!("a duration of at least {min_ms}ms")))
+    }
+
+    /// `spark.excludeOnFailure.timeout`, 1h: how long an application-level exclusion lasts.
+    pub fn exclude_on_failure_timeout_ms(&self) -> Result<u64, String> {
+        self.duration_at_least(keys::EXCLUDE_ON_FAILURE_TIMEOUT, 3_600_000, TimeUnit::Milliseconds, 1)
+    }
+
+    /// `spark.excludeOnFailure.task.maxTaskAttemptsPerExecutor`, 1.
+    pub fn max_task_attempts_per_executor(&self) -> Result<u32, String> {
+        self.count(keys::MAX_TASK_ATTEMPTS_PER_EXECUTOR, 1, 1)
+    }
+
+    /// `spark.excludeOnFailure.task.maxTaskAttemptsPerNode`, 2.
+    pub fn max_task_attempts_per_node(&self) -> Result<u32, String> {
+        self.count(keys::MAX_TASK_ATTEMPTS_PER_NODE, 2, 1)
+    }
+
+    /// `spark.excludeOnFailure.stage.maxFailedTasksPerExecutor`, 2.
+    pub fn stage_max_failed_tasks_per_executor(&self) -> Result<u32, String> {
+        self.count(keys::STAGE_MAX_FAILED_TASKS_PER_EXECUTOR, 2, 1)
+    }
+
+    /// `spark.excludeOnFailure.stage.maxFailedExecutorsPerNode`, 2.
+    pub fn stage_max_failed_executors_per_node(&self) -> Result<u32, String> {
+        self.count(keys::STAGE_MAX_FAILED_EXECUTORS_PER_NODE, 2, 1)
+    }
+
+    /// `spark.excludeOnFailure.application.maxFailedTasksPerExecutor`, 2.
+    pub fn application_max_failed_tasks_per_executor(&self) -> Result<u32, String> {
+        self.count(keys::APPLICATION_MAX_FAILED_TASKS_PER_EXECUTOR, 2, 1)
+    }
+
+    /// `spark.excludeOnFailure.application.maxFailedExecutorsPerNode`, 2.
+    pub fn application_max_failed_executors_per_node(&self) -> Result<u32, String> {
+        self.count(keys::APPLICATION_MAX_FAILED_EXECUTORS_PER_NODE, 2, 1)
+    }
+
+    /// `spark.excludeOnFailure.killExcludedExecutors`, false.
+    pub fn kill_excluded_executors(&self) -> Result<bool, String> {
+        self.boolean_or(keys::KILL_EXCLUDED_EXECUTORS, false)
+    }
+
+    /// `spark.scheduler.excludeOnFailure.unschedulableTaskSetTimeout`, 120s; a bare number is seconds.
+    pub fn unschedulable_task_set_timeout_ms(&self) -> Result<u64, String> {
+        Ok(self.get_time_as_ms(keys::UNSCHEDULABLE_TASK_SET_TIMEOUT, TimeUnit::Seconds)?.unwrap_or(120_000))
     }
 
     // ---- memory, storage, shuffle ----

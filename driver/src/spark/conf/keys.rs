@@ -29,6 +29,26 @@ pub const FILES: &str = "spark.files";
 /// Set by `weft submit`: the `--files` as staged, a JSON array of [`StagedFile`](super::StagedFile).
 pub const STAGED_FILES: &str = "spark.weft.stagedFiles";
 pub const TASK_MAX_FAILURES: &str = "spark.task.maxFailures";
+pub const STAGE_MAX_CONSECUTIVE_ATTEMPTS: &str = "spark.stage.maxConsecutiveAttempts";
+pub const SPECULATION: &str = "spark.speculation";
+pub const SPECULATION_INTERVAL: &str = "spark.speculation.interval";
+pub const SPECULATION_MULTIPLIER: &str = "spark.speculation.multiplier";
+pub const SPECULATION_QUANTILE: &str = "spark.speculation.quantile";
+pub const SPECULATION_MIN_TASK_RUNTIME: &str = "spark.speculation.minTaskRuntime";
+pub const EXCLUDE_ON_FAILURE_ENABLED: &str = "spark.excludeOnFailure.enabled";
+/// Spark's name of `spark.excludeOnFailure.enabled` before 3.1, still read.
+pub const BLACKLIST_ENABLED: &str = "spark.blacklist.enabled";
+pub const EXCLUDE_ON_FAILURE_TIMEOUT: &str = "spark.excludeOnFailure.timeout";
+pub const MAX_TASK_ATTEMPTS_PER_EXECUTOR: &str = "spark.excludeOnFailure.task.maxTaskAttemptsPerExecutor";
+pub const MAX_TASK_ATTEMPTS_PER_NODE: &str = "spark.excludeOnFailure.task.maxTaskAttemptsPerNode";
+pub const STAGE_MAX_FAILED_TASKS_PER_EXECUTOR: &str = "spark.excludeOnFailure.stage.maxFailedTasksPerExecutor";
+pub const STAGE_MAX_FAILED_EXECUTORS_PER_NODE: &str = "spark.excludeOnFailure.stage.maxFailedExecutorsPerNode";
+pub const APPLICATION_MAX_FAILED_TASKS_PER_EXECUTOR: &str =
+    "spark.excludeOnFailure.application.maxFailedTasksPerExecutor";
+pub const APPLICATION_MAX_FAILED_EXECUTORS_PER_NODE: &str =
+    "spark.excludeOnFailure.application.maxFailedExecutorsPerNode";
+pub const KILL_EXCLUDED_EXECUTORS: &str = "spark.excludeOnFailure.killExcludedExecutors";
+pub const UNSCHEDULABLE_TASK_SET_TIMEOUT: &str = "spark.scheduler.excludeOnFailure.unschedulableTaskSetTimeout";
 pub const DEFAULT_PARALLELISM: &str = "spark.default.parallelism";
 pub const LOCALITY_WAIT: &str = "spark.locality.wait";
 pub const LOCALITY_WAIT_PROCESS: &str = "spark.locality.wait.process";

@@ -216,3 +216,83 @@ fn staged_files_round_trip() {
     assert_eq!(StagedFile::from(resource), file);
     refused(conf(&[("spark.weft.stagedFiles", "nope")]).staged_files(), "spark.weft.stagedFiles", "nope");
 }
+
+#[test]
+fn failure_handling_defaults_are_spark_4s() {
+    let c = SparkConf::new();
+    assert_eq!(c.stage_max_consecutive_attempts(), Ok(4));
+    assert_eq!((c.speculation_enabled(), c.speculation_interval_ms()), (Ok(false), Ok(100)));
+    assert_eq!((c.speculation_multiplier(), c.speculation_quantile()), (Ok(3.0), Ok(0.9)));
+    assert_eq!(c.speculation_min_task_runtime_ms(), Ok(100));
+    assert_eq!((c.exclude_on_failure_enabled(), c.exclude_on_failure_timeout_ms()), (Ok(false), Ok(3_600_000)));
+    assert_eq!((c.max_task_attempts_per_executor(), c.max_task_attempts_per_node()), (Ok(1), Ok(2)));
+    assert_eq!((c.stage_max_failed_tasks_per_executor(), c.stage_max_failed_executors_per_node()), (Ok(2), Ok(2)));
+    assert_eq!(
+        (c.application_max_failed_tasks_per_executor(), c.application_max_failed_executors_per_node()),
+        (Ok(2), Ok(2))
+    );
+    assert_eq!((c.kill_excluded_executors(), c.unschedulable_task_set_timeout_ms()), (Ok(false), Ok(120_000)));
+}
+
+#[test]
+fn speculation_and_exclusion_keys_in_sparks_spellings() {
+    let c = conf(&[
+        ("spark.speculation", "true"),
+        ("spark.speculation.interval", "1s"),
+        ("spark.speculation.multiplier", "1.5"),
+        ("spark.speculation.quantile", "0.75"),
+        ("spark.speculation.minTaskRuntime", "250"),
+        ("spark.excludeOnFailure.timeout", "10min"),
+        ("spark.scheduler.excludeOnFailure.unschedulableTaskSetTimeout", "30"),
+        ("spark.stage.maxConsecutiveAttempts", "2"),
+    ]);
+    assert_eq!((c.speculation_enabled(), c.speculation_interval_ms()), (Ok(true), Ok(1000)));
+    assert_eq!((c.speculation_multiplier(), c.speculation_quantile()), (Ok(1.5), Ok(0.75)));
+    assert_eq!(c.speculation_min_task_runtime_ms(), Ok(250), "a bare number is ms");
+    assert_eq!(c.exclude_on_failure_timeout_ms(), Ok(600_000));
+    assert_eq!(c.unschedulable_task_set_timeout_ms(), Ok(30_000), "a bare number is seconds");
+    assert_eq!(c.stage_max_consecutive_attempts(), Ok(2));
+    assert_eq!(conf(&[("spark.blacklist.enabled", "true")]).exclude_on_failure_enabled(), Ok(true));
+    let both = conf(&[("spark.blacklist.enabled", "true"), ("spark.excludeOnFailure.enabled", "false")]);
+    assert_eq!(both.exclude_on_failure_enabled(), Ok(false), "the new name wins");
+}
+
+#[test]
+fn bad_speculation_and_exclusion_values_are_refused() {
+    refused(conf(&[("spark.speculation", "yes")]).speculation_enabled(), "spark.speculation", "yes");
+    refused(conf(&[("spark.speculation.interval", "0")]).speculation_interval_ms(), "spark.speculation.interval", "0");
+    refused(conf(&[("spark.speculation.quantile", "1.5")]).speculation_quantile(), "spark.speculation.quantile", "1.5");
+    refused(
+        conf(&[("spark.speculation.multiplier", "-1")]).speculation_multiplier(),
+        "spark.speculation.multiplier",
+        "-1",
+    );
+    let key = "spark.excludeOnFailure.task.maxTaskAttemptsPerExecutor";
+    refused(conf(&[(key, "0")]).max_task_attempts_per_executor(), key, "0");
+    refused(
+        conf(&[("spark.excludeOnFailure.timeout", "0")]).exclude_on_failure_timeout_ms(),
+        "spark.excludeOnFailure.timeout",
+        "0",
+    );
+    refused(
+        conf(&[("spark.stage.maxConsecutiveAttempts", "0")]).stage_max_consecutive_attempts(),
+        "spark.stage.maxConsecutiveAttempts",
+        "0",
+    );
+}
+
+#[test]
+fn exclusion_needs_fewer_attempts_per_node_than_task_failures() {
+    let c = conf(&[("spark.excludeOnFailure.enabled", "true"), ("spark.task.maxFailures", "2")]);
+    let err = c.exclude_on_failure_enabled().unwrap_err();
+    assert!(
+        err.starts_with(
+            "spark.excludeOnFailure.task.maxTaskAttemptsPerNode ( = 2) was >= spark.task.maxFailures ( = 2 )"
+        ),
+        "{err}"
+    );
+    let off = conf(&[("spark.excludeOnFailure.enabled", "false"), ("spark.task.maxFailures", "2")]);
+    assert_eq!(off.exclude_on_failure_enabled(), Ok(false), "only checked when enabled");
+    let ok = conf(&[("spark.excludeOnFailure.enabled", "true"), ("spark.task.maxFailures", "3")]);
+    assert_eq!(ok.exclude_on_failure_enabled(), Ok(true));
+}
