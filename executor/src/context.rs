@@ -1,16 +1,18 @@
 //! What a running task can reach: its ids, its metrics, the executor's services (shuffle fetches,
-//! cached blocks, broadcast values), the accumulator updates it makes, and whether the driver has
-//! killed it ([`KillFlag`]). The runner installs the context of the task a thread is running, so
-//! broadcast variables and accumulators find it.
+//! cached blocks, broadcast values, execution memory and spill space), the accumulator updates it
+//! makes, and whether the driver has killed it ([`KillFlag`]). The runner installs the context of the
+//! task a thread is running, so broadcast variables and accumulators find it.
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::encoding::FrameCodec;
 use crate::error::TaskError;
+use crate::memory::MemoryManager;
 use crate::plan::{BlockUpdate, MapLocation, TaskMetrics};
 
 /// A task's context, shared by the operators of its pipeline (one thread).
@@ -19,16 +21,42 @@ pub type TaskCtx = Rc<TaskContext>;
 /// Turns a broadcast value's bytes into the value.
 pub type DecodeBroadcast = dyn Fn(&[u8]) -> Result<Arc<dyn Any + Send + Sync>, TaskError>;
 
+/// Serializes a cached value for disk when it is evicted from memory (a `MEMORY_AND_DISK` block).
+pub type SerializeBlock = Box<dyn Fn(&(dyn Any + Send + Sync)) -> Result<Vec<u8>, TaskError> + Send + Sync>;
+
+/// One frame of a reducer's input, as fetched.
+#[derive(Debug)]
+pub struct FetchedFrame {
+    /// The frame's bincode bytes (a `Vec` of records).
+    pub raw: Vec<u8>,
+    /// What it took in the shuffle file (and on the wire, when remote).
+    pub stored_bytes: u64,
+    pub remote: bool,
+}
+
+/// A reducer's input, a frame at a time, fetched lazily; a failed fetch is an `Err(FetchFailed)`
+/// naming the map output, whenever it happens.
+pub type FetchedFrames = Box<dyn Iterator<Item = Result<FetchedFrame, TaskError>>>;
+
 /// The executor's side of a task: implemented by the executor runtime.
 pub trait Services: Send + Sync {
-    /// The serialized blocks of `reduce` from each map output of `shuffle_id`, in the order given.
-    fn fetch_shuffle(&self, shuffle_id: u32, reduce: u32, maps: &[MapLocation]) -> Result<Vec<Vec<u8>>, TaskError>;
+    /// The frames of `reduce`'s blocks in the map outputs of `shuffle_id`: local blocks read one at a
+    /// time, remote ones fetched with at most `spark.reducer.maxSizeInFlight` in flight.
+    fn fetch_shuffle(&self, shuffle_id: u32, reduce: u32, maps: &[MapLocation]) -> FetchedFrames;
     /// A cached partition held in memory (`rdd_<id>_<partition>`).
     fn cached(&self, rdd_id: u32, partition: u32) -> Option<Arc<dyn Any + Send + Sync>>;
     /// A cached partition held on disk, serialized.
     fn cached_on_disk(&self, rdd_id: u32, partition: u32) -> Option<Vec<u8>>;
-    /// Stores a computed partition in memory; `size` estimates its bytes.
-    fn cache_in_memory(&self, rdd_id: u32, partition: u32, value: Arc<dyn Any + Send + Sync>, size: u64) -> bool;
+    /// Stores a computed partition in memory, if storage memory can be had; `size` estimates its
+    /// bytes. With `to_disk`, the block is written to disk rather than dropped when it is evicted.
+    fn cache_in_memory(
+        &self,
+        rdd_id: u32,
+        partition: u32,
+        value: Arc<dyn Any + Send + Sync>,
+        size: u64,
+        to_disk: Option<SerializeBlock>,
+    ) -> bool;
     /// Stores a computed partition on disk, serialized.
     fn cache_on_disk(&self, rdd_id: u32, partition: u32, bytes: &[u8]) -> Result<(), TaskError>;
     /// The value of a broadcast variable (fetched from the driver once per executor, then kept).
@@ -36,6 +64,15 @@ pub trait Services: Send + Sync {
     /// A directory of this executor's for scratch files.
     fn local_dir(&self) -> PathBuf;
     fn executor_id(&self) -> &str;
+    /// The executor's unified memory manager.
+    fn memory(&self) -> &MemoryManager;
+    /// How spill files store frames (`spark.shuffle.spill.compress`).
+    fn spill_codec(&self) -> FrameCodec;
+}
+
+/// Where a task's spill files go: `<local dir>/spill/task-<id>`, deleted when the task ends.
+pub fn spill_dir(local_dir: &Path, task_id: u64) -> PathBuf {
+    local_dir.join("spill").join(format!("task-{task_id}"))
 }
 
 /// A task attempt's kill switch: the executor registers one per task id when the task arrives, its
@@ -158,6 +195,32 @@ impl TaskContext {
     /// `Err(Killed)` once the driver killed this attempt.
     pub fn check_killed(&self) -> Result<(), TaskError> {
         self.kill.check()
+    }
+
+    /// Asks for `bytes` of execution memory; fewer (even 0) means the caller must spill.
+    pub fn acquire_execution_memory(&self, bytes: u64) -> u64 {
+        self.services.memory().acquire_execution(self.task_id, bytes)
+    }
+
+    pub fn release_execution_memory(&self, bytes: u64) {
+        self.services.memory().release_execution(self.task_id, bytes);
+    }
+
+    /// The task's spill directory (created by the first spill).
+    pub fn spill_dir(&self) -> PathBuf {
+        spill_dir(&self.services.local_dir(), self.task_id)
+    }
+
+    pub fn spill_codec(&self) -> FrameCodec {
+        self.services.spill_codec()
+    }
+
+    /// Counts a spill: its estimated size in memory and its bytes on disk, as Spark's task metrics.
+    pub fn record_spill(&self, memory_bytes: u64, disk_bytes: u64) {
+        self.metrics(|m| {
+            m.memory_bytes_spilled += memory_bytes;
+            m.disk_bytes_spilled += disk_bytes;
+        });
     }
 }
 

@@ -5,23 +5,37 @@
 //! - [`frame`]: the checked task frame.
 //! - [`context`]: what a running task reaches (ids, metrics, the executor's services).
 //! - [`runner`]: runs one task on the calling thread.
-//! - [`shuffle`], [`block_manager`]: shuffle files with their index, cached blocks.
+//! - [`memory`]: Spark's unified memory manager (execution and storage).
+//! - [`size`], [`encoding`], [`spill`], [`external`]: estimated sizes, record frames, spill files, and
+//!   the collections that spill (aggregation, sort, partitioned buffer).
+//! - [`shuffle`], [`fetch`], [`block_manager`]: shuffle files with their index, a reducer's lazy fetch,
+//!   cached blocks.
 //! - [`runtime`]: the executor process (gRPC endpoint, task threads, heartbeats).
 //!
-//! Pure modules: `plan`, `error`, `frame` (apart from reading the build id). The operators themselves —
-//! the monomorphized constructors behind the code references — live with the RDD API in `driver`.
+//! Pure modules: `plan`, `error`, `frame` (apart from reading the build id), `memory`'s policy, `size`,
+//! `encoding`. The operators themselves — the monomorphized constructors behind the code references —
+//! live with the RDD API in `driver`.
 
 pub mod block_manager;
 pub mod code;
 pub mod context;
+pub mod encoding;
 pub mod error;
+pub mod external;
+pub mod fetch;
 pub mod frame;
+pub mod memory;
 pub mod plan;
 pub mod runner;
 pub mod runtime;
 pub mod shuffle;
+pub mod size;
+pub mod spill;
 
 pub use code::{build_id, conjure, BuildId, FnRef, Verified};
 pub use context::{current, Services, TaskContext, TaskCtx};
 pub use error::TaskError;
-pub use plan::{Batch, Batches, Inputs, Node, NodeCtor, ResultCtor, ShuffleCtor, Sink, TaskDescription, BATCH_SIZE};
+pub use plan::{
+    batches_of, Batch, Batches, Inputs, Node, NodeCtor, ResultCtor, ShuffleCtor, ShuffleSink, Sink, TaskDescription,
+    BATCH_SIZE,
+};

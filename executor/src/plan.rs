@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::code::{CodePointer, FnRef, Verified};
 use crate::context::TaskCtx;
+use crate::encoding::FrameCodec;
 use crate::error::TaskError;
 
 /// A batch of records: a `Vec<T>` behind `Any`. Operators move records a batch at a time, so the
@@ -19,12 +20,40 @@ pub type Batches = Box<dyn Iterator<Item = Result<Batch, TaskError>>>;
 /// How many records an operator puts in a batch.
 pub const BATCH_SIZE: usize = 4096;
 
+/// Splits owned records into batches, lazily; each record is moved once.
+pub fn batches_of<T: 'static>(v: Vec<T>) -> Batches {
+    if v.len() <= BATCH_SIZE {
+        return if v.is_empty() {
+            Box::new(std::iter::empty())
+        } else {
+            Box::new(std::iter::once(Ok(Box::new(v) as Batch)))
+        };
+    }
+    let mut records = v.into_iter();
+    Box::new(std::iter::from_fn(move || {
+        let next: Vec<T> = records.by_ref().take(BATCH_SIZE).collect();
+        (!next.is_empty()).then(|| Ok(Box::new(next) as Batch))
+    }))
+}
+
 /// Builds one node's iterator from its environment and (lazily) its inputs.
 pub type NodeCtorFn = fn(&TaskCtx, &[u8], Inputs) -> Result<Batches, TaskError>;
 /// Consumes a partition and returns the serialized result for the driver.
 pub type ResultCtorFn = fn(&TaskCtx, &[u8], Batches) -> Result<Vec<u8>, TaskError>;
-/// Consumes a partition and returns one serialized block per reduce partition.
-pub type ShuffleCtorFn = fn(&TaskCtx, &[u8], Batches, usize) -> Result<Vec<Vec<u8>>, TaskError>;
+/// Consumes a partition and writes its records, reduce partition by reduce partition, into the sink.
+pub type ShuffleCtorFn = fn(&TaskCtx, &[u8], Batches, &mut dyn ShuffleSink) -> Result<(), TaskError>;
+
+/// Where a map task writes its output: one block per reduce partition, in increasing reduce order,
+/// each block any number of record frames (`encoding`), so no block has to be whole in memory.
+pub trait ShuffleSink {
+    fn num_reduce(&self) -> usize;
+    /// How the sink stores frames: a frame spilled with the same codec may be copied as it is stored.
+    fn codec(&self) -> FrameCodec;
+    /// Appends a frame (the bincode bytes of a `Vec` of records) to `reduce`'s block.
+    fn write_frame(&mut self, reduce: usize, raw: &[u8]) -> Result<(), TaskError>;
+    /// Appends a frame already stored with [`codec`](ShuffleSink::codec) (its payload).
+    fn write_stored(&mut self, reduce: usize, payload: &[u8]) -> Result<(), TaskError>;
+}
 
 macro_rules! code_pointer {
     ($(#[$doc:meta])* $name:ident, $fn:ty) => {
@@ -114,7 +143,7 @@ pub(crate) fn build(ctx: &TaskCtx, node: Node, proof: &Verified) -> Result<Batch
 pub enum Sink {
     /// A result stage: the serialized value goes back to the driver.
     Result { ctor: FnRef<ResultCtor>, env: Vec<u8> },
-    /// A shuffle map stage: one block per reduce partition, written to this executor's disk.
+    /// A shuffle map stage: one block per reduce partition, streamed to this executor's disk.
     Shuffle { shuffle_id: u32, num_reduce: u32, ctor: FnRef<ShuffleCtor>, env: Vec<u8> },
 }
 

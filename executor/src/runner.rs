@@ -1,6 +1,7 @@
 //! Runs one verified task on the calling thread: builds its pipeline, drives it into the sink
 //! (a result for the driver, or shuffle files), and reports how it ended with its metrics,
 //! accumulator updates and cached blocks. A panic in user code fails the task, not the executor.
+//! However the attempt ends, its execution memory and spill files are released.
 //! A killed attempt stops at its next batch (or before writing its output); a result larger than
 //! `spark.driver.maxResultSize` is dropped and only its size reported, as Spark's executor does.
 
@@ -41,6 +42,7 @@ pub fn run_task(
     control: &TaskControl,
 ) -> TaskStatus {
     let executor_id = services.executor_id().to_owned();
+    let _released = Release { services: services.clone(), task_id: task.task_id };
     let ctx = Rc::new(
         TaskContext::new(task.stage_id, task.stage_attempt, task.partition, task.attempt, task.task_id, services)
             .with_kill_flag(control.kill.clone()),
@@ -94,17 +96,31 @@ fn execute(
             Ok(TaskEnd::Result(bytes))
         }
         Sink::Shuffle { shuffle_id, num_reduce, ctor, env } => {
-            let blocks = (ctor.resolve(proof).0)(ctx, &env, input, num_reduce as usize)?;
-            if blocks.len() != num_reduce as usize {
-                return Err(TaskError::failed(format!(
-                    "the shuffle writer made {} blocks for {num_reduce} reduce partitions",
-                    blocks.len()
-                )));
-            }
+            let mut writer = shuffle.writer(shuffle_id, task.partition, task.task_id, num_reduce as usize)?;
+            (ctor.resolve(proof).0)(ctx, &env, input, &mut writer)?;
             ctx.check_killed()?;
-            let sizes = shuffle.write(shuffle_id, task.partition, task.task_id, &blocks)?;
+            let sizes = writer.commit()?;
             ctx.metrics(|m| m.shuffle_write_bytes = sizes.iter().sum());
             Ok(TaskEnd::Map(MapStatus { sizes }))
+        }
+    }
+}
+
+/// Gives back what an attempt held when it ends, however it ends (a result, an error, a panic): its
+/// execution memory and its spill files.
+struct Release {
+    services: Arc<dyn Services>,
+    task_id: u64,
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.services.memory().release_all_execution(self.task_id);
+        let dir = context::spill_dir(&self.services.local_dir(), self.task_id);
+        if dir.exists() {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(task = self.task_id, error = %e, "cannot delete the task's spill files in {}", dir.display());
+            }
         }
     }
 }

@@ -21,9 +21,12 @@ use weft_proto::spark_pb::{self as pb};
 
 use crate::block_manager::BlockManager;
 use crate::code::{build_id, Verified};
-use crate::context::{DecodeBroadcast, KillFlag, Services};
+use crate::context::{DecodeBroadcast, FetchedFrames, KillFlag, SerializeBlock, Services};
+use crate::encoding::FrameCodec;
 use crate::error::TaskError;
+use crate::fetch::{FetchSetup, ShuffleFetch};
 use crate::frame;
+use crate::memory::{MemoryConfig, MemoryManager};
 use crate::plan::{MapLocation, TaskDescription, TaskStatus};
 use crate::runner::{self, TaskControl};
 use crate::shuffle::{self, ShuffleFiles};
@@ -41,10 +44,15 @@ pub struct ExecutorArgs {
     pub cores: usize,
     pub container_id: String,
     pub log_url: String,
-    /// Scratch space: shuffle files and cached blocks on disk.
+    /// Scratch space: shuffle files, spill files and cached blocks on disk.
     pub local_dir: PathBuf,
-    pub storage_memory_bytes: u64,
+    /// The unified memory of execution and storage.
+    pub memory: MemoryConfig,
+    /// `spark.reducer.maxSizeInFlight`: remote shuffle bytes a task has asked for and not yet read.
+    pub max_size_in_flight_bytes: u64,
     pub shuffle_compress: bool,
+    /// `spark.shuffle.spill.compress`.
+    pub spill_compress: bool,
     pub heartbeat_interval: Duration,
     pub network_timeout: Duration,
     /// `spark.driver.maxResultSize` in bytes (0: unlimited): a larger result is dropped, its size reported.
@@ -91,6 +99,8 @@ struct Executor {
     /// The kill switch of each task from its arrival to its end, by task id.
     kills: Mutex<HashMap<u64, Arc<KillFlag>>>,
     max_result_bytes: u64,
+    max_size_in_flight: u64,
+    spill_codec: FrameCodec,
 }
 
 async fn serve(args: ExecutorArgs) -> Result<(), String> {
@@ -108,7 +118,7 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
     let driver = DriverEndpointClient::new(channel);
     let shuffle = ShuffleFiles::new(args.local_dir.join("shuffle"), args.shuffle_compress)
         .map_err(|e| format!("cannot create {}: {e}", args.local_dir.display()))?;
-    let blocks = BlockManager::new(args.storage_memory_bytes, args.local_dir.join("blocks"))
+    let blocks = BlockManager::new(&args.memory, args.local_dir.join("blocks"))
         .map_err(|e| format!("cannot create {}: {e}", args.local_dir.display()))?;
     let (tx, rx) = mpsc::channel::<Work>();
     let executor = Arc::new(Executor {
@@ -127,6 +137,8 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
         stopping: Default::default(),
         kills: Mutex::default(),
         max_result_bytes: args.max_result_bytes,
+        max_size_in_flight: args.max_size_in_flight_bytes.max(1),
+        spill_codec: FrameCodec::new(args.spill_compress),
     });
     start_task_threads(&executor, rx, args.cores.max(1));
 
@@ -265,74 +277,25 @@ impl Executor {
         peers.insert(address.to_owned(), client.clone());
         Ok(client)
     }
-
-    async fn fetch_remote(&self, address: &str, names: Vec<String>) -> Result<Vec<Vec<u8>>, (usize, String)> {
-        let mut client = self.peer(address).map_err(|e| (0, e))?;
-        let count = names.len();
-        let mut stream = client
-            .fetch_blocks(pb::FetchBlocksRequest { block_ids: names })
-            .await
-            .map_err(|s| (0, s.message().to_owned()))?
-            .into_inner();
-        let mut blocks = vec![Vec::new(); count];
-        let mut done = 0;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|s| (done, s.message().to_owned()))?;
-            let index = chunk.index as usize;
-            let block = blocks.get_mut(index).ok_or((index, "a block index out of range".to_owned()))?;
-            block.extend_from_slice(&chunk.data);
-            if chunk.last {
-                done = index + 1;
-            }
-        }
-        if done != count {
-            return Err((done, format!("the stream ended after {done} of {count} blocks")));
-        }
-        Ok(blocks)
-    }
 }
 
 impl Services for Executor {
-    fn fetch_shuffle(&self, shuffle_id: u32, reduce: u32, maps: &[MapLocation]) -> Result<Vec<Vec<u8>>, TaskError> {
-        let fetch_failed = |m: &MapLocation, message: String| TaskError::FetchFailed {
-            executor_id: m.executor_id.clone(),
-            address: m.address.clone(),
+    fn fetch_shuffle(&self, shuffle_id: u32, reduce: u32, maps: &[MapLocation]) -> FetchedFrames {
+        let clients = maps
+            .iter()
+            .filter(|m| m.address != self.address && m.size > 0)
+            .map(|m| (m.address.clone(), self.peer(&m.address)))
+            .collect();
+        Box::new(ShuffleFetch::new(FetchSetup {
             shuffle_id,
-            map_index: m.map_index,
-            reduce_id: reduce,
-            message,
-        };
-        let mut out: Vec<Option<Vec<u8>>> = vec![None; maps.len()];
-        let mut remote: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, m) in maps.iter().enumerate() {
-            if m.size == 0 {
-                out[i] = Some(Vec::new());
-            } else if m.address == self.address {
-                let stored = self
-                    .shuffle
-                    .read_stored(shuffle_id, m.map_index, reduce)
-                    .map_err(|e| fetch_failed(m, e.to_string()))?;
-                out[i] = Some(self.shuffle.unpack(stored).map_err(|e| fetch_failed(m, e.to_string()))?);
-            } else {
-                remote.entry(m.address.as_str()).or_default().push(i);
-            }
-        }
-        for (address, indices) in remote {
-            let names = indices.iter().map(|&i| shuffle::block_name(shuffle_id, maps[i].map_index, reduce)).collect();
-            let fetched = self.handle.block_on(self.fetch_remote(address, names));
-            match fetched {
-                Ok(blocks) => {
-                    for (&i, stored) in indices.iter().zip(blocks) {
-                        out[i] = Some(self.shuffle.unpack(stored).map_err(|e| fetch_failed(&maps[i], e.to_string()))?);
-                    }
-                }
-                Err((at, message)) => {
-                    let m = &maps[indices[at.min(indices.len() - 1)]];
-                    return Err(fetch_failed(m, format!("failed to fetch from {address}: {message}")));
-                }
-            }
-        }
-        Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+            reduce,
+            maps: maps.to_vec(),
+            local_address: self.address.clone(),
+            max_in_flight: self.max_size_in_flight,
+            files: self.shuffle.clone(),
+            handle: self.handle.clone(),
+            clients,
+        }))
     }
 
     fn cached(&self, rdd_id: u32, partition: u32) -> Option<Arc<dyn Any + Send + Sync>> {
@@ -343,8 +306,15 @@ impl Services for Executor {
         self.blocks.get_disk(rdd_id, partition)
     }
 
-    fn cache_in_memory(&self, rdd_id: u32, partition: u32, value: Arc<dyn Any + Send + Sync>, size: u64) -> bool {
-        self.blocks.put(rdd_id, partition, value, size)
+    fn cache_in_memory(
+        &self,
+        rdd_id: u32,
+        partition: u32,
+        value: Arc<dyn Any + Send + Sync>,
+        size: u64,
+        to_disk: Option<SerializeBlock>,
+    ) -> bool {
+        self.blocks.put(rdd_id, partition, value, size, to_disk)
     }
 
     fn cache_on_disk(&self, rdd_id: u32, partition: u32, bytes: &[u8]) -> Result<(), TaskError> {
@@ -376,6 +346,14 @@ impl Services for Executor {
 
     fn executor_id(&self) -> &str {
         &self.id
+    }
+
+    fn memory(&self) -> &MemoryManager {
+        self.blocks.memory()
+    }
+
+    fn spill_codec(&self) -> FrameCodec {
+        self.spill_codec
     }
 }
 
@@ -438,32 +416,38 @@ impl ExecutorEndpoint for Service {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::BlockChunk, Status>>(4);
         tokio::task::spawn_blocking(move || {
             for (index, name) in names.iter().enumerate() {
-                let block = match shuffle::parse_block_name(name) {
-                    Some((s, m, r)) => {
-                        executor.shuffle.read_stored(s, m, r).map_err(|e| Status::not_found(e.to_string()))
-                    }
-                    None => Err(Status::invalid_argument(format!("{name:?} is not a shuffle block name"))),
-                };
-                let block = match block {
-                    Ok(block) => block,
-                    Err(status) => {
-                        let _ = tx.blocking_send(Err(status));
-                        return;
-                    }
-                };
-                let index = index as u32;
-                let mut pieces = block.chunks(CHUNK).peekable();
-                if pieces.peek().is_none() {
-                    let _ = tx.blocking_send(Ok(pb::BlockChunk { index, data: Vec::new(), last: true }));
-                }
-                while let Some(piece) = pieces.next() {
-                    let last = pieces.peek().is_none();
-                    if tx.blocking_send(Ok(pb::BlockChunk { index, data: piece.to_vec(), last })).is_err() {
-                        return;
-                    }
+                if let Err(status) = send_block(&executor.shuffle, name, index as u32, &tx) {
+                    let _ = tx.blocking_send(Err(status));
+                    return;
                 }
             }
         });
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+}
+
+/// Streams one stored block from its data file in chunks, never holding it whole. `Ok` also when the
+/// fetching side went away (nothing more to send).
+fn send_block(
+    files: &ShuffleFiles,
+    name: &str,
+    index: u32,
+    tx: &tokio::sync::mpsc::Sender<Result<pb::BlockChunk, Status>>,
+) -> Result<(), Status> {
+    use std::io::Read;
+    let Some((s, m, r)) = shuffle::parse_block_name(name) else {
+        return Err(Status::invalid_argument(format!("{name:?} is not a shuffle block name")));
+    };
+    let (file, len) = files.open_stored(s, m, r).map_err(|e| Status::not_found(e.to_string()))?;
+    let mut reader = file.take(len);
+    let mut left = len;
+    loop {
+        let mut data = vec![0u8; left.min(CHUNK as u64) as usize];
+        reader.read_exact(&mut data).map_err(|e| Status::data_loss(format!("{name}: {e}")))?;
+        left -= data.len() as u64;
+        let last = left == 0;
+        if tx.blocking_send(Ok(pb::BlockChunk { index, data, last })).is_err() || last {
+            return Ok(());
+        }
     }
 }

@@ -1,28 +1,44 @@
 //! Shuffle output on local disk, in Spark's layout: one map task writes every reduce partition's block
 //! into `shuffle_<shuffleId>_<mapId>_0.data`, and `shuffle_<shuffleId>_<mapId>_0.index` holds the
-//! `n + 1` big-endian offsets of the `n` blocks. Files appear atomically (written aside, then renamed),
-//! so a reader never sees half an output and a retried map task simply replaces it.
+//! `n + 1` big-endian offsets of the `n` blocks. A block is a sequence of record frames (`encoding`),
+//! lz4-compressed when `spark.shuffle.compress` is on, so a reader takes it a frame at a time. The
+//! map task streams its blocks in reduce order through a [`ShuffleWriter`]; files appear atomically
+//! (written aside, then renamed), so a reader never sees half an output and a retried map task simply
+//! replaces it.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Take, Write};
 use std::path::{Path, PathBuf};
+
+use crate::encoding::{read_stored, FrameCodec};
+use crate::error::TaskError;
+use crate::plan::ShuffleSink;
+
+/// The data file's write buffer.
+const WRITE_BUFFER: usize = 1 << 20;
+/// A block reader's buffer.
+const READ_BUFFER: usize = 64 << 10;
 
 /// The shuffle files of one executor.
 #[derive(Debug, Clone)]
 pub struct ShuffleFiles {
     dir: PathBuf,
-    compress: bool,
+    codec: FrameCodec,
 }
 
 impl ShuffleFiles {
     /// Shuffle files under `dir` (created if missing); `compress` is `spark.shuffle.compress` (lz4).
-    pub fn new(dir: PathBuf, compress: bool) -> std::io::Result<ShuffleFiles> {
+    pub fn new(dir: PathBuf, compress: bool) -> io::Result<ShuffleFiles> {
         fs::create_dir_all(&dir)?;
-        Ok(ShuffleFiles { dir, compress })
+        Ok(ShuffleFiles { dir, codec: FrameCodec::new(compress) })
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    pub fn codec(&self) -> FrameCodec {
+        self.codec
     }
 
     fn data_path(&self, shuffle_id: u32, map_index: u32) -> PathBuf {
@@ -33,80 +49,54 @@ impl ShuffleFiles {
         self.dir.join(format!("shuffle_{shuffle_id}_{map_index}_0.index"))
     }
 
-    /// Writes one map task's blocks (one per reduce partition, in order); returns each block's
-    /// stored size, as the map status reports it.
-    pub fn write(
+    /// Starts writing one map task's output of `num_reduce` blocks.
+    pub fn writer(
         &self,
         shuffle_id: u32,
         map_index: u32,
         task_id: u64,
-        blocks: &[Vec<u8>],
-    ) -> std::io::Result<Vec<u64>> {
+        num_reduce: usize,
+    ) -> io::Result<ShuffleWriter> {
         let data = self.data_path(shuffle_id, map_index);
         let index = self.index_path(shuffle_id, map_index);
         let data_tmp = data.with_extension(format!("data.{task_id}.tmp"));
         let index_tmp = index.with_extension(format!("index.{task_id}.tmp"));
-        let mut sizes = Vec::with_capacity(blocks.len());
-        let mut offsets = Vec::with_capacity(blocks.len() + 1);
-        let mut offset = 0u64;
-        offsets.push(0u64);
-        {
-            let mut out = BufWriter::with_capacity(1 << 20, File::create(&data_tmp)?);
-            for block in blocks {
-                let stored = if block.is_empty() {
-                    0
-                } else if self.compress {
-                    let packed = lz4_flex::block::compress_prepend_size(block);
-                    out.write_all(&packed)?;
-                    packed.len() as u64
-                } else {
-                    out.write_all(block)?;
-                    block.len() as u64
-                };
-                offset += stored;
-                sizes.push(stored);
-                offsets.push(offset);
-            }
-            out.flush()?;
-        }
-        let mut bytes = Vec::with_capacity(offsets.len() * 8);
-        for o in &offsets {
-            bytes.extend_from_slice(&o.to_be_bytes());
-        }
-        fs::write(&index_tmp, bytes)?;
-        fs::rename(&data_tmp, &data)?;
-        fs::rename(&index_tmp, &index)?;
-        Ok(sizes)
+        let file =
+            File::create(&data_tmp).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", data_tmp.display())))?;
+        Ok(ShuffleWriter {
+            out: BufWriter::with_capacity(WRITE_BUFFER, file),
+            paths: Some(Paths { data, index, data_tmp, index_tmp }),
+            codec: self.codec,
+            num_reduce,
+            offsets: vec![0],
+            written: 0,
+            scratch: Vec::new(),
+        })
     }
 
-    /// The stored bytes of one block, as they travel to a reducer on another executor.
-    pub fn read_stored(&self, shuffle_id: u32, map_index: u32, reduce: u32) -> std::io::Result<Vec<u8>> {
+    /// Where one block lies in its data file: the file, positioned at the block, and its length.
+    pub fn open_stored(&self, shuffle_id: u32, map_index: u32, reduce: u32) -> io::Result<(File, u64)> {
         let index_path = self.index_path(shuffle_id, map_index);
-        let mut index = File::open(&index_path)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", index_path.display())))?;
+        let mut index =
+            File::open(&index_path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", index_path.display())))?;
         let mut pair = [0u8; 16];
         index.seek(SeekFrom::Start(u64::from(reduce) * 8))?;
         index.read_exact(&mut pair).map_err(|e| {
-            std::io::Error::new(e.kind(), format!("{}: no block for reduce partition {reduce}", index_path.display()))
+            io::Error::new(e.kind(), format!("{}: no block for reduce partition {reduce}", index_path.display()))
         })?;
         let start = u64::from_be_bytes(pair[..8].try_into().expect("8 bytes"));
         let end = u64::from_be_bytes(pair[8..].try_into().expect("8 bytes"));
         let data_path = self.data_path(shuffle_id, map_index);
-        let mut data = File::open(&data_path)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", data_path.display())))?;
+        let mut data =
+            File::open(&data_path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", data_path.display())))?;
         data.seek(SeekFrom::Start(start))?;
-        let mut block = vec![0u8; (end - start) as usize];
-        data.read_exact(&mut block)?;
-        Ok(block)
+        Ok((data, end.saturating_sub(start)))
     }
 
-    /// Turns stored bytes back into the serialized block.
-    pub fn unpack(&self, stored: Vec<u8>) -> std::io::Result<Vec<u8>> {
-        if stored.is_empty() || !self.compress {
-            return Ok(stored);
-        }
-        lz4_flex::block::decompress_size_prepended(&stored)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("corrupt shuffle block: {e}")))
+    /// Reads a local block a frame at a time.
+    pub fn open_block(&self, shuffle_id: u32, map_index: u32, reduce: u32) -> io::Result<BlockFrames> {
+        let (file, len) = self.open_stored(shuffle_id, map_index, reduce)?;
+        Ok(BlockFrames { reader: BufReader::with_capacity(READ_BUFFER, file).take(len), codec: self.codec })
     }
 
     /// Deletes every file of a shuffle.
@@ -118,6 +108,128 @@ impl ShuffleFiles {
                     let _ = fs::remove_file(entry.path());
                 }
             }
+        }
+    }
+}
+
+/// A local block's frames, read as they are needed.
+pub struct BlockFrames {
+    reader: Take<BufReader<File>>,
+    codec: FrameCodec,
+}
+
+impl BlockFrames {
+    /// The next frame as stored (payload only, without its length), and `None` at the block's end.
+    pub fn next_stored(&mut self) -> io::Result<Option<Vec<u8>>> {
+        read_stored(&mut self.reader)
+    }
+
+    /// The next frame, decoded to its bincode bytes.
+    pub fn next_frame(&mut self) -> io::Result<Option<Vec<u8>>> {
+        match self.next_stored()? {
+            Some(payload) => self.codec.decode(payload).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+struct Paths {
+    data: PathBuf,
+    index: PathBuf,
+    data_tmp: PathBuf,
+    index_tmp: PathBuf,
+}
+
+/// One map task's output as it is written: blocks in increasing reduce order, each any number of
+/// frames. Nothing is visible until [`commit`](ShuffleWriter::commit); dropped before, it leaves nothing.
+pub struct ShuffleWriter {
+    out: BufWriter<File>,
+    /// `None` once committed.
+    paths: Option<Paths>,
+    codec: FrameCodec,
+    num_reduce: usize,
+    /// Where each block begins, for the blocks begun so far (the last is the one being written).
+    offsets: Vec<u64>,
+    written: u64,
+    scratch: Vec<u8>,
+}
+
+impl ShuffleWriter {
+    /// Moves on to `reduce`'s block (ending the blocks before it).
+    fn seek_block(&mut self, reduce: usize) -> Result<(), TaskError> {
+        let current = self.offsets.len() - 1;
+        if reduce < current || reduce >= self.num_reduce {
+            return Err(TaskError::failed(format!(
+                "a shuffle writer wrote to reduce partition {reduce} while at {current} of {}",
+                self.num_reduce
+            )));
+        }
+        self.offsets.resize(reduce + 1, self.written);
+        Ok(())
+    }
+
+    fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), TaskError> {
+        self.out.write_all(bytes).map_err(|e| TaskError::failed(format!("cannot write shuffle output: {e}")))?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Ends the output: the index is written and both files renamed into place. Returns each
+    /// block's stored size, as the map status reports it.
+    pub fn commit(mut self) -> io::Result<Vec<u64>> {
+        self.out.flush()?;
+        let mut offsets = std::mem::take(&mut self.offsets);
+        offsets.resize(self.num_reduce + 1, self.written);
+        let mut index = Vec::with_capacity(offsets.len() * 8);
+        for o in &offsets {
+            index.extend_from_slice(&o.to_be_bytes());
+        }
+        let paths = self.paths.take().expect("a writer commits once");
+        let done = fs::write(&paths.index_tmp, index)
+            .and_then(|()| fs::rename(&paths.data_tmp, &paths.data))
+            .and_then(|()| fs::rename(&paths.index_tmp, &paths.index));
+        if let Err(e) = done {
+            let _ = fs::remove_file(&paths.data_tmp);
+            let _ = fs::remove_file(&paths.index_tmp);
+            return Err(e);
+        }
+        Ok(offsets.windows(2).map(|w| w[1] - w[0]).collect())
+    }
+}
+
+impl ShuffleSink for ShuffleWriter {
+    fn num_reduce(&self) -> usize {
+        self.num_reduce
+    }
+
+    fn codec(&self) -> FrameCodec {
+        self.codec
+    }
+
+    fn write_frame(&mut self, reduce: usize, raw: &[u8]) -> Result<(), TaskError> {
+        self.seek_block(reduce)?;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let encoded = self.codec.encode_into(raw, &mut scratch);
+        let written = encoded.map_err(TaskError::from).and_then(|()| self.write_bytes(&scratch));
+        self.scratch = scratch;
+        written
+    }
+
+    fn write_stored(&mut self, reduce: usize, payload: &[u8]) -> Result<(), TaskError> {
+        self.seek_block(reduce)?;
+        let len = u32::try_from(payload.len())
+            .map_err(|_| TaskError::failed(format!("a stored frame of {} bytes is too big", payload.len())))?;
+        self.write_bytes(&len.to_be_bytes())?;
+        self.write_bytes(payload)
+    }
+}
+
+impl Drop for ShuffleWriter {
+    fn drop(&mut self) {
+        if let Some(paths) = &self.paths {
+            let _ = fs::remove_file(&paths.data_tmp);
+            let _ = fs::remove_file(&paths.index_tmp);
         }
     }
 }
@@ -139,27 +251,73 @@ pub fn parse_block_name(name: &str) -> Option<(u32, u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::FrameBuilder;
+
+    fn frame(records: &[u64]) -> Vec<u8> {
+        let mut b = FrameBuilder::new();
+        records.iter().for_each(|r| b.push(r).unwrap());
+        b.finish().to_vec()
+    }
+
+    fn read_block(files: &ShuffleFiles, reduce: u32) -> Vec<Vec<u8>> {
+        let mut block = files.open_block(3, 1, reduce).unwrap();
+        let mut frames = Vec::new();
+        while let Some(f) = block.next_frame().unwrap() {
+            frames.push(f);
+        }
+        frames
+    }
 
     #[test]
-    fn blocks_round_trip_with_and_without_compression() {
+    fn blocks_of_several_frames_round_trip_with_and_without_compression() {
         for compress in [false, true] {
             let dir = tempfile::tempdir().unwrap();
             let files = ShuffleFiles::new(dir.path().join("s"), compress).unwrap();
-            let blocks = vec![b"alpha".repeat(100), Vec::new(), b"c".to_vec()];
-            let sizes = files.write(3, 1, 9, &blocks).unwrap();
-            assert_eq!(sizes[1], 0);
-            for (r, block) in blocks.iter().enumerate() {
-                let stored = files.read_stored(3, 1, r as u32).unwrap();
-                assert_eq!(stored.len() as u64, sizes[r]);
-                assert_eq!(&files.unpack(stored).unwrap(), block);
+            let mut w = files.writer(3, 1, 9, 4).unwrap();
+            w.write_frame(0, &frame(&[1; 100])).unwrap();
+            w.write_frame(0, &frame(&[2, 3])).unwrap();
+            w.write_frame(2, &frame(&[4])).unwrap();
+            assert!(w.write_frame(1, &frame(&[5])).is_err(), "blocks come in reduce order");
+            assert!(w.write_frame(4, &frame(&[5])).is_err(), "there are 4 reduce partitions");
+            let sizes = w.commit().unwrap();
+            assert_eq!(sizes.len(), 4);
+            assert_eq!((sizes[1], sizes[3]), (0, 0), "blocks never written are empty");
+            assert_eq!(read_block(&files, 0), vec![frame(&[1; 100]), frame(&[2, 3])]);
+            assert_eq!(read_block(&files, 1), Vec::<Vec<u8>>::new());
+            assert_eq!(read_block(&files, 2), vec![frame(&[4])]);
+            for (r, size) in sizes.iter().enumerate() {
+                assert_eq!(files.open_stored(3, 1, r as u32).unwrap().1, *size);
             }
             let index = fs::read(dir.path().join("s/shuffle_3_1_0.index")).unwrap();
-            assert_eq!(index.len(), 4 * 8, "n + 1 offsets");
-            assert!(files.read_stored(3, 1, 3).is_err());
+            assert_eq!(index.len(), 5 * 8, "n + 1 offsets");
+            assert!(files.open_stored(3, 1, 4).is_err());
+            assert_eq!(fs::read_dir(dir.path().join("s")).unwrap().count(), 2, "no temporary file left");
             files.remove(3);
-            let err = files.read_stored(3, 1, 0).unwrap_err().to_string();
+            let err = files.open_block(3, 1, 0).err().unwrap().to_string();
             assert!(err.contains("shuffle_3_1_0.index"), "{err}");
         }
+    }
+
+    #[test]
+    fn stored_frames_are_copied_as_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ShuffleFiles::new(dir.path().to_owned(), true).unwrap();
+        let mut stored = Vec::new();
+        files.codec().encode_into(&frame(&[7, 8]), &mut stored).unwrap();
+        let mut w = files.writer(3, 1, 1, 2).unwrap();
+        w.write_stored(1, &stored[4..]).unwrap();
+        w.commit().unwrap();
+        assert_eq!(read_block(&files, 1), vec![frame(&[7, 8])]);
+    }
+
+    #[test]
+    fn an_uncommitted_output_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ShuffleFiles::new(dir.path().to_owned(), false).unwrap();
+        let mut w = files.writer(0, 0, 5, 2).unwrap();
+        w.write_frame(0, &frame(&[1])).unwrap();
+        drop(w);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

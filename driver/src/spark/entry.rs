@@ -88,10 +88,14 @@ fn run_executor() -> i32 {
         return 64;
     };
     let cores = var(env::EXECUTOR_CORES).and_then(|c| c.parse().ok()).unwrap_or(1);
-    let memory_mb = conf.executor_memory_mb().unwrap_or(1024).max(0) as u64;
-    let fraction = conf.memory_fraction().unwrap_or(0.6);
-    // Spark's unified memory: (heap − 300 MiB) × spark.memory.fraction for execution and storage.
-    let storage = ((memory_mb.saturating_sub(300)) as f64 * fraction) as u64 * 1024 * 1024;
+    let memory = match executor_memory(&conf) {
+        Ok(memory) => memory,
+        Err(e) => {
+            tracing::error!("executor {executor_id}: {e}");
+            eprintln!("executor {executor_id}: {e}");
+            return 64;
+        }
+    };
     let local_dir = var("WEFT_EXECUTOR_LOCAL_DIR")
         .map(PathBuf::from)
         .or_else(|| {
@@ -107,11 +111,25 @@ fn run_executor() -> i32 {
         container_id: var("CONTAINER_ID").unwrap_or_default(),
         log_url: String::new(),
         local_dir,
-        storage_memory_bytes: storage.max(1 << 20),
+        memory,
+        max_size_in_flight_bytes: conf.reducer_max_size_in_flight_bytes().unwrap_or(48 << 20),
         shuffle_compress: conf.shuffle_compress().unwrap_or(true),
+        spill_compress: conf.shuffle_spill_compress().unwrap_or(true),
         heartbeat_interval: Duration::from_millis(conf.executor_heartbeat_interval_ms().unwrap_or(10_000)),
         network_timeout: Duration::from_millis(conf.network_timeout_ms().unwrap_or(120_000)),
         max_result_bytes: conf.driver_max_result_size_bytes().unwrap_or(1 << 30),
     };
     weft_executor::runtime::run(args)
+}
+
+/// Spark's unified memory for this executor: (executor memory − 300 MiB) × `spark.memory.fraction`,
+/// `spark.memory.storageFraction` of it protected for storage.
+fn executor_memory(conf: &SparkConf) -> Result<weft_executor::memory::MemoryConfig, String> {
+    let (system_bytes, reserved_bytes) = conf.executor_system_and_reserved_bytes()?;
+    Ok(weft_executor::memory::MemoryConfig {
+        system_bytes,
+        reserved_bytes,
+        fraction: conf.memory_fraction()?,
+        storage_fraction: conf.memory_storage_fraction()?,
+    })
 }

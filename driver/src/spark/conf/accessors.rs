@@ -3,6 +3,9 @@
 
 use super::keys;
 use super::{invalid, MEMORY_OVERHEAD_FACTOR, MIB};
+
+/// Spark's `RESERVED_SYSTEM_MEMORY_BYTES`: kept out of the unified memory.
+const RESERVED_MEMORY_BYTES: u64 = 300 * MIB;
 use super::{DeployMode, SchedulerMode, SparkConf, StagedFile, TimeUnit};
 
 impl SparkConf {
@@ -363,9 +366,50 @@ impl SparkConf {
         self.fraction(keys::MEMORY_STORAGE_FRACTION, 0.5, |x| (0.0..1.0).contains(&x), "from 0 to below 1")
     }
 
+    /// What an executor's unified memory is cut from, in bytes, and the part of it kept out (Spark's
+    /// `UnifiedMemoryManager.getMaxMemory`): `spark.executor.memory` (the JVM heap in Spark) less 300
+    /// MiB. Tests shrink it with `spark.testing.memory` and `spark.testing.reservedMemory` (bytes).
+    /// Refused, in Spark's words, when the memory is below 1.5 × the reserve.
+    pub fn executor_system_and_reserved_bytes(&self) -> Result<(u64, u64), String> {
+        let reserved = self.get_size_as_bytes(keys::TESTING_RESERVED_MEMORY, 1)?.unwrap_or(RESERVED_MEMORY_BYTES);
+        let minimum = (reserved as f64 * 1.5).ceil() as u64;
+        let executor = self.executor_memory_mb()? as u64 * MIB;
+        let system = self.get_size_as_bytes(keys::TESTING_MEMORY, 1)?.unwrap_or(executor);
+        if system < minimum {
+            return Err(format!(
+                "System memory {system} must be at least {minimum}. Please increase heap size using the \
+                 --driver-memory option or {} in Spark configuration.",
+                keys::DRIVER_MEMORY
+            ));
+        }
+        if self.contains(keys::EXECUTOR_MEMORY) && executor < minimum {
+            return Err(format!(
+                "Executor memory {executor} must be at least {minimum}. Please increase executor memory using the \
+                 --executor-memory option or {} in Spark configuration.",
+                keys::EXECUTOR_MEMORY
+            ));
+        }
+        Ok((system, reserved))
+    }
+
+    /// `spark.reducer.maxSizeInFlight` in bytes, 48m; a bare number is MiB.
+    pub fn reducer_max_size_in_flight_bytes(&self) -> Result<u64, String> {
+        let key = keys::REDUCER_MAX_SIZE_IN_FLIGHT;
+        match self.get_size_as_bytes(key, MIB)? {
+            None => Ok(48 * MIB),
+            Some(0) => Err(invalid(key, self.get(key).unwrap_or_default(), "a size of at least 1b")),
+            Some(bytes) => Ok(bytes),
+        }
+    }
+
     /// `spark.shuffle.compress`, true.
     pub fn shuffle_compress(&self) -> Result<bool, String> {
         self.boolean_or(keys::SHUFFLE_COMPRESS, true)
+    }
+
+    /// `spark.shuffle.spill.compress`, true.
+    pub fn shuffle_spill_compress(&self) -> Result<bool, String> {
+        self.boolean_or(keys::SHUFFLE_SPILL_COMPRESS, true)
     }
 
     /// `spark.rdd.compress`, false.

@@ -66,6 +66,13 @@ pub const SHOW_CONSOLE_PROGRESS: &str = "spark.ui.showConsoleProgress";
 pub const LOCAL_DIR: &str = "spark.local.dir";
 pub const MEMORY_FRACTION: &str = "spark.memory.fraction";
 pub const MEMORY_STORAGE_FRACTION: &str = "spark.memory.storageFraction";
+/// Spark's test-only override of the memory the unified pool is cut from (bytes), in place of the
+/// executor's memory; with `spark.testing.reservedMemory` it shrinks the pool so tests spill.
+pub const TESTING_MEMORY: &str = "spark.testing.memory";
+/// Spark's test-only override of the 300 MiB kept out of the unified pool (bytes).
+pub const TESTING_RESERVED_MEMORY: &str = "spark.testing.reservedMemory";
+pub const REDUCER_MAX_SIZE_IN_FLIGHT: &str = "spark.reducer.maxSizeInFlight";
+pub const SHUFFLE_SPILL_COMPRESS: &str = "spark.shuffle.spill.compress";
 pub const SHUFFLE_COMPRESS: &str = "spark.shuffle.compress";
 pub const RDD_COMPRESS: &str = "spark.rdd.compress";
 pub const EVENT_LOG_ENABLED: &str = "spark.eventLog.enabled";

@@ -3,9 +3,9 @@
 //! inputs) into an iterator of record batches; the user's function is a zero-sized type parameter,
 //! conjured on the executor and inlined into the batch loop.
 
+use std::any::Any;
 use std::cell::RefCell;
-use std::collections::hash_map::{Entry, OccupiedEntry};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::hash::Hash;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::rc::Rc;
@@ -13,13 +13,16 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use weft_executor::context::SerializeBlock;
+use weft_executor::external::{Aggregator, Growth, PartitionedBuffer, Sorter};
 use weft_executor::plan::MapLocation;
-use weft_executor::{conjure, Batch, Batches, Inputs, TaskCtx, TaskError, BATCH_SIZE};
+use weft_executor::size::{vec_bytes, SizeTracker};
+use weft_executor::{conjure, Batch, Batches, Inputs, ShuffleSink, TaskCtx, TaskError, BATCH_SIZE};
 
 use super::Data;
 use crate::spark::partitioner::Partitioner;
 
-pub(crate) type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
+pub(crate) use weft_executor::batches_of;
 
 fn decode<C: DeserializeOwned>(env: &[u8], what: &str) -> Result<C, TaskError> {
     bincode::deserialize(env).map_err(|e| TaskError::failed(format!("cannot decode the environment of {what}: {e}")))
@@ -42,18 +45,6 @@ pub(crate) fn records<T: 'static>(batch: Result<Batch, TaskError>) -> Result<Vec
 
 fn batch<T: 'static>(v: Vec<T>) -> Batch {
     Box::new(v)
-}
-
-/// Splits owned records into batches, lazily; each record is moved once.
-pub(crate) fn batches_of<T: 'static>(v: Vec<T>) -> Batches {
-    if v.len() <= BATCH_SIZE {
-        return if v.is_empty() { Box::new(std::iter::empty()) } else { Box::new(std::iter::once(Ok(batch(v)))) };
-    }
-    let mut records = v.into_iter();
-    Box::new(std::iter::from_fn(move || {
-        let next: Vec<T> = records.by_ref().take(BATCH_SIZE).collect();
-        (!next.is_empty()).then(|| Ok(batch(next)))
-    }))
 }
 
 /// Drains an input into one vector.
@@ -438,7 +429,7 @@ pub(crate) fn cache<T: Data>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> R
     if c.use_memory {
         if let Some(value) = services.cached(c.rdd_id, part) {
             if let Ok(v) = value.downcast::<Vec<T>>() {
-                return Ok(batches_of(Vec::clone(&v)));
+                return Ok(shared_batches(v));
             }
         }
     }
@@ -451,9 +442,11 @@ pub(crate) fn cache<T: Data>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> R
     let v: Vec<T> = collect_all(inputs.build(ctx, 0)?)?;
     let mut update =
         weft_executor::plan::BlockUpdate { rdd_id: c.rdd_id, partition: part, memory_bytes: 0, disk_bytes: 0 };
-    let size = bincode::serialized_size(&v).unwrap_or(0);
+    let size = estimated_size(&v);
     let v = Arc::new(v);
-    let in_memory = c.use_memory && services.cache_in_memory(c.rdd_id, part, v.clone(), size);
+    // MEMORY_AND_DISK: a block evicted from memory later is written to disk, not dropped.
+    let to_disk = c.use_disk.then(|| Box::new(serialize_block::<T>) as SerializeBlock);
+    let in_memory = c.use_memory && services.cache_in_memory(c.rdd_id, part, v.clone(), size, to_disk);
     if in_memory {
         update.memory_bytes = size;
     } else if c.use_disk {
@@ -464,7 +457,40 @@ pub(crate) fn cache<T: Data>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> R
     if update.memory_bytes > 0 || update.disk_bytes > 0 {
         ctx.record_block(update);
     }
-    Ok(batches_of(Vec::clone(&v)))
+    Ok(shared_batches(v))
+}
+
+/// A partition's estimated bytes in memory: its vector and, sampled, what its records own.
+fn estimated_size<T: Data>(v: &Vec<T>) -> u64 {
+    let mut sizes = SizeTracker::new();
+    sizes.observe(v.len(), v);
+    vec_bytes(v) + sizes.estimate(v.len())
+}
+
+fn serialize_block<T: Data>(value: &(dyn Any + Send + Sync)) -> Result<Vec<u8>, TaskError> {
+    let v = value
+        .downcast_ref::<Vec<T>>()
+        .ok_or_else(|| TaskError::failed(format!("a cached block is not a Vec<{}>", std::any::type_name::<T>())))?;
+    Ok(bincode::serialize(v)?)
+}
+
+/// A cached partition's records in batches: moved if nobody else holds them, else cloned a batch
+/// at a time as they are read (never the whole partition at once).
+fn shared_batches<T: Data>(v: Arc<Vec<T>>) -> Batches {
+    let v = match Arc::try_unwrap(v) {
+        Ok(owned) => return batches_of(owned),
+        Err(shared) => shared,
+    };
+    let mut at = 0;
+    Box::new(std::iter::from_fn(move || {
+        if at >= v.len() {
+            return None;
+        }
+        let end = (at + BATCH_SIZE).min(v.len());
+        let records = v[at..end].to_vec();
+        at = end;
+        Some(Ok(batch(records)))
+    }))
 }
 
 /// Reads a checkpointed partition (bincode `Vec<T>`) back.
@@ -501,13 +527,15 @@ pub(crate) struct WriteEnv<P, E> {
     pub(crate) env: E,
 }
 
-/// Map-side combine into one hash table, then one block per reduce partition.
-pub(crate) fn shuffle_write_combine<K, V, C, E, P, FC, FV>(
+/// Map-side combine into a hash table that spills; then each reduce partition's combiners, merged
+/// across spills, streamed into the sink.
+#[allow(clippy::type_complexity)]
+pub(crate) fn shuffle_write_combine<K, V, C, E, P, FC, FV, FM>(
     ctx: &TaskCtx,
     env: &[u8],
     input: Batches,
-    num_reduce: usize,
-) -> Result<Vec<Vec<u8>>, TaskError>
+    sink: &mut dyn ShuffleSink,
+) -> Result<(), TaskError>
 where
     K: Data + Eq + Hash,
     V: Data,
@@ -516,77 +544,46 @@ where
     P: Partitioner<K>,
     FC: Fn(&E, V) -> C + Copy + 'static,
     FV: Fn(&E, C, V) -> C + Copy + 'static,
+    FM: Fn(&E, C, C) -> C + Copy + 'static,
 {
     let w: WriteEnv<P, E> = decode(env, "a shuffle write")?;
-    let (create, merge) = (conjure::<FC>(), conjure::<FV>());
-    let mut table: FxMap<K, C> = FxMap::default();
+    let (create, merge_value, merge_combiners) = (conjure::<FC>(), conjure::<FV>(), conjure::<FM>());
+    let partition = |k: &K| w.partitioner.partition(k);
+    let mut table: Aggregator<K, C> = Aggregator::new(ctx, Growth::Combining);
     for b in input {
         for (k, x) in records::<(K, V)>(b)? {
-            match table.entry(k) {
-                // Take the combiner out, merge, put it back: no Default bound on C.
-                Entry::Occupied(e) => merge_entry(e, |c| merge(&w.env, c, x)),
-                Entry::Vacant(e) => {
-                    e.insert(create(&w.env, x));
-                }
-            }
+            table.insert_with(k, x, |x| create(&w.env, x), |c, x| merge_value(&w.env, c, x));
         }
+        table.maybe_spill(partition)?;
     }
-    let mut buckets: Vec<Vec<(K, C)>> = (0..num_reduce).map(|_| Vec::new()).collect();
-    for (k, c) in table {
-        let p = w.partitioner.partition(&k);
-        buckets[p].push((k, c));
-    }
-    ctx.metrics(|m| m.shuffle_write_records += buckets.iter().map(|b| b.len() as u64).sum::<u64>());
-    serialize_buckets(buckets)
+    let written = table.write_to(sink, partition, |a, b| merge_combiners(&w.env, a, b))?;
+    ctx.metrics(|m| m.shuffle_write_records += written);
+    Ok(())
 }
 
-/// No map-side combine (groupByKey, sorts, joins, repartition): records go to their bucket as they are.
+/// No map-side combine (groupByKey, sorts, joins, repartition): records go to their reduce
+/// partition's buffer as they are, spilling when the buffers outgrow their memory.
 pub(crate) fn shuffle_write_plain<K, V, P>(
     ctx: &TaskCtx,
     env: &[u8],
     input: Batches,
-    num_reduce: usize,
-) -> Result<Vec<Vec<u8>>, TaskError>
+    sink: &mut dyn ShuffleSink,
+) -> Result<(), TaskError>
 where
     K: Data,
     V: Data,
     P: Partitioner<K>,
 {
     let w: WriteEnv<P, ()> = decode(env, "a shuffle write")?;
-    let mut buckets: Vec<Vec<(K, V)>> = (0..num_reduce).map(|_| Vec::new()).collect();
+    let mut buffer: PartitionedBuffer<(K, V)> = PartitionedBuffer::new(ctx, sink.num_reduce());
     let mut count = 0u64;
     for b in input {
         let v = records::<(K, V)>(b)?;
         count += v.len() as u64;
-        for (k, x) in v {
-            let p = w.partitioner.partition(&k);
-            buckets[p].push((k, x));
-        }
+        buffer.insert_batch(v, |(k, _)| w.partitioner.partition(k))?;
     }
     ctx.metrics(|m| m.shuffle_write_records += count);
-    serialize_buckets(buckets)
-}
-
-fn serialize_buckets<R: Serialize>(buckets: Vec<Vec<R>>) -> Result<Vec<Vec<u8>>, TaskError> {
-    buckets.into_iter().map(|b| if b.is_empty() { Ok(Vec::new()) } else { Ok(bincode::serialize(&b)?) }).collect()
-}
-
-/// Replaces an entry's value with `f(old)` without requiring `Default`. A panic in `f` (the user's
-/// merge function) fails the task like any other: the entry is removed and the panic goes on.
-#[inline]
-fn merge_entry<K, C>(mut entry: OccupiedEntry<'_, K, C>, f: impl FnOnce(C) -> C) {
-    // SAFETY: `old` is a bitwise copy of the entry's value, and nothing touches the table until
-    // one of two things happens: the merged value overwrites the entry without dropping what was
-    // there (`ptr::write`), or `f` panicked having consumed `old`, and the entry's stale copy is
-    // removed from the table and forgotten. Either way the value is dropped exactly once.
-    let old = unsafe { std::ptr::read(entry.get()) };
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(old))) {
-        Ok(new) => unsafe { std::ptr::write(entry.get_mut(), new) },
-        Err(panic) => {
-            std::mem::forget(entry.remove());
-            std::panic::resume_unwind(panic);
-        }
-    }
+    buffer.write_to(sink)
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -599,21 +596,26 @@ pub(crate) struct ReadEnv {
     pub(crate) maps: Vec<MapLocation>,
 }
 
-/// Fetches this reducer's blocks; each block becomes one batch of `(K, C)`.
+/// Fetches this reducer's blocks lazily; each frame becomes one batch of `(K, C)`.
 pub(crate) fn shuffle_read<K: Data, C: Data>(ctx: &TaskCtx, env: &[u8], _: Inputs) -> Result<Batches, TaskError> {
     let r: ReadEnv = decode(env, "a shuffle read")?;
-    let blocks = ctx.services().fetch_shuffle(r.shuffle_id, r.reduce, &r.maps)?;
-    let bytes: u64 = blocks.iter().map(|b| b.len() as u64).sum();
-    ctx.metrics(|m| m.shuffle_read_bytes += bytes);
+    let frames = ctx.services().fetch_shuffle(r.shuffle_id, r.reduce, &r.maps);
     let ctx = ctx.clone();
-    Ok(Box::new(blocks.into_iter().filter(|b| !b.is_empty()).map(move |b| {
-        let v: Vec<(K, C)> = bincode::deserialize(&b)?;
-        ctx.metrics(|m| m.shuffle_read_records += v.len() as u64);
+    Ok(Box::new(frames.map(move |frame| {
+        let frame = frame?;
+        let v: Vec<(K, C)> = bincode::deserialize(&frame.raw)?;
+        ctx.metrics(|m| {
+            m.shuffle_read_bytes += frame.stored_bytes;
+            if frame.remote {
+                m.shuffle_remote_bytes += frame.stored_bytes;
+            }
+            m.shuffle_read_records += v.len() as u64;
+        });
         Ok(batch(v))
     })))
 }
 
-/// Reduce-side merge of combiners.
+/// Reduce-side merge of combiners, in a hash table that spills.
 pub(crate) fn merge_combiners<K, C, E, FM>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError>
 where
     K: Data + Eq + Hash,
@@ -623,70 +625,81 @@ where
 {
     let e: E = decode(env, "a reduce-side merge")?;
     let merge = conjure::<FM>();
-    let mut table: FxMap<K, C> = FxMap::default();
+    let mut table: Aggregator<K, C> = Aggregator::new(ctx, Growth::Combining);
     for b in inputs.build(ctx, 0)? {
         for (k, c) in records::<(K, C)>(b)? {
-            match table.entry(k) {
-                Entry::Occupied(o) => merge_entry(o, |old| merge(&e, old, c)),
-                Entry::Vacant(v) => {
-                    v.insert(c);
-                }
-            }
+            table.insert_with(k, c, |c| c, |old, c| merge(&e, old, c));
         }
+        table.maybe_spill(|_| 0)?;
     }
-    Ok(batches_of(table.into_iter().collect::<Vec<(K, C)>>()))
+    table.into_batches(move |a, b| merge(&e, a, b))
 }
 
-/// Reduce side of groupByKey.
+/// Reduce side of groupByKey: each key with its values, in a table that spills (a hot key's group is
+/// whole in memory when it is emitted; the other keys are not held with it).
 pub(crate) fn group_values<K: Data + Eq + Hash, V: Data>(
     ctx: &TaskCtx,
     _: &[u8],
     mut inputs: Inputs,
 ) -> Result<Batches, TaskError> {
-    let mut table: FxMap<K, Vec<V>> = FxMap::default();
+    let mut table: Aggregator<K, Vec<V>> = Aggregator::new(ctx, Growth::Grouping);
     for b in inputs.build(ctx, 0)? {
-        for (k, v) in records::<(K, V)>(b)? {
-            table.entry(k).or_default().push(v);
+        let v = records::<(K, V)>(b)?;
+        table.note_values(&v);
+        for (k, x) in v {
+            table.insert_mut(k, x, |x| vec![x], |group, x| group.push(x));
         }
+        table.maybe_spill(|_| 0)?;
     }
-    Ok(batches_of(table.into_iter().collect::<Vec<(K, Vec<V>)>>()))
+    table.into_batches(|mut a, mut b| {
+        a.append(&mut b);
+        a
+    })
 }
 
-/// Reduce side of sortByKey: the partition's records sorted by key (stable).
+/// Reduce side of sortByKey: the partition's records sorted by key (stable), spilling sorted runs.
 pub(crate) fn sort_by_key<K: Data + Ord, V: Data>(
     ctx: &TaskCtx,
     env: &[u8],
     mut inputs: Inputs,
 ) -> Result<Batches, TaskError> {
     let ascending: bool = decode(env, "sortByKey")?;
-    let mut all: Vec<(K, V)> = collect_all(inputs.build(ctx, 0)?)?;
-    if ascending {
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-    } else {
-        all.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut sorter: Sorter<K, V> = Sorter::new(ctx, ascending);
+    for b in inputs.build(ctx, 0)? {
+        sorter.insert_batch(records::<(K, V)>(b)?)?;
     }
-    Ok(batches_of(all))
+    sorter.into_batches()
 }
 
-/// Reduce side of cogroup: both sides' values per key.
+/// Reduce side of cogroup: both sides' values per key, in a table that spills.
 #[allow(clippy::type_complexity)]
 pub(crate) fn cogroup<K: Data + Eq + Hash, V: Data, W: Data>(
     ctx: &TaskCtx,
     _: &[u8],
     mut inputs: Inputs,
 ) -> Result<Batches, TaskError> {
-    let mut table: FxMap<K, (Vec<V>, Vec<W>)> = FxMap::default();
+    let mut table: Aggregator<K, (Vec<V>, Vec<W>)> = Aggregator::new(ctx, Growth::Grouping);
     for b in inputs.build(ctx, 0)? {
-        for (k, v) in records::<(K, V)>(b)? {
-            table.entry(k).or_default().0.push(v);
+        let v = records::<(K, V)>(b)?;
+        table.note_values(&v);
+        for (k, x) in v {
+            table.insert_mut(k, x, |x| (vec![x], Vec::new()), |groups, x| groups.0.push(x));
         }
+        table.maybe_spill(|_| 0)?;
     }
     for b in inputs.build(ctx, 1)? {
-        for (k, w) in records::<(K, W)>(b)? {
-            table.entry(k).or_default().1.push(w);
+        let v = records::<(K, W)>(b)?;
+        table.note_values(&v);
+        for (k, x) in v {
+            table.insert_mut(k, x, |x| (Vec::new(), vec![x]), |groups, x| groups.1.push(x));
         }
+        table.maybe_spill(|_| 0)?;
     }
-    Ok(batches_of(table.into_iter().collect::<Vec<(K, (Vec<V>, Vec<W>))>>()))
+    table.into_batches(|mut a, mut b| {
+        a.0.append(&mut b.0);
+        a.1.append(&mut b.1);
+        a
+    })
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ impl<K: Data + Eq + Hash, V: Data> Rdd<(K, V)> {
     {
         let n = partitioner.num_partitions();
         let described = partitioner.describe();
-        let writer = FnRef::new(ShuffleCtor(ops::shuffle_write_combine::<K, V, C, E, P, FC, FV>));
+        let writer = FnRef::new(ShuffleCtor(ops::shuffle_write_combine::<K, V, C, E, P, FC, FV, FM>));
         let write_env = ops::encode(&WriteEnv { partitioner, env: env.clone() });
         let dep = self.shuffle_dep(writer, write_env, n);
         let merge = FnRef::new(NodeCtor(ops::merge_combiners::<K, C, E, FM>));
