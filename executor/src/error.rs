@@ -1,6 +1,7 @@
 //! Why a task attempt failed, as the driver's schedulers tell the kinds apart: an ordinary failure
 //! (counts toward `spark.task.maxFailures`), a shuffle fetch failure (does not: the map output is
-//! regenerated), a task refused by the executor, a kill, or a result dropped for its size. Also
+//! regenerated), a task refused by the executor, a kill, a lost executor (counts only when its tasks
+//! caused the loss), or a result dropped for its size. Also
 //! Spark's way of printing a byte count (`Utils.bytesToString`), which those texts use.
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,15 @@ pub enum TaskError {
     /// The driver killed the attempt.
     #[error("TaskKilled ({reason})")]
     Killed { reason: String },
+    /// The executor running the attempt was lost (Spark's `ExecutorLostFailure`); the driver makes
+    /// this end itself. It counts toward `spark.task.maxFailures` only when the attempt's tasks
+    /// caused the loss (a container killed for memory), not when the executor was lost for another
+    /// reason (preemption, a node lost, a heartbeat timeout).
+    #[error(
+        "ExecutorLostFailure (executor {executor_id} exited {}) Reason: {reason}",
+        if *caused_by_app { "caused by one of the running tasks" } else { "unrelated to the running tasks" }
+    )]
+    ExecutorLost { executor_id: String, caused_by_app: bool, reason: String },
     /// The serialized result was larger than `spark.driver.maxResultSize` (`max`), so the executor
     /// dropped it and reports only its `size`; the driver aborts the stage, as Spark does.
     #[error("Result is larger than maxResultSize ({} > {}), dropping it", bytes_to_string(*size), bytes_to_string(*max))]
@@ -43,7 +53,11 @@ impl TaskError {
     /// Whether the failure counts toward `spark.task.maxFailures` (fetch failures and kills do not;
     /// a dropped result counts as Spark's `TaskResultLost` does when the driver does not abort).
     pub fn counts_toward_task_failures(&self) -> bool {
-        matches!(self, TaskError::Failed { .. } | TaskError::Refused { .. } | TaskError::ResultTooLarge { .. })
+        match self {
+            TaskError::Failed { .. } | TaskError::Refused { .. } | TaskError::ResultTooLarge { .. } => true,
+            TaskError::ExecutorLost { caused_by_app, .. } => *caused_by_app,
+            TaskError::FetchFailed { .. } | TaskError::Killed { .. } => false,
+        }
     }
 }
 
@@ -97,5 +111,24 @@ mod tests {
         assert_eq!(error.to_string(), "Result is larger than maxResultSize (3.0 MiB > 1024.0 KiB), dropping it");
         assert!(error.counts_toward_task_failures());
         assert!(!TaskError::Killed { reason: "another attempt succeeded".into() }.counts_toward_task_failures());
+    }
+
+    #[test]
+    fn a_lost_executor_counts_only_when_its_tasks_caused_the_loss() {
+        let lost = |caused_by_app| TaskError::ExecutorLost {
+            executor_id: "3".into(),
+            caused_by_app,
+            reason: "Container killed by YARN for exceeding physical memory limits.".into(),
+        };
+        assert_eq!(
+            lost(true).to_string(),
+            "ExecutorLostFailure (executor 3 exited caused by one of the running tasks) Reason: Container killed by \
+             YARN for exceeding physical memory limits."
+        );
+        assert!(lost(true).counts_toward_task_failures());
+        assert!(lost(false)
+            .to_string()
+            .starts_with("ExecutorLostFailure (executor 3 exited unrelated to the running tasks)"));
+        assert!(!lost(false).counts_toward_task_failures());
     }
 }

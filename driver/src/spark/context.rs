@@ -11,12 +11,12 @@ use weft_executor::plan::{Node, NodeCtor, ResultCtor};
 use weft_executor::FnRef;
 
 use super::backend::{self, Event, Settings, Shared};
-use super::conf::{SchedulerMode, SparkConf};
+use super::conf::SparkConf;
+use super::dag::metrics::StageMetrics;
 use super::error::SparkError;
 use super::executors::{self, Launched};
 use super::rdd::{ops, scope, Data, NewRdd, Rdd, RddNode};
 use super::shared::{self, Accumulator, AccumulatorValue, Broadcast};
-use super::tasks::Mode;
 
 /// A running Spark application's driver. Cheap to clone; every clone is the same context.
 #[derive(Clone)]
@@ -53,17 +53,8 @@ impl SparkContext {
             .enable_all()
             .build()
             .map_err(|e| SparkError::Internal(format!("cannot start the async runtime: {e}")))?;
-        let settings = Settings {
-            mode: match conf.scheduler_mode().map_err(config)? {
-                SchedulerMode::Fifo => Mode::Fifo,
-                SchedulerMode::Fair => Mode::Fair,
-            },
-            max_failures: conf.task_max_failures().map_err(config)?,
-            locality_wait_ms: conf.locality_wait_ms().map_err(config)?,
-            network_timeout: Duration::from_millis(conf.network_timeout_ms().map_err(config)?),
-            show_progress: conf.show_console_progress().map_err(config)?.unwrap_or(true),
-        };
         let plan = executors::plan(&conf)?;
+        let settings = Settings::from_conf(&conf, plan.kind == executors::Kind::Local).map_err(config)?;
         let shared = Arc::new(Shared::default());
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let launched = runtime.block_on(executors::start(&conf, &plan, tx.clone(), shared.clone()))?;
@@ -118,6 +109,13 @@ impl SparkContext {
 
     pub fn default_parallelism(&self) -> usize {
         self.inner.default_parallelism
+    }
+
+    /// The spill and skew figures of the application's recent stages, by stage id: per stage, its
+    /// successful tasks' bytes spilled (memory and disk) and shuffle bytes, and for a shuffle map
+    /// stage its largest reduce partition against the median and the total.
+    pub fn stage_metrics(&self) -> Vec<StageMetrics> {
+        self.inner.shared.stage_metrics.lock().expect("stage metrics lock").snapshot()
     }
 
     pub(crate) fn next_rdd_id(&self) -> u32 {

@@ -1,7 +1,15 @@
 //! The DAG scheduler: turns a job (an RDD, the partitions wanted, a result function) into stages cut
 //! at shuffle dependencies, submits each stage once its parents' shuffle outputs exist, tracks map
 //! outputs per executor, and reuses them across jobs (a stage whose outputs exist is skipped).
+//! A fetch failure unregisters the lost map output and, after [`RESUBMIT_TIMEOUT_MS`] to gather more
+//! of them, resubmits the map stage and the failed one; a stage that failed
+//! `spark.stage.maxConsecutiveAttempts` attempts in a row aborts its jobs. An aborted job's stages
+//! that no other job needs are cancelled and their running tasks killed (Spark's `cancelTasks`).
 //! Plain state machine: events in, [`DagEvent`]s out; no I/O.
+
+pub(crate) mod metrics;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -34,7 +42,9 @@ pub(crate) struct Stage {
     pub(crate) partitions: Vec<usize>,
     /// Attempts made so far (the next attempt's number).
     pub(crate) attempts: u32,
-    pub(crate) failed_attempts: u32,
+    /// Attempts that ended in a fetch failure since the stage last completed (Spark's
+    /// `fetchFailedAttemptIds`), against `spark.stage.maxConsecutiveAttempts`.
+    pub(crate) fetch_failed_attempts: BTreeSet<u32>,
     pub(crate) pending: BTreeSet<usize>,
     pub(crate) jobs: BTreeSet<u32>,
     /// `reduceByKey at wordcount.rs:33`: the scope of the stage's last RDD.
@@ -57,9 +67,15 @@ pub(crate) enum DagEvent {
         attempt: u32,
         indexes: Vec<usize>,
     },
-    /// Stop scheduling a stage attempt (its outputs are being recomputed elsewhere).
+    /// Stop scheduling a stage's attempts: its inputs are being recomputed (`kill: None`; running
+    /// tasks finish), or its jobs failed (`kill`: the reason its running tasks are killed with).
     Cancel {
         stage: u32,
+        kill: Option<String>,
+    },
+    /// Call [`Dag::resubmit_failed_stages`] in `delay_ms`, to gather further fetch failures first.
+    ResubmitAfter {
+        delay_ms: u64,
     },
     StageCompleted {
         stage: u32,
@@ -75,11 +91,13 @@ pub(crate) enum DagEvent {
     },
 }
 
-/// Spark's `spark.stage.maxConsecutiveAttempts`.
-pub(crate) const MAX_CONSECUTIVE_STAGE_ATTEMPTS: u32 = 4;
+/// Spark's `DAGScheduler.RESUBMIT_TIMEOUT`: how long fetch failures are gathered before the failed
+/// stages are resubmitted, so a dead node's outputs are regenerated in one pass.
+pub(crate) const RESUBMIT_TIMEOUT_MS: u64 = 200;
 
-#[derive(Default)]
 pub(crate) struct Dag {
+    /// `spark.stage.maxConsecutiveAttempts`.
+    max_consecutive_attempts: u32,
     next_job: u32,
     next_stage: u32,
     pub(crate) stages: BTreeMap<u32, Stage>,
@@ -88,13 +106,27 @@ pub(crate) struct Dag {
     pub(crate) jobs: BTreeMap<u32, Job>,
     waiting: BTreeSet<u32>,
     running: BTreeSet<u32>,
+    /// Stages waiting for [`Dag::resubmit_failed_stages`] after a fetch failure.
+    failed: BTreeSet<u32>,
     /// Cached partitions: (rdd, partition) → executor.
     pub(crate) cached: HashMap<(u32, u32), String>,
 }
 
 impl Dag {
-    pub(crate) fn new() -> Dag {
-        Dag::default()
+    pub(crate) fn new(max_consecutive_attempts: u32) -> Dag {
+        Dag {
+            max_consecutive_attempts: max_consecutive_attempts.max(1),
+            next_job: 0,
+            next_stage: 0,
+            stages: BTreeMap::new(),
+            shuffle_stage: HashMap::new(),
+            outputs: HashMap::new(),
+            jobs: BTreeMap::new(),
+            waiting: BTreeSet::new(),
+            running: BTreeSet::new(),
+            failed: BTreeSet::new(),
+            cached: HashMap::new(),
+        }
     }
 
     /// A new job; its events (stages to run, or at once its end for zero partitions).
@@ -122,7 +154,7 @@ impl Dag {
             pending: BTreeSet::new(),
             partitions: partitions.clone(),
             attempts: 0,
-            failed_attempts: 0,
+            fetch_failed_attempts: BTreeSet::new(),
             jobs: BTreeSet::from([job]),
             name,
         };
@@ -211,7 +243,7 @@ impl Dag {
                 parents,
                 partitions: (0..n).collect(),
                 attempts: 0,
-                failed_attempts: 0,
+                fetch_failed_attempts: BTreeSet::new(),
                 pending: BTreeSet::new(),
                 jobs: BTreeSet::from([job]),
                 name: dep.parent.scope.clone(),
@@ -291,7 +323,7 @@ impl Dag {
         if done && self.running.remove(&stage) {
             let name = match self.stages.get_mut(&stage) {
                 Some(s) => {
-                    s.failed_attempts = 0;
+                    s.fetch_failed_attempts.clear();
                     s.name.clone()
                 }
                 None => String::new(),
@@ -324,6 +356,9 @@ impl Dag {
             let job = self.jobs.remove(&job_id).expect("job exists");
             self.running.remove(&stage);
             let name = self.stages.get(&stage).map(|s| s.name.clone()).unwrap_or_default();
+            // Spark: "Job N is finished. Cancelling potential speculative or zombie tasks for this job".
+            let kill = Some(format!("Stage cancelled: Job {job_id} is finished."));
+            events.push(DagEvent::Cancel { stage, kill });
             events.push(DagEvent::StageCompleted { stage, name });
             events.push(DagEvent::JobSucceeded { job: job_id, results: job.results.into_iter().flatten().collect() });
             self.forget_job(job_id);
@@ -331,45 +366,102 @@ impl Dag {
         events
     }
 
-    /// A stage's task set gave up (a task failed too often): every job that needs it fails.
+    /// `ShuffleMapStage 2` or `ResultStage 3`, as Spark names stages in its messages.
+    fn describe(&self, stage: u32) -> String {
+        match self.stages.get(&stage) {
+            Some(s) if s.result.is_some() => format!("ResultStage {stage} ({})", s.name),
+            Some(s) => format!("ShuffleMapStage {stage} ({})", s.name),
+            None => format!("Stage {stage}"),
+        }
+    }
+
+    /// A stage's task set gave up (a task failed too often, a result was too large, a task could run
+    /// nowhere): every job that needs it fails, and their stages no other job needs are cancelled,
+    /// their running tasks killed.
     pub(crate) fn stage_aborted(&mut self, stage: u32, reason: &str) -> Vec<DagEvent> {
-        let jobs: Vec<u32> = self.stages.get(&stage).map(|s| s.jobs.iter().copied().collect()).unwrap_or_default();
+        let jobs: BTreeSet<u32> = self.stages.get(&stage).map(|s| s.jobs.clone()).unwrap_or_default();
+        let failing: BTreeSet<u32> = jobs.into_iter().filter(|j| self.jobs.contains_key(j)).collect();
+        let message = format!("Job aborted due to stage failure: {reason}");
+        let independent: Vec<u32> =
+            self.stages.values().filter(|s| !s.jobs.is_empty() && s.jobs.is_subset(&failing)).map(|s| s.id).collect();
         let mut events = Vec::new();
-        for job in jobs {
+        for id in independent {
+            self.waiting.remove(&id);
+            self.failed.remove(&id);
+            if self.running.remove(&id) {
+                tracing::info!("Cancelling stage {id}");
+                events.push(DagEvent::Cancel { stage: id, kill: Some(format!("Stage cancelled: {message}")) });
+            }
+        }
+        for job in failing {
             if self.jobs.remove(&job).is_some() {
-                events
-                    .push(DagEvent::JobFailed { job, message: format!("Job aborted due to stage failure: {reason}") });
+                events.push(DagEvent::JobFailed { job, message: message.clone() });
                 self.forget_job(job);
             }
         }
         events
     }
 
-    /// A reducer could not fetch a map output: it is gone; re-run the map stage's missing
-    /// partitions, then the reducers.
-    pub(crate) fn fetch_failed(&mut self, stage: u32, shuffle_id: u32, map_index: u32, message: &str) -> Vec<DagEvent> {
+    /// A reducer could not fetch a map output: the output is gone. The failed stage attempt stops;
+    /// after [`RESUBMIT_TIMEOUT_MS`] the map stage's missing partitions run again, then the
+    /// reducers. `stage_attempt` is the failed task's: an older attempt's failure only unregisters
+    /// the output.
+    pub(crate) fn fetch_failed(
+        &mut self,
+        stage: u32,
+        stage_attempt: u32,
+        shuffle_id: u32,
+        map_index: u32,
+        message: &str,
+    ) -> Vec<DagEvent> {
         let mut events = Vec::new();
         if let Some(slot) = self.outputs.get_mut(&shuffle_id).and_then(|o| o.get_mut(map_index as usize)) {
             *slot = None;
         }
         let Some(s) = self.stages.get_mut(&stage) else { return events };
-        if !self.running.contains(&stage) {
+        if !self.running.contains(&stage) || s.attempts.checked_sub(1) != Some(stage_attempt) {
             return events;
         }
-        s.failed_attempts += 1;
-        let attempts = s.failed_attempts;
-        let name = s.name.clone();
+        s.fetch_failed_attempts.insert(stage_attempt);
+        let consecutive = s.fetch_failed_attempts.len() as u32;
         self.running.remove(&stage);
-        events.push(DagEvent::Cancel { stage });
-        if attempts >= MAX_CONSECUTIVE_STAGE_ATTEMPTS {
+        events.push(DagEvent::Cancel { stage, kill: None });
+        let map_stage = self.shuffle_stage.get(&shuffle_id).copied();
+        let (failed, from) = (self.describe(stage), map_stage.map(|m| self.describe(m)).unwrap_or_default());
+        tracing::info!("Marking {failed} as failed due to a fetch failure from {from}");
+        if consecutive >= self.max_consecutive_attempts {
             let reason = format!(
-                "ResultStage {stage} ({name}) has failed the maximum allowable number of times: \
-                 {MAX_CONSECUTIVE_STAGE_ATTEMPTS}. Most recent failure reason: {message}"
+                "{failed} has failed the maximum allowable number of times: {}. Most recent failure reason: {message}",
+                self.max_consecutive_attempts
             );
             events.extend(self.stage_aborted(stage, &reason));
             return events;
         }
-        self.submit_stage(stage, &mut events);
+        if self.failed.is_empty() {
+            tracing::info!("Resubmitting {from} and {failed} due to fetch failure");
+            events.push(DagEvent::ResubmitAfter { delay_ms: RESUBMIT_TIMEOUT_MS });
+        }
+        self.failed.insert(stage);
+        self.failed.extend(map_stage);
+        events
+    }
+
+    /// Spark's `ResubmitFailedStages`: the stages failed by fetch failures since the last call are
+    /// submitted again (each first submits its parents' missing partitions), oldest job first.
+    pub(crate) fn resubmit_failed_stages(&mut self) -> Vec<DagEvent> {
+        let mut events = Vec::new();
+        if self.failed.is_empty() {
+            return events;
+        }
+        tracing::info!("Resubmitting failed stages");
+        let mut failed: Vec<(u32, u32)> = std::mem::take(&mut self.failed)
+            .into_iter()
+            .filter_map(|id| self.stages.get(&id).and_then(|s| s.jobs.first().map(|job| (*job, id))))
+            .collect();
+        failed.sort();
+        for (_, id) in failed {
+            self.submit_stage(id, &mut events);
+        }
         events
     }
 
@@ -393,7 +485,7 @@ impl Dag {
             .collect();
         for stage in broken {
             self.running.remove(&stage);
-            events.push(DagEvent::Cancel { stage });
+            events.push(DagEvent::Cancel { stage, kill: None });
             self.submit_stage(stage, &mut events);
         }
         events
@@ -407,6 +499,7 @@ impl Dag {
             self.stages.remove(&id);
             self.running.remove(&id);
             self.waiting.remove(&id);
+            self.failed.remove(&id);
         }
         for stage in self.stages.values_mut() {
             stage.jobs.remove(&job);
@@ -419,5 +512,18 @@ impl Dag {
 
     pub(crate) fn is_running(&self, stage: u32) -> bool {
         self.running.contains(&stage)
+    }
+
+    /// The bytes of each reduce partition of a shuffle map stage's output, summed over its map
+    /// outputs (`None` for a result stage); missing outputs count as empty.
+    pub(crate) fn reduce_partition_bytes(&self, stage: u32) -> Option<Vec<u64>> {
+        let shuffle = self.stages.get(&stage)?.shuffle.as_ref()?;
+        let mut sizes = vec![0u64; shuffle.num_reduce];
+        for out in self.outputs.get(&shuffle.shuffle_id)?.iter().flatten() {
+            for (total, size) in sizes.iter_mut().zip(&out.sizes) {
+                *total += size;
+            }
+        }
+        Some(sizes)
     }
 }

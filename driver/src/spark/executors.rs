@@ -261,7 +261,7 @@ async fn start_yarn(
                     } else {
                         tracing::info!("{}", loss.message);
                     }
-                    let _ = tx.send(Event::ExecutorGone { id: executor_id, reason: loss.message });
+                    let _ = tx.send(Event::ExecutorGone { id: executor_id, loss });
                 }
                 AmEvent::TooManyFailures { message } => {
                     let _ = tx.send(Event::Fatal(message));

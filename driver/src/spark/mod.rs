@@ -24,6 +24,7 @@ pub(crate) mod yarn_am;
 
 pub use conf::SparkConf;
 pub use context::SparkContext;
+pub use dag::metrics::StageMetrics;
 pub use entry::{run, AppResult};
 pub use error::SparkError;
 pub use partitioner::{HashPartitioner, Partitioner, RangePartitioner};

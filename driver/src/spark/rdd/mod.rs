@@ -488,3 +488,34 @@ impl<T: Data> Rdd<T> {
         self.node.storage_level()
     }
 }
+
+/// Lineage without a `SparkContext`, for the schedulers' unit tests.
+#[cfg(test)]
+pub(crate) mod test_lineage {
+    use super::*;
+
+    /// An RDD of `u64`s with `num_partitions` partitions over `deps`.
+    pub(crate) fn node(id: u32, num_partitions: usize, deps: Vec<Dep>) -> Arc<RddNode> {
+        let source = FnRef::new(NodeCtor(ops::source_vec::<u64>));
+        Arc::new(RddNode {
+            id,
+            kind: "TestRDD",
+            scope: format!("test at lineage.rs:{id}"),
+            label: String::new(),
+            num_partitions,
+            deps,
+            partitioner: None,
+            compute: Box::new(move |_, _| Node { ctor: source, env: Vec::new(), inputs: Vec::new() }),
+            cache_ctor: FnRef::new(NodeCtor(ops::cache::<u64>)),
+            checkpoint_ctor: FnRef::new(NodeCtor(ops::read_checkpoint::<u64>)),
+            storage: Mutex::new(StorageLevel::NONE),
+            checkpointed: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// `parent` shuffled into `num_reduce` partitions.
+    pub(crate) fn shuffle(shuffle_id: u32, parent: Arc<RddNode>, num_reduce: usize) -> Arc<ShuffleDep> {
+        let writer = FnRef::new(ShuffleCtor(ops::shuffle_write_plain::<u64, u64, crate::spark::HashPartitioner>));
+        Arc::new(ShuffleDep { shuffle_id, parent, num_reduce, writer, env: Vec::new() })
+    }
+}
