@@ -335,4 +335,68 @@ mod tests {
         let cut = receive(&mut flight, pb::BlockChunk { index: 1, data: stored[..6].to_vec(), last: true }, codec);
         assert!(cut.unwrap_err().contains("ends inside a frame"));
     }
+
+    fn setup(maps: Vec<MapLocation>, dir: &std::path::Path, handle: Handle, max_in_flight: u64) -> FetchSetup {
+        let clients = maps
+            .iter()
+            .filter(|m| m.address != "here")
+            .map(|m| (m.address.clone(), Err(format!("no route to {}", m.address))))
+            .collect();
+        FetchSetup {
+            shuffle_id: 2,
+            reduce: 1,
+            maps,
+            local_address: "here".to_owned(),
+            max_in_flight,
+            files: ShuffleFiles::new(dir.to_owned(), true).unwrap(),
+            handle,
+            clients,
+        }
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
+    }
+
+    #[test]
+    fn local_frames_come_one_at_a_time_then_a_missing_output_is_a_fetch_failure_naming_it() {
+        use crate::plan::ShuffleSink;
+        let dir = tempfile::tempdir().unwrap();
+        let files = ShuffleFiles::new(dir.path().to_owned(), true).unwrap();
+        let mut writer = files.writer(2, 0, 1, 2).unwrap();
+        writer.write_frame(1, b"frame one").unwrap();
+        writer.write_frame(1, b"frame two").unwrap();
+        let sizes = writer.commit().unwrap();
+        let rt = runtime();
+        let maps = vec![map(0, "here", sizes[1]), map(1, "here", 0), map(3, "here", 10)];
+        let mut fetch = ShuffleFetch::new(setup(maps, dir.path(), rt.handle().clone(), 1 << 20));
+        let first = fetch.next().unwrap().unwrap();
+        assert_eq!((first.raw.as_slice(), first.remote), (b"frame one".as_slice(), false));
+        assert_eq!(fetch.next().unwrap().unwrap().raw, b"frame two");
+        match fetch.next() {
+            Some(Err(TaskError::FetchFailed { map_index: 3, reduce_id: 1, shuffle_id: 2, message, .. })) => {
+                assert!(message.contains("shuffle_2_3_0.index"), "{message}")
+            }
+            other => panic!("not a fetch failure of map 3: {other:?}"),
+        }
+        assert!(fetch.next().is_none(), "nothing after a failure");
+    }
+
+    #[test]
+    fn remote_requests_start_within_max_size_in_flight_and_fail_naming_their_map() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime();
+        let maps: Vec<MapLocation> = (0..6).map(|i| map(i, if i % 2 == 0 { "a" } else { "b" }, 10)).collect();
+        // A limit of 25: requests of one 10-byte block each, two in flight.
+        let mut fetch = ShuffleFetch::new(setup(maps, dir.path(), rt.handle().clone(), 25));
+        assert_eq!((fetch.in_flight.len(), fetch.bytes_in_flight, fetch.waiting.len()), (2, 20, 4));
+        match fetch.next() {
+            Some(Err(TaskError::FetchFailed { map_index: 0, executor_id, message, .. })) => {
+                assert_eq!(executor_id, "a");
+                assert_eq!(message, "failed to fetch from a: no route to a");
+            }
+            other => panic!("not a fetch failure of map 0: {other:?}"),
+        }
+        assert!(fetch.next().is_none());
+    }
 }

@@ -219,4 +219,20 @@ mod tests {
         assert_eq!(check_result_size("t", 10, 10), Ok(()));
         assert_eq!(check_result_size("t", 11, 10), Err(TaskError::ResultTooLarge { size: 11, max: 10 }));
     }
+
+    #[test]
+    fn an_attempt_gives_back_its_memory_and_spill_files_however_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, services) = crate::external::testing::task(1 << 20, dir.path());
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let _released = Release { services: services.clone(), task_id: ctx.task_id };
+            assert_eq!(ctx.acquire_execution_memory(4096), 4096);
+            std::fs::create_dir_all(ctx.spill_dir().join("nested")).unwrap();
+            panic!("the user's function panicked");
+        }));
+        assert!(outcome.is_err());
+        assert_eq!(services.memory.snapshot().execution_used(), 0);
+        assert!(services.memory.active_tasks().is_empty());
+        assert!(!ctx.spill_dir().exists());
+    }
 }

@@ -296,3 +296,37 @@ fn exclusion_needs_fewer_attempts_per_node_than_task_failures() {
     let ok = conf(&[("spark.excludeOnFailure.enabled", "true"), ("spark.task.maxFailures", "3")]);
     assert_eq!(ok.exclude_on_failure_enabled(), Ok(true));
 }
+
+#[test]
+fn memory_keys_in_sparks_spellings_and_rules() {
+    let c = SparkConf::new();
+    assert_eq!(c.executor_system_and_reserved_bytes(), Ok((1024 * MIB, 300 * MIB)));
+    assert_eq!((c.reducer_max_size_in_flight_bytes(), c.shuffle_spill_compress()), (Ok(48 * MIB), Ok(true)));
+    let c = conf(&[("spark.executor.memory", "512m")]);
+    assert_eq!(c.executor_system_and_reserved_bytes(), Ok((512 * MIB, 300 * MIB)));
+    let tiny = conf(&[("spark.testing.memory", "1048576"), ("spark.testing.reservedMemory", "0")]);
+    assert_eq!(tiny.executor_system_and_reserved_bytes(), Ok((1 << 20, 0)));
+    assert_eq!(
+        conf(&[("spark.executor.memory", "400m")]).executor_system_and_reserved_bytes(),
+        Err("System memory 419430400 must be at least 471859200. Please increase heap size using the --driver-memory \
+             option or spark.driver.memory in Spark configuration."
+            .to_owned())
+    );
+    let small_executor = conf(&[("spark.executor.memory", "400m"), ("spark.testing.memory", "1073741824")]);
+    assert_eq!(
+        small_executor.executor_system_and_reserved_bytes(),
+        Err("Executor memory 419430400 must be at least 471859200. Please increase executor memory using the \
+             --executor-memory option or spark.executor.memory in Spark configuration."
+            .to_owned())
+    );
+    let c = conf(&[("spark.reducer.maxSizeInFlight", "96"), ("spark.shuffle.spill.compress", "false")]);
+    assert_eq!((c.reducer_max_size_in_flight_bytes(), c.shuffle_spill_compress()), (Ok(96 * MIB), Ok(false)));
+    assert_eq!(conf(&[("spark.reducer.maxSizeInFlight", "1g")]).reducer_max_size_in_flight_bytes(), Ok(1024 * MIB));
+    let key = "spark.reducer.maxSizeInFlight";
+    refused(conf(&[(key, "0")]).reducer_max_size_in_flight_bytes(), key, "0");
+    refused(conf(&[(key, "lots")]).reducer_max_size_in_flight_bytes(), key, "lots");
+    let key = "spark.testing.memory";
+    refused(conf(&[(key, "1.5g")]).executor_system_and_reserved_bytes(), key, "1.5g");
+    let key = "spark.shuffle.spill.compress";
+    refused(conf(&[(key, "maybe")]).shuffle_spill_compress(), key, "maybe");
+}
