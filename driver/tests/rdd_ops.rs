@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         lineage(&mut suite, &t);
         volume(&mut suite, &t);
         failures(&mut suite, &t);
-        spilling(&mut suite, &t);
+        spilling(&mut suite);
         scheduling(&mut suite, &t);
         let elapsed = started.elapsed().as_secs_f64();
         println!("{} checks, {} failed, {elapsed:.1} s", suite.passed + suite.failed.len(), suite.failed.len());
@@ -1357,7 +1357,7 @@ fn spilled(what: &str, spills: &(Accumulator<u64>, Accumulator<u64>)) -> Outcome
     Ok(())
 }
 
-fn spilling(suite: &mut Suite, t: &Ctx) {
+fn spilling(suite: &mut Suite) {
     // spark.testing.memory: 1 MiB to cut the unified memory from, none of it reserved: about 614 KiB
     // for execution and storage, about 300 KiB for each of the two task threads.
     let mut conf = SparkConf::new();
