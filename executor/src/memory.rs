@@ -235,9 +235,44 @@ impl Evictor for NoEviction {
 
 struct State {
     memory: UnifiedMemory,
-    /// Counts releases: a task that waited in vain does not wait again until something is released.
+    /// Releases so far, and each task's own: a task that waited in vain does not wait again until
+    /// another task releases memory (its own releases after spilling change nothing for it).
     releases: u64,
+    own_releases: BTreeMap<u64, u64>,
+    /// Other tasks' releases a task had seen when it last waited in vain.
     gave_up: BTreeMap<u64, u64>,
+}
+
+impl State {
+    fn new(config: &MemoryConfig) -> State {
+        State {
+            memory: UnifiedMemory::new(config),
+            releases: 0,
+            own_releases: BTreeMap::new(),
+            gave_up: BTreeMap::new(),
+        }
+    }
+
+    fn releases_by_others(&self, task: u64) -> u64 {
+        self.releases - self.own_releases.get(&task).copied().unwrap_or(0)
+    }
+
+    /// Whether `task` may wait for memory: before its deadline, unless it already waited in vain and
+    /// no other task released anything since.
+    fn may_wait(&self, task: u64, before_deadline: bool) -> bool {
+        before_deadline && self.gave_up.get(&task) != Some(&self.releases_by_others(task))
+    }
+
+    /// `task` waited until its deadline and goes on without the memory it asked for.
+    fn give_up(&mut self, task: u64) {
+        let seen = self.releases_by_others(task);
+        self.gave_up.insert(task, seen);
+    }
+
+    fn released_by(&mut self, task: u64) {
+        self.releases += 1;
+        *self.own_releases.entry(task).or_insert(0) += 1;
+    }
 }
 
 /// The executor's memory manager: one per executor, shared by its task threads and block store.
@@ -255,8 +290,7 @@ impl MemoryManager {
 
     /// A manager whose tasks wait at most `wait` for their guaranteed share.
     pub fn with_wait(config: &MemoryConfig, evictor: Arc<dyn Evictor>, wait: Duration) -> MemoryManager {
-        let state = State { memory: UnifiedMemory::new(config), releases: 0, gave_up: BTreeMap::new() };
-        MemoryManager { state: Mutex::new(state), released: Condvar::new(), evictor, wait }
+        MemoryManager { state: Mutex::new(State::new(config)), released: Condvar::new(), evictor, wait }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -272,14 +306,13 @@ impl MemoryManager {
         let mut state = self.lock();
         loop {
             let now = Instant::now();
-            let waited_in_vain = state.gave_up.get(&task) == Some(&state.releases);
-            let may_wait = now < deadline && !waited_in_vain;
+            let before_deadline = now < deadline;
+            let may_wait = state.may_wait(task, before_deadline);
             let evictor = &self.evictor;
             match state.memory.acquire_execution(task, bytes, may_wait, &mut |n| evictor.evict(n, None)) {
                 Acquired::Granted(granted) => {
-                    if !may_wait && !waited_in_vain && granted < bytes {
-                        let releases = state.releases;
-                        state.gave_up.insert(task, releases);
+                    if !before_deadline && granted < bytes {
+                        state.give_up(task);
                     }
                     return granted;
                 }
@@ -296,7 +329,7 @@ impl MemoryManager {
         }
         let mut state = self.lock();
         state.memory.release_execution(task, bytes);
-        state.releases += 1;
+        state.released_by(task);
         self.released.notify_all();
     }
 
@@ -305,7 +338,8 @@ impl MemoryManager {
         let mut state = self.lock();
         let held = state.memory.release_all_execution(task);
         state.gave_up.remove(&task);
-        state.releases += 1;
+        state.released_by(task);
+        state.own_releases.remove(&task);
         self.released.notify_all();
         held
     }
@@ -492,5 +526,14 @@ mod tests {
         assert_eq!(manager.acquire_execution(2, 10), 0);
         manager.release_execution(1, 30);
         assert_eq!(manager.acquire_execution(2, 10), 10);
+        let config = MemoryConfig { system_bytes: 100, reserved_bytes: 0, fraction: 1.0, storage_fraction: 0.0 };
+        let mut state = State::new(&config);
+        assert!(state.may_wait(2, true) && !state.may_wait(2, false));
+        state.give_up(2);
+        assert!(!state.may_wait(2, true), "waited in vain");
+        state.released_by(2);
+        assert!(!state.may_wait(2, true), "its own release (a spill) changes nothing");
+        state.released_by(1);
+        assert!(state.may_wait(2, true), "another task released memory");
     }
 }
