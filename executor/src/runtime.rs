@@ -273,6 +273,8 @@ impl Executor {
             return Ok(client.clone());
         }
         let endpoint = Endpoint::from_shared(format!("http://{address}")).map_err(|e| e.to_string())?;
+        // Called from task threads: a lazy channel still needs the runtime to spawn its connection.
+        let _runtime = self.handle.enter();
         let client = ExecutorEndpointClient::new(endpoint.connect_lazy());
         peers.insert(address.to_owned(), client.clone());
         Ok(client)

@@ -50,8 +50,12 @@ pub(crate) enum Event {
         cores: usize,
     },
     Status(Box<TaskStatus>),
+    /// A task could not be handed to its executor: `refused` when the executor answered and would
+    /// not run it (counted), otherwise the executor could not be reached (not counted).
     LaunchFailed {
         task_id: u64,
+        executor_id: String,
+        refused: bool,
         message: String,
     },
     /// An executor is gone; its running tasks fail with the loss's message, counted toward
@@ -195,7 +199,15 @@ impl Core {
             }
             Event::Registered { id, address, host, cores } => self.register(id, address, host, cores),
             Event::Status(status) => self.status(*status),
-            Event::LaunchFailed { task_id, message } => self.task_failed(task_id, TaskError::Refused { message }),
+            Event::LaunchFailed { task_id, executor_id, refused, message } => {
+                let error = if refused {
+                    TaskError::Refused { message }
+                } else {
+                    let reason = format!("cannot reach the executor to launch the task: {message}");
+                    TaskError::ExecutorLost { executor_id, caused_by_app: false, reason }
+                };
+                self.task_failed(task_id, error);
+            }
             Event::ExecutorGone { id, loss } => self.executor_gone(&id, &loss),
             Event::Fatal(message) => {
                 *self.shared.fatal.lock().expect("fatal lock") = Some(message.clone());

@@ -412,12 +412,17 @@ impl Dag {
         stage_attempt: u32,
         shuffle_id: u32,
         map_index: u32,
+        executor: &str,
         message: &str,
     ) -> Vec<DagEvent> {
         let mut events = Vec::new();
         if let Some(slot) = self.outputs.get_mut(&shuffle_id).and_then(|o| o.get_mut(map_index as usize)) {
             *slot = None;
         }
+        // Without an external shuffle service an executor's shuffle files live and die together:
+        // as Spark does, every map output on the executor that failed a fetch is taken as lost, so
+        // the map stages regenerate them in one pass rather than one fetch failure at a time.
+        self.unregister_outputs_on(executor);
         let Some(s) = self.stages.get_mut(&stage) else { return events };
         if !self.running.contains(&stage) || s.attempts.checked_sub(1) != Some(stage_attempt) {
             return events;
@@ -467,13 +472,7 @@ impl Dag {
 
     /// An executor is gone: its map outputs and cached blocks with it.
     pub(crate) fn executor_lost(&mut self, executor: &str) -> Vec<DagEvent> {
-        for outputs in self.outputs.values_mut() {
-            for slot in outputs.iter_mut() {
-                if slot.as_ref().is_some_and(|o| o.executor == executor) {
-                    *slot = None;
-                }
-            }
-        }
+        self.unregister_outputs_on(executor);
         self.cached.retain(|_, e| e != executor);
         // Running stages whose inputs vanished go back to waiting for their parents.
         let mut events = Vec::new();
@@ -489,6 +488,17 @@ impl Dag {
             self.submit_stage(stage, &mut events);
         }
         events
+    }
+
+    /// Forgets every map output held by `executor`.
+    fn unregister_outputs_on(&mut self, executor: &str) {
+        for outputs in self.outputs.values_mut() {
+            for slot in outputs.iter_mut() {
+                if slot.as_ref().is_some_and(|o| o.executor == executor) {
+                    *slot = None;
+                }
+            }
+        }
     }
 
     /// Drops the job's result stage; shuffle stages stay, so later jobs reuse their outputs.

@@ -152,6 +152,7 @@ fn executor_env(conf: &SparkConf, driver_url: &str, id: &str, cores: usize) -> V
         (env::DRIVER_URL.into(), driver_url.into()),
         (env::EXECUTOR_ID.into(), id.into()),
         (env::EXECUTOR_CORES.into(), cores.to_string()),
+        (env::ALLOCATOR_RESERVE.0.into(), env::ALLOCATOR_RESERVE.1.into()),
     ]
 }
 

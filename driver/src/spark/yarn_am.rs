@@ -287,11 +287,24 @@ impl Allocator {
     }
 
     async fn allocate_until_stopped(&mut self) -> Result<(), String> {
+        // The first ask was announced at start; later increases are replacements, announced as
+        // soon as the completion that causes them is known.
+        let mut asked = self.book.ask().num_containers;
         loop {
             let releases = self.book.take_releases();
             let reply = self.session.allocate(self.book.ask(), releases).await.map_err(|e| e.to_string())?;
             self.record_completions(reply.completed);
+            let ask = self.book.ask();
+            if ask.num_containers > asked {
+                tracing::info!(
+                    "Will request {} executor container(s), each with {} core(s) and {} MB memory.",
+                    ask.num_containers - asked,
+                    ask.capability.vcores,
+                    ask.capability.memory_mb
+                );
+            }
             self.start_granted(reply.allocated).await;
+            asked = self.book.ask().num_containers;
             let interval = if self.book.is_pending() { PENDING_INTERVAL } else { STEADY_INTERVAL };
             if !self.wait(interval).await {
                 return Ok(());

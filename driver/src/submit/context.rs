@@ -30,6 +30,7 @@ pub(crate) fn local_env(conf: &SparkConf) -> Vec<(String, String)> {
 pub(crate) fn cluster_env(conf: &SparkConf, binary: &StagedFile) -> Vec<(String, String)> {
     let mut vars = local_env(conf);
     vars.push((env::APP_BINARY.to_owned(), binary.to_json()));
+    vars.push((env::ALLOCATOR_RESERVE.0.to_owned(), env::ALLOCATOR_RESERVE.1.to_owned()));
     vars
 }
 

@@ -99,10 +99,15 @@ impl Core {
             let mut client = executor.client.clone();
             let tx = self.tx.clone();
             let task_id = launch.task_id;
+            let executor_id = launch.executor.clone();
             tokio::spawn(async move {
                 let chunks: Vec<pb::Chunk> = frame.chunks(CHUNK).map(|c| pb::Chunk { data: c.to_vec() }).collect();
                 if let Err(status) = client.launch_task(futures::stream::iter(chunks)).await {
-                    let _ = tx.send(Event::LaunchFailed { task_id, message: status.message().to_owned() });
+                    // The executor answered and would not run it (another build, a bad frame), or it
+                    // could not be reached at all: only the first is the task's failure.
+                    let refused = status.code() == tonic::Code::FailedPrecondition;
+                    let message = status.message().to_owned();
+                    let _ = tx.send(Event::LaunchFailed { task_id, executor_id, refused, message });
                 }
             });
         }

@@ -25,11 +25,12 @@ impl Core {
         let lost = Self::lost_text(task_id, &r, &error);
         let now = self.now_ms();
         match &error {
-            TaskError::FetchFailed { shuffle_id, map_index, .. } => {
+            TaskError::FetchFailed { shuffle_id, map_index, executor_id, .. } => {
                 tracing::warn!("{lost}");
                 self.tasks.failed(task_id, false, &lost, now);
+                let message = error.to_string();
                 let events =
-                    self.dag.fetch_failed(r.stage, r.stage_attempt, *shuffle_id, *map_index, &error.to_string());
+                    self.dag.fetch_failed(r.stage, r.stage_attempt, *shuffle_id, *map_index, executor_id, &message);
                 self.dag_events(events);
             }
             TaskError::ResultTooLarge { size, .. } => {
@@ -41,6 +42,7 @@ impl Core {
                 self.tasks.failed(task_id, counts, &lost, now);
             }
             TaskError::ExecutorLost { caused_by_app: false, .. } => {
+                tracing::warn!("{lost}");
                 tracing::info!(
                     "Task {task_id} failed because while it was being computed, its executor exited for a reason \
                      unrelated to the task. Not counting this failure towards the maximum number of failures for the \

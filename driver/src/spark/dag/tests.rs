@@ -63,13 +63,13 @@ fn fetch_failures_are_gathered_for_the_resubmit_timeout_then_the_lost_outputs_re
     let mut dag = Dag::new(4);
     run_job(&mut dag, &two_stage_lineage(), "count at t.rs:1");
     finish_map_stage(&mut dag);
-    let events = dag.fetch_failed(1, 0, 0, 0, "connection refused");
+    let events = dag.fetch_failed(1, 0, 0, 0, "1", "connection refused");
     assert_eq!(
         events,
         vec![DagEvent::Cancel { stage: 1, kill: None }, DagEvent::ResubmitAfter { delay_ms: RESUBMIT_TIMEOUT_MS }]
     );
     assert_eq!(RESUBMIT_TIMEOUT_MS, 200);
-    let events = dag.fetch_failed(1, 0, 0, 1, "connection refused");
+    let events = dag.fetch_failed(1, 0, 0, 1, "2", "connection refused");
     assert!(events.is_empty(), "a second failure of the same attempt only unregisters its output: {events:?}");
     let events = dag.resubmit_failed_stages();
     assert_eq!(submitted(&events), vec![(0, 1, vec![0, 1])], "both lost map outputs run again, in one pass");
@@ -83,10 +83,10 @@ fn a_fetch_failure_of_an_older_attempt_only_unregisters_the_output() {
     let mut dag = Dag::new(4);
     run_job(&mut dag, &two_stage_lineage(), "count at t.rs:1");
     finish_map_stage(&mut dag);
-    dag.fetch_failed(1, 0, 0, 0, "gone");
+    dag.fetch_failed(1, 0, 0, 0, "1", "gone");
     dag.resubmit_failed_stages();
     finish_map_stage(&mut dag);
-    let events = dag.fetch_failed(1, 0, 0, 1, "late news from attempt 0");
+    let events = dag.fetch_failed(1, 0, 0, 1, "2", "late news from attempt 0");
     assert!(events.is_empty(), "{events:?}");
     assert!(dag.is_running(1), "attempt 1 runs on");
     assert_eq!(dag.outputs[&0][1], None, "the output is gone all the same");
@@ -98,12 +98,12 @@ fn a_stage_failing_max_consecutive_attempts_aborts_its_job_in_sparks_words() {
     let (job, _) = run_job(&mut dag, &two_stage_lineage(), "count at t.rs:1");
     finish_map_stage(&mut dag);
     for attempt in 0..3 {
-        let events = dag.fetch_failed(1, attempt, 0, 0, "gone");
+        let events = dag.fetch_failed(1, attempt, 0, 0, "1", "gone");
         assert!(!events.iter().any(|e| matches!(e, DagEvent::JobFailed { .. })), "attempt {attempt}: {events:?}");
         dag.resubmit_failed_stages();
         finish_map_stage(&mut dag);
     }
-    let events = dag.fetch_failed(1, 3, 0, 0, "FetchFailed(BlockManagerId(1, h:1), shuffleId=0, …)");
+    let events = dag.fetch_failed(1, 3, 0, 0, "1", "FetchFailed(BlockManagerId(1, h:1), shuffleId=0, …)");
     let message = "Job aborted due to stage failure: ResultStage 1 (count at t.rs:1) has failed the maximum allowable \
                    number of times: 4. Most recent failure reason: FetchFailed(BlockManagerId(1, h:1), shuffleId=0, …)";
     assert!(events.contains(&DagEvent::JobFailed { job, message: message.to_owned() }), "{events:?}");
@@ -115,10 +115,10 @@ fn the_limit_is_configurable() {
     let mut dag = Dag::new(2);
     let (job, _) = run_job(&mut dag, &two_stage_lineage(), "count at t.rs:1");
     finish_map_stage(&mut dag);
-    dag.fetch_failed(1, 0, 0, 0, "gone");
+    dag.fetch_failed(1, 0, 0, 0, "1", "gone");
     dag.resubmit_failed_stages();
     finish_map_stage(&mut dag);
-    let events = dag.fetch_failed(1, 1, 0, 0, "gone again");
+    let events = dag.fetch_failed(1, 1, 0, 0, "1", "gone again");
     assert!(events.iter().any(|e| matches!(e, DagEvent::JobFailed { job: j, .. } if *j == job)), "{events:?}");
 }
 
@@ -130,16 +130,17 @@ fn a_stage_that_completes_starts_counting_its_failed_attempts_again() {
     let c = node(2, 2, vec![Dep::Shuffle(shuffle(1, b, 2))]);
     let (job, events) = run_job(&mut dag, &c, "count at t.rs:3");
     assert_eq!(submitted(&events), vec![(0, 0, vec![0, 1])]);
+    // Every output on its own executor, so each fetch failure loses just one.
     dag.map_task_succeeded(0, 0, out("1"));
-    assert_eq!(submitted(&dag.map_task_succeeded(0, 1, out("1"))), vec![(1, 0, vec![0, 1])]);
-    dag.fetch_failed(1, 0, 0, 0, "gone");
+    assert_eq!(submitted(&dag.map_task_succeeded(0, 1, out("3"))), vec![(1, 0, vec![0, 1])]);
+    dag.fetch_failed(1, 0, 0, 0, "1", "gone");
     assert_eq!(submitted(&dag.resubmit_failed_stages()), vec![(0, 1, vec![0])]);
-    assert_eq!(submitted(&dag.map_task_succeeded(0, 0, out("2"))), vec![(1, 1, vec![0, 1])]);
+    assert_eq!(submitted(&dag.map_task_succeeded(0, 0, out("5"))), vec![(1, 1, vec![0, 1])]);
     dag.map_task_succeeded(1, 0, out("2"));
-    assert_eq!(submitted(&dag.map_task_succeeded(1, 1, out("2"))), vec![(2, 0, vec![0, 1])], "stage 1 completed");
-    dag.fetch_failed(2, 0, 1, 0, "gone");
+    assert_eq!(submitted(&dag.map_task_succeeded(1, 1, out("4"))), vec![(2, 0, vec![0, 1])], "stage 1 completed");
+    dag.fetch_failed(2, 0, 1, 0, "2", "gone");
     assert_eq!(submitted(&dag.resubmit_failed_stages()), vec![(1, 2, vec![0])]);
-    let events = dag.fetch_failed(1, 2, 0, 1, "gone");
+    let events = dag.fetch_failed(1, 2, 0, 1, "3", "gone");
     assert!(!events.iter().any(|e| matches!(e, DagEvent::JobFailed { .. })), "one failure since it completed");
     assert!(dag.jobs.contains_key(&job));
 }
@@ -184,4 +185,15 @@ fn an_aborted_map_stage_fails_every_job_that_needs_it() {
         kill: Some("Stage cancelled: Job aborted due to stage failure: boom".into())
     }));
     assert!(!dag.is_running(0));
+}
+
+#[test]
+fn a_fetch_failure_takes_every_map_output_of_that_executor_as_lost() {
+    let mut dag = Dag::new(4);
+    run_job(&mut dag, &two_stage_lineage(), "count at t.rs:1");
+    dag.map_task_succeeded(0, 0, out("1"));
+    dag.map_task_succeeded(0, 1, out("1"));
+    dag.fetch_failed(1, 0, 0, 0, "1", "shuffle_0_0_0.index: No such file or directory");
+    let events = dag.resubmit_failed_stages();
+    assert_eq!(submitted(&events), vec![(0, 1, vec![0, 1])], "map 1 was on the same executor");
 }
