@@ -70,11 +70,11 @@ executor_pid() {
   local suffix=${1#application_} pid
   for env in /proc/[0-9]*/environ; do
     pid=${env#/proc/}; pid=${pid%/environ}
-    if tr '\0' '\n' < "$env" 2>/dev/null | grep -qx 'WEFT_SPARK_ROLE=executor' &&
-      tr '\0' '\n' < "$env" 2>/dev/null | grep -q "^CONTAINER_ID=container_${suffix}_"; then
-      echo "$pid"
-      return 0
-    fi
+    # A process may end between the listing and the read: its environ is then unreadable.
+    { tr '\0' '\n' < "$env"; } 2>/dev/null | grep -qx 'WEFT_SPARK_ROLE=executor' &&
+      { tr '\0' '\n' < "$env"; } 2>/dev/null | grep -q "^CONTAINER_ID=container_${suffix}_" || continue
+    echo "$pid"
+    return 0
   done
   return 1
 }
@@ -159,6 +159,17 @@ if [ "$what" = sort ]; then
   rm -rf "$out"
   printf 'Weft sort of %s (%s records), 2 executors x 1 core x 512m: %s s\n' "$DATA_L/kv" "$lines" "$secs"
   printf '  spills reported by the driver:\n%s\n' "$(grep -E 'spilled' "$wlog" | sed 's/^/    /')"
+  app=$(grep -o 'application_[0-9]*_[0-9]*' "$wlog" | head -n 1)
+  python3 - "$app" <<'PY'
+import json, sys, urllib.request
+app = sys.argv[1]
+attempt = app.replace("application_", "appattempt_", 1) + "_000001"
+url = f"http://127.0.0.1:8088/ws/v1/cluster/apps/{app}/appattempts/{attempt}/containers"
+containers = json.load(urllib.request.urlopen(url))["containers"]["container"]
+for c in containers:
+    print(f"  {c['containerId']}: peak RSS {c['peakPhysicalMemoryBytes'] / 2**20:.0f} MiB of "
+          f"{c['physicalMemoryLimitBytes'] / 2**20:.0f} MiB, exit status {c['containerExitStatus']}")
+PY
   if [ "$SPARK" = run ]; then
     log "Spark Scala RDD sort (local[2], driver memory 1g)"
     res=$run_dir/spark
