@@ -156,8 +156,15 @@ impl FrameBuilder {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// One frame of `u64` records, for the tests of the modules that store frames.
+    pub(crate) fn frame(records: &[u64]) -> Vec<u8> {
+        let mut b = FrameBuilder::new();
+        records.iter().for_each(|r| b.push(r).unwrap());
+        b.finish().to_vec()
+    }
 
     fn frame_of(records: &[(u64, String)]) -> Vec<u8> {
         let mut b = FrameBuilder::new();

@@ -251,13 +251,7 @@ pub fn parse_block_name(name: &str) -> Option<(u32, u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encoding::FrameBuilder;
-
-    fn frame(records: &[u64]) -> Vec<u8> {
-        let mut b = FrameBuilder::new();
-        records.iter().for_each(|r| b.push(r).unwrap());
-        b.finish().to_vec()
-    }
+    use crate::encoding::tests::frame;
 
     fn read_block(files: &ShuffleFiles, reduce: u32) -> Vec<Vec<u8>> {
         let mut block = files.open_block(3, 1, reduce).unwrap();

@@ -230,13 +230,7 @@ pub(crate) fn spill_read_error(e: io::Error) -> TaskError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encoding::FrameBuilder;
-
-    fn frame(records: &[u64]) -> Vec<u8> {
-        let mut b = FrameBuilder::new();
-        records.iter().for_each(|r| b.push(r).unwrap());
-        b.finish().to_vec()
-    }
+    use crate::encoding::tests::frame;
 
     #[test]
     fn a_partitioned_run_reads_back_partition_by_partition_and_its_file_goes_with_it() {

@@ -201,6 +201,7 @@ mod tests {
                 ("WEFT_SPARK_ROLE", "driver"),
                 ("WEFT_SPARK_CONF", conf.to_json().as_str()),
                 ("WEFT_APP_BINARY", binary.to_json().as_str()),
+                ("MIMALLOC_ARENA_RESERVE", "64MiB"),
                 ("WEFT_APPLICATION_ID", "application_1795428044281_0003"),
                 ("WEFT_AM_ATTEMPT_ID", "appattempt_1795428044281_0003_000001"),
                 ("WEFT_RM_SCHEDULER_ADDRESS", "rm:8030"),

@@ -218,7 +218,7 @@ fn name_the_flag(problem: String, from_flags: &[&str]) -> String {
 
 /// Every key `weft submit` or the driver reads, parsed once so that a bad value stops the submission.
 fn check_conf(conf: &SparkConf) -> Vec<String> {
-    let checks: [Result<(), String>; 24] = [
+    let checks: Vec<Result<(), String>> = vec![
         conf.executor_instances().map(drop),
         conf.executor_cores().map(drop),
         conf.executor_container_mb().map(drop),
@@ -243,6 +243,25 @@ fn check_conf(conf: &SparkConf) -> Vec<String> {
         conf.shuffle_compress().and(conf.rdd_compress()).map(drop),
         conf.show_console_progress().and(conf.event_log_enabled().map(Some)).map(drop),
         conf.staged_files().map(drop),
+        conf.stage_max_consecutive_attempts().map(drop),
+        conf.speculation_enabled().map(drop),
+        conf.speculation_interval_ms().map(drop),
+        conf.speculation_multiplier().map(drop),
+        conf.speculation_quantile().map(drop),
+        conf.speculation_min_task_runtime_ms().map(drop),
+        conf.exclude_on_failure_enabled().map(drop),
+        conf.exclude_on_failure_timeout_ms().map(drop),
+        conf.max_task_attempts_per_executor().map(drop),
+        conf.max_task_attempts_per_node().map(drop),
+        conf.stage_max_failed_tasks_per_executor().map(drop),
+        conf.stage_max_failed_executors_per_node().map(drop),
+        conf.application_max_failed_tasks_per_executor().map(drop),
+        conf.application_max_failed_executors_per_node().map(drop),
+        conf.kill_excluded_executors().map(drop),
+        conf.unschedulable_task_set_timeout_ms().map(drop),
+        conf.executor_system_and_reserved_bytes().map(drop),
+        conf.reducer_max_size_in_flight_bytes().map(drop),
+        conf.shuffle_spill_compress().map(drop),
     ];
     let mut problems: Vec<String> = Vec::new();
     for problem in checks.into_iter().filter_map(Result::err) {

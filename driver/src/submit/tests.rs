@@ -143,6 +143,25 @@ async fn bad_input_stops_before_anything_is_submitted() {
         &["not compatible"],
     )
     .await;
+    // Spark's floor for the unified memory (1.5 × the 300 MiB reserve), and the failure keys.
+    refused(
+        Flags {
+            master: Some("yarn".into()),
+            executor_memory: Some("400m".into()),
+            conf: vec![
+                ("spark.speculation.quantile".into(), "2".into()),
+                ("spark.reducer.maxSizeInFlight".into(), "0".into()),
+            ],
+            ..sh("true", &[])
+        },
+        None,
+        &[
+            "Executor memory 419430400 must be at least 471859200",
+            "spark.speculation.quantile",
+            "spark.reducer.maxSizeInFlight",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -375,18 +375,18 @@ impl SparkConf {
         let minimum = (reserved as f64 * 1.5).ceil() as u64;
         let executor = self.executor_memory_mb()? as u64 * MIB;
         let system = self.get_size_as_bytes(keys::TESTING_MEMORY, 1)?.unwrap_or(executor);
-        if system < minimum {
-            return Err(format!(
-                "System memory {system} must be at least {minimum}. Please increase heap size using the \
-                 --driver-memory option or {} in Spark configuration.",
-                keys::DRIVER_MEMORY
-            ));
-        }
         if self.contains(keys::EXECUTOR_MEMORY) && executor < minimum {
             return Err(format!(
                 "Executor memory {executor} must be at least {minimum}. Please increase executor memory using the \
                  --executor-memory option or {} in Spark configuration.",
                 keys::EXECUTOR_MEMORY
+            ));
+        }
+        if system < minimum {
+            return Err(format!(
+                "System memory {system} must be at least {minimum}. Please increase heap size using the \
+                 --driver-memory option or {} in Spark configuration.",
+                keys::DRIVER_MEMORY
             ));
         }
         Ok((system, reserved))

@@ -308,9 +308,10 @@ fn memory_keys_in_sparks_spellings_and_rules() {
     assert_eq!(tiny.executor_system_and_reserved_bytes(), Ok((1 << 20, 0)));
     assert_eq!(
         conf(&[("spark.executor.memory", "400m")]).executor_system_and_reserved_bytes(),
-        Err("System memory 419430400 must be at least 471859200. Please increase heap size using the --driver-memory \
-             option or spark.driver.memory in Spark configuration."
-            .to_owned())
+        Err("Executor memory 419430400 must be at least 471859200. Please increase executor memory using the \
+             --executor-memory option or spark.executor.memory in Spark configuration."
+            .to_owned()),
+        "the driver's words for a too-small --executor-memory"
     );
     let small_executor = conf(&[("spark.executor.memory", "400m"), ("spark.testing.memory", "1073741824")]);
     assert_eq!(

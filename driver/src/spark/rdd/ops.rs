@@ -274,15 +274,44 @@ where
 {
     let c: C = decode(env, "flatMap")?;
     let f = conjure::<F>();
-    let input = inputs.build(ctx, 0)?;
-    Ok(Box::new(input.map(move |b| {
-        let v = records::<T>(b)?;
-        let mut out = Vec::with_capacity(v.len() * 2);
-        for x in v {
-            out.extend(f(&c, x));
+    let mut input = input_records::<T>(inputs.build(ctx, 0)?);
+    // An output batch is cut once it holds a batch's worth, between two input records, so records
+    // that expand a lot do not carry their whole input batch's output in one vector.
+    let mut done = false;
+    Ok(Box::new(std::iter::from_fn(move || {
+        if done {
+            return None;
         }
-        Ok(batch(out))
+        let mut out: Vec<U> = Vec::with_capacity(BATCH_SIZE);
+        while out.len() < BATCH_SIZE {
+            match input.next() {
+                Some(Ok(x)) => out.extend(f(&c, x)),
+                Some(Err(e)) => {
+                    done = true;
+                    return Some(Err(e));
+                }
+                None => {
+                    done = true;
+                    break;
+                }
+            }
+        }
+        (!out.is_empty()).then(|| Ok(batch(out)))
     })))
+}
+
+/// An input's records one at a time (errors in between), the current batch kept as an iterator.
+fn input_records<T: 'static>(mut input: Batches) -> impl Iterator<Item = Result<T, TaskError>> {
+    let mut current: std::vec::IntoIter<T> = Vec::new().into_iter();
+    std::iter::from_fn(move || loop {
+        if let Some(x) = current.next() {
+            return Some(Ok(x));
+        }
+        match records::<T>(input.next()?) {
+            Ok(v) => current = v.into_iter(),
+            Err(e) => return Some(Err(e)),
+        }
+    })
 }
 
 /// A partition's records one at a time, as `map_partitions` hands them to the user.
