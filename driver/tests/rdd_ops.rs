@@ -1421,6 +1421,25 @@ fn spilling(suite: &mut Suite) {
         same("sums", &got.into_iter().collect::<BTreeMap<_, _>>(), &want)?;
         spilled("reduce_by_key", &spills)
     });
+    suite.check("spilling: the driver's /metrics reports each stage's spills and largest partition", || {
+        let url = format!("{}/metrics", sc.ui_web_url().ok_or("the driver has no web port")?);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let text = runtime.block_on(async { reqwest::get(&url).await?.text().await })?;
+        let spilled: u64 = text
+            .lines()
+            .filter(|l| l.starts_with("weft_spark_stage_memory_bytes_spilled{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        ensure!(spilled > 0, "no stage reports spilled bytes at {url}:\n{text}");
+        let stages = sc.stage_metrics();
+        let largest = stages.iter().map(|s| s.largest_partition_bytes).max().unwrap_or(0);
+        ensure!(largest > 0, "no shuffle stage reports its largest partition");
+        ensure!(
+            text.contains(&format!(" {largest}\n")) && text.contains("weft_spark_stage_largest_partition_bytes{"),
+            "the largest partition ({largest} B) is not in {url}:\n{text}"
+        );
+        Ok(())
+    });
     suite.check("spilling: join (cogroup) of 60000 records with 6000", || {
         let left: Vec<(u64, u64)> = (0..60_000u64).map(|i| (i * 7 % 6000, i)).collect();
         let right: Vec<(u64, String)> = (0..6000u64).filter(|k| k % 5 != 0).map(|k| (k, format!("r{k}"))).collect();

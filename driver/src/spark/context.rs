@@ -17,6 +17,7 @@ use super::error::SparkError;
 use super::executors::{self, Launched};
 use super::rdd::{ops, scope, Data, NewRdd, Rdd, RddNode};
 use super::shared::{self, Accumulator, AccumulatorValue, Broadcast};
+use super::ui;
 
 /// A running Spark application's driver. Cheap to clone; every clone is the same context.
 #[derive(Clone)]
@@ -27,6 +28,7 @@ pub struct SparkContext {
 struct Inner {
     conf: SparkConf,
     application_id: String,
+    ui_web_url: Option<String>,
     tx: UnboundedSender<Event>,
     shared: Arc<Shared>,
     next_rdd: AtomicU32,
@@ -58,6 +60,7 @@ impl SparkContext {
         let shared = Arc::new(Shared::default());
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let launched = runtime.block_on(executors::start(&conf, &plan, tx.clone(), shared.clone()))?;
+        let ui_web_url = runtime.block_on(ui::start(&conf, &launched.host, shared.clone())).map_err(config)?;
         runtime.spawn(backend::run_loop(rx, tx.clone(), shared.clone(), settings));
         let ticker = tx.clone();
         runtime.spawn(async move {
@@ -84,6 +87,7 @@ impl SparkContext {
         Ok(SparkContext {
             inner: Arc::new(Inner {
                 application_id: launched.application_id.clone(),
+                ui_web_url,
                 conf,
                 tx,
                 shared,
@@ -105,6 +109,12 @@ impl SparkContext {
     /// `application_…` on a cluster, `local-…` in local mode.
     pub fn application_id(&self) -> &str {
         &self.inner.application_id
+    }
+
+    /// Spark's `uiWebUrl`: where the driver's web port (`/metrics`) listens, `None` when
+    /// `spark.ui.enabled` is false or no port was free.
+    pub fn ui_web_url(&self) -> Option<&str> {
+        self.inner.ui_web_url.as_deref()
     }
 
     pub fn default_parallelism(&self) -> usize {

@@ -58,6 +58,8 @@ pub(crate) fn plan(conf: &SparkConf) -> Result<ExecPlan, SparkError> {
 /// The running executors' source, to be finished when the application ends.
 pub(crate) struct Launched {
     pub(crate) application_id: String,
+    /// The host the driver's endpoints listen on.
+    pub(crate) host: String,
     source: Source,
 }
 
@@ -124,7 +126,7 @@ pub(crate) async fn start(
         Kind::Local => start_local(conf, plan, &driver_url, tx)?,
         Kind::Yarn => start_yarn(conf, plan, &driver_url, &host, bound.port(), tx).await?,
     };
-    Ok(Launched { application_id, source })
+    Ok(Launched { application_id, host, source })
 }
 
 fn application_id(kind: Kind) -> Result<String, SparkError> {

@@ -20,6 +20,7 @@ mod progress;
 pub mod rdd;
 mod shared;
 mod tasks;
+mod ui;
 pub(crate) mod yarn_am;
 
 pub use conf::SparkConf;

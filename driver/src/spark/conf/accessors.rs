@@ -429,6 +429,23 @@ impl SparkConf {
         self.get_boolean(keys::SHOW_CONSOLE_PROGRESS)
     }
 
+    /// `spark.ui.enabled`, true: the driver serves its web port (`/metrics`).
+    pub fn ui_enabled(&self) -> Result<bool, String> {
+        Ok(self.get_boolean(keys::UI_ENABLED)?.unwrap_or(true))
+    }
+
+    /// `spark.ui.port`, 4040 (0: any free port).
+    pub fn ui_port(&self) -> Result<u16, String> {
+        let port = self.int_in(keys::UI_PORT, 4040, 0, u16::MAX.into())?;
+        Ok(u16::try_from(port).expect("checked against u16::MAX"))
+    }
+
+    /// `spark.port.maxRetries`, 16: how many ports after a busy one a service tries.
+    pub fn port_max_retries(&self) -> Result<u16, String> {
+        let retries = self.int_in(keys::PORT_MAX_RETRIES, 16, 0, 1000)?;
+        Ok(u16::try_from(retries).expect("checked against 1000"))
+    }
+
     /// `spark.eventLog.enabled`, false.
     pub fn event_log_enabled(&self) -> Result<bool, String> {
         self.boolean_or(keys::EVENT_LOG_ENABLED, false)
