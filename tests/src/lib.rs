@@ -31,6 +31,26 @@ pub fn example(name: &str) -> String {
     binary(&format!("examples/{name}")).to_string_lossy().into_owned()
 }
 
+/// The application id a `weft` command printed (`application_<cluster timestamp>_<sequence>`).
+pub fn printed_app_id(text: &str) -> String {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|w| w.starts_with("application_") && w.parse::<weft_proto::ApplicationId>().is_ok())
+        .unwrap_or_else(|| panic!("no application id in output:\n{text}"))
+        .to_owned()
+}
+
+/// Fails the test (never skips it) unless it runs as root with the cgroup memory controller.
+pub fn require_cgroups() {
+    let memory = std::path::Path::new("/sys/fs/cgroup/memory");
+    assert!(
+        nix::unistd::geteuid().is_root() && memory.is_dir(),
+        "these tests need root and the cgroup memory controller at {} (uid {}): run them as root on a \
+         machine with cgroups; they are not skipped",
+        memory.display(),
+        nix::unistd::geteuid()
+    );
+}
+
 /// Polls `condition` until it returns `Some`, or panics with `what` after `timeout`.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut condition: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;

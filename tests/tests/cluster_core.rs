@@ -5,17 +5,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use weft_tests::procs::{self, app_container_prefix};
-use weft_tests::{wait_for, Cluster, ClusterOptions};
+use weft_tests::{printed_app_id, wait_for, Cluster, ClusterOptions};
 
 const APP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The application id `weft shell` printed.
-fn printed_app_id(text: &str) -> String {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .find(|w| w.starts_with("application_") && w.parse::<weft_proto::ApplicationId>().is_ok())
-        .unwrap_or_else(|| panic!("no application id in output:\n{text}"))
-        .to_owned()
-}
 
 fn containers_of(cluster: &Cluster, app: &Value) -> Vec<Value> {
     let id = app["id"].as_str().unwrap();

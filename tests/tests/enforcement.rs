@@ -7,20 +7,9 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use weft_tests::{binary, Cluster, ClusterOptions};
+use weft_tests::{binary, printed_app_id, require_cgroups, Cluster, ClusterOptions};
 
 const APP_TIMEOUT: Duration = Duration::from_secs(90);
-
-fn require_cgroups() {
-    let memory = std::path::Path::new("/sys/fs/cgroup/memory");
-    assert!(
-        nix::unistd::geteuid().is_root() && memory.is_dir(),
-        "these tests need root and the cgroup memory controller at {} (uid {}): run them as root on a \
-         machine with cgroups; they are not skipped",
-        memory.display(),
-        nix::unistd::geteuid()
-    );
-}
 
 /// A cluster whose NodeManagers check memory every 300 ms, plus `nm_yaml`.
 fn cluster(nm_yaml: &str) -> Cluster {
@@ -42,11 +31,7 @@ fn run_shell(cluster: &Cluster, containers: &str, command: &[&str]) -> Value {
     args.extend_from_slice(command);
     let out = cluster.weft(&args);
     let text = out.both();
-    let id = text
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .find(|w| w.starts_with("application_"))
-        .unwrap_or_else(|| panic!("no application id in:\n{text}"))
-        .to_owned();
+    let id = printed_app_id(&text);
     cluster.wait_app_state(&id, &["FINISHED", "FAILED", "KILLED"], APP_TIMEOUT)
 }
 

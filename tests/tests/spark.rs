@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use weft_tests::{example, Cluster, ClusterOptions};
+use weft_tests::{example, printed_app_id, Cluster, ClusterOptions};
 
 /// A deterministic text of `lines` lines over a small vocabulary.
 fn corpus(lines: usize) -> String {
@@ -53,13 +53,6 @@ fn read_counts(dir: &Path) -> BTreeMap<String, u64> {
     counts
 }
 
-fn app_id(text: &str) -> String {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .find(|w| w.starts_with("application_"))
-        .unwrap_or_else(|| panic!("no application id in:\n{text}"))
-        .to_owned()
-}
-
 fn containers(cluster: &Cluster, app: &str) -> Vec<serde_json::Value> {
     let (_, attempts) = cluster.get(&format!("/ws/v1/cluster/apps/{app}/appattempts"));
     let mut all = Vec::new();
@@ -84,7 +77,7 @@ fn wordcount_runs_in_cluster_and_client_mode() {
     let run = cluster.spark_submit("cluster", &[&example("wordcount"), &input, out.to_str().unwrap()]);
     assert_eq!(run.code, Some(0), "{}", run.both());
     assert_eq!(read_counts(&out), expected);
-    let app = app_id(&run.both());
+    let app = printed_app_id(&run.both());
     let report = cluster.app(&app);
     assert_eq!((report["state"].as_str(), report["finalStatus"].as_str()), (Some("FINISHED"), Some("SUCCEEDED")));
     assert_eq!(report["applicationType"], "SPARK");
@@ -104,7 +97,7 @@ fn wordcount_runs_in_cluster_and_client_mode() {
     assert!(run.stdout.starts_with("(2) ShuffledRDD[3] at reduceByKey at wordcount.rs:"), "{}", run.stdout);
     assert_eq!(run.stdout.matches(" +-(").count(), 1, "{}", run.stdout);
     assert!(run.stdout.contains("|  ") && run.stdout.contains("HadoopRDD[0] at textFile"), "{}", run.stdout);
-    let report = cluster.app(&app_id(&run.both()));
+    let report = cluster.app(&printed_app_id(&run.both()));
     assert_eq!(report["finalStatus"], "SUCCEEDED");
     assert_eq!(report["unmanagedApplication"], true);
     cluster.stop_checked();
@@ -122,7 +115,7 @@ fn failed_tasks_are_retried_and_a_hopeless_one_aborts_the_job() {
 
     let run = cluster.spark_submit("cluster", &[&faults, "always-fail"]);
     assert_ne!(run.code, Some(0), "{}", run.both());
-    let report = cluster.app(&app_id(&run.both()));
+    let report = cluster.app(&printed_app_id(&run.both()));
     assert_eq!(report["finalStatus"], "FAILED", "{report}");
     let diagnostics = report["diagnostics"].as_str().unwrap();
     assert!(

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
-use weft_tests::{example, Cluster, ClusterOptions, WeftOutput};
+use weft_tests::{example, printed_app_id, Cluster, ClusterOptions, WeftOutput};
 
 fn submit(cluster: &Cluster, mode: &str, program: &[&str]) -> WeftOutput {
     let run = cluster.spark_submit(mode, program);
@@ -218,13 +218,6 @@ fn am_stdout(cluster: &Cluster, app: &str) -> String {
     panic!("no AM container logs for {app} under {}", cluster.dir.path().display())
 }
 
-fn app_id(text: &str) -> String {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .find(|w| w.starts_with("application_"))
-        .unwrap_or_else(|| panic!("no application id in:\n{text}"))
-        .to_owned()
-}
-
 fn check_pagerank(cluster: &Cluster, dir: &Path) {
     let mut rng = Lcg(13);
     // Nodes 0..300: 280..300 link nowhere, nothing links to 0..10 (they drop out), no self loops.
@@ -247,7 +240,7 @@ fn check_pagerank(cluster: &Cluster, dir: &Path) {
 
     let output = dir.join("pagerank-out");
     let run = submit(cluster, "cluster", &[&example("pagerank"), path(&input), "10", path(&output)]);
-    let app = app_id(&run.both());
+    let app = printed_app_id(&run.both());
     assert_eq!(cluster.app(&app)["finalStatus"], "SUCCEEDED");
     let mut got: BTreeMap<u32, f64> = BTreeMap::new();
     for line in read_parts(&output).into_iter().flatten() {

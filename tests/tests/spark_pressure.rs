@@ -14,20 +14,9 @@ use std::time::Duration;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
-use weft_tests::{example, wait_for, Cluster, ClusterOptions, WeftOutput};
+use weft_tests::{example, printed_app_id, require_cgroups, wait_for, Cluster, ClusterOptions, WeftOutput};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
-
-fn require_cgroups() {
-    let memory = Path::new("/sys/fs/cgroup/memory");
-    assert!(
-        nix::unistd::geteuid().is_root() && memory.is_dir(),
-        "these tests need root and the cgroup memory controller at {} (uid {}): run them as root on a machine \
-         with cgroups; they are not skipped",
-        memory.display(),
-        nix::unistd::geteuid()
-    );
-}
 
 /// Two NodeManagers that check their containers' memory every 300 ms.
 fn cluster() -> Cluster {
@@ -48,13 +37,6 @@ fn submit_args<'a>(executors: &'a str, cores: &'a str, confs: &[&'a str], progra
     }
     args.extend_from_slice(program);
     args
-}
-
-fn app_id(text: &str) -> String {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .find(|w| w.starts_with("application_"))
-        .unwrap_or_else(|| panic!("no application id in:\n{text}"))
-        .to_owned()
 }
 
 fn containers(cluster: &Cluster, app: &str) -> Vec<Value> {
@@ -241,7 +223,7 @@ fn a_task_past_its_container_memory_is_killed_104_with_sparks_hint_and_more_over
     );
     assert!(text.contains("ExecutorLostFailure (executor "), "{text}");
     assert!(text.contains("exited caused by one of the running tasks"), "{text}");
-    let app = app_id(&text);
+    let app = printed_app_id(&text);
     assert!(!memory_kills(&cluster, &app).is_empty(), "the NodeManager recorded no kill");
     assert_eq!(cluster.app(&app)["finalStatus"], "FAILED");
 
@@ -249,7 +231,7 @@ fn a_task_past_its_container_memory_is_killed_104_with_sparks_hint_and_more_over
     let run = cluster.weft(&submit_args("2", "1", &["spark.executor.memoryOverhead=1g"], &[&program, "hog", "1200"]));
     assert_eq!(run.code, Some(0), "{}", run.both());
     assert!(run.stdout.contains("hog survived"), "{}", run.both());
-    let kills = memory_kills(&cluster, &app_id(&run.both()));
+    let kills = memory_kills(&cluster, &printed_app_id(&run.both()));
     assert!(kills.is_empty(), "{kills:?}\n{}", run.both());
     cluster.stop_checked();
 }
@@ -302,7 +284,7 @@ fn a_cache_larger_than_storage_memory_is_recomputed_or_read_from_disk() {
                 .unwrap()
                 .to_owned(),
         );
-        assert!(memory_kills(&cluster, &app_id(&text)).is_empty(), "{level}: a container was killed");
+        assert!(memory_kills(&cluster, &printed_app_id(&text)).is_empty(), "{level}: a container was killed");
     }
     assert_eq!(answers[0], answers[1]);
     cluster.stop_checked();
@@ -329,7 +311,7 @@ fn sort_and_group_by_key_of_ten_times_the_executor_memory_spill_and_finish() {
         assert_eq!(run.code, Some(0), "{mode:?}: {text}");
         let (memory, disk) = spilled(&run.stdout);
         assert!(memory > 0 && disk > 0, "{mode:?} spilled nothing: {text}");
-        let app = app_id(&text);
+        let app = printed_app_id(&text);
         assert!(memory_kills(&cluster, &app).is_empty(), "{mode:?}: a container was killed");
         assert_eq!(containers(&cluster, &app).len(), 1, "{mode:?}: one executor, never replaced");
     }
