@@ -116,6 +116,12 @@ pub const KEYS: &[Key] = &[
         "how long an AM container may keep running after it unregistered before it is stopped",
     ),
     key(
+        "yarn.resourcemanager.rm.container-allocation.expiry-interval-ms",
+        "600000",
+        Kind::Int { min: 1000, max: MS_MAX },
+        "a granted container that no NodeManager reports running within this long goes back to the cluster (-100)",
+    ),
+    key(
         "weft.resourcemanager.container-kills.max-records",
         "1000",
         Kind::Int { min: 0, max: 1_000_000 },

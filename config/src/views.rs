@@ -36,6 +36,8 @@ pub struct RmConfig {
     pub nm_liveness_interval: Duration,
     pub max_completed_apps: usize,
     pub am_finish_grace: Duration,
+    /// A granted container not reported running within this long is taken back.
+    pub container_allocation_expiry: Duration,
     /// Kill records kept for the kill feed.
     pub max_kill_records: usize,
     pub staging_dir: PathBuf,
@@ -58,6 +60,7 @@ impl RmConfig {
             nm_liveness_interval: ms(s, "yarn.resourcemanager.nm.liveness-monitor.interval-ms"),
             max_completed_apps: s.int("yarn.resourcemanager.max-completed-applications") as usize,
             am_finish_grace: ms(s, "yarn.resourcemanager.am-finish.grace-ms"),
+            container_allocation_expiry: ms(s, "yarn.resourcemanager.rm.container-allocation.expiry-interval-ms"),
             max_kill_records: s.int("weft.resourcemanager.container-kills.max-records") as usize,
             staging_dir: PathBuf::from(s.text("weft.resourcemanager.staging-dir")),
             minimum_allocation: Resource::new(

@@ -82,6 +82,7 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         heartbeat_interval_ms: config.heartbeat_interval.as_millis() as u64,
         nm_expiry_ms: config.nm_expiry.as_millis() as u64,
         am_finish_grace_ms: config.am_finish_grace.as_millis() as u64,
+        container_allocation_expiry_ms: config.container_allocation_expiry.as_millis() as u64,
         max_completed_apps: config.max_completed_apps,
         max_kill_records: config.max_kill_records,
     });
@@ -97,7 +98,7 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
     let (rm, effects) = Rm::new(core, info);
     let rm = Arc::new(rm);
     let tasks = TaskTracker::new();
-    tasks.spawn(launcher::run(rm.clone(), effects, tasks.clone()));
+    tasks.spawn(launcher::run(rm.clone(), effects, tasks.clone(), shutdown.clone()));
     tasks.spawn(tick(rm.clone(), config.nm_liveness_interval, shutdown.clone()));
 
     use pb::application_client_server::ApplicationClientServer;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weft_proto::pb;
 use weft_proto::pb::container_management_client::ContainerManagementClient;
@@ -15,9 +16,20 @@ use crate::state::Rm;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Carries out effects until the channel closes; each launch runs in its own tracked task.
-pub async fn run(rm: Arc<Rm>, mut effects: mpsc::UnboundedReceiver<Effect>, tasks: TaskTracker) {
-    while let Some(effect) = effects.recv().await {
+/// Carries out effects until shutdown (or until the channel closes); each launch runs in its own
+/// tracked task, so shutdown waits only for launches that are under way.
+pub async fn run(
+    rm: Arc<Rm>,
+    mut effects: mpsc::UnboundedReceiver<Effect>,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let effect = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            effect = effects.recv() => effect,
+        };
+        let Some(effect) = effect else { return };
         let rm = rm.clone();
         tasks.spawn(async move { carry_out(rm, effect).await });
     }

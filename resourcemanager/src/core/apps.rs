@@ -1,6 +1,6 @@
 //! Application events: new id, submit, kill, and the application master protocol.
 
-use weft_proto::states::{AppState, AttemptState, FinalStatus};
+use weft_proto::states::{AppState, AttemptState, ContainerState, FinalStatus};
 use weft_proto::{exit_status, ApplicationAttemptId, ApplicationId, ContainerId};
 
 use super::app::{App, Attempt, Submission};
@@ -208,7 +208,9 @@ impl RmCore {
         let a = app.current_attempt_mut();
         let allocated = std::mem::take(&mut a.newly_allocated);
         let completed: Vec<ReportedContainer> = std::mem::take(&mut a.newly_completed);
-        let allocated = allocated.iter().filter_map(|c| self.containers.get(c).cloned()).collect();
+        // A grant that ended before the AM heard of it (expired, say) is not handed out.
+        let allocated =
+            allocated.iter().filter_map(|c| self.containers.get(c)).filter(|c| !c.is_complete()).cloned().collect();
         Ok(AllocateReply {
             allocated,
             completed,
@@ -249,9 +251,17 @@ impl RmCore {
             a.tracking_url = tracking_url;
         }
         let unmanaged = a.am_container.is_none();
+        let granted: Vec<ContainerId> = a.containers.iter().copied().collect();
         app.finish(AppState::FINISHED, final_status, diagnostics, now_ms);
         tracing::info!(app = %attempt.application, final_status = %final_status, "application finished");
         self.scheduler.remove_attempt(attempt);
+        let unstarted: Vec<ContainerId> = granted
+            .into_iter()
+            .filter(|c| self.containers.get(c).is_some_and(|c| !c.is_am && c.state == ContainerState::NEW))
+            .collect();
+        // Grants it never started go back now; running containers are stopped when the attempt ends.
+        self.release_containers(&unstarted, Release::AttemptEnded, now_ms);
+        self.schedule(now_ms);
         if unmanaged {
             self.end_finishing_attempt(attempt, now_ms);
         }
@@ -279,8 +289,10 @@ impl RmCore {
         let Some(app) = self.apps.get_mut(&attempt.application) else { return };
         let Some(a) = app.attempt_mut(attempt) else { return };
         a.end(AttemptState::FINISHED, now_ms);
+        let held: Vec<ContainerId> = a.containers.iter().copied().collect();
         let nodes = self.nodes_running(attempt.application);
         self.cleanup_app_on(nodes, attempt.application);
+        self.release_containers(&held, Release::AttemptEnded, now_ms);
     }
 
     /// Bookkeeping when an application reaches a final state: retention of finished applications.

@@ -26,8 +26,9 @@ pub struct RmContainer {
     pub usage: MemoryUsage,
     /// The NodeManager's own word on why it killed the container, and when (ms).
     pub reported_kill: Option<(String, u64)>,
-    /// Its application released it before it started; its end is not a kill.
-    pub released_by_application: bool,
+    /// It ended before it ever ran: released by its application, dropped when its attempt ended, or
+    /// expired unused. Its end is not a kill.
+    pub given_back: bool,
 }
 
 /// Peak memory over a container's process tree and the limits it was held to, in bytes (0 = unknown).

@@ -16,6 +16,8 @@ mod nodes;
 mod reports;
 
 #[cfg(test)]
+mod capacity_props;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -43,6 +45,8 @@ pub struct CoreConfig {
     pub heartbeat_interval_ms: u64,
     pub nm_expiry_ms: u64,
     pub am_finish_grace_ms: u64,
+    /// A granted container that no NodeManager reports running within this long is taken back.
+    pub container_allocation_expiry_ms: u64,
     pub max_completed_apps: usize,
     /// Kill records kept for the kill feed.
     pub max_kill_records: usize,
@@ -59,6 +63,7 @@ impl CoreConfig {
             heartbeat_interval_ms: 1000,
             nm_expiry_ms: 600_000,
             am_finish_grace_ms: 5000,
+            container_allocation_expiry_ms: 600_000,
             max_completed_apps: 1000,
             max_kill_records: 1000,
         }
@@ -124,6 +129,7 @@ impl RmCore {
     /// Periodic work: node liveness, AM-finish grace, retention.
     pub fn tick(&mut self, now_ms: u64) {
         self.expire_nodes(now_ms);
+        self.expire_unused_containers(now_ms);
         self.finish_unregistered_attempts(now_ms);
     }
 
@@ -142,15 +148,19 @@ impl RmCore {
         let Some(node) = self.nodes.get_mut(&grant.node) else {
             return;
         };
+        let app_ended = app.state.is_final();
         let attempt = app.current_attempt_mut();
-        if attempt.id != grant.attempt || attempt.is_ended() {
+        // The AM container goes to an attempt waiting for it; every other container only to a
+        // registered attempt that is still running (never to one that unregistered or ended).
+        let is_am = attempt.am_container.is_none() && attempt.state == weft_proto::states::AttemptState::SCHEDULED;
+        let wanted = is_am || attempt.state == weft_proto::states::AttemptState::RUNNING;
+        if attempt.id != grant.attempt || !wanted || app_ended {
             self.scheduler.release(&grant.node, grant.resource);
             return;
         }
         let id = attempt.id.container(attempt.next_container_id);
         attempt.next_container_id += 1;
         attempt.containers.insert(id);
-        let is_am = attempt.am_container.is_none() && attempt.state == weft_proto::states::AttemptState::SCHEDULED;
         node.allocated += grant.resource;
         node.containers.insert(id);
         self.containers.insert(
@@ -169,7 +179,7 @@ impl RmCore {
                 is_am,
                 usage: Default::default(),
                 reported_kill: None,
-                released_by_application: false,
+                given_back: false,
             },
         );
         if is_am {

@@ -8,13 +8,18 @@ use super::events::{KillEvent, KillReason};
 use super::node::{HeartbeatReply, Node, Utilization};
 use super::RmCore;
 
-/// Who gave up a container that had not started yet.
+/// Why a container is given up; for one that had not started yet, its exit status and diagnostics
+/// (YARN's `SchedulerUtils` texts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Release {
     /// The application master released it (YARN: ABORTED).
     ByApplication,
     /// The ResourceManager ended it: application killed, or its attempt failed.
     ByResourceManager,
+    /// Its attempt unregistered or ended while the grant was unused.
+    AttemptEnded,
+    /// No NodeManager reported it running within the allocation expiry interval.
+    Expired,
 }
 
 impl Release {
@@ -24,7 +29,14 @@ impl Release {
             Release::ByResourceManager => {
                 (exit_status::KILLED_BY_RESOURCEMANAGER, "Container Killed by ResourceManager")
             }
+            Release::AttemptEnded => (exit_status::ABORTED, "Container of a completed application"),
+            Release::Expired => (exit_status::ABORTED, "Container expired since it was unused"),
         }
+    }
+
+    /// An unstarted container given up this way is not a kill (kept out of the kill feed).
+    fn gives_back(self) -> bool {
+        !matches!(self, Release::ByResourceManager)
     }
 }
 
@@ -124,11 +136,21 @@ impl RmCore {
         if status.kill.is_some() && !container.is_complete() {
             container.reported_kill = status.kill.clone();
         }
+        let attempt_ended = self
+            .apps
+            .get(&status.id.application())
+            .and_then(|app| app.attempts.iter().find(|a| a.id == status.id.attempt))
+            .is_none_or(|a| a.is_ended());
         match status.state {
             ContainerState::COMPLETE => {
                 self.complete_container(status.id, status.exit_status, status.diagnostics, now_ms)
             }
             _ if container.is_complete() => unknown.push(status.id),
+            // Started after its attempt ended (a launch that raced the end): it has no owner, stop it.
+            _ if attempt_ended => {
+                container.state = ContainerState::RUNNING;
+                unknown.push(status.id);
+            }
             _ => container.state = ContainerState::RUNNING,
         }
     }
@@ -148,11 +170,27 @@ impl RmCore {
     }
 
     fn lose_node(&mut self, id: &NodeId, now_ms: u64) {
+        tracing::warn!(node = %id, "node lost: no heartbeat within the expiry interval");
+        self.remove_node(id, NodeState::LOST, now_ms);
+    }
+
+    /// A NodeManager stopping on purpose (UnregisterNodeManager, after its last heartbeat): the node
+    /// is SHUTDOWN at once, its capacity gone, and containers it did not report complete end with
+    /// -100 as on a lost node. Unknown or already inactive nodes are left as they are.
+    pub fn unregister_node(&mut self, id: &NodeId, now_ms: u64) {
+        if self.nodes.get(id).is_none_or(|n| n.state != NodeState::RUNNING) {
+            return;
+        }
+        tracing::info!(node = %id, "node unregistered: it is shutting down");
+        self.remove_node(id, NodeState::SHUTDOWN, now_ms);
+    }
+
+    /// Takes a node out of service: no more grants on it, and what still ran there is complete.
+    fn remove_node(&mut self, id: &NodeId, state: NodeState, now_ms: u64) {
         let Some(node) = self.nodes.get_mut(id) else { return };
-        node.state = NodeState::LOST;
+        node.state = state;
         let containers: Vec<ContainerId> = node.containers.iter().copied().collect();
         self.scheduler.remove_node(id);
-        tracing::warn!(node = %id, containers = containers.len(), "node lost: no heartbeat within the expiry interval");
         for container in containers {
             self.complete_container(container, exit_status::ABORTED, LOST_NODE_DIAGNOSTICS.into(), now_ms);
         }
@@ -197,7 +235,7 @@ impl RmCore {
     }
 
     fn record_kill(&mut self, container: &super::RmContainer, now_ms: u64) {
-        if container.released_by_application {
+        if container.given_back {
             return;
         }
         let reported = container.reported_kill.as_ref().and_then(|(r, at)| Some((r.parse::<KillReason>().ok()?, *at)));
@@ -271,16 +309,34 @@ impl RmCore {
                 n.containers_to_cleanup.insert(*id);
             }
             if never_started {
-                if by == Release::ByApplication {
-                    // Given back by its own application: not a kill, so not in the kill feed.
+                if by.gives_back() {
                     if let Some(c) = self.containers.get_mut(id) {
-                        c.released_by_application = true;
+                        c.given_back = true;
                     }
                 }
                 let (status, diagnostics) = by.exit();
                 self.complete_container(*id, status, diagnostics.into(), now_ms);
             }
         }
+    }
+
+    /// Granted containers that no NodeManager reported running within
+    /// `container_allocation_expiry_ms` go back to the cluster (YARN's ContainerAllocationExpirer).
+    pub(crate) fn expire_unused_containers(&mut self, now_ms: u64) {
+        let expiry = self.config.container_allocation_expiry_ms;
+        let mut expired: Vec<ContainerId> = self
+            .containers
+            .values()
+            .filter(|c| c.state == ContainerState::NEW && now_ms.saturating_sub(c.created_ms) >= expiry)
+            .map(|c| c.id)
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        expired.sort();
+        tracing::warn!(containers = expired.len(), "granted containers expired unused");
+        self.release_containers(&expired, Release::Expired, now_ms);
+        self.schedule(now_ms);
     }
 
     /// Nodes where containers of `app` are still alive.

@@ -260,3 +260,122 @@ fn unstarted_containers_end_with_the_status_of_whoever_gave_them_up() {
     let app = core.app(attempt.application).unwrap();
     assert_eq!(app.diagnostics, "Application killed by user.", "the user's own kill is not listed as a cluster kill");
 }
+
+/// A 4096 MB and a 2048 MB node; the AM takes 1024 MB of the first.
+fn lopsided_cluster() -> RmCore {
+    let mut core = RmCore::new(CoreConfig::with_defaults(T0));
+    core.register_node(node(1), "127.0.0.1:8001".into(), "test".into(), Resource::new(4096, 4), &[], T0);
+    core.register_node(node(2), "127.0.0.1:8002".into(), "test".into(), Resource::new(2048, 4), &[], T0);
+    core
+}
+
+fn executor_ask(n: i64) -> AskRequest {
+    AskRequest { priority: 1, capability: Resource::new(2560, 1), num_containers: n }
+}
+
+fn assert_no_capacity_held(core: &RmCore) {
+    for n in core.nodes() {
+        assert_eq!(n.allocated, Resource::ZERO, "node {} still holds {:?}: {:?}", n.id, n.allocated, n.containers);
+        assert!(n.containers.is_empty(), "node {} still lists {:?}", n.id, n.containers);
+    }
+}
+
+#[test]
+fn a_grant_made_between_a_release_and_the_unregister_goes_back_to_the_cluster() {
+    let mut core = lopsided_cluster();
+    let (attempt, am) = running_app(&mut core, T0);
+    // Two executors of 2g + 384m overhead are asked for; only one fits (beside the AM on node 1).
+    let reply = core.allocate(attempt, &[executor_ask(2)], &[], 0.1, T0).unwrap();
+    assert_eq!(reply.allocated.len(), 1);
+    let executor = reply.allocated[0].id;
+    heartbeat(&mut core, node(1), vec![ReportedContainer::running(am), ReportedContainer::running(executor)], T0);
+    // The job is done: the AM releases its executor; the NodeManager stops it and reports it.
+    core.allocate(attempt, &[executor_ask(2)], &[executor], 1.0, T0 + 100).unwrap();
+    heartbeat(&mut core, node(1), vec![ReportedContainer::complete(executor, -105, "")], T0 + 200);
+    // The freed room went to the still-outstanding ask: a container nobody will start.
+    let late: Vec<ContainerId> = core
+        .attempt_containers(attempt)
+        .unwrap()
+        .iter()
+        .filter(|c| !c.is_complete() && !c.is_am)
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(late.len(), 1, "the outstanding ask is granted while the attempt runs");
+    core.finish_am(attempt, "SUCCEEDED", String::new(), String::new(), T0 + 300).unwrap();
+    let late_id = late[0];
+    let late = core.container(late_id).unwrap();
+    assert_eq!(late.state, ContainerState::COMPLETE);
+    assert_eq!(late.exit_status, exit_status::ABORTED);
+    assert_eq!(late.diagnostics, "Container of a completed application");
+    heartbeat(&mut core, node(1), vec![ReportedContainer::complete(am, 0, "")], T0 + 400);
+    assert_eq!(core.app(attempt.application).unwrap().state, AppState::FINISHED);
+    assert_eq!(core.app_allocated(attempt.application).0, Resource::ZERO);
+    assert_no_capacity_held(&core);
+    let kills = core.kills(&KillFilter::default());
+    assert!(kills.iter().all(|k| k.container != late_id), "an unused grant is not a kill: {kills:?}");
+    // The next application gets the whole cluster again.
+    let (next, _) = running_app(&mut core, T0 + 500);
+    let reply = core.allocate(next, &[executor_ask(1)], &[], 0.1, T0 + 500).unwrap();
+    assert_eq!(reply.allocated.len(), 1);
+}
+
+#[test]
+fn nothing_is_granted_to_an_attempt_that_unregistered() {
+    let mut core = lopsided_cluster();
+    let (attempt, am) = running_app(&mut core, T0);
+    core.allocate(attempt, &[executor_ask(5)], &[], 0.1, T0).unwrap();
+    core.finish_am(attempt, "SUCCEEDED", String::new(), String::new(), T0 + 100).unwrap();
+    // The AM container runs on through the grace period; whatever frees up is not handed to it.
+    let granted_before = core.attempt_containers(attempt).unwrap().len();
+    core.register_node(node(3), "127.0.0.1:8003".into(), "test".into(), Resource::new(8192, 8), &[], T0 + 200);
+    assert_eq!(core.attempt_containers(attempt).unwrap().len(), granted_before);
+    heartbeat(&mut core, node(1), vec![ReportedContainer::complete(am, 0, "")], T0 + 300);
+    assert_no_capacity_held(&core);
+}
+
+#[test]
+fn a_granted_container_nobody_starts_expires_and_its_room_comes_back() {
+    let mut core = lopsided_cluster();
+    let expiry = core.config().container_allocation_expiry_ms;
+    let (attempt, am) = running_app(&mut core, T0);
+    let reply = core.allocate(attempt, &[executor_ask(1)], &[], 0.1, T0).unwrap();
+    let unused = reply.allocated[0].id;
+    heartbeat(&mut core, node(1), vec![ReportedContainer::running(am)], T0 + expiry - 1);
+    core.tick(T0 + expiry - 1);
+    assert_eq!(core.container(unused).unwrap().state, ContainerState::NEW, "not before the interval");
+    heartbeat(&mut core, node(1), vec![ReportedContainer::running(am)], T0 + expiry);
+    core.tick(T0 + expiry);
+    let c = core.container(unused).unwrap();
+    assert_eq!((c.state, c.exit_status), (ContainerState::COMPLETE, exit_status::ABORTED));
+    assert_eq!(c.diagnostics, "Container expired since it was unused");
+    let reply = core.allocate(attempt, &[executor_ask(0)], &[], 0.5, T0 + expiry).unwrap();
+    assert_eq!(reply.completed.len(), 1, "the AM hears the grant is gone");
+    assert_eq!(reply.completed[0].exit_status, exit_status::ABORTED);
+    assert_eq!(core.node(&node(1)).unwrap().allocated, Resource::new(1024, 1), "only the AM is left");
+    // The AM container itself was reported running, so it never expires.
+    assert_eq!(core.container(am).unwrap().state, ContainerState::RUNNING);
+}
+
+#[test]
+fn a_node_that_unregisters_is_shutdown_at_once_and_its_containers_end() {
+    let mut core = cluster();
+    let (attempt, am) = running_app(&mut core, T0);
+    let reply = core.allocate(attempt, &[ask(2)], &[], 0.1, T0).unwrap();
+    let on_node: Vec<ContainerId> = reply.allocated.iter().map(|c| c.id).collect();
+    let am_node = core.container(am).unwrap().node.clone();
+    let other = if am_node == node(1) { node(2) } else { node(1) };
+    core.unregister_node(&other, T0 + 10);
+    let n = core.node(&other).unwrap();
+    assert_eq!(n.state, NodeState::SHUTDOWN);
+    assert_eq!(n.available(), Resource::ZERO);
+    assert_eq!(core.metrics().shutdown_nodes, 1);
+    for c in on_node.iter().filter(|c| core.container(**c).unwrap().node == other) {
+        assert_eq!(core.container(*c).unwrap().exit_status, exit_status::ABORTED);
+    }
+    // Nothing new lands on it; a heartbeat from it is told to register again.
+    let reply = core.allocate(attempt, &[ask(8)], &[], 0.2, T0 + 20).unwrap();
+    assert!(reply.allocated.iter().all(|c| c.node != other));
+    assert!(heartbeat(&mut core, other.clone(), vec![], T0 + 30).resync);
+    core.register_node(other.clone(), "x".into(), "test".into(), Resource::new(4096, 4), &[], T0 + 40);
+    assert_eq!(core.node(&other).unwrap().state, NodeState::RUNNING);
+}

@@ -83,4 +83,14 @@ impl ResourceTracker for TrackerService {
             },
         }))
     }
+
+    async fn unregister_node_manager(
+        &self,
+        request: Request<pb::UnregisterNodeRequest>,
+    ) -> Result<Response<pb::UnregisterNodeResponse>, Status> {
+        let pb::UnregisterNodeRequest { node_id } = request.into_inner();
+        let id = convert::node_id(&node_id)?;
+        self.rm.with(|core, now| core.unregister_node(&id, now));
+        Ok(Response::new(pb::UnregisterNodeResponse {}))
+    }
 }

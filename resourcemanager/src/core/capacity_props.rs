@@ -1,0 +1,302 @@
+//! Property: whatever happens to applications and nodes, once every application has ended and the
+//! NodeManagers have done what they were told, no node holds any capacity and the scheduler's view
+//! agrees with the nodes'. The NodeManagers are simulated faithfully enough to matter: they start
+//! what they are handed (or not), report running and finished containers, honour cleanups, and
+//! re-register when told to resync.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+use weft_proto::states::{ContainerState, NodeState};
+use weft_proto::{ApplicationId, ContainerId, NodeId, Resource};
+
+use super::*;
+
+const T0: u64 = 1_700_000_000_000;
+const NODES: u16 = 3;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Submit,
+    /// Carry out queued AM launches; `fail` makes the NodeManager refuse them.
+    LaunchAms {
+        fail: bool,
+    },
+    Register {
+        app: usize,
+    },
+    /// Ask for `n` containers of `mb`; release the `release`-th live container; start what is granted
+    /// unless `start` is false.
+    Allocate {
+        app: usize,
+        n: i64,
+        mb: i64,
+        release: Option<usize>,
+        start: bool,
+    },
+    Heartbeat {
+        node: u16,
+    },
+    /// The `which`-th running container on `node` exits by itself.
+    Exit {
+        node: u16,
+        which: usize,
+        code: i32,
+    },
+    Unregister {
+        app: usize,
+        status: u8,
+    },
+    Kill {
+        app: usize,
+    },
+    Advance {
+        ms: u64,
+    },
+    /// The NodeManager stops (unregistering or just vanishing) and comes back empty.
+    NodeRestart {
+        node: u16,
+        unregister: bool,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => Just(Op::Submit),
+        2 => prop_oneof![3 => Just(false), 1 => Just(true)].prop_map(|fail| Op::LaunchAms { fail }),
+        2 => (0..4usize).prop_map(|app| Op::Register { app }),
+        4 => (0..4usize, 0..4i64, prop::sample::select(vec![512i64, 1024, 2560, 3072]), prop::option::of(0..4usize), any::<bool>())
+            .prop_map(|(app, n, mb, release, start)| Op::Allocate { app, n, mb, release, start }),
+        4 => (1..=NODES).prop_map(|node| Op::Heartbeat { node }),
+        2 => (1..=NODES, 0..4usize, prop::sample::select(vec![0, 1, 143])).prop_map(|(node, which, code)| Op::Exit { node, which, code }),
+        1 => (0..4usize, 0..3u8).prop_map(|(app, status)| Op::Unregister { app, status }),
+        1 => (0..4usize).prop_map(|app| Op::Kill { app }),
+        1 => prop::sample::select(vec![500u64, 6_000, 20_000, 700_000]).prop_map(|ms| Op::Advance { ms }),
+        1 => (1..=NODES, any::<bool>()).prop_map(|(node, unregister)| Op::NodeRestart { node, unregister }),
+    ]
+}
+
+fn node(i: u16) -> NodeId {
+    NodeId::new("127.0.0.1", 9000 + i)
+}
+
+/// A NodeManager as the ResourceManager sees it through heartbeats.
+#[derive(Default)]
+struct SimNm {
+    running: BTreeSet<ContainerId>,
+    /// Finished and not reported yet: (container, exit status).
+    done: Vec<(ContainerId, i32)>,
+}
+
+struct World {
+    core: RmCore,
+    nms: BTreeMap<NodeId, SimNm>,
+    apps: Vec<ApplicationId>,
+    now: u64,
+}
+
+impl World {
+    fn new() -> World {
+        let mut config = CoreConfig::with_defaults(T0);
+        config.nm_expiry_ms = 10_000;
+        config.container_allocation_expiry_ms = 30_000;
+        let mut core = RmCore::new(config);
+        let mut nms = BTreeMap::new();
+        for i in 1..=NODES {
+            let total = Resource::new(2048 * i as i64, 4);
+            core.register_node(node(i), format!("127.0.0.1:{}", 8000 + i), "t".into(), total, &[], T0);
+            nms.insert(node(i), SimNm::default());
+        }
+        World { core, nms, apps: Vec::new(), now: T0 }
+    }
+
+    fn app(&self, i: usize) -> Option<ApplicationId> {
+        (!self.apps.is_empty()).then(|| self.apps[i % self.apps.len()])
+    }
+
+    fn current_attempt(&self, app: ApplicationId) -> weft_proto::ApplicationAttemptId {
+        self.core.app(app).unwrap().current_attempt().id
+    }
+
+    fn start(&mut self, c: &RmContainer) {
+        if let Some(nm) = self.nms.get_mut(&c.node) {
+            nm.running.insert(c.id);
+        }
+    }
+
+    fn launch_ams(&mut self, fail: bool) {
+        for effect in self.core.take_effects() {
+            let Effect::LaunchAm { attempt, container, node, .. } = effect;
+            if fail {
+                self.core.am_launched(attempt, Err("refused".into()), self.now);
+            } else {
+                self.nms.get_mut(&node).unwrap().running.insert(container);
+                self.core.am_launched(attempt, Ok(()), self.now);
+            }
+        }
+    }
+
+    fn heartbeat(&mut self, id: &NodeId) {
+        let nm = self.nms.get_mut(id).unwrap();
+        let mut reported: Vec<ReportedContainer> = nm.running.iter().map(|c| ReportedContainer::running(*c)).collect();
+        reported.extend(nm.done.drain(..).map(|(c, s)| ReportedContainer::complete(c, s, "")));
+        let reply = self.core.node_heartbeat(id, reported, Utilization::default(), String::new(), self.now);
+        let nm = self.nms.get_mut(id).unwrap();
+        if reply.resync {
+            // Told to resync: stop everything, register again with nothing running.
+            nm.running.clear();
+            nm.done.clear();
+            let total = self.core.node(id).unwrap().total;
+            self.core.register_node(id.clone(), "x".into(), "t".into(), total, &[], self.now);
+            return;
+        }
+        for c in reply.containers_to_cleanup {
+            if nm.running.remove(&c) {
+                nm.done.push((c, -106));
+            }
+        }
+        for app in reply.apps_to_cleanup {
+            let of_app: Vec<ContainerId> = nm.running.iter().filter(|c| c.application() == app).copied().collect();
+            for c in of_app {
+                nm.running.remove(&c);
+                nm.done.push((c, -107));
+            }
+        }
+    }
+
+    fn apply(&mut self, op: Op) {
+        let now = self.now;
+        match op {
+            Op::Submit => {
+                let id = self.core.new_application();
+                let submission = Submission {
+                    id,
+                    name: "p".into(),
+                    queue: String::new(),
+                    application_type: String::new(),
+                    user: "u".into(),
+                    am_resource: Resource::new(1024, 1),
+                    am_launch: LaunchSpec { command: vec!["am".into()], ..Default::default() },
+                    max_app_attempts: 0,
+                    unmanaged_am: false,
+                    tags: vec![],
+                };
+                self.core.submit(submission, now).unwrap();
+                self.apps.push(id);
+            }
+            Op::LaunchAms { fail } => self.launch_ams(fail),
+            Op::Register { app } => {
+                if let Some(app) = self.app(app) {
+                    let attempt = self.current_attempt(app);
+                    let _ = self.core.register_am(attempt, "h".into(), 1, String::new(), now);
+                }
+            }
+            Op::Allocate { app, n, mb, release, start } => {
+                let Some(app) = self.app(app) else { return };
+                let attempt = self.current_attempt(app);
+                let live: Vec<ContainerId> = self
+                    .core
+                    .attempt_containers(attempt)
+                    .map(|cs| cs.iter().filter(|c| !c.is_am && !c.is_complete()).map(|c| c.id).collect())
+                    .unwrap_or_default();
+                let releases: Vec<ContainerId> =
+                    release.and_then(|i| (!live.is_empty()).then(|| live[i % live.len()])).into_iter().collect();
+                let ask = AskRequest { priority: 1, capability: Resource::new(mb, 1), num_containers: n };
+                if let Ok(reply) = self.core.allocate(attempt, &[ask], &releases, 0.5, now) {
+                    if start {
+                        for c in &reply.allocated {
+                            self.start(c);
+                        }
+                    }
+                }
+            }
+            Op::Heartbeat { node: i } => self.heartbeat(&node(i)),
+            Op::Exit { node: i, which, code } => {
+                let nm = self.nms.get_mut(&node(i)).unwrap();
+                if let Some(c) = nm.running.iter().nth(which % nm.running.len().max(1)).copied() {
+                    nm.running.remove(&c);
+                    nm.done.push((c, code));
+                }
+            }
+            Op::Unregister { app, status } => {
+                if let Some(app) = self.app(app) {
+                    let attempt = self.current_attempt(app);
+                    let status = ["SUCCEEDED", "FAILED", "KILLED"][status as usize];
+                    let _ = self.core.finish_am(attempt, status, String::new(), String::new(), now);
+                }
+            }
+            Op::Kill { app } => {
+                if let Some(app) = self.app(app) {
+                    let _ = self.core.kill(app, "killed".into(), now);
+                }
+            }
+            Op::Advance { ms } => {
+                self.now += ms;
+                self.core.tick(self.now);
+            }
+            Op::NodeRestart { node: i, unregister } => {
+                let id = node(i);
+                // The NodeManager stops its containers and reports them in a last heartbeat.
+                let nm = self.nms.get_mut(&id).unwrap();
+                let stopped: Vec<ContainerId> = std::mem::take(&mut nm.running).into_iter().collect();
+                nm.done.extend(stopped.into_iter().map(|c| (c, -105)));
+                if unregister {
+                    self.heartbeat(&id);
+                    self.core.unregister_node(&id, now);
+                }
+                let nm = self.nms.get_mut(&id).unwrap();
+                nm.done.clear();
+                let total = self.core.node(&id).unwrap().total;
+                self.core.register_node(id, "x".into(), "t".into(), total, &[], now);
+            }
+        }
+    }
+
+    /// Every application is ended; the NodeManagers and the clock run until nothing changes.
+    fn wind_down(&mut self) {
+        for app in self.apps.clone() {
+            let _ = self.core.kill(app, "end of test".into(), self.now);
+        }
+        for _ in 0..4 {
+            self.launch_ams(false);
+            let grace = self.core.config().am_finish_grace_ms + 1;
+            self.now += grace;
+            self.core.tick(self.now);
+            for i in 1..=NODES {
+                self.heartbeat(&node(i));
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_capacity_outlives_the_applications(ops in prop::collection::vec(op(), 0..60)) {
+        let mut world = World::new();
+        for op in ops {
+            world.apply(op);
+        }
+        world.wind_down();
+        for app in &world.apps {
+            let app = world.core.app(*app).unwrap();
+            prop_assert!(app.state.is_final(), "{} is {:?}", app.id(), app.state);
+            prop_assert!(app.attempts.iter().all(|a| a.is_ended()), "{:?}", app.attempts.iter().map(|a| a.state).collect::<Vec<_>>());
+        }
+        let mut free = Resource::ZERO;
+        for n in world.core.nodes() {
+            prop_assert_eq!(n.allocated, Resource::ZERO, "node {} holds {:?}", n.id, n.containers);
+            prop_assert!(n.containers.is_empty());
+            if n.state == NodeState::RUNNING {
+                free += n.total;
+            }
+        }
+        prop_assert_eq!(world.core.scheduler.available(), free);
+        for app in &world.apps {
+            for c in world.core.app_containers(*app).unwrap() {
+                prop_assert_eq!(c.state, ContainerState::COMPLETE, "{} never ended", c.id);
+            }
+        }
+    }
+}
