@@ -134,6 +134,18 @@ pub const KEYS: &[Key] = &[
         "content-addressed store of uploaded application files",
     ),
     key(
+        "weft.resourcemanager.staging.cleaner.interval-ms",
+        "600000",
+        Kind::Int { min: 1000, max: MS_MAX },
+        "how often staged files no running application uses are removed",
+    ),
+    key(
+        "weft.resourcemanager.staging.retain-unreferenced-ms",
+        "3600000",
+        Kind::Int { min: 0, max: MS_MAX },
+        "a staged file no running application uses is kept this long after its last upload, check or download",
+    ),
+    key(
         "yarn.scheduler.minimum-allocation-mb",
         "1024",
         Kind::MemoryMb { allow_detect: false },

@@ -41,6 +41,10 @@ pub struct RmConfig {
     /// Kill records kept for the kill feed.
     pub max_kill_records: usize,
     pub staging_dir: PathBuf,
+    /// How often unused staged files are removed.
+    pub staging_cleaner_interval: Duration,
+    /// How long a staged file nobody running uses is kept after it was last touched.
+    pub staging_retain_unreferenced: Duration,
     pub minimum_allocation: Resource,
     pub maximum_allocation: Resource,
 }
@@ -63,6 +67,8 @@ impl RmConfig {
             container_allocation_expiry: ms(s, "yarn.resourcemanager.rm.container-allocation.expiry-interval-ms"),
             max_kill_records: s.int("weft.resourcemanager.container-kills.max-records") as usize,
             staging_dir: PathBuf::from(s.text("weft.resourcemanager.staging-dir")),
+            staging_cleaner_interval: ms(s, "weft.resourcemanager.staging.cleaner.interval-ms"),
+            staging_retain_unreferenced: ms(s, "weft.resourcemanager.staging.retain-unreferenced-ms"),
             minimum_allocation: Resource::new(
                 s.memory_mb("yarn.scheduler.minimum-allocation-mb"),
                 s.int("yarn.scheduler.minimum-allocation-vcores") as i32,

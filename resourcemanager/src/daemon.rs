@@ -100,6 +100,13 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
     let tasks = TaskTracker::new();
     tasks.spawn(launcher::run(rm.clone(), effects, tasks.clone(), shutdown.clone()));
     tasks.spawn(tick(rm.clone(), config.nm_liveness_interval, shutdown.clone()));
+    tasks.spawn(clean_staging(
+        rm.clone(),
+        store.clone(),
+        config.staging_cleaner_interval,
+        config.staging_retain_unreferenced,
+        shutdown.clone(),
+    ));
 
     use pb::application_client_server::ApplicationClientServer;
     use pb::application_master_server::ApplicationMasterServer;
@@ -109,7 +116,9 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         .add_service(
             ApplicationClientServer::new(ClientService::new(rm.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .add_service(StagingServer::new(StagingService::new(store)).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .add_service(
+            StagingServer::new(StagingService::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
         .serve_with_incoming_shutdown(TcpListenerStream::new(client), shutdown.clone().cancelled_owned());
     let am_server = tonic::transport::Server::builder()
         .add_service(
@@ -121,7 +130,8 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
             ResourceTrackerServer::new(TrackerService::new(rm.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .serve_with_incoming_shutdown(TcpListenerStream::new(tracker), shutdown.clone().cancelled_owned());
-    let web = axum::serve(webapp, rest::router(rm.clone())).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let web = axum::serve(webapp, rest::router(rm.clone(), store.clone()))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     tracing::info!(
         client = %addresses.client, scheduler = %addresses.scheduler, tracker = %addresses.tracker,
         webapp = %addresses.webapp, cluster_timestamp, "ResourceManager started"
@@ -145,6 +155,34 @@ async fn tick(rm: Arc<Rm>, interval: std::time::Duration, shutdown: Cancellation
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = timer.tick() => rm.with(|core, now| core.tick(now)),
+        }
+    }
+}
+
+/// Removes staged files that no running application uses, every `interval`.
+async fn clean_staging(
+    rm: Arc<Rm>,
+    store: StagingStore,
+    interval: std::time::Duration,
+    retain: std::time::Duration,
+    shutdown: CancellationToken,
+) {
+    let mut timer = tokio::time::interval(interval);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = timer.tick() => {}
+        }
+        let in_use = rm.with(|core, _| core.blobs_in_use());
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.sweep(&in_use, retain)).await {
+            Ok(Ok((0, _))) => {}
+            Ok(Ok((count, bytes))) => {
+                tracing::info!(files = count, bytes, "removed staged files no running application uses")
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "cleaning the staging store failed"),
+            Err(error) => tracing::warn!(%error, "the staging cleaner stopped"),
         }
     }
 }

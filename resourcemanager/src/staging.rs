@@ -3,8 +3,18 @@
 //!
 //! Layout: `<dir>/blobs/<sha256>` for complete files, `<dir>/tmp/` for uploads in flight; a blob
 //! appears only by rename after its hash and size were checked.
+//!
+//! Garbage collection: a blob that no application which has not ended names in its submission is
+//! removed once it has not been uploaded, checked
+//! (`Stat`) or downloaded for `retain-unreferenced-ms`. The modification time records that last
+//! touch, so a client that checks a blob before submitting keeps it alive until the submission
+//! names it. [`plan_sweep`] decides; [`StagingStore::sweep`] carries it out.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -23,13 +33,108 @@ pub enum StagingError {
 #[derive(Debug, Clone)]
 pub struct StagingStore {
     dir: PathBuf,
+    removed: Arc<Removed>,
+}
+
+/// Totals of what garbage collection removed since the daemon started.
+#[derive(Debug, Default)]
+struct Removed {
+    blobs: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// One stored blob as the sweep sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    pub sha256: String,
+    pub size: u64,
+    /// Last upload, check or download.
+    pub touched: SystemTime,
+}
+
+/// What the store holds and what it has removed, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StagingUsage {
+    pub blobs: u64,
+    pub bytes: u64,
+    pub removed_blobs: u64,
+    pub removed_bytes: u64,
+}
+
+/// The blobs to remove: not in use, and untouched for at least `retain`. Pure.
+pub fn plan_sweep<'a>(
+    blobs: &'a [BlobInfo],
+    in_use: &BTreeSet<String>,
+    now: SystemTime,
+    retain: Duration,
+) -> Vec<&'a BlobInfo> {
+    blobs
+        .iter()
+        .filter(|b| !in_use.contains(&b.sha256))
+        .filter(|b| now.duration_since(b.touched).is_ok_and(|idle| idle >= retain))
+        .collect()
 }
 
 impl StagingStore {
     pub fn open(dir: &Path) -> std::io::Result<StagingStore> {
         std::fs::create_dir_all(dir.join("blobs"))?;
         std::fs::create_dir_all(dir.join("tmp"))?;
-        Ok(StagingStore { dir: dir.to_owned() })
+        Ok(StagingStore { dir: dir.to_owned(), removed: Arc::default() })
+    }
+
+    /// Every complete blob with its size and last touch (blocking: run it off the async threads).
+    pub fn list(&self) -> std::io::Result<Vec<BlobInfo>> {
+        let mut blobs = Vec::new();
+        for entry in std::fs::read_dir(self.dir.join("blobs"))? {
+            let entry = entry?;
+            let Ok(meta) = entry.metadata() else { continue };
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            if meta.is_file() {
+                blobs.push(BlobInfo { sha256: name, size: meta.len(), touched: meta.modified()? });
+            }
+        }
+        blobs.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+        Ok(blobs)
+    }
+
+    /// Marks a blob as just used (upload of a known blob, check, download), so it is kept for
+    /// `retain-unreferenced-ms` from now. Absent blobs are left absent.
+    pub async fn touch(&self, sha256: &str) {
+        let path = self.blob_path(sha256);
+        let _ = tokio::task::spawn_blocking(move || {
+            std::fs::File::options().write(true).open(path).and_then(|f| f.set_modified(crate::clock::now()))
+        })
+        .await;
+    }
+
+    /// Removes the blobs [`plan_sweep`] picks; returns how many and how many bytes (blocking).
+    pub fn sweep(&self, in_use: &BTreeSet<String>, retain: Duration) -> std::io::Result<(u64, u64)> {
+        let blobs = self.list()?;
+        let (mut count, mut bytes) = (0, 0);
+        for blob in plan_sweep(&blobs, in_use, crate::clock::now(), retain) {
+            match std::fs::remove_file(self.blob_path(&blob.sha256)) {
+                Ok(()) => {
+                    count += 1;
+                    bytes += blob.size;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.removed.blobs.fetch_add(count, Ordering::Relaxed);
+        self.removed.bytes.fetch_add(bytes, Ordering::Relaxed);
+        Ok((count, bytes))
+    }
+
+    /// What the store holds now, and what garbage collection removed so far (blocking).
+    pub fn usage(&self) -> std::io::Result<StagingUsage> {
+        let blobs = self.list()?;
+        Ok(StagingUsage {
+            blobs: blobs.len() as u64,
+            bytes: blobs.iter().map(|b| b.size).sum(),
+            removed_blobs: self.removed.blobs.load(Ordering::Relaxed),
+            removed_bytes: self.removed.bytes.load(Ordering::Relaxed),
+        })
     }
 
     /// Where the blob with this hash lives (whether or not it exists). `sha256` must be checked hex.
@@ -139,5 +244,51 @@ mod tests {
         assert!(upload.write(data).await.is_err());
         drop(upload);
         assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0, "temp files are removed");
+    }
+
+    fn blob(sha256: &str, size: u64, touched: SystemTime) -> BlobInfo {
+        BlobInfo { sha256: sha256.into(), size, touched }
+    }
+
+    #[test]
+    fn the_sweep_takes_only_unused_blobs_idle_past_the_retention() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let hour = Duration::from_secs(3600);
+        let blobs = [
+            blob("used-old", 1, now - 10 * hour),
+            blob("unused-old", 2, now - 2 * hour),
+            blob("unused-fresh", 3, now - hour / 2),
+            blob("unused-exactly-idle", 4, now - hour),
+            blob("touched-in-the-future", 5, now + hour),
+        ];
+        let in_use = BTreeSet::from(["used-old".to_owned()]);
+        let picked: Vec<&str> = plan_sweep(&blobs, &in_use, now, hour).iter().map(|b| b.sha256.as_str()).collect();
+        assert_eq!(picked, ["unused-old", "unused-exactly-idle"]);
+        assert!(plan_sweep(&blobs, &BTreeSet::new(), now, 100 * hour).is_empty());
+    }
+
+    #[tokio::test]
+    async fn sweeping_removes_unused_blobs_and_counts_them_and_a_touch_keeps_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StagingStore::open(dir.path()).unwrap();
+        let mut hashes = Vec::new();
+        for data in [&b"kept: in use"[..], b"kept: just checked", b"removed"] {
+            let mut upload = store.begin("f", &sha(data), data.len() as u64).await.unwrap();
+            upload.write(data).await.unwrap();
+            hashes.push(upload.finish().await.unwrap().0);
+        }
+        let past = crate::clock::now() - Duration::from_secs(7200);
+        for h in &hashes {
+            std::fs::File::options().write(true).open(store.blob_path(h)).unwrap().set_modified(past).unwrap();
+        }
+        store.touch(&hashes[1]).await;
+        let in_use = BTreeSet::from([hashes[0].clone()]);
+        let (count, bytes) = store.sweep(&in_use, Duration::from_secs(3600)).unwrap();
+        assert_eq!((count, bytes), (1, 7));
+        assert_eq!(store.stat(&hashes[2]).await, None);
+        assert!(store.stat(&hashes[0]).await.is_some() && store.stat(&hashes[1]).await.is_some());
+        let usage = store.usage().unwrap();
+        assert_eq!((usage.blobs, usage.removed_blobs, usage.removed_bytes), (2, 1, 7));
+        assert_eq!(usage.bytes, (b"kept: in use".len() + b"kept: just checked".len()) as u64);
     }
 }

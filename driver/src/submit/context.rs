@@ -85,12 +85,18 @@ pub(crate) fn cluster_submission(
 }
 
 /// Client mode: an unmanaged AM; the driver runs in `weft submit`'s child and registers itself.
+/// No AM container is launched, but the launch context names the staged files the executors will
+/// use, so the ResourceManager keeps them while the application runs.
 pub(crate) fn client_submission(
     app: ApplicationId,
     plan: &SubmitPlan,
+    binary: &StagedFile,
+    files: &[StagedFile],
     user: String,
 ) -> pb::ApplicationSubmissionContext {
-    let am_container = pb::ContainerLaunchContext::default();
+    let mut local_resources = vec![pb::LocalResource::from(binary.clone())];
+    local_resources.extend(files.iter().cloned().map(pb::LocalResource::from));
+    let am_container = pb::ContainerLaunchContext { local_resources, ..Default::default() };
     pb::ApplicationSubmissionContext { am_container: Some(am_container), unmanaged_am: true, ..base(app, plan, user) }
 }
 
@@ -175,10 +181,13 @@ mod tests {
     #[test]
     fn the_client_submission_is_an_unmanaged_am() {
         let plan = yarn_plan("client");
-        let context = client_submission(ApplicationId::new(1, 8), &plan, "bob".into());
+        let binary = staged("app", true);
+        let context = client_submission(ApplicationId::new(1, 8), &plan, &binary, &[], "bob".into());
         assert!(context.unmanaged_am);
         assert_eq!(context.am_resource, Some(pb::Resource { memory_mb: 512 + 384, vcores: 1 }));
-        assert_eq!(context.am_container, Some(pb::ContainerLaunchContext::default()));
+        let am = context.am_container.unwrap();
+        assert!(am.command.is_empty(), "nothing is launched for an unmanaged AM");
+        assert_eq!(am.local_resources, [pb::LocalResource::from(binary)], "the files its executors use are named");
         assert_eq!(context.application_type, "SPARK");
     }
 

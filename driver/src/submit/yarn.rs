@@ -51,7 +51,7 @@ pub(crate) async fn run_client(plan: &SubmitPlan, addresses: &Addresses) -> Resu
     let mut rm = Rm::connect(&addresses.rm).await?;
     let app = new_application(&mut rm, plan).await?;
     let (binary, files) = stage(&mut rm, plan).await?;
-    submit(&mut rm, app, context::client_submission(app, plan, submitting_user())).await?;
+    submit(&mut rm, app, context::client_submission(app, plan, &binary, &files, submitting_user())).await?;
     let mut poller = Poller::new(app);
     let report = poller.until(&mut rm, |r| !r.current_attempt_id.is_empty() || report::is_final(&r.state)).await?;
     if report::is_final(&report.state) {

@@ -126,6 +126,9 @@ pub struct App {
     /// Memory- and vcore-seconds of completed containers; running ones are added when reported.
     pub memory_seconds: i64,
     pub vcore_seconds: i64,
+    /// Staged files (sha256) this application's submission names (its AM's launch context; an
+    /// unmanaged AM's names the files its containers will use).
+    pub blobs: BTreeSet<String>,
 }
 
 impl App {

@@ -66,6 +66,7 @@ impl RmCore {
             n => n.min(cap),
         };
         self.issued.remove(&id.sequence);
+        let blobs = submission.am_launch.local_files.iter().map(|f| f.sha256.clone()).collect();
         tracing::info!(app = %id, name = %submission.name, user = %submission.user, "application submitted");
         self.apps.insert(
             id,
@@ -81,6 +82,7 @@ impl RmCore {
                 max_attempts,
                 memory_seconds: 0,
                 vcore_seconds: 0,
+                blobs,
             },
         );
         self.start_attempt(id, now_ms);
@@ -353,6 +355,11 @@ impl RmCore {
             app.diagnostics.push('\n');
         }
         app.diagnostics.push_str(&lines.join("\n"));
+    }
+
+    /// Staged files that applications which have not ended use (never to be removed).
+    pub fn blobs_in_use(&self) -> std::collections::BTreeSet<String> {
+        self.apps.values().filter(|a| !a.state.is_final()).flat_map(|a| a.blobs.iter().cloned()).collect()
     }
 
     pub(crate) fn active_node_count(&self) -> i32 {

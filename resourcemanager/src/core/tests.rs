@@ -379,3 +379,22 @@ fn a_node_that_unregisters_is_shutdown_at_once_and_its_containers_end() {
     core.register_node(other.clone(), "x".into(), "test".into(), Resource::new(4096, 4), &[], T0 + 40);
     assert_eq!(core.node(&other).unwrap().state, NodeState::RUNNING);
 }
+
+#[test]
+fn staged_files_are_in_use_while_their_application_has_not_ended() {
+    let mut core = cluster();
+    let file = |sha: &str| LocalFile { name: "f".into(), sha256: sha.into(), size: 1, executable: false };
+    let id = core.new_application();
+    let mut s = submission(id);
+    s.am_launch.local_files = vec![file("aa"), file("bb")];
+    core.submit(s, T0).unwrap();
+    let other = core.new_application();
+    let mut s = submission(other);
+    s.unmanaged_am = true;
+    s.am_launch = LaunchSpec { local_files: vec![file("cc")], ..Default::default() };
+    core.submit(s, T0).unwrap();
+    let in_use: Vec<String> = core.blobs_in_use().into_iter().collect();
+    assert_eq!(in_use, ["aa", "bb", "cc"]);
+    core.kill(id, "done".into(), T0 + 1).unwrap();
+    assert_eq!(core.blobs_in_use().into_iter().collect::<Vec<_>>(), ["cc"]);
+}

@@ -56,6 +56,7 @@ impl Staging for StagingService {
         let header = first.header.ok_or_else(|| invalid("the first upload chunk must carry the header"))?;
         let sha256 = check_sha256(&header.sha256)?;
         if let Some(size) = self.store.stat(&sha256).await {
+            self.store.touch(&sha256).await;
             if size == header.size {
                 return Ok(Response::new(pb::UploadResponse { sha256, size }));
             }
@@ -73,16 +74,21 @@ impl Staging for StagingService {
     async fn stat(&self, request: Request<pb::StatBlobRequest>) -> Result<Response<pb::StatBlobResponse>, Status> {
         let sha256 = check_sha256(&request.into_inner().sha256)?;
         let size = self.store.stat(&sha256).await;
+        if size.is_some() {
+            self.store.touch(&sha256).await;
+        }
         Ok(Response::new(pb::StatBlobResponse { exists: size.is_some(), size: size.unwrap_or(0) }))
     }
 
     type DownloadStream = DownloadStream;
 
     async fn download(&self, request: Request<pb::DownloadRequest>) -> Result<Response<DownloadStream>, Status> {
-        let sha256 = check_sha256(&request.into_inner().sha256)?;
+        let pb::DownloadRequest { sha256 } = request.into_inner();
+        let sha256 = check_sha256(&sha256)?;
         let mut file = tokio::fs::File::open(self.store.blob_path(&sha256))
             .await
             .map_err(|_| Status::not_found(format!("no staged file with sha256 {sha256}")))?;
+        self.store.touch(&sha256).await;
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
             let mut buffer = vec![0u8; CHUNK_BYTES];

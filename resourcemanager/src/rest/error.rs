@@ -26,6 +26,26 @@ impl RestError {
         }
     }
 
+    /// A method the path does not take (Jersey answers YARN's REST this way).
+    pub(crate) fn method_not_allowed(method: &axum::http::Method, path: &str) -> Self {
+        RestError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            exception: "WebApplicationException",
+            java_class: "javax.ws.rs.WebApplicationException",
+            message: format!("HTTP 405 Method Not Allowed: {method} is not allowed on {path}"),
+        }
+    }
+
+    /// A request body over the web port's limit.
+    pub(crate) fn payload_too_large(limit: usize) -> Self {
+        RestError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            exception: "WebApplicationException",
+            java_class: "javax.ws.rs.WebApplicationException",
+            message: format!("HTTP 413 Request Entity Too Large: request bodies are limited to {limit} bytes"),
+        }
+    }
+
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
         RestError {
             status: StatusCode::NOT_FOUND,

@@ -19,13 +19,14 @@ use weft_proto::states::{AppState, FinalStatus, NodeState};
 use weft_proto::{ApplicationAttemptId, ApplicationId, NodeId};
 
 use crate::core::{AppFilter, KillFilter, KillReason};
+use crate::staging::StagingStore;
 use crate::state::Rm;
 use error::RestError;
 
 type Shared = State<Arc<Rm>>;
 type RestResult = Result<Response, RestError>;
 
-pub fn router(rm: Arc<Rm>) -> Router {
+pub fn router(rm: Arc<Rm>, staging: StagingStore) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::to("/cluster") }))
         .route("/cluster", get(web::overview))
@@ -46,11 +47,29 @@ pub fn router(rm: Arc<Rm>) -> Router {
         .route("/ws/v1/cluster/apps/{id}/appattempts/{attempt}/containers", get(attempt_containers))
         .route("/ws/v1/cluster/containers/kills", get(kills))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::Extension(staging))
         .with_state(rm)
 }
 
+/// The largest request body the web port reads (the state PUT needs a few bytes).
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
 async fn not_found(uri: axum::http::Uri) -> RestError {
     RestError::not_found(format!("no resource at {}", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> RestError {
+    RestError::method_not_allowed(&method, uri.path())
+}
+
+/// A body that could not be read: too large (413) or cut off (400), in YARN's error shape.
+fn read_body(body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Result<Bytes, RestError> {
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => RestError::payload_too_large(MAX_BODY_BYTES),
+        _ => RestError::bad_request(format!("cannot read the request body: {}", rejection.body_text())),
+    })
 }
 
 fn json(value: Value) -> Response {
@@ -83,12 +102,13 @@ where
         .collect()
 }
 
-fn parse_number(query: &std::collections::HashMap<String, String>, key: &str) -> Result<Option<u64>, RestError> {
+/// A time filter: milliseconds since the epoch.
+fn parse_time(query: &std::collections::HashMap<String, String>, key: &str) -> Result<Option<u64>, RestError> {
     query
         .get(key)
         .map(|v| {
             v.trim().parse::<u64>().map_err(|_| {
-                RestError::bad_request(format!("{key} must be a number of milliseconds at least 0, got {v:?}"))
+                RestError::bad_request(format!("{key} must be a time in milliseconds since the epoch, got {v:?}"))
             })
         })
         .transpose()
@@ -124,10 +144,10 @@ fn app_filter(query: &std::collections::HashMap<String, String>) -> Result<AppFi
         name: query.get("name").cloned(),
         application_types: parse_list::<String>(query.get("applicationTypes"))?,
         limit,
-        started_begin_ms: parse_number(query, "startedTimeBegin")?,
-        started_end_ms: parse_number(query, "startedTimeEnd")?,
-        finished_begin_ms: parse_number(query, "finishedTimeBegin")?,
-        finished_end_ms: parse_number(query, "finishedTimeEnd")?,
+        started_begin_ms: parse_time(query, "startedTimeBegin")?,
+        started_end_ms: parse_time(query, "startedTimeEnd")?,
+        finished_begin_ms: parse_time(query, "finishedTimeBegin")?,
+        finished_end_ms: parse_time(query, "finishedTimeEnd")?,
     })
 }
 
@@ -167,8 +187,13 @@ async fn app_state(State(rm): Shared, Path(id): Path<String>) -> RestResult {
 
 /// `PUT /apps/{id}/state` with `{"state":"KILLED"}`: 202 (with Location) when the kill starts, 200
 /// when the application had already ended, 400 for any other target state or a malformed body.
-async fn put_app_state(State(rm): Shared, Path(id): Path<String>, body: Bytes) -> RestResult {
+async fn put_app_state(
+    State(rm): Shared,
+    Path(id): Path<String>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> RestResult {
     let id = parse_app_id(&id)?;
+    let body = read_body(body)?;
     let body: Value = serde_json::from_slice(&body).map_err(|e| {
         RestError::bad_request(format!("malformed body: expected JSON like {{\"state\":\"KILLED\"}}: {e}"))
     })?;
@@ -228,9 +253,15 @@ async fn kills(State(rm): Shared, Query(query): Query<std::collections::HashMap<
             .map(|n| n.parse::<NodeId>().map_err(|e| RestError::bad_request(e.to_string())))
             .transpose()?,
         reason: query.get("reason").map(|r| r.parse::<KillReason>().map_err(RestError::bad_request)).transpose()?,
-        since_ms: parse_number(&query, "since")?,
+        since_ms: parse_time(&query, "since")?,
     };
-    let limit = parse_number(&query, "limit")?.map_or(usize::MAX, |n| n as usize);
+    let limit = match query.get("limit") {
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(RestError::bad_request(format!("limit must be a whole number above 0, got {v:?}"))),
+        },
+        None => usize::MAX,
+    };
     let list: Vec<_> = rm.with(|core, _| {
         core.kills(&filter)
             .into_iter()
@@ -246,4 +277,76 @@ async fn kills(State(rm): Shared, Query(query): Query<std::collections::HashMap<
     } else {
         json!({ "containerKills": { "containerKill": list } })
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::core::{CoreConfig, RmCore};
+    use crate::state::RmInfo;
+
+    fn rm() -> Arc<Rm> {
+        let info = RmInfo {
+            cluster_id: "test".into(),
+            cluster_timestamp: 1,
+            client_address: "127.0.0.1:1".into(),
+            scheduler_address: "127.0.0.1:2".into(),
+            webapp_address: "127.0.0.1:3".into(),
+            version: "test",
+        };
+        Arc::new(Rm::new(RmCore::new(CoreConfig::with_defaults(1)), info).0)
+    }
+
+    async fn call(method: Method, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let request = Request::builder().method(method).uri(path).body(Body::from(body)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let staging = StagingStore::open(dir.path()).unwrap();
+        let response = router(rm(), staging).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())),
+        )
+    }
+
+    fn remote_exception(body: &Value) -> (&str, &str) {
+        let e = &body["RemoteException"];
+        (e["exception"].as_str().unwrap_or_default(), e["message"].as_str().unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn a_wrong_method_is_405_in_yarns_shape() {
+        let (status, body) = call(Method::DELETE, "/ws/v1/cluster/apps/application_1_0001/state", vec![]).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+        let (exception, message) = remote_exception(&body);
+        assert_eq!(exception, "WebApplicationException", "{body}");
+        assert!(message.contains("DELETE"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_413_in_yarns_shape() {
+        let huge = vec![b' '; MAX_BODY_BYTES + 1];
+        let (status, body) = call(Method::PUT, "/ws/v1/cluster/apps/application_1_0001/state", huge).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        let (exception, message) = remote_exception(&body);
+        assert_eq!(exception, "WebApplicationException", "{body}");
+        assert!(message.contains(&MAX_BODY_BYTES.to_string()), "{body}");
+    }
+
+    #[tokio::test]
+    async fn the_kill_feeds_limit_error_speaks_of_a_count() {
+        let (status, body) = call(Method::GET, "/ws/v1/cluster/containers/kills?limit=ten", vec![]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (_, message) = remote_exception(&body);
+        assert!(message.contains("limit must be a whole number above 0"), "{body}");
+        assert!(!message.contains("milliseconds"), "{body}");
+        let (status, body) = call(Method::GET, "/ws/v1/cluster/containers/kills?since=yesterday", vec![]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(remote_exception(&body).1.contains("milliseconds since the epoch"), "{body}");
+    }
 }
