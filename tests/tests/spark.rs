@@ -264,3 +264,42 @@ fn no_result(
 ) -> Result<Vec<u8>, weft_executor::TaskError> {
     Ok(Vec::new())
 }
+
+/// An executor that does not fit is asked for all through the job; when the job ends, its late
+/// grant must not stay with the finished application (issue 11: it used to keep `allocatedMB` and the
+/// node's capacity forever, and the next application waited in vain).
+#[test]
+fn an_ask_that_never_fit_leaves_no_capacity_behind() {
+    let cluster = Cluster::start(ClusterOptions { node_managers: 1, nm_memory_mb: 4096, ..ClusterOptions::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let text = corpus(2000);
+    std::fs::write(dir.path().join("in.txt"), &text).unwrap();
+    let input = dir.path().join("in.txt").to_string_lossy().into_owned();
+    let wordcount = example("wordcount");
+    let submit = |out: &str| {
+        let out = dir.path().join(out);
+        let mut args = vec!["submit", "--master", "yarn", "--deploy-mode", "cluster", "--num-executors", "2"];
+        args.extend(["--executor-memory", "2g", "--executor-cores", "1", "--driver-memory", "512m"]);
+        args.extend([wordcount.as_str(), input.as_str(), out.to_str().unwrap()]);
+        let run = cluster.weft(&args);
+        assert_eq!(run.code, Some(0), "{}", run.both());
+        assert_eq!(read_counts(&out), reference_counts(&text));
+        printed_app_id(&run.both())
+    };
+    // The AM (1024 MB) and one executor (2g + 384m, normalized to 3072 MB) fill the node.
+    let first = submit("out-1");
+    let report = cluster.app(&first);
+    assert_eq!(report["finalStatus"], "SUCCEEDED");
+    weft_tests::wait_for("the cluster to give everything back", Duration::from_secs(20), || {
+        let (_, metrics) = cluster.get("/ws/v1/cluster/metrics");
+        let report = cluster.app(&first);
+        let idle = metrics["clusterMetrics"]["allocatedMB"] == 0
+            && report["allocatedMB"] == 0
+            && containers(&cluster, &first).iter().all(|c| c["containerState"] == "COMPLETE");
+        idle.then_some(())
+    });
+    // The next application gets the whole node again.
+    let second = submit("out-2");
+    assert_eq!(cluster.app(&second)["finalStatus"], "SUCCEEDED");
+    cluster.stop_checked();
+}
