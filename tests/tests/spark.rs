@@ -303,3 +303,25 @@ fn an_ask_that_never_fit_leaves_no_capacity_behind() {
     assert_eq!(cluster.app(&second)["finalStatus"], "SUCCEEDED");
     cluster.stop_checked();
 }
+
+/// An executor started with a malformed configuration stops at once and says what is wrong, instead
+/// of running with defaults the driver never chose.
+#[test]
+fn an_executor_refuses_a_malformed_or_bad_configuration() {
+    let run = |conf: &str| {
+        let output = std::process::Command::new(example("wordcount"))
+            .env("WEFT_SPARK_ROLE", "executor")
+            .env("WEFT_DRIVER_URL", "127.0.0.1:1")
+            .env("WEFT_EXECUTOR_ID", "1")
+            .env("WEFT_SPARK_CONF", conf)
+            .output()
+            .unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (code, stderr) = run("{not json");
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(stderr.contains("WEFT_SPARK_CONF"), "{stderr}");
+    let (code, stderr) = run(r#"{"spark.memory.fraction":"2","spark.reducer.maxSizeInFlight":"lots"}"#);
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(stderr.contains("spark.memory.fraction") && stderr.contains("spark.reducer.maxSizeInFlight"), "{stderr}");
+}

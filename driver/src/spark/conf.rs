@@ -14,8 +14,14 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use weft_config::size;
 
+pub use settings::{
+    AmSettings, ConfError, DriverSettings, ExclusionSettings, ExecutorIoSettings, ExecutorSettings, SchedulerSettings,
+    SparkSettings, SpeculationSettings, UiSettings,
+};
+
 mod accessors;
 pub mod keys;
+mod settings;
 #[cfg(test)]
 mod tests;
 
@@ -32,9 +38,10 @@ pub enum TimeUnit {
 }
 
 /// `spark.submit.deployMode`: where the driver runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeployMode {
     /// In the `weft submit` process (an unmanaged application master). Spark's default.
+    #[default]
     Client,
     /// In the application master's container on the cluster.
     Cluster,
@@ -56,8 +63,9 @@ impl fmt::Display for DeployMode {
 }
 
 /// `spark.scheduler.mode`: how concurrent jobs share the executors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SchedulerMode {
+    #[default]
     Fifo,
     Fair,
 }

@@ -11,7 +11,7 @@ use weft_executor::plan::{Node, NodeCtor, ResultCtor};
 use weft_executor::FnRef;
 
 use super::backend::{self, Event, Settings, Shared};
-use super::conf::SparkConf;
+use super::conf::{SparkConf, SparkSettings};
 use super::dag::metrics::StageMetrics;
 use super::error::SparkError;
 use super::executors::{self, Launched};
@@ -55,12 +55,13 @@ impl SparkContext {
             .enable_all()
             .build()
             .map_err(|e| SparkError::Internal(format!("cannot start the async runtime: {e}")))?;
-        let plan = executors::plan(&conf)?;
-        let settings = Settings::from_conf(&conf, plan.kind == executors::Kind::Local).map_err(config)?;
+        let spark = SparkSettings::from_conf(&conf)?;
+        let plan = executors::plan(&conf, &spark)?;
+        let settings = Settings::new(&spark, plan.kind == executors::Kind::Local);
         let shared = Arc::new(Shared::default());
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let launched = runtime.block_on(executors::start(&conf, &plan, tx.clone(), shared.clone()))?;
-        let ui_web_url = runtime.block_on(ui::start(&conf, &launched.host, shared.clone())).map_err(config)?;
+        let launched = runtime.block_on(executors::start(&conf, &spark, &plan, tx.clone(), shared.clone()))?;
+        let ui_web_url = runtime.block_on(ui::start(&spark.ui, &launched.host, shared.clone())).map_err(config)?;
         runtime.spawn(backend::run_loop(rx, tx.clone(), shared.clone(), settings));
         let ticker = tx.clone();
         runtime.spawn(async move {
@@ -72,7 +73,7 @@ impl SparkContext {
                 }
             }
         });
-        let default_parallelism = match conf.default_parallelism().map_err(config)? {
+        let default_parallelism = match spark.scheduler.default_parallelism {
             Some(n) => n.max(1),
             None => (plan.instances * plan.cores).max(2),
         };

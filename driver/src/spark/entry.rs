@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::conf::SparkConf;
+use super::conf::{SparkConf, SparkSettings};
 use super::context::SparkContext;
 use super::launch_env as env;
 
@@ -80,21 +80,41 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Executor mode: everything comes from the environment the driver's launcher set.
+/// Executor mode: everything comes from the environment the driver's launcher set. A missing or
+/// malformed variable, or a bad Spark property, stops the executor with exit status 64 and says which.
 fn run_executor() -> i32 {
-    let conf = var(env::CONF).and_then(|j| SparkConf::from_json(&j).ok()).unwrap_or_default();
     let (Some(driver_url), Some(executor_id)) = (var(env::DRIVER_URL), var(env::EXECUTOR_ID)) else {
         eprintln!("{} and {} must be set in executor mode", env::DRIVER_URL, env::EXECUTOR_ID);
         return 64;
     };
-    let cores = var(env::EXECUTOR_CORES).and_then(|c| c.parse().ok()).unwrap_or(1);
-    let memory = match executor_memory(&conf) {
-        Ok(memory) => memory,
-        Err(e) => {
-            tracing::error!("executor {executor_id}: {e}");
-            eprintln!("executor {executor_id}: {e}");
-            return 64;
+    let usage = |message: String| {
+        tracing::error!("executor {executor_id}: {message}");
+        eprintln!("executor {executor_id}: {message}");
+        64
+    };
+    let conf = match var(env::CONF).map(|json| SparkConf::from_json(&json)) {
+        Some(Ok(conf)) => conf,
+        Some(Err(e)) => return usage(format!("{}: {e}", env::CONF)),
+        None => SparkConf::new(),
+    };
+    let spark = match SparkSettings::from_conf(&conf) {
+        Ok(spark) => spark,
+        Err(e) => return usage(e.to_string()),
+    };
+    let cores = match var(env::EXECUTOR_CORES).map(|c| c.parse::<usize>()) {
+        Some(Ok(cores)) if cores > 0 => cores,
+        None => 1,
+        Some(_) => {
+            let text = var(env::EXECUTOR_CORES).unwrap_or_default();
+            return usage(format!("{}: {text:?} is not a whole number above 0", env::EXECUTOR_CORES));
         }
+    };
+    let io = &spark.executor_io;
+    let memory = weft_executor::memory::MemoryConfig {
+        system_bytes: io.system_bytes,
+        reserved_bytes: io.reserved_bytes,
+        fraction: io.memory_fraction,
+        storage_fraction: io.storage_fraction,
     };
     let local_dir = var("WEFT_EXECUTOR_LOCAL_DIR")
         .map(PathBuf::from)
@@ -112,24 +132,12 @@ fn run_executor() -> i32 {
         log_url: String::new(),
         local_dir,
         memory,
-        max_size_in_flight_bytes: conf.reducer_max_size_in_flight_bytes().unwrap_or(48 << 20),
-        shuffle_compress: conf.shuffle_compress().unwrap_or(true),
-        spill_compress: conf.shuffle_spill_compress().unwrap_or(true),
-        heartbeat_interval: Duration::from_millis(conf.executor_heartbeat_interval_ms().unwrap_or(10_000)),
-        network_timeout: Duration::from_millis(conf.network_timeout_ms().unwrap_or(120_000)),
-        max_result_bytes: conf.driver_max_result_size_bytes().unwrap_or(1 << 30),
+        max_size_in_flight_bytes: io.max_size_in_flight_bytes,
+        shuffle_compress: io.shuffle_compress,
+        spill_compress: io.spill_compress,
+        heartbeat_interval: Duration::from_millis(spark.executor.heartbeat_interval_ms),
+        network_timeout: Duration::from_millis(spark.scheduler.network_timeout_ms),
+        max_result_bytes: spark.driver.max_result_bytes,
     };
     weft_executor::runtime::run(args)
-}
-
-/// Spark's unified memory for this executor: (executor memory − 300 MiB) × `spark.memory.fraction`,
-/// `spark.memory.storageFraction` of it protected for storage.
-fn executor_memory(conf: &SparkConf) -> Result<weft_executor::memory::MemoryConfig, String> {
-    let (system_bytes, reserved_bytes) = conf.executor_system_and_reserved_bytes()?;
-    Ok(weft_executor::memory::MemoryConfig {
-        system_bytes,
-        reserved_bytes,
-        fraction: conf.memory_fraction()?,
-        storage_fraction: conf.memory_storage_fraction()?,
-    })
 }

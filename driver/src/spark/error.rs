@@ -9,9 +9,15 @@ pub enum SparkError {
     /// Reading input or writing output failed.
     #[error("{0}")]
     Io(String),
-    /// The configuration or the launch environment is wrong.
+    /// The launch environment is wrong (a variable missing or malformed, a port that cannot be bound).
     #[error("{0}")]
     Config(String),
+    /// Spark properties with bad values: every problem, each naming its key.
+    #[error("{0}")]
+    Conf(#[from] super::conf::ConfError),
+    /// The ResourceManager could not be reached, or refused the application master.
+    #[error("{0}")]
+    ResourceManager(String),
     /// The operation cannot be done on this data (`empty collection`).
     #[error("{0}")]
     Unsupported(String),

@@ -13,7 +13,7 @@ use weft_proto::spark_pb::driver_endpoint_server::DriverEndpointServer;
 use weft_proto::{ContainerId, Resource};
 
 use super::backend::{DriverService, Event, Shared};
-use super::conf::{SparkConf, StagedFile};
+use super::conf::{SparkConf, SparkSettings, StagedFile};
 use super::error::SparkError;
 use super::launch_env as env;
 use super::loss;
@@ -37,7 +37,7 @@ fn config(e: String) -> SparkError {
     SparkError::Config(e)
 }
 
-pub(crate) fn plan(conf: &SparkConf) -> Result<ExecPlan, SparkError> {
+pub(crate) fn plan(conf: &SparkConf, spark: &SparkSettings) -> Result<ExecPlan, SparkError> {
     let available = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     if let Some(threads) = conf.local_master_threads(available).map_err(config)? {
         return Ok(ExecPlan { kind: Kind::Local, instances: 1, cores: threads.max(1) });
@@ -46,8 +46,8 @@ pub(crate) fn plan(conf: &SparkConf) -> Result<ExecPlan, SparkError> {
     if master == "yarn" || master.starts_with("weft://") {
         return Ok(ExecPlan {
             kind: Kind::Yarn,
-            instances: conf.executor_instances().map_err(config)? as usize,
-            cores: conf.executor_cores().map_err(config)? as usize,
+            instances: spark.executor.instances as usize,
+            cores: spark.executor.cores as usize,
         });
     }
     Err(SparkError::Config(format!(
@@ -94,6 +94,7 @@ fn lookup(name: &str) -> Option<String> {
 /// Binds the driver endpoint, serves it, and starts the executors.
 pub(crate) async fn start(
     conf: &SparkConf,
+    spark: &SparkSettings,
     plan: &ExecPlan,
     tx: UnboundedSender<Event>,
     shared: Arc<Shared>,
@@ -103,7 +104,7 @@ pub(crate) async fn start(
         .map(str::to_owned)
         .or_else(|| if plan.kind == Kind::Yarn { lookup("NM_HOST") } else { None })
         .unwrap_or_else(|| "127.0.0.1".to_owned());
-    let port = conf.driver_port().map_err(config)?;
+    let port = spark.driver.port;
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
         .await
         .map_err(|e| SparkError::Config(format!("cannot bind the driver endpoint on {host}:{port}: {e}")))?;
@@ -124,7 +125,7 @@ pub(crate) async fn start(
     tracing::info!("Driver endpoint listening on {driver_url}");
     let source = match plan.kind {
         Kind::Local => start_local(conf, plan, &driver_url, tx)?,
-        Kind::Yarn => start_yarn(conf, plan, &driver_url, &host, bound.port(), tx).await?,
+        Kind::Yarn => start_yarn(conf, spark, plan, &driver_url, &host, bound.port(), tx).await?,
     };
     Ok(Launched { application_id, host, source })
 }
@@ -207,6 +208,7 @@ fn is_zombie(pid: u32) -> bool {
 
 async fn start_yarn(
     conf: &SparkConf,
+    spark: &SparkSettings,
     plan: &ExecPlan,
     driver_url: &str,
     host: &str,
@@ -218,14 +220,14 @@ async fn start_yarn(
     })?;
     let binary = StagedFile::from_json(&binary).map_err(SparkError::Config)?;
     let mut resources: Vec<pb::LocalResource> = vec![binary.clone().into()];
-    for file in conf.staged_files().map_err(config)? {
+    for file in spark.staged_files.iter().cloned() {
         if file.name != binary.name {
             resources.push(file.into());
         }
     }
     let am_config =
         AmConfig::from_env(lookup, host.to_owned(), i32::from(port), String::new()).map_err(SparkError::Config)?;
-    let memory = conf.executor_container_mb().map_err(config)?;
+    let memory = spark.executor.container_mb;
     let cores = plan.cores;
     let conf_for_launch = conf.clone();
     let url = driver_url.to_owned();
@@ -241,10 +243,10 @@ async fn start_yarn(
     let spec = ExecutorSpec {
         instances: plan.instances,
         resource: Resource::new(memory, cores as i32),
-        max_failures: conf.executor_max_num_failures().map_err(config)? as usize,
+        max_failures: spark.executor.max_num_failures as usize,
         launch,
     };
-    let (am, mut events) = YarnAm::start(am_config, spec).await.map_err(SparkError::Config)?;
+    let (am, mut events) = YarnAm::start(am_config, spec).await.map_err(SparkError::ResourceManager)?;
     tokio::spawn(async move {
         let mut hosts: HashMap<String, String> = HashMap::new();
         while let Some(event) = events.recv().await {

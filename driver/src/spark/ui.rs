@@ -16,16 +16,16 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::backend::Shared;
-use super::conf::SparkConf;
+use super::conf::UiSettings;
 use super::dag::metrics::StageMetrics;
 
 /// Binds the web port on `host` and serves it; the URL it is reachable at, or `None` when the UI is
 /// off or no port was free.
-pub(crate) async fn start(conf: &SparkConf, host: &str, shared: Arc<Shared>) -> Result<Option<String>, String> {
-    if !conf.ui_enabled()? {
+pub(crate) async fn start(ui: &UiSettings, host: &str, shared: Arc<Shared>) -> Result<Option<String>, String> {
+    if !ui.enabled {
         return Ok(None);
     }
-    let (first, retries) = (conf.ui_port()?, conf.port_max_retries()?);
+    let (first, retries) = (ui.port, ui.port_max_retries);
     let mut listener = None;
     for attempt in 0..=retries {
         let port = if first == 0 { 0 } else { first.saturating_add(attempt) };

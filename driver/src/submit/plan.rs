@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use weft_proto::Resource;
 
 use crate::error::CliError;
-use crate::spark::conf::{keys, DeployMode, SparkConf};
+use crate::spark::conf::{keys, DeployMode, SparkConf, SparkSettings};
 
 /// What the command line said; `properties` are the pairs of `--properties-file`, in file order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,16 +95,20 @@ pub(crate) fn plan(flags: Flags) -> Result<SubmitPlan, CliError> {
     let (mut conf, warnings, from_flags) = merge(&flags);
     conf.set_if_missing(keys::MASTER, "local[*]");
     conf.set_if_missing(keys::APP_NAME, binary_name.clone());
-    let mut problems: Vec<String> = check_conf(&conf).into_iter().map(|p| name_the_flag(p, &from_flags)).collect();
+    // Every key `weft submit`, the driver or the executors read, parsed once: a bad value stops the
+    // submission, and every problem is told at once.
+    let settings = SparkSettings::from_conf(&conf);
     let master = parse_master(&conf).map_err(|p| name_the_flag(p, &from_flags));
-    let deploy_mode = conf.deploy_mode().map_err(|p| name_the_flag(p, &from_flags));
-    let (master, deploy_mode) = match (master, deploy_mode) {
-        (Ok(master), Ok(mode)) => (master, mode),
-        (master, mode) => {
-            problems.extend(master.err().into_iter().chain(mode.err()));
-            return Err(usage(problems));
+    let (master, settings) = match (master, settings) {
+        (Ok(master), Ok(settings)) => (master, settings),
+        (master, settings) => {
+            let problems = settings.err().map(|e| e.problems).unwrap_or_default().into_iter();
+            let problems = master.err().into_iter().chain(problems.map(|p| name_the_flag(p, &from_flags)));
+            return Err(usage(problems.collect()));
         }
     };
+    let deploy_mode = settings.deploy_mode;
+    let mut problems = Vec::new();
     if master == Master::Local && deploy_mode == DeployMode::Cluster {
         problems.push(format!(
             "--deploy-mode cluster is not compatible with master {:?}: a local master runs the driver here",
@@ -123,28 +127,24 @@ pub(crate) fn plan(flags: Flags) -> Result<SubmitPlan, CliError> {
         return Err(usage(problems));
     }
     conf.set(keys::DEPLOY_MODE, deploy_mode.as_str());
-    Ok(resources(conf, master, deploy_mode, flags, binary_name, files, warnings))
+    Ok(resources(conf, &settings, master, flags, binary_name, files, warnings))
 }
 
-/// The checked conf's numbers, in a plan.
+/// The checked settings' numbers, in a plan.
 fn resources(
     conf: SparkConf,
+    settings: &SparkSettings,
     master: Master,
-    deploy_mode: DeployMode,
     flags: Flags,
     binary_name: String,
     files: Vec<DistFile>,
     warnings: Vec<String>,
 ) -> SubmitPlan {
-    const CHECKED: &str = "check_conf accepted every key";
     let vcores = |n: u32| i32::try_from(n).expect("counts are at most i32::MAX");
+    let deploy_mode = settings.deploy_mode;
     let am = match deploy_mode {
-        DeployMode::Cluster => {
-            Resource::new(conf.driver_container_mb().expect(CHECKED), vcores(conf.driver_cores().expect(CHECKED)))
-        }
-        DeployMode::Client => {
-            Resource::new(conf.yarn_am_container_mb().expect(CHECKED), vcores(conf.yarn_am_cores().expect(CHECKED)))
-        }
+        DeployMode::Cluster => Resource::new(settings.driver.container_mb, vcores(settings.driver.cores)),
+        DeployMode::Client => Resource::new(settings.am.container_mb, vcores(settings.am.cores)),
     };
     SubmitPlan {
         master,
@@ -155,13 +155,10 @@ fn resources(
         files,
         name: conf.app_name().unwrap_or_default().to_owned(),
         queue: conf.queue().to_owned(),
-        max_app_attempts: conf.max_app_attempts().expect(CHECKED),
+        max_app_attempts: settings.max_app_attempts,
         am,
-        executor: Resource::new(
-            conf.executor_container_mb().expect(CHECKED),
-            vcores(conf.executor_cores().expect(CHECKED)),
-        ),
-        executor_instances: conf.executor_instances().expect(CHECKED),
+        executor: Resource::new(settings.executor.container_mb, vcores(settings.executor.cores)),
+        executor_instances: settings.executor.instances,
         warnings,
         conf,
     }
@@ -214,63 +211,6 @@ fn name_the_flag(problem: String, from_flags: &[&str]) -> String {
         }
     }
     problem
-}
-
-/// Every key `weft submit` or the driver reads, parsed once so that a bad value stops the submission.
-fn check_conf(conf: &SparkConf) -> Vec<String> {
-    let checks: Vec<Result<(), String>> = vec![
-        conf.executor_instances().map(drop),
-        conf.executor_cores().map(drop),
-        conf.executor_container_mb().map(drop),
-        conf.executor_max_num_failures().map(drop),
-        conf.executor_heartbeat_interval_ms().map(drop),
-        conf.driver_cores().map(drop),
-        conf.driver_container_mb().map(drop),
-        conf.driver_max_result_size_bytes().map(drop),
-        conf.driver_port().map(drop),
-        conf.yarn_am_container_mb().map(drop),
-        conf.yarn_am_cores().map(drop),
-        conf.max_app_attempts().map(drop),
-        conf.task_max_failures().map(drop),
-        conf.default_parallelism().map(drop),
-        conf.locality_wait_process_ms().map(drop),
-        conf.locality_wait_node_ms().map(drop),
-        conf.locality_wait_rack_ms().map(drop),
-        conf.scheduler_mode().map(drop),
-        conf.network_timeout_ms().map(drop),
-        conf.memory_fraction().map(drop),
-        conf.memory_storage_fraction().map(drop),
-        conf.shuffle_compress().and(conf.rdd_compress()).map(drop),
-        conf.show_console_progress().and(conf.event_log_enabled().map(Some)).map(drop),
-        conf.staged_files().map(drop),
-        conf.stage_max_consecutive_attempts().map(drop),
-        conf.speculation_enabled().map(drop),
-        conf.speculation_interval_ms().map(drop),
-        conf.speculation_multiplier().map(drop),
-        conf.speculation_quantile().map(drop),
-        conf.speculation_min_task_runtime_ms().map(drop),
-        conf.exclude_on_failure_enabled().map(drop),
-        conf.exclude_on_failure_timeout_ms().map(drop),
-        conf.max_task_attempts_per_executor().map(drop),
-        conf.max_task_attempts_per_node().map(drop),
-        conf.stage_max_failed_tasks_per_executor().map(drop),
-        conf.stage_max_failed_executors_per_node().map(drop),
-        conf.application_max_failed_tasks_per_executor().map(drop),
-        conf.application_max_failed_executors_per_node().map(drop),
-        conf.kill_excluded_executors().map(drop),
-        conf.unschedulable_task_set_timeout_ms().map(drop),
-        conf.executor_system_and_reserved_bytes().map(drop),
-        conf.reducer_max_size_in_flight_bytes().map(drop),
-        conf.shuffle_spill_compress().map(drop),
-    ];
-    let mut problems: Vec<String> = Vec::new();
-    for problem in checks.into_iter().filter_map(Result::err) {
-        // Container sizes repeat the memory key's problem; say it once.
-        if !problems.contains(&problem) {
-            problems.push(problem);
-        }
-    }
-    problems
 }
 
 /// `spark.master` as one of the masters `weft submit` knows.
