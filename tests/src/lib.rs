@@ -41,14 +41,35 @@ pub fn printed_app_id(text: &str) -> String {
 
 /// Fails the test (never skips it) unless it runs as root with the cgroup memory controller.
 pub fn require_cgroups() {
-    let memory = std::path::Path::new("/sys/fs/cgroup/memory");
-    assert!(
-        nix::unistd::geteuid().is_root() && memory.is_dir(),
-        "these tests need root and the cgroup memory controller at {} (uid {}): run them as root on a \
-         machine with cgroups; they are not skipped",
-        memory.display(),
-        nix::unistd::geteuid()
-    );
+    if let Err(missing) = cgroup_memory_controller(std::path::Path::new("/sys/fs/cgroup")) {
+        panic!("these tests need root and the cgroup memory controller (v1 or v2): {missing}; they are not skipped");
+    }
+    let uid = nix::unistd::geteuid();
+    assert!(uid.is_root(), "these tests need root to manage cgroups (running as uid {uid}); they are not skipped");
+}
+
+/// Where the memory controller is under a cgroup root: the v1 controller directory, or a v2
+/// (unified) hierarchy that lists `memory` among its controllers. The error says what was looked for.
+pub fn cgroup_memory_controller(root: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    let v1 = root.join("memory");
+    if v1.join("memory.limit_in_bytes").is_file() {
+        return Ok(v1);
+    }
+    let controllers = root.join("cgroup.controllers");
+    match std::fs::read_to_string(&controllers) {
+        Ok(list) if list.split_whitespace().any(|c| c == "memory") => Ok(root.to_owned()),
+        Ok(list) => Err(format!(
+            "no v1 memory controller at {} and the v2 hierarchy at {} offers only [{}]",
+            v1.display(),
+            root.display(),
+            list.trim()
+        )),
+        Err(_) => Err(format!(
+            "no v1 memory controller at {} and no v2 hierarchy ({} is missing)",
+            v1.display(),
+            controllers.display()
+        )),
+    }
 }
 
 /// Polls `condition` until it returns `Some`, or panics with `what` after `timeout`.
@@ -60,5 +81,29 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut condition: impl FnMut() ->
         }
         assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cgroup_memory_controller;
+
+    #[test]
+    fn the_memory_controller_is_found_in_v1_and_in_v2_and_its_absence_is_named() {
+        let v1 = tempfile::tempdir().unwrap();
+        std::fs::create_dir(v1.path().join("memory")).unwrap();
+        std::fs::write(v1.path().join("memory/memory.limit_in_bytes"), "9223372036854771712\n").unwrap();
+        assert_eq!(cgroup_memory_controller(v1.path()), Ok(v1.path().join("memory")));
+
+        let v2 = tempfile::tempdir().unwrap();
+        std::fs::write(v2.path().join("cgroup.controllers"), "cpuset cpu io memory pids\n").unwrap();
+        assert_eq!(cgroup_memory_controller(v2.path()), Ok(v2.path().to_owned()));
+
+        std::fs::write(v2.path().join("cgroup.controllers"), "hugetlb\n").unwrap();
+        let err = cgroup_memory_controller(v2.path()).unwrap_err();
+        assert!(err.contains("offers only [hugetlb]"), "{err}");
+        let none = tempfile::tempdir().unwrap();
+        let err = cgroup_memory_controller(none.path()).unwrap_err();
+        assert!(err.contains("no v2 hierarchy"), "{err}");
     }
 }

@@ -1,7 +1,7 @@
 //! Issue 4, end to end: containers held to their memory by the NodeManager (cgroups and the
 //! process-tree monitor), and every kill visible with its reason through the ResourceManager's REST.
 //!
-//! These tests need root and cgroup v1 memory and cpu controllers (as on this project's machines);
+//! These tests need root and the cgroup memory and cpu controllers (v1, as on this project's machines, or v2);
 //! without them they fail with a message saying what is missing, they are never skipped.
 
 use std::time::Duration;
