@@ -27,9 +27,9 @@ pub(crate) use settings::Settings;
 use super::dag::metrics::StageMetricsBook;
 use super::dag::{Dag, DagEvent, MapOut};
 use super::error::SparkError;
+use super::lineage::{PlanCtx, RddNode};
 use super::loss::ExecutorLoss;
 use super::progress::{self, StageProgress};
-use super::rdd::{PlanCtx, RddNode};
 use super::tasks::{Outcome, Prefs, TaskScheduler, TaskSpec};
 
 pub(crate) type JobReply = std::sync::mpsc::Sender<Result<Vec<Vec<u8>>, SparkError>>;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
-use weft_executor::plan::{Node, NodeCtor, ResultCtor};
+use weft_executor::plan::ResultCtor;
 use weft_executor::FnRef;
 
 use super::backend::{self, Event, Settings, Shared};
@@ -15,7 +15,7 @@ use super::conf::{SparkConf, SparkSettings};
 use super::dag::metrics::StageMetrics;
 use super::error::SparkError;
 use super::executors::{self, Launched};
-use super::rdd::{ops, scope, Data, NewRdd, Rdd, RddNode};
+use super::lineage::{Data, RddNode};
 use super::shared::{self, Accumulator, AccumulatorValue, Broadcast};
 use super::ui;
 
@@ -35,6 +35,8 @@ struct Inner {
     next_shuffle: AtomicU32,
     next_shared: AtomicU64,
     default_parallelism: usize,
+    /// `spark.default.parallelism` as set by the user.
+    explicit_parallelism: Option<usize>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     checkpoint_dir: Mutex<Option<std::path::PathBuf>>,
     launched: Mutex<Option<Launched>>,
@@ -96,6 +98,7 @@ impl SparkContext {
                 next_shuffle: AtomicU32::new(0),
                 next_shared: AtomicU64::new(0),
                 default_parallelism,
+                explicit_parallelism: spark.scheduler.default_parallelism,
                 runtime: Mutex::new(Some(runtime)),
                 checkpoint_dir: Mutex::new(None),
                 launched: Mutex::new(Some(launched)),
@@ -139,7 +142,7 @@ impl SparkContext {
 
     /// `spark.default.parallelism` when the user set it (shuffles otherwise keep their parent's count).
     pub(crate) fn explicit_parallelism(&self) -> Option<usize> {
-        self.inner.conf.default_parallelism().ok().flatten()
+        self.inner.explicit_parallelism
     }
 
     /// Runs a job; one serialized result per partition, in order. Blocks the calling thread.
@@ -163,55 +166,6 @@ impl SparkContext {
         if self.inner.tx.send(Event::Unpersist(rdd, done)).is_ok() {
             let _ = wait.recv_timeout(Duration::from_secs(15));
         }
-    }
-
-    /// Spark's `parallelize`: the collection cut into `slices` partitions of about equal size.
-    #[track_caller]
-    pub fn parallelize<T: Data>(&self, data: Vec<T>, slices: usize) -> Rdd<T> {
-        let slices = slices.max(1);
-        let n = data.len();
-        let parts: Vec<Vec<u8>> =
-            (0..slices).map(|i| ops::encode(&data[i * n / slices..(i + 1) * n / slices].to_vec())).collect();
-        let spec = NewRdd {
-            kind: "ParallelCollectionRDD",
-            scope: scope("parallelize"),
-            label: String::new(),
-            num_partitions: slices,
-            deps: Vec::new(),
-            partitioner: None,
-        };
-        let ctor = FnRef::new(NodeCtor(ops::source_vec::<T>));
-        Rdd::create(self, spec, move |_, split| Node { ctor, env: parts[split].clone(), inputs: Vec::new() })
-    }
-
-    /// `parallelize` with `spark.default.parallelism` (or the executors' cores) slices.
-    #[track_caller]
-    pub fn parallelize_default<T: Data>(&self, data: Vec<T>) -> Rdd<T> {
-        self.parallelize(data, self.default_parallelism())
-    }
-
-    /// Spark's `textFile`: the lines of a file, a directory's files or a glob's matches, split like
-    /// Hadoop's input format (splits of at most 32 MiB; at least `min(defaultParallelism, 2)`);
-    /// `.gz` files are read whole.
-    #[track_caller]
-    pub fn text_file(&self, path: &str) -> Result<Rdd<String>, SparkError> {
-        self.text_file_with_min_partitions(path, self.default_parallelism().min(2))
-    }
-
-    #[track_caller]
-    pub fn text_file_with_min_partitions(&self, path: &str, min_partitions: usize) -> Result<Rdd<String>, SparkError> {
-        let splits = super::input::splits(path, min_partitions.max(1))?;
-        let spec = NewRdd {
-            kind: "HadoopRDD",
-            scope: scope("textFile"),
-            label: path.to_owned(),
-            num_partitions: splits.len(),
-            deps: Vec::new(),
-            partitioner: None,
-        };
-        let envs: Vec<Vec<u8>> = splits.iter().map(ops::encode).collect();
-        let ctor = FnRef::new(NodeCtor(ops::source_text));
-        Ok(Rdd::create(self, spec, move |_, split| Node { ctor, env: envs[split].clone(), inputs: Vec::new() }))
     }
 
     /// Spark's `setCheckpointDir`: where `checkpoint` writes (a directory every executor can reach;

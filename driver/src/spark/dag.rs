@@ -17,7 +17,7 @@ use std::sync::Arc;
 use weft_executor::plan::ResultCtor;
 use weft_executor::FnRef;
 
-use super::rdd::{Dep, RddNode, ShuffleDep};
+use super::lineage::{Dep, RddNode, ShuffleDep};
 
 /// Where a map task's output lives and its block sizes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,7 +218,7 @@ impl Dag {
     }
 
     fn fully_cached(&self, node: &RddNode) -> bool {
-        node.storage_level() != super::rdd::StorageLevel::NONE
+        node.storage_level() != super::lineage::StorageLevel::NONE
             && (0..node.num_partitions).all(|p| self.cached.contains_key(&(node.id, p as u32)))
     }
 

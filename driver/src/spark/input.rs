@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::SparkError;
-use super::rdd::ops::TextSplit;
+use super::lineage::TextSplit;
 
 /// Hadoop's block size for the local file system.
 const BLOCK_SIZE: u64 = 32 << 20;

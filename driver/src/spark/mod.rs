@@ -14,6 +14,7 @@ pub(crate) mod executor_book;
 mod executors;
 mod input;
 pub mod launch_env;
+mod lineage;
 mod loss;
 pub mod partitioner;
 mod progress;

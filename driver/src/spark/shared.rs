@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde::{Deserialize, Serialize};
 use weft_executor::TaskError;
 
-use super::rdd::Data;
+use super::lineage::Data;
 
 /// A read-only value shipped to every executor once. Put it in an operation's environment
 /// (`map_with(bc.clone(), |bc, x| …)`) and read it with [`Broadcast::value`].

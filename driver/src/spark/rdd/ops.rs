@@ -28,9 +28,7 @@ fn decode<C: DeserializeOwned>(env: &[u8], what: &str) -> Result<C, TaskError> {
     bincode::deserialize(env).map_err(|e| TaskError::failed(format!("cannot decode the environment of {what}: {e}")))
 }
 
-pub(crate) fn encode<C: Serialize>(value: &C) -> Vec<u8> {
-    bincode::serialize(value).expect("an operator environment always serializes")
-}
+pub(crate) use crate::spark::lineage::{encode, CacheEnv, TextSplit};
 
 /// Takes a batch back as the `Vec<T>` it is.
 #[inline]
@@ -68,16 +66,6 @@ pub(crate) fn source_vec<T: Data>(ctx: &TaskCtx, env: &[u8], _: Inputs) -> Resul
     let v: Vec<T> = decode(env, "parallelize")?;
     ctx.metrics(|m| m.input_records += v.len() as u64);
     Ok(batches_of(v))
-}
-
-/// One split of a text file: lines whose first byte lies in `(start, end]` (or `[0, end]`), as
-/// Hadoop's line reader assigns them; a gzip file is one split, read whole.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct TextSplit {
-    pub(crate) path: String,
-    pub(crate) start: u64,
-    pub(crate) end: u64,
-    pub(crate) gzip: bool,
 }
 
 pub(crate) fn source_text(ctx: &TaskCtx, env: &[u8], _: Inputs) -> Result<Batches, TaskError> {
@@ -443,13 +431,6 @@ impl SplitMix {
 
 // ----------------------------------------------------------------------------------------------
 // Caching
-
-#[derive(Serialize, Deserialize)]
-pub(crate) struct CacheEnv {
-    pub(crate) rdd_id: u32,
-    pub(crate) use_memory: bool,
-    pub(crate) use_disk: bool,
-}
 
 pub(crate) fn cache<T: Data>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> Result<Batches, TaskError> {
     let c: CacheEnv = decode(env, "persist")?;
