@@ -210,7 +210,9 @@ async fn stop_containers(
     if !nm.wait_until_idle(wait).await {
         tracing::warn!("some containers had not stopped within {wait:?}");
     }
-    heartbeats.await?.last_beat(LAST_HEARTBEAT).await;
+    let mut heartbeater = heartbeats.await?;
+    heartbeater.last_beat(LAST_HEARTBEAT).await;
+    heartbeater.leave(LAST_HEARTBEAT).await;
     nm.tasks.close();
     if tokio::time::timeout(Duration::from_secs(5), nm.tasks.wait()).await.is_err() {
         tracing::warn!("some container tasks did not finish within 5 s of shutdown");

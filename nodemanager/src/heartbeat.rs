@@ -58,6 +58,8 @@ pub(crate) struct Heartbeater {
     interval: Duration,
     sampler: Arc<Mutex<Sampler>>,
     failures: Failures,
+    /// The ResourceManager itself asked this node to shut down: it knows, so no unregistering.
+    told_to_shut_down: bool,
 }
 
 impl Heartbeater {
@@ -70,6 +72,7 @@ impl Heartbeater {
             interval: Duration::from_secs(1),
             sampler: Arc::new(Mutex::new(Sampler::new())),
             failures: Failures::default(),
+            told_to_shut_down: false,
         }
     }
 
@@ -95,6 +98,7 @@ impl Heartbeater {
                     }
                     Ok(Action::Shutdown) => {
                         tracing::warn!("the ResourceManager asked this NodeManager to shut down");
+                        self.told_to_shut_down = true;
                         shutdown.cancel();
                         return self;
                     }
@@ -191,6 +195,23 @@ impl Heartbeater {
             tracing::warn!("some containers had not stopped {RESYNC_WAIT:?} after the resync");
         }
         self.node_id = None;
+    }
+
+    /// After the last heartbeat of a NodeManager stopping on its own (SIGTERM): unregister, so the
+    /// ResourceManager marks the node SHUTDOWN at once instead of waiting for the liveness expiry.
+    /// Bounded by `timeout`; a failure is logged and changes nothing else.
+    pub(crate) async fn leave(&mut self, timeout: Duration) {
+        let Some(node_id) = self.node_id.clone() else { return };
+        if self.told_to_shut_down {
+            return;
+        }
+        match tokio::time::timeout(timeout, self.tracker.unregister(&node_id)).await {
+            Ok(Ok(())) => tracing::info!(node_id, "unregistered from the ResourceManager"),
+            Ok(Err(status)) => {
+                tracing::warn!(node_id, error = %status.message(), "could not unregister from the ResourceManager")
+            }
+            Err(_) => tracing::warn!(node_id, "unregistering did not finish within {timeout:?}"),
+        }
     }
 
     /// The last heartbeat before exit, so the ResourceManager sees the final statuses.

@@ -1,12 +1,14 @@
 //! `nodemanager`: loads the configuration, binds both ports, runs containers until SIGTERM or
 //! Ctrl-C (or the ResourceManager's SHUTDOWN), then stops them and exits.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use weft_config::{NmConfig, Settings, EXIT_USAGE};
 use weft_nodemanager::daemon::{self, Listeners};
+
+const PROGRAM: &str = "nodemanager";
 
 /// Weft's NodeManager: runs containers for the ResourceManager and serves their logs.
 #[derive(Parser)]
@@ -21,7 +23,7 @@ struct Args {
 }
 
 fn usage_error(message: impl std::fmt::Display) -> ! {
-    eprintln!("nodemanager: {message}");
+    weft_daemon::say(PROGRAM, message);
     std::process::exit(EXIT_USAGE);
 }
 
@@ -31,10 +33,8 @@ fn main() {
         .and_then(|s| NmConfig::from_settings(&s))
         .unwrap_or_else(|e| usage_error(e));
     let total = daemon::detect_resources(&config).unwrap_or_else(|e| usage_error(e));
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    weft_daemon::log::init("info");
+    weft_daemon::exit_on_panic(PROGRAM);
     tracing::info!(
         memory_mb = total.memory_mb,
         vcores = total.vcores,
@@ -44,7 +44,7 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     if let Err(e) = runtime.block_on(serve(config, total, args.ports_file)) {
         tracing::error!("{e:#}");
-        eprintln!("nodemanager: {e:#}");
+        weft_daemon::say(PROGRAM, format_args!("{e:#}"));
         std::process::exit(1);
     }
 }
@@ -52,30 +52,14 @@ fn main() {
 async fn serve(config: NmConfig, total: weft_proto::Resource, ports_file: Option<PathBuf>) -> anyhow::Result<()> {
     let listeners = Listeners::bind(&config).await?;
     if let Some(path) = ports_file {
-        write_atomically(&path, &serde_json::to_vec(&listeners.addresses)?)?;
+        weft_daemon::write_ports_file(&path, &serde_json::to_vec(&listeners.addresses)?)?;
     }
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        weft_daemon::shutdown_signal().await;
         tracing::info!("signal received");
         on_signal.cancel();
     });
     daemon::run(config, total, listeners, shutdown).await
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-}
-
-/// Writes to a temp file beside `path`, then renames, so readers never see half a file.
-fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, data)?;
-    std::fs::rename(tmp, path)
 }

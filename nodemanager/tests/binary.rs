@@ -123,3 +123,66 @@ fn the_ports_file_names_both_addresses_and_sigterm_exits_0() {
     }
     assert!(left.is_empty(), "cgroups left behind: {left:?}");
 }
+
+/// A NodeManager's stderr closed under it (`nodemanager … 2>&1 | head -1`) used to panic it on the
+/// next log line ("failed printing to stderr"); it must keep running, stop on SIGTERM with status 0,
+/// and free its ports. Its log, when not a terminal, has no colour codes.
+#[test]
+fn a_closed_stderr_does_not_stop_the_daemon_and_sigterm_still_ends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let hierarchy = format!("weft-test-{}-closed-stderr", std::process::id());
+    let config = dir.path().join("nm.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "yarn.resourcemanager.resource-tracker.address: 127.0.0.1:1\n\
+             yarn.nodemanager.address: 127.0.0.1:0\n\
+             yarn.nodemanager.webapp.address: 127.0.0.1:0\n\
+             yarn.nodemanager.resource.memory-mb: 2048\n\
+             yarn.nodemanager.resource.cpu-vcores: 2\n\
+             yarn.nodemanager.linux-container-executor.cgroups.hierarchy: {hierarchy}\n\
+             hadoop.tmp.dir: {}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let ports = dir.path().join("ports.json");
+    let mut child = Command::new(BINARY)
+        .arg("--config")
+        .arg(&config)
+        .arg("--ports-file")
+        .arg(&ports)
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addresses: serde_json::Value =
+        wait_for("the ports file", || std::fs::read(&ports).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()));
+    // Read the first line, as `head -1` does, check it has no colour codes, then close the pipe.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert!(!first.contains('\u{1b}'), "no ANSI codes in a log that is not a terminal: {first:?}");
+    drop(stderr);
+    // It goes on logging (registration retries against a closed port) into the closed pipe.
+    let http = addresses["http"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(child.try_wait().unwrap().is_none(), "the NodeManager died with its stderr closed");
+        assert!(std::net::TcpStream::connect(&http).is_ok(), "the web port still answers");
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let status = wait_for("the NodeManager to exit after SIGTERM", || child.try_wait().unwrap());
+    assert_eq!(status.code(), Some(0));
+    assert!(std::net::TcpStream::connect(&http).is_err(), "its ports are free");
+    for point in std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(" - cgroup"))
+        .filter_map(|l| l.split(' ').nth(4))
+    {
+        let _ = std::fs::remove_dir(std::path::Path::new(point).join(&hierarchy));
+    }
+}

@@ -306,6 +306,11 @@ async fn shutdown_stops_containers_and_sends_a_last_heartbeat() {
     assert_eq!(status.exit_status, -100);
     assert!(status.diagnostics.contains("]Container killed on NodeManager shutdown\n"), "{}", status.diagnostics);
     assert!(reqwest::get(format!("http://{http}/ws/v1/node")).await.is_err(), "the web port is closed");
+    let state = rm.state.lock().unwrap();
+    let node_id = format!("{}:{}", state.registrations[0].host, state.registrations[0].rpc_port);
+    assert_eq!(state.unregistered, [node_id], "a NodeManager stopping on its own leaves the cluster");
+    let last_beat = state.beats.iter().rposition(|b| b.answered).expect("a last heartbeat");
+    assert!(last_beat + 1 == state.beats.len(), "unregistering comes after the last heartbeat");
 }
 
 #[tokio::test]
@@ -316,6 +321,7 @@ async fn the_resource_managers_shutdown_stops_the_node_manager() {
     rm.script(pb::NodeHeartbeatResponse { action: pb::NodeAction::Shutdown as i32, ..Default::default() });
     let result = tokio::time::timeout(support::DEADLINE, nm.task).await.expect("it stops on its own");
     result.unwrap().unwrap();
+    assert!(rm.state.lock().unwrap().unregistered.is_empty(), "told to shut down, it does not unregister");
     assert_eq!(support::remove_hierarchy(&nm.hierarchy), Vec::<std::path::PathBuf>::new());
 }
 

@@ -315,6 +315,13 @@ impl Cluster {
     }
 
     /// SIGKILLs NodeManager `i` (its containers are left running, as after a crash).
+    /// Stops NodeManager `i` as an operator does: SIGTERM, and wait for it to exit.
+    pub fn stop_nm(&mut self, i: usize) {
+        if let Some(mut nm) = self.nms[i].take() {
+            nm.stop();
+        }
+    }
+
     pub fn kill_nm(&mut self, i: usize) {
         if let Some(mut nm) = self.nms[i].take() {
             nm.signal(Signal::SIGKILL);

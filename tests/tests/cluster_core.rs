@@ -231,6 +231,28 @@ fn a_killed_nodemanager_becomes_lost_and_its_containers_end_with_minus_100() {
     procs::wait_gone(&orphans, Duration::from_secs(20));
 }
 
+#[test]
+fn a_nodemanager_stopped_with_sigterm_is_shutdown_at_once_and_gets_no_work() {
+    // A liveness expiry far away: only unregistering can take the node out of service.
+    let mut cluster = Cluster::start(ClusterOptions::default());
+    let stopped = cluster.nm_addresses[1].rpc.clone();
+    cluster.stop_nm(1);
+    let (_, node) = cluster.get(&format!("/ws/v1/cluster/nodes/{stopped}"));
+    assert_eq!(node["node"]["state"], "SHUTDOWN", "{node}");
+    let (_, metrics) = cluster.get("/ws/v1/cluster/metrics");
+    assert_eq!(metrics["clusterMetrics"]["shutdownNodes"], 1, "{metrics}");
+    assert_eq!(metrics["clusterMetrics"]["activeNodes"], 1, "{metrics}");
+    assert_eq!(metrics["clusterMetrics"]["totalMB"], 8192, "the stopped node's capacity is gone: {metrics}");
+    // Applications run, and only on the node that is left.
+    let run = cluster.weft(&["shell", "--num-containers", "3", "--container-memory", "512m", "--", "true"]);
+    assert_eq!(run.code, Some(0), "{}", run.both());
+    let app = cluster.app(&printed_app_id(&run.both()));
+    for c in containers_of(&cluster, &app) {
+        assert_ne!(c["nodeId"], stopped.as_str(), "{c}");
+    }
+    cluster.stop_checked();
+}
+
 /// The pid of the application master of the app's current attempt.
 fn am_pid(cluster: &Cluster, id: &str, attempt: u32) -> i32 {
     let prefix = format!("{}{attempt:02}_000001", app_container_prefix(id));

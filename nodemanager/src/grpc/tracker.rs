@@ -91,6 +91,13 @@ impl Tracker {
         let response = self.client.clone().node_heartbeat(request).await?.into_inner();
         Ok(answer(response))
     }
+
+    /// UnregisterNodeManager: this node leaves the cluster (it is stopping on purpose).
+    pub(crate) async fn unregister(&self, node_id: &str) -> Result<(), tonic::Status> {
+        let request = pb::UnregisterNodeRequest { node_id: node_id.to_owned() };
+        let pb::UnregisterNodeResponse {} = self.client.clone().unregister_node_manager(request).await?.into_inner();
+        Ok(())
+    }
 }
 
 /// Ids that do not parse are logged and skipped: the rest of the answer still counts.

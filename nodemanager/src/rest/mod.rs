@@ -39,13 +39,14 @@ pub(crate) fn router(nm: Arc<Nm>) -> Router {
         .route("/ws/v1/node/containers", get(containers))
         .route("/ws/v1/node/containers/{container}", get(container))
         .route("/ws/v1/node/containerlogs/{container}/{file}", get(container_log))
-        .fallback(not_found)
+        .fallback(weft_daemon::rest::not_found)
+        .method_not_allowed_fallback(weft_daemon::rest::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(nm)
 }
 
-async fn not_found(uri: axum::http::Uri) -> RestError {
-    RestError::not_found(format!("no resource at {}", uri.path()))
-}
+/// The largest request body the web port reads (every route is a GET).
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 async fn node_info(State(nm): Shared) -> Response {
     Json(json!({ "nodeInfo": dto::node_info(&nm.info, &nm.enforcement, nm.last_heartbeat_ms()) })).into_response()

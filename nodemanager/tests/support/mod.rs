@@ -43,6 +43,8 @@ pub struct RmState {
     /// Blobs by the sha256 the NodeManager asks for (the content need not match it).
     pub blobs: HashMap<String, Vec<u8>>,
     pub downloads: HashMap<String, usize>,
+    /// Node ids that unregistered, in order.
+    pub unregistered: Vec<String>,
     response_id: i64,
 }
 
@@ -82,6 +84,14 @@ impl ResourceTracker for Service {
         answer.response_id = state.response_id;
         answer.next_heartbeat_interval_ms = state.interval_ms;
         Ok(Response::new(answer))
+    }
+
+    async fn unregister_node_manager(
+        &self,
+        request: Request<pb::UnregisterNodeRequest>,
+    ) -> Result<Response<pb::UnregisterNodeResponse>, Status> {
+        self.0.lock().unwrap().unregistered.push(request.into_inner().node_id);
+        Ok(Response::new(pb::UnregisterNodeResponse {}))
     }
 }
 

@@ -46,8 +46,8 @@ pub fn router(rm: Arc<Rm>, staging: StagingStore) -> Router {
         .route("/ws/v1/cluster/apps/{id}/appattempts", get(attempts))
         .route("/ws/v1/cluster/apps/{id}/appattempts/{attempt}/containers", get(attempt_containers))
         .route("/ws/v1/cluster/containers/kills", get(kills))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(weft_daemon::rest::not_found)
+        .method_not_allowed_fallback(weft_daemon::rest::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::Extension(staging))
         .with_state(rm)
@@ -55,22 +55,6 @@ pub fn router(rm: Arc<Rm>, staging: StagingStore) -> Router {
 
 /// The largest request body the web port reads (the state PUT needs a few bytes).
 const MAX_BODY_BYTES: usize = 64 * 1024;
-
-async fn not_found(uri: axum::http::Uri) -> RestError {
-    RestError::not_found(format!("no resource at {}", uri.path()))
-}
-
-async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> RestError {
-    RestError::method_not_allowed(&method, uri.path())
-}
-
-/// A body that could not be read: too large (413) or cut off (400), in YARN's error shape.
-fn read_body(body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Result<Bytes, RestError> {
-    body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => RestError::payload_too_large(MAX_BODY_BYTES),
-        _ => RestError::bad_request(format!("cannot read the request body: {}", rejection.body_text())),
-    })
-}
 
 fn json(value: Value) -> Response {
     Json(value).into_response()
@@ -193,7 +177,7 @@ async fn put_app_state(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> RestResult {
     let id = parse_app_id(&id)?;
-    let body = read_body(body)?;
+    let body = weft_daemon::rest::read_body(body, MAX_BODY_BYTES)?;
     let body: Value = serde_json::from_slice(&body).map_err(|e| {
         RestError::bad_request(format!("malformed body: expected JSON like {{\"state\":\"KILLED\"}}: {e}"))
     })?;
