@@ -116,6 +116,27 @@ fn build(config: &NmConfig, total: Resource, listeners: &Listeners) -> anyhow::R
     Ok(Nm::new(NmParts { info, layout, localizer, sigkill_delay: config.sigkill_delay, max_completed, enforcement }))
 }
 
+/// The resources only this NodeManager may use: its local and log directories, and its cgroup
+/// hierarchy when it can use cgroups (as root).
+fn locks_wanted(config: &NmConfig) -> Vec<(String, std::path::PathBuf)> {
+    let mut wanted: Vec<(String, std::path::PathBuf)> = Vec::new();
+    for dir in &config.local_dirs {
+        wanted.push((format!("local dir {}", dir.display()), crate::lock::dir_lock_path(dir)));
+    }
+    for dir in &config.log_dirs {
+        wanted.push((format!("log dir {}", dir.display()), crate::lock::dir_lock_path(dir)));
+    }
+    if config.cgroups_enabled && nix::unistd::geteuid().is_root() {
+        let runtime = std::path::Path::new(crate::lock::RUNTIME_DIR);
+        let path = crate::lock::hierarchy_lock_path(runtime, &config.cgroups_hierarchy);
+        wanted.push((format!("cgroup hierarchy {}", config.cgroups_hierarchy), path));
+    }
+    // A directory listed as both local and log dir is locked once.
+    let mut seen = std::collections::HashSet::new();
+    wanted.retain(|(_, path)| seen.insert(path.clone()));
+    wanted
+}
+
 /// Online CPUs of the machine.
 fn online_cpus() -> u32 {
     // SAFETY: sysconf only reads a system value.
@@ -165,6 +186,8 @@ pub async fn run(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    // Before any directory or cgroup is touched: this NodeManager's alone, or it does not start.
+    let _locks = crate::lock::take(&locks_wanted(&config))?;
     let nm = build(&config, total, &listeners)?;
     let tracker = Tracker::new(&config.tracker_address)
         .with_context(|| format!("bad resource tracker address {}", config.tracker_address))?;

@@ -17,6 +17,7 @@ mod grpc;
 mod heartbeat;
 mod launcher;
 mod localizer;
+mod lock;
 mod metrics;
 mod monitor;
 mod nm;

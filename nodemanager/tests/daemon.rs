@@ -348,3 +348,92 @@ async fn a_memory_kill_reaches_the_resource_manager_with_its_reason_usage_and_li
     );
     nm.stop().await.unwrap();
 }
+
+/// A second NodeManager given a live one's cgroup hierarchy used to take its containers for stale
+/// groups and SIGKILL them; now it refuses to start, naming the holder, and the first is untouched.
+#[tokio::test]
+async fn a_second_nodemanager_on_the_same_hierarchy_refuses_to_start_and_kills_nothing() {
+    let rm = TestRm::start(30).await;
+    let mut nm = TestNm::start(&rm).await;
+    let id = container_id(1, 2);
+    nm.start_containers(vec![request(&id, &["sleep", "600"])]).await;
+    rm.wait_for("the container to run", |s| {
+        s.beats
+            .iter()
+            .rev()
+            .flat_map(|b| &b.request.containers)
+            .find(|c| c.container_id == id && c.state == 2)
+            .map(|_| ())
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("nm.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "yarn.resourcemanager.resource-tracker.address: {rm}\n\
+             yarn.nodemanager.address: 127.0.0.1:0\n\
+             yarn.nodemanager.webapp.address: 127.0.0.1:0\n\
+             yarn.nodemanager.resource.memory-mb: 2048\n\
+             yarn.nodemanager.resource.cpu-vcores: 2\n\
+             yarn.nodemanager.linux-container-executor.cgroups.hierarchy: {hierarchy}\n\
+             hadoop.tmp.dir: {tmp}\n",
+            rm = rm.address,
+            hierarchy = nm.hierarchy,
+            tmp = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_nodemanager"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cgroup hierarchy {} is in use by another NodeManager", nm.hierarchy)),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("(pid {})", std::process::id())), "{stderr}");
+    // The first NodeManager's container still runs.
+    let (_, body) = nm.get_json(&format!("/ws/v1/node/containers/{id}")).await;
+    assert_eq!(body["container"]["state"], "RUNNING", "{body}");
+    nm.stop().await.unwrap();
+}
+
+/// Two NodeManagers may not share a local or log directory either.
+#[tokio::test]
+async fn a_second_nodemanager_on_the_same_local_dir_refuses_to_start() {
+    let rm = TestRm::start(30).await;
+    let nm = TestNm::start(&rm).await;
+    let local = nm.dir.path().join("local");
+    let config = nm.dir.path().join("second.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "yarn.resourcemanager.resource-tracker.address: {rm}\n\
+             yarn.nodemanager.address: 127.0.0.1:0\n\
+             yarn.nodemanager.webapp.address: 127.0.0.1:0\n\
+             yarn.nodemanager.resource.memory-mb: 2048\n\
+             yarn.nodemanager.local-dirs: {local}\n\
+             yarn.nodemanager.log-dirs: {logs}\n\
+             weft.nodemanager.cgroups.enabled: false\n",
+            rm = rm.address,
+            local = local.display(),
+            logs = nm.dir.path().join("other-logs").display(),
+        ),
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_nodemanager"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("local dir {} is in use by another NodeManager", local.display())), "{stderr}");
+    nm.stop().await.unwrap();
+}
