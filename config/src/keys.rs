@@ -189,6 +189,12 @@ pub const KEYS: &[Key] = &[
         "memory offered to containers; -1 detects physical memory minus the reserve",
     ),
     key(
+        "weft.nodemanager.resource.allow-overcommit",
+        "false",
+        Kind::Bool,
+        "allow yarn.nodemanager.resource.memory-mb above the node's physical memory",
+    ),
+    key(
         "yarn.nodemanager.resource.cpu-vcores",
         "-1",
         Kind::Int { min: -1, max: 10_000 },

@@ -69,45 +69,59 @@ impl RmConfig {
             staging_dir: PathBuf::from(s.text("weft.resourcemanager.staging-dir")),
             staging_cleaner_interval: ms(s, "weft.resourcemanager.staging.cleaner.interval-ms"),
             staging_retain_unreferenced: ms(s, "weft.resourcemanager.staging.retain-unreferenced-ms"),
-            minimum_allocation: Resource::new(
-                s.memory_mb("yarn.scheduler.minimum-allocation-mb"),
-                s.int("yarn.scheduler.minimum-allocation-vcores") as i32,
-            ),
-            maximum_allocation: Resource::new(
-                s.memory_mb("yarn.scheduler.maximum-allocation-mb"),
-                s.int("yarn.scheduler.maximum-allocation-vcores") as i32,
-            ),
+            minimum_allocation: allocation_bounds(s).0,
+            maximum_allocation: allocation_bounds(s).1,
         };
         config.check(s.source_name())?;
         Ok(config)
     }
 
     fn check(&self, source_name: &str) -> Result<(), ConfigError> {
-        let mut problems = Vec::new();
-        if self.minimum_allocation.memory_mb > self.maximum_allocation.memory_mb {
-            problems.push(Problem {
-                key: "yarn.scheduler.minimum-allocation-mb".into(),
-                message: format!(
-                    "value {} is above yarn.scheduler.maximum-allocation-mb ({})",
-                    self.minimum_allocation.memory_mb, self.maximum_allocation.memory_mb
-                ),
-            });
-        }
-        if self.minimum_allocation.vcores > self.maximum_allocation.vcores {
-            problems.push(Problem {
-                key: "yarn.scheduler.minimum-allocation-vcores".into(),
-                message: format!(
-                    "value {} is above yarn.scheduler.maximum-allocation-vcores ({})",
-                    self.minimum_allocation.vcores, self.maximum_allocation.vcores
-                ),
-            });
-        }
+        let problems = allocation_problems(self.minimum_allocation, self.maximum_allocation);
         if problems.is_empty() {
             Ok(())
         } else {
             Err(ConfigError { source_name: source_name.to_owned(), problems })
         }
     }
+}
+
+/// The scheduler's allocation bounds from the file.
+fn allocation_bounds(s: &Settings) -> (Resource, Resource) {
+    let minimum = Resource::new(
+        s.memory_mb("yarn.scheduler.minimum-allocation-mb"),
+        s.int("yarn.scheduler.minimum-allocation-vcores") as i32,
+    );
+    let maximum = Resource::new(
+        s.memory_mb("yarn.scheduler.maximum-allocation-mb"),
+        s.int("yarn.scheduler.maximum-allocation-vcores") as i32,
+    );
+    (minimum, maximum)
+}
+
+/// Minimum above maximum, key by key. Both daemons check it, so a shared file with bad bounds stops
+/// whichever reads it.
+fn allocation_problems(minimum: Resource, maximum: Resource) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if minimum.memory_mb > maximum.memory_mb {
+        problems.push(Problem {
+            key: "yarn.scheduler.minimum-allocation-mb".into(),
+            message: format!(
+                "value {} is above yarn.scheduler.maximum-allocation-mb ({})",
+                minimum.memory_mb, maximum.memory_mb
+            ),
+        });
+    }
+    if minimum.vcores > maximum.vcores {
+        problems.push(Problem {
+            key: "yarn.scheduler.minimum-allocation-vcores".into(),
+            message: format!(
+                "value {} is above yarn.scheduler.maximum-allocation-vcores ({})",
+                minimum.vcores, maximum.vcores
+            ),
+        });
+    }
+    problems
 }
 
 /// The NodeManager's settings.
@@ -126,6 +140,8 @@ pub struct NmConfig {
     pub vcores: Option<i32>,
     /// `None` reserves 20% of physical memory.
     pub system_reserved_memory_mb: Option<i64>,
+    /// `weft.nodemanager.resource.allow-overcommit`: offer more memory than the node has.
+    pub allow_overcommit: bool,
     pub local_dirs: Vec<PathBuf>,
     pub log_dirs: Vec<PathBuf>,
     pub sigkill_delay: Duration,
@@ -151,6 +167,11 @@ pub struct NmConfig {
 impl NmConfig {
     pub fn from_settings(s: &Settings) -> Result<NmConfig, ConfigError> {
         let detect = |n: i64| (n >= 0).then_some(n);
+        let (minimum, maximum) = allocation_bounds(s);
+        let problems = allocation_problems(minimum, maximum);
+        if !problems.is_empty() {
+            return Err(ConfigError { source_name: s.source_name().to_owned(), problems });
+        }
         Ok(NmConfig {
             address: s.text("yarn.nodemanager.address").to_owned(),
             webapp_address: s.text("yarn.nodemanager.webapp.address").to_owned(),
@@ -160,6 +181,7 @@ impl NmConfig {
             memory_mb: detect(s.memory_mb("yarn.nodemanager.resource.memory-mb")),
             vcores: detect(s.int("yarn.nodemanager.resource.cpu-vcores")).map(|v| v as i32),
             system_reserved_memory_mb: detect(s.memory_mb("yarn.nodemanager.resource.system-reserved-memory-mb")),
+            allow_overcommit: flag(s, "weft.nodemanager.resource.allow-overcommit"),
             local_dirs: s.dirs("yarn.nodemanager.local-dirs"),
             log_dirs: s.dirs("yarn.nodemanager.log-dirs"),
             sigkill_delay: ms(s, "yarn.nodemanager.sleep-delay-before-sigkill.ms"),

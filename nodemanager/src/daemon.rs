@@ -79,7 +79,7 @@ impl Listeners {
 /// What the node offers: configured values, or detected ones (physical memory minus the reserve,
 /// logical CPUs). The error says which key to change.
 pub fn detect_resources(config: &NmConfig) -> Result<Resource, String> {
-    resources::detect(config.memory_mb, config.vcores, config.system_reserved_memory_mb)
+    resources::detect(config.memory_mb, config.vcores, config.system_reserved_memory_mb, config.allow_overcommit)
 }
 
 fn own_user() -> String {

@@ -28,19 +28,33 @@ pub(crate) fn containers_memory_mb(physical_mb: i64, reserved_mb: Option<i64>) -
     Ok(memory)
 }
 
+/// A configured memory offer must fit in the node's physical memory, unless over-commit is allowed.
+pub(crate) fn check_memory_offer(memory_mb: i64, physical_mb: i64, allow_overcommit: bool) -> Result<(), String> {
+    if memory_mb > physical_mb && !allow_overcommit {
+        return Err(format!(
+            "yarn.nodemanager.resource.memory-mb: {memory_mb} MB is more than this node's {physical_mb} MB of \
+             physical memory; offer at most that, or set weft.nodemanager.resource.allow-overcommit: true"
+        ));
+    }
+    Ok(())
+}
+
 /// The node's offer: configured values where set, detected ones elsewhere.
 pub(crate) fn detect(
     memory_mb: Option<i64>,
     vcores: Option<i32>,
     reserved_mb: Option<i64>,
+    allow_overcommit: bool,
 ) -> Result<Resource, String> {
+    let mut system = System::new();
+    system.refresh_memory();
+    let physical_mb = (system.total_memory() / MIB) as i64;
     let memory_mb = match memory_mb {
-        Some(mb) => mb,
-        None => {
-            let mut system = System::new();
-            system.refresh_memory();
-            containers_memory_mb((system.total_memory() / MIB) as i64, reserved_mb)?
+        Some(mb) => {
+            check_memory_offer(mb, physical_mb, allow_overcommit)?;
+            mb
         }
+        None => containers_memory_mb(physical_mb, reserved_mb)?,
     };
     let vcores = match vcores {
         Some(v) => v,
@@ -143,10 +157,21 @@ mod tests {
 
     #[test]
     fn configured_values_win_and_detection_finds_something() {
-        assert_eq!(detect(Some(4096), Some(3), None), Ok(Resource::new(4096, 3)));
-        let detected = detect(None, None, Some(0)).unwrap();
+        assert_eq!(detect(Some(4096), Some(3), None, false), Ok(Resource::new(4096, 3)));
+        let detected = detect(None, None, Some(0), false).unwrap();
         assert!(detected.memory_mb > 0 && detected.vcores > 0, "{detected:?}");
-        assert!(detect(Some(0), Some(1), None).is_err());
+        assert!(detect(Some(0), Some(1), None, false).is_err());
+    }
+
+    #[test]
+    fn memory_beyond_the_node_is_refused_with_the_detected_figure_unless_over_commit_is_allowed() {
+        assert_eq!(check_memory_offer(24_000, 24_000, false), Ok(()));
+        let err = check_memory_offer(102_399_998_976, 24_000, false).unwrap_err();
+        assert!(err.contains("102399998976 MB is more than this node's 24000 MB"), "{err}");
+        assert!(err.contains("weft.nodemanager.resource.allow-overcommit"), "{err}");
+        assert_eq!(check_memory_offer(48_000, 24_000, true), Ok(()));
+        // 99999999g is about 100 PB: no machine has that.
+        assert!(detect(Some(99_999_999 * 1024), Some(1), None, false).is_err());
     }
 
     #[test]

@@ -186,3 +186,30 @@ fn a_closed_stderr_does_not_stop_the_daemon_and_sigterm_still_ends_it() {
         let _ = std::fs::remove_dir(std::path::Path::new(point).join(&hierarchy));
     }
 }
+
+#[test]
+fn memory_beyond_the_machine_is_refused_with_the_detected_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("nm.yaml");
+    std::fs::write(&config, "yarn.nodemanager.resource.memory-mb: 99999999g\n").unwrap();
+    let output = Command::new(BINARY).arg("--config").arg(&config).output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains("yarn.nodemanager.resource.memory-mb: 102399998976 MB is more than this node's"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("MB of physical memory"), "{stderr}");
+}
+
+#[test]
+fn a_minimum_allocation_above_the_maximum_stops_the_nodemanager_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("nm.yaml");
+    std::fs::write(&config, "yarn.scheduler.minimum-allocation-mb: 16g\nyarn.scheduler.maximum-allocation-mb: 8g\n")
+        .unwrap();
+    let output = Command::new(BINARY).arg("--config").arg(&config).output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("yarn.scheduler.minimum-allocation-mb: value 16384 is above"), "{stderr}");
+}

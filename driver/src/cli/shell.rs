@@ -13,14 +13,14 @@ pub(crate) struct ShellArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = value_parser!(u32).range(1..))]
     num_containers: u32,
     /// Memory of each container: 512m, 4g, or MiB (4096)
-    #[arg(long, value_name = "SIZE", default_value = "1g", value_parser = memory_mb)]
+    #[arg(long, value_name = "SIZE", default_value = "1g", allow_hyphen_values = true, value_parser = memory_mb)]
     container_memory: i64,
     /// Virtual cores of each container
     #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true,
           value_parser = value_parser!(u32).range(1..i64::from(i32::MAX)))]
     container_vcores: u32,
     /// Memory of the application master's container
-    #[arg(long, value_name = "SIZE", default_value = "512m", value_parser = memory_mb)]
+    #[arg(long, value_name = "SIZE", default_value = "512m", allow_hyphen_values = true, value_parser = memory_mb)]
     master_memory: i64,
     /// Virtual cores of the application master's container
     #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true,
@@ -113,6 +113,12 @@ mod tests {
             &["--master-memory", "1.5g", "fractional"],
         );
         refused("weft shell --num-containers -1 -- true", &["--num-containers", "-1"]);
+        // A negative size is a size error naming the value, not "unexpected argument".
+        for flag in ["--container-memory", "--master-memory"] {
+            let line = format!("weft shell --num-containers 1 {flag} -1 -- true");
+            let err = plan(&line).unwrap_err();
+            assert!(err.contains(flag) && err.contains("-1") && !err.contains("unexpected argument"), "{err}");
+        }
         refused("weft shell --num-containers 0 -- true", &["--num-containers", "0"]);
         refused("weft shell --num-containers 1 --container-vcores -2 -- true", &["--container-vcores", "-2"]);
         refused("weft shell --num-containers 1 --shell-env NOEQUALS -- true", &["--shell-env", "NOEQUALS"]);
