@@ -179,6 +179,10 @@ fn record_completions(book: &mut Book, completed: Vec<pb::ContainerStatus>) {
             Completion::Failed => {
                 tracing::warn!(container = %id, exit_status, diagnostics = %status.diagnostics, "container failed")
             }
+            Completion::Replaced => tracing::warn!(
+                container = %id, exit_status, diagnostics = %status.diagnostics,
+                "container aborted (node lost or shut down); asking for a replacement"
+            ),
             Completion::Ignored => tracing::debug!(container = %id, exit_status, "completion of a released container"),
         }
     }

@@ -9,11 +9,14 @@
 //!   granted ──needed──► Starting ──NodeManager started it──► Running ──completed, exit 0──► Succeeded
 //!           │                    └─NodeManager refused──► Failed(NotStarted) (and released)
 //!           │                                              Running ──completed, exit ≠ 0──► Failed(Exited)
+//!           │                                              Running ──completed, -100──► replaced
 //!           └─surplus──► released (its completion is ignored)
 //! ```
 //!
-//! The ask is absolute: `wanted − granted so far`, so resending it asks for nothing more. A failed
-//! container is not replaced: the shell runs the command exactly `wanted` times.
+//! The ask is absolute: `wanted − taken`, so resending it asks for nothing more. A container that
+//! ended with -100 (ABORTED: its node was lost or shut down, or the grant expired) is no one's fault:
+//! as YARN's distributed shell does, the book forgets it and asks for a replacement. Any other failure
+//! is final: the shell runs the command exactly `wanted` times.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -75,6 +78,8 @@ impl Slot {
 pub(crate) enum Completion {
     Succeeded,
     Failed,
+    /// Ended with -100 through no fault of its own: a replacement is asked for.
+    Replaced,
     /// A container given back as surplus, one already counted, or one the book never took.
     Ignored,
 }
@@ -182,6 +187,11 @@ impl Book {
         if status == exit_status::SUCCESS {
             *slot = Slot::Succeeded;
             Completion::Succeeded
+        } else if status == exit_status::ABORTED {
+            // Forgotten (a late report of it is ignored), so the ask grows by one again.
+            self.slots.remove(&id);
+            self.released.insert(id);
+            Completion::Replaced
         } else {
             *slot = Slot::Failed(Failure::Exited { status, diagnostics: diagnostics.to_owned() });
             Completion::Failed
@@ -368,6 +378,33 @@ mod tests {
              container container_1700000000000_0001_01_000004 exited with status -104 (KILLED_EXCEEDED_PMEM): \
              Container [pid=1,containerID=x] is running …",
         );
+    }
+
+    #[test]
+    fn a_container_aborted_with_its_node_is_replaced_and_the_app_still_succeeds() {
+        let mut book = Book::new(2, Resource::new(512, 1), 1);
+        let taken = book.granted(vec![grant(2), grant(3)]);
+        assert_eq!(taken.to_start.len(), 2);
+        book.started(cid(2));
+        book.started(cid(3));
+        let lost = "Container released on a *lost* node";
+        assert_eq!(book.completed(cid(3), exit_status::ABORTED, lost), Completion::Replaced);
+        assert_eq!(book.ask().num_containers, 1, "a replacement is asked for");
+        assert!(!book.is_done());
+        assert_eq!(book.completed(cid(3), exit_status::ABORTED, lost), Completion::Ignored, "reported once");
+        let taken = book.granted(vec![grant(4)]);
+        assert_eq!(taken.to_start, [grant(4)]);
+        book.started(cid(4));
+        book.completed(cid(2), 0, "");
+        book.completed(cid(4), 0, "");
+        assert!(book.is_done());
+        check(&book, FinalStatus::SUCCEEDED, "");
+        // Any other failure is final.
+        let mut book = Book::new(1, Resource::new(512, 1), 1);
+        book.granted(vec![grant(2)]);
+        book.started(cid(2));
+        assert_eq!(book.completed(cid(2), exit_status::KILLED_BY_RESOURCEMANAGER, ""), Completion::Failed);
+        assert_eq!(book.ask().num_containers, 0);
     }
 
     #[test]
