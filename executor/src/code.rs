@@ -4,9 +4,14 @@
 //! The invariant (ARCHITECTURE.md, "Shipping user code"): every function behind an [`FnRef`] and
 //! `anchor` is linked into one executable image, so their distance is fixed at link time even under
 //! ASLR; an executor resolves an `FnRef` only through a [`Verified`] frame, which exists only once the
-//! frame's build id equals this process's own. A forged offset is arbitrary code execution, so the
-//! driver↔executor channel must be trusted; the build id guards against honest mistakes (another
-//! build of the same program), not against an attacker.
+//! frame's build id equals this process's own.
+//!
+//! What the types enforce: outside this crate, safe code can make an `FnRef` only from a function
+//! (`FnRef::new`) and can neither resolve one nor make a `Verified` (`FnRef::resolve`,
+//! `Verified::check` and the frame decoding that yields one are private to the crate). Inside, the
+//! only source of `Verified` is a task frame received by the executor runtime from its driver. A
+//! forged offset in such a frame would be arbitrary code execution, so that channel must be trusted:
+//! the build id guards against honest mistakes (another build of the same program), not an attacker.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -67,11 +72,14 @@ impl<S: CodePointer> FnRef<S> {
     }
 
     /// The function in this process. Only a verified frame's references resolve.
-    pub fn resolve(self, _proof: &Verified) -> S {
+    pub(crate) fn resolve(self, _proof: &Verified) -> S {
         let address = (anchor_address() as i64 + self.offset) as usize;
-        // SAFETY: `Verified` exists only when the frame came from this very executable (same build
-        // id), and an FnRef is only ever built by `FnRef::new` from a function of type `S` there; the
-        // distance from `anchor` is a link-time constant (static linking, see the module header).
+        // SAFETY: `Verified` is made only by `Verified::check` (crate-private), called only when a
+        // task frame from the driver carries this executable's build id; the driver built the frame's
+        // references with `FnRef::new` from functions of type `S` in that same executable, and the
+        // distance from `anchor` is a link-time constant (one image, see the module header). What
+        // this relies on and cannot check: that the frame really came from the driver (a trusted
+        // channel).
         unsafe { S::from_address(address) }
     }
 }
@@ -88,13 +96,14 @@ impl<'de, S> Deserialize<'de> for FnRef<S> {
     }
 }
 
-/// Proof that a frame was made by this same executable; the only way to resolve an [`FnRef`].
+/// Proof that a frame was made by this same executable; the only way to resolve an [`FnRef`]. Only this
+/// crate makes one, from a task frame the executor runtime received (a copy is as good as the original).
 #[derive(Debug, Clone)]
 pub struct Verified(());
 
 impl Verified {
     /// Checks a frame's build id against this process's own.
-    pub fn check(frame_build: &BuildId) -> Result<Verified, BuildMismatch> {
+    pub(crate) fn check(frame_build: &BuildId) -> Result<Verified, BuildMismatch> {
         let own = build_id();
         if frame_build == own {
             Ok(Verified(()))
@@ -153,13 +162,20 @@ pub fn build_id() -> &'static BuildId {
 
 /// Builds a value of a zero-sized type from nothing: how an executor gets back a user closure, whose
 /// type (not its value) travels in the code reference. Compile-time checked to be zero-sized.
-pub fn conjure<F: Copy + 'static>() -> F {
+///
+/// # Safety
+///
+/// `F` must be inhabited: some value of `F` must have existed (zero-sized types with no value, such
+/// as `std::convert::Infallible` or `!`, are undefined behaviour to conjure). The RDD operators call it
+/// only with the type of a closure or function the user passed to an RDD method as a value.
+#[doc(hidden)]
+pub unsafe fn conjure<F: Copy + 'static>() -> F {
     const {
         assert!(std::mem::size_of::<F>() == 0, "weft: a closure passed to an RDD operation captures variables; pass them explicitly with the *_with variant (map_with, filter_with, …)")
     };
-    // SAFETY: `F` is zero-sized (checked above at compile time), so it has no bytes to initialize;
-    // it is `Copy`, so it has no drop glue or invariant beyond its type; user closures and fn items,
-    // the only types this is used with, carry no meaning in their (absent) bytes.
+    // SAFETY: `F` is zero-sized (checked above at compile time), so it has no bytes to initialize,
+    // and inhabited (the caller's contract), so its one value is this one; it is `Copy`, so it has no
+    // drop glue.
     unsafe { std::ptr::NonNull::<F>::dangling().read() }
 }
 
@@ -207,7 +223,9 @@ mod tests {
     fn zero_sized_closures_are_conjured() {
         let f = |x: i32| x + 1;
         fn again<F: Fn(i32) -> i32 + Copy + 'static>(_: F) -> i32 {
-            conjure::<F>()(1)
+            // SAFETY: `F: Fn` is a closure or fn item type, inhabited (a value was passed in).
+            let f = unsafe { conjure::<F>() };
+            f(1)
         }
         assert_eq!(again(f), 2);
     }

@@ -29,7 +29,7 @@ pub fn frame_build_id(frame: &[u8]) -> Option<BuildId> {
 }
 
 /// Checks and decodes a task frame.
-pub fn decode_task(frame: &[u8]) -> Result<(Verified, TaskDescription), TaskError> {
+pub(crate) fn decode_task(frame: &[u8]) -> Result<(Verified, TaskDescription), TaskError> {
     let refused = |message: String| TaskError::Refused { message };
     let build = frame_build_id(frame).ok_or_else(|| refused("not a task frame (bad magic or too short)".into()))?;
     let proof = Verified::check(&build).map_err(|e| refused(e.to_string()))?;

@@ -34,7 +34,7 @@ pub fn task_name(task: &TaskDescription) -> String {
 }
 
 /// Runs `task` to its end. Never panics.
-pub fn run_task(
+pub(crate) fn run_task(
     proof: &Verified,
     task: TaskDescription,
     services: Arc<dyn Services>,

@@ -2,6 +2,11 @@
 //! combination, referenced from tasks by [`FnRef`]. Each turns its serialized environment (and its
 //! inputs) into an iterator of record batches; the user's function is a zero-sized type parameter,
 //! conjured on the executor and inlined into the batch loop.
+//!
+//! Why conjuring is sound here: every user function type parameter is bounded by a `Fn` trait, and on
+//! stable Rust only closures, fn items and fn pointers implement those; all of them are inhabited, and
+//! `conjure`'s compile-time check admits only the zero-sized ones (closures that capture nothing, fn
+//! items), whose one value carries no data.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -226,7 +231,8 @@ where
     F: Fn(&C, T) -> U + Copy + 'static,
 {
     let c: C = decode(env, "map")?;
-    let f = conjure::<F>();
+    // SAFETY: `F: Fn…`, see the module header.
+    let f = unsafe { conjure::<F>() };
     let input = inputs.build(ctx, 0)?;
     Ok(Box::new(input.map(move |b| {
         let v = records::<T>(b)?;
@@ -239,7 +245,8 @@ where
     F: Fn(&C, &T) -> bool + Copy + 'static,
 {
     let c: C = decode(env, "filter")?;
-    let f = conjure::<F>();
+    // SAFETY: `F: Fn…`, see the module header.
+    let f = unsafe { conjure::<F>() };
     let input = inputs.build(ctx, 0)?;
     Ok(Box::new(input.filter_map(move |b| {
         let mut v = match records::<T>(b) {
@@ -261,7 +268,8 @@ where
     F: Fn(&C, T) -> I + Copy + 'static,
 {
     let c: C = decode(env, "flatMap")?;
-    let f = conjure::<F>();
+    // SAFETY: `F: Fn…`, see the module header.
+    let f = unsafe { conjure::<F>() };
     let mut input = input_records::<T>(inputs.build(ctx, 0)?);
     // An output batch is cut once it holds a batch's worth, between two input records, so records
     // that expand a lot do not carry their whole input batch's output in one vector.
@@ -347,7 +355,8 @@ where
     F: Fn(&C, u32, Records<T>) -> I + Copy + 'static,
 {
     let c: C = decode(env, "mapPartitions")?;
-    let f = conjure::<F>();
+    // SAFETY: `F: Fn…`, see the module header.
+    let f = unsafe { conjure::<F>() };
     let input = inputs.build(ctx, 0)?;
     let error = Rc::new(RefCell::new(None));
     let records = Records { input, current: Vec::new().into_iter(), error: error.clone() };
@@ -557,7 +566,8 @@ where
     FM: Fn(&E, C, C) -> C + Copy + 'static,
 {
     let w: WriteEnv<P, E> = decode(env, "a shuffle write")?;
-    let (create, merge_value, merge_combiners) = (conjure::<FC>(), conjure::<FV>(), conjure::<FM>());
+    // SAFETY: `FC`, `FV`, `FM` are `Fn…` types, see the module header.
+    let (create, merge_value, merge_combiners) = unsafe { (conjure::<FC>(), conjure::<FV>(), conjure::<FM>()) };
     let partition = |k: &K| w.partitioner.partition(k);
     let mut table: Aggregator<K, C> = Aggregator::new(ctx, Growth::Combining);
     for b in input {
@@ -634,7 +644,8 @@ where
     FM: Fn(&E, C, C) -> C + Copy + 'static,
 {
     let e: E = decode(env, "a reduce-side merge")?;
-    let merge = conjure::<FM>();
+    // SAFETY: `FM: Fn…`, see the module header.
+    let merge = unsafe { conjure::<FM>() };
     let mut table: Aggregator<K, C> = Aggregator::new(ctx, Growth::Combining);
     for b in inputs.build(ctx, 0)? {
         for (k, c) in records::<(K, C)>(b)? {
@@ -748,7 +759,8 @@ where
     F: Fn(&C, T, T) -> T + Copy + 'static,
 {
     let c: C = decode(env, "reduce")?;
-    let f = conjure::<F>();
+    // SAFETY: `F: Fn…`, see the module header.
+    let f = unsafe { conjure::<F>() };
     let mut acc: Option<T> = None;
     for b in input {
         for x in records::<T>(b)? {
@@ -776,7 +788,8 @@ where
     F: Fn(&C, U, T) -> U + Copy + 'static,
 {
     let a: AggregateEnv<U, C> = decode(env, "aggregate")?;
-    let f = conjure::<F>();
+    // SAFETY: `F: Fn…`, see the module header.
+    let f = unsafe { conjure::<F>() };
     let mut acc = a.zero;
     for b in input {
         for x in records::<T>(b)? {
@@ -831,7 +844,8 @@ where
     F: Fn(&C, T) + Copy + 'static,
 {
     let c: C = decode(env, "foreach")?;
-    let f = conjure::<F>();
+    // SAFETY: `F: Fn…`, see the module header.
+    let f = unsafe { conjure::<F>() };
     for b in input {
         for x in records::<T>(b)? {
             f(&c, x);

@@ -159,8 +159,10 @@ impl<K: Data + Eq + Hash, V: Data> Rdd<(K, V)> {
             env,
             p,
             |_: &C, v: V| v,
-            |e: &C, a: V, b: V| weft_executor::conjure::<F>()(e, a, b),
-            |e: &C, a: V, b: V| weft_executor::conjure::<F>()(e, a, b),
+            // SAFETY: `F: Fn…`, inhabited and zero-sized (see `ops`' module header).
+            |e: &C, a: V, b: V| unsafe { weft_executor::conjure::<F>() }(e, a, b),
+            // SAFETY: as above.
+            |e: &C, a: V, b: V| unsafe { weft_executor::conjure::<F>() }(e, a, b),
         )
     }
 
