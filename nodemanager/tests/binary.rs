@@ -24,6 +24,26 @@ fn wait_for<T>(what: &str, mut condition: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// A NodeManager configuration in `dir` on loopback ports, with an unreachable ResourceManager.
+fn write_config(dir: &std::path::Path, hierarchy: &str) -> std::path::PathBuf {
+    let config = dir.join("nm.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "yarn.resourcemanager.resource-tracker.address: 127.0.0.1:1\n\
+             yarn.nodemanager.address: 127.0.0.1:0\n\
+             yarn.nodemanager.webapp.address: 127.0.0.1:0\n\
+             yarn.nodemanager.resource.memory-mb: 2048\n\
+             yarn.nodemanager.resource.cpu-vcores: 2\n\
+             yarn.nodemanager.linux-container-executor.cgroups.hierarchy: {hierarchy}\n\
+             hadoop.tmp.dir: {}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
 /// Collects what `stream` prints, line by line, in a thread of its own.
 fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
     let text = Arc::new(Mutex::new(String::new()));
@@ -68,21 +88,7 @@ fn a_reserve_larger_than_memory_is_a_usage_error() {
 fn the_ports_file_names_both_addresses_and_sigterm_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let hierarchy = format!("weft-test-{}-binary", std::process::id());
-    let config = dir.path().join("nm.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "yarn.resourcemanager.resource-tracker.address: 127.0.0.1:1\n\
-             yarn.nodemanager.address: 127.0.0.1:0\n\
-             yarn.nodemanager.webapp.address: 127.0.0.1:0\n\
-             yarn.nodemanager.resource.memory-mb: 2048\n\
-             yarn.nodemanager.resource.cpu-vcores: 2\n\
-             yarn.nodemanager.linux-container-executor.cgroups.hierarchy: {hierarchy}\n\
-             hadoop.tmp.dir: {}\n",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
+    let config = write_config(dir.path(), &hierarchy);
     let ports = dir.path().join("ports.json");
     let mut child = Command::new(BINARY)
         .arg("--config")
@@ -131,21 +137,7 @@ fn the_ports_file_names_both_addresses_and_sigterm_exits_0() {
 fn a_closed_stderr_does_not_stop_the_daemon_and_sigterm_still_ends_it() {
     let dir = tempfile::tempdir().unwrap();
     let hierarchy = format!("weft-test-{}-closed-stderr", std::process::id());
-    let config = dir.path().join("nm.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "yarn.resourcemanager.resource-tracker.address: 127.0.0.1:1\n\
-             yarn.nodemanager.address: 127.0.0.1:0\n\
-             yarn.nodemanager.webapp.address: 127.0.0.1:0\n\
-             yarn.nodemanager.resource.memory-mb: 2048\n\
-             yarn.nodemanager.resource.cpu-vcores: 2\n\
-             yarn.nodemanager.linux-container-executor.cgroups.hierarchy: {hierarchy}\n\
-             hadoop.tmp.dir: {}\n",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
+    let config = write_config(dir.path(), &hierarchy);
     let ports = dir.path().join("ports.json");
     let mut child = Command::new(BINARY)
         .arg("--config")
