@@ -10,13 +10,53 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use serde::{Deserialize, Serialize};
+
 use crate::encoding::FrameCodec;
 use crate::error::TaskError;
 use crate::memory::MemoryManager;
-use crate::plan::{BlockUpdate, MapLocation, TaskMetrics};
 
 /// A task's context, shared by the operators of its pipeline (one thread).
 pub type TaskCtx = Rc<TaskContext>;
+
+/// Where one map task's output of a shuffle lives, as the driver tells a reducer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapLocation {
+    pub map_index: u32,
+    pub executor_id: String,
+    /// The executor's endpoint, `host:port`.
+    pub address: String,
+    /// The size of this reducer's block in that map output (0: nothing to fetch).
+    pub size: u64,
+}
+
+/// Counters a task reports, named after Spark's task metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskMetrics {
+    pub executor_run_time_ms: u64,
+    pub executor_cpu_time_ns: u64,
+    pub result_size: u64,
+    pub input_bytes: u64,
+    pub input_records: u64,
+    pub output_bytes: u64,
+    pub output_records: u64,
+    pub shuffle_read_bytes: u64,
+    pub shuffle_read_records: u64,
+    pub shuffle_remote_bytes: u64,
+    pub shuffle_write_bytes: u64,
+    pub shuffle_write_records: u64,
+    pub memory_bytes_spilled: u64,
+    pub disk_bytes_spilled: u64,
+}
+
+/// A cached block the task stored (the driver tracks where each cached partition lives).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockUpdate {
+    pub rdd_id: u32,
+    pub partition: u32,
+    pub memory_bytes: u64,
+    pub disk_bytes: u64,
+}
 
 /// Turns a broadcast value's bytes into the value.
 pub type DecodeBroadcast = dyn Fn(&[u8]) -> Result<Arc<dyn Any + Send + Sync>, TaskError>;

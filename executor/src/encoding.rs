@@ -10,8 +10,8 @@ use std::io::{self, Read};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::batch::BATCH_SIZE;
 use crate::error::TaskError;
-use crate::plan::BATCH_SIZE;
 
 /// Where a frame is cut, unless [`BATCH_SIZE`] records come first.
 pub const FRAME_TARGET_BYTES: usize = 256 << 10;

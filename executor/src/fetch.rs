@@ -14,10 +14,9 @@ use tonic::transport::Channel;
 use weft_proto::spark_pb::executor_endpoint_client::ExecutorEndpointClient;
 use weft_proto::spark_pb::{self as pb};
 
-use crate::context::FetchedFrame;
+use crate::context::{FetchedFrame, MapLocation};
 use crate::encoding::{split_stored, FrameCodec};
 use crate::error::TaskError;
-use crate::plan::MapLocation;
 use crate::shuffle::{self, BlockFrames, ShuffleFiles};
 
 /// Remote blocks of one executor asked for in one `FetchBlocks` call.
@@ -266,7 +265,7 @@ fn receive(flight: &mut InFlight, chunk: pb::BlockChunk, codec: FrameCodec) -> R
 }
 
 /// Chunks of a block on the wire, as the serving side cuts them.
-const CHUNK: u64 = crate::runtime::CHUNK as u64;
+const CHUNK: u64 = crate::plan::CHUNK as u64;
 
 impl Iterator for ShuffleFetch {
     type Item = Result<FetchedFrame, TaskError>;

@@ -2,39 +2,17 @@
 //! monomorphized constructor plus its serialized environment) ending in a [`Sink`] (return a result,
 //! or write shuffle output). Plain data; the runner builds it into iterators of record batches.
 
-use std::any::Any;
-
 use serde::{Deserialize, Serialize};
 
+use crate::batch::Batches;
 use crate::code::{CodePointer, FnRef, Verified};
-use crate::context::TaskCtx;
+use crate::context::{BlockUpdate, TaskCtx, TaskMetrics};
 use crate::encoding::FrameCodec;
 use crate::error::TaskError;
 
-/// A batch of records: a `Vec<T>` behind `Any`. Operators move records a batch at a time, so the
-/// per-record path is the user's function inlined into a monomorphized loop.
-pub type Batch = Box<dyn Any>;
-/// The records of one partition, batch by batch.
-pub type Batches = Box<dyn Iterator<Item = Result<Batch, TaskError>>>;
-
-/// How many records an operator puts in a batch.
-pub const BATCH_SIZE: usize = 4096;
-
-/// Splits owned records into batches, lazily; each record is moved once.
-pub fn batches_of<T: 'static>(v: Vec<T>) -> Batches {
-    if v.len() <= BATCH_SIZE {
-        return if v.is_empty() {
-            Box::new(std::iter::empty())
-        } else {
-            Box::new(std::iter::once(Ok(Box::new(v) as Batch)))
-        };
-    }
-    let mut records = v.into_iter();
-    Box::new(std::iter::from_fn(move || {
-        let next: Vec<T> = records.by_ref().take(BATCH_SIZE).collect();
-        (!next.is_empty()).then(|| Ok(Box::new(next) as Batch))
-    }))
-}
+/// Chunks of large payloads on the wire: task frames, task statuses, shuffle blocks (a reducer's
+/// flow control counts a remote block in these).
+pub const CHUNK: usize = 1 << 20;
 
 /// Builds one node's iterator from its environment and (lazily) its inputs.
 pub type NodeCtorFn = fn(&TaskCtx, &[u8], Inputs) -> Result<Batches, TaskError>;
@@ -147,17 +125,6 @@ pub enum Sink {
     Shuffle { shuffle_id: u32, num_reduce: u32, ctor: FnRef<ShuffleCtor>, env: Vec<u8> },
 }
 
-/// Where one map task's output of a shuffle lives, as the driver tells a reducer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MapLocation {
-    pub map_index: u32,
-    pub executor_id: String,
-    /// The executor's endpoint, `host:port`.
-    pub address: String,
-    /// The size of this reducer's block in that map output (0: nothing to fetch).
-    pub size: u64,
-}
-
 /// Everything an executor needs to run one task attempt.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskDescription {
@@ -176,34 +143,6 @@ pub struct TaskDescription {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MapStatus {
     pub sizes: Vec<u64>,
-}
-
-/// Counters a task reports, named after Spark's task metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskMetrics {
-    pub executor_run_time_ms: u64,
-    pub executor_cpu_time_ns: u64,
-    pub result_size: u64,
-    pub input_bytes: u64,
-    pub input_records: u64,
-    pub output_bytes: u64,
-    pub output_records: u64,
-    pub shuffle_read_bytes: u64,
-    pub shuffle_read_records: u64,
-    pub shuffle_remote_bytes: u64,
-    pub shuffle_write_bytes: u64,
-    pub shuffle_write_records: u64,
-    pub memory_bytes_spilled: u64,
-    pub disk_bytes_spilled: u64,
-}
-
-/// A cached block the task stored (the driver tracks where each cached partition lives).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BlockUpdate {
-    pub rdd_id: u32,
-    pub partition: u32,
-    pub memory_bytes: u64,
-    pub disk_bytes: u64,
 }
 
 /// How a task attempt ended.

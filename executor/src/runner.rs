@@ -10,10 +10,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::batch::Batches;
 use crate::code::Verified;
 use crate::context::{self, KillFlag, Services, TaskContext};
 use crate::error::{bytes_to_string, TaskError};
-use crate::plan::{self, Batches, MapStatus, Sink, TaskDescription, TaskEnd, TaskStatus};
+use crate::plan::{self, MapStatus, Sink, TaskDescription, TaskEnd, TaskStatus};
 use crate::shuffle::ShuffleFiles;
 
 /// What the executor controls about one attempt beyond its description.
@@ -183,7 +184,7 @@ fn thread_cpu_ns() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Batch;
+    use crate::batch::Batch;
 
     fn batches(n: usize) -> Batches {
         Box::new((0..n).map(|i| Ok(Box::new(vec![i]) as Batch)))

@@ -21,18 +21,15 @@ use weft_proto::spark_pb::{self as pb};
 
 use crate::block_manager::BlockManager;
 use crate::code::{build_id, Verified};
-use crate::context::{DecodeBroadcast, FetchedFrames, KillFlag, SerializeBlock, Services};
+use crate::context::{DecodeBroadcast, FetchedFrames, KillFlag, MapLocation, SerializeBlock, Services};
 use crate::encoding::FrameCodec;
 use crate::error::TaskError;
 use crate::fetch::{FetchSetup, ShuffleFetch};
 use crate::frame;
 use crate::memory::{MemoryConfig, MemoryManager};
-use crate::plan::{MapLocation, TaskDescription, TaskStatus};
+use crate::plan::{TaskDescription, TaskStatus, CHUNK};
 use crate::runner::{self, TaskControl};
 use crate::shuffle::{self, ShuffleFiles};
-
-/// Chunks of large payloads on the wire.
-pub const CHUNK: usize = 1 << 20;
 
 /// How an executor process is started (the driver's backend fills it from the launch environment).
 #[derive(Debug, Clone)]

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tonic::transport::{Channel, Endpoint};
-use weft_executor::plan::{MapLocation, ResultCtor, TaskEnd, TaskMetrics, TaskStatus};
+use weft_executor::context::{MapLocation, TaskMetrics};
+use weft_executor::plan::{ResultCtor, TaskEnd, TaskStatus};
 use weft_executor::{FnRef, TaskError};
 use weft_proto::spark_pb::executor_endpoint_client::ExecutorEndpointClient;
 use weft_proto::spark_pb::{self as pb};
@@ -406,7 +407,7 @@ impl Core {
         stage: u32,
         executor: &str,
         accumulators: Vec<(u64, Vec<u8>)>,
-        blocks: Vec<weft_executor::plan::BlockUpdate>,
+        blocks: Vec<weft_executor::context::BlockUpdate>,
         metrics: &TaskMetrics,
     ) {
         self.shared.stage_metrics.lock().expect("stage metrics lock").task_succeeded(stage, metrics);

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use weft_executor::plan::{MapLocation, Node, NodeCtor, ShuffleCtor};
+use weft_executor::context::MapLocation;
+use weft_executor::plan::{Node, NodeCtor, ShuffleCtor};
 use weft_executor::FnRef;
 
 /// What an RDD may hold: records travel between processes and may be cached and cloned.

@@ -11,10 +11,11 @@ use serde::Serialize;
 
 use super::heap::MinHeap;
 use super::{key_hash, FxMap, Holding, MemoryBudget, RunBuilder};
+use crate::batch::{batches_of, Batch, Batches, BATCH_SIZE};
 use crate::context::TaskCtx;
 use crate::encoding::FrameBuilder;
 use crate::error::TaskError;
-use crate::plan::{batches_of, Batch, Batches, ShuffleSink, BATCH_SIZE};
+use crate::plan::ShuffleSink;
 use crate::size::{table_bytes, SizeTracker};
 use crate::spill::{spill_read_error, Run, RunRecords};
 

@@ -23,10 +23,10 @@ pub use aggregate::{merge_entry, Aggregator, Growth};
 pub use partitioned::PartitionedBuffer;
 pub use sort::Sorter;
 
+use crate::batch::{Batch, Batches};
 use crate::context::TaskCtx;
 use crate::encoding::FrameBuilder;
 use crate::error::TaskError;
-use crate::plan::{Batch, Batches};
 use crate::spill::{Run, RunWriter};
 
 /// The hasher of the collections' tables, and of the key hashes runs are sorted by.
@@ -158,11 +158,10 @@ pub(crate) mod testing {
     use std::rc::Rc;
     use std::sync::Arc;
 
-    use crate::context::{DecodeBroadcast, FetchedFrames, SerializeBlock, Services, TaskContext, TaskCtx};
+    use crate::context::{DecodeBroadcast, FetchedFrames, MapLocation, SerializeBlock, Services, TaskContext, TaskCtx};
     use crate::encoding::FrameCodec;
     use crate::error::TaskError;
     use crate::memory::{MemoryConfig, MemoryManager, NoEviction};
-    use crate::plan::MapLocation;
 
     pub(crate) struct TestServices {
         pub(crate) memory: MemoryManager,

@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use super::heap::MinHeap;
 use super::{Holding, MemoryBudget, RunBuilder};
+use crate::batch::{batches_of, Batch, Batches, BATCH_SIZE};
 use crate::context::TaskCtx;
 use crate::error::TaskError;
-use crate::plan::{batches_of, Batch, Batches, BATCH_SIZE};
 use crate::size::{vec_bytes, SizeTracker};
 use crate::spill::{spill_read_error, Run, RunRecords};
 

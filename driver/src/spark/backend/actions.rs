@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use weft_executor::plan::{Sink, TaskDescription};
-use weft_executor::runtime::CHUNK;
+use weft_executor::plan::{Sink, TaskDescription, CHUNK};
 use weft_proto::spark_pb::{self as pb};
 
 use super::{Core, Event};

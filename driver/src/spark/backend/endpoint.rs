@@ -10,8 +10,7 @@ use futures::{Stream, StreamExt};
 use tokio::sync::mpsc::UnboundedSender;
 use tonic::{Request, Response, Status, Streaming};
 use weft_executor::build_id;
-use weft_executor::plan::TaskStatus;
-use weft_executor::runtime::CHUNK;
+use weft_executor::plan::{TaskStatus, CHUNK};
 use weft_proto::spark_pb::driver_endpoint_server::DriverEndpoint;
 use weft_proto::spark_pb::{self as pb};
 

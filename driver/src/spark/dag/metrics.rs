@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use weft_executor::context::TaskMetrics;
 use weft_executor::error::bytes_to_string;
-use weft_executor::plan::TaskMetrics;
 
 /// How many stages' figures are kept (Spark's `spark.ui.retainedStages` default); older ones go first.
 pub(crate) const RETAINED_STAGES: usize = 1000;

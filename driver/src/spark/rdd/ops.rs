@@ -18,9 +18,8 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use weft_executor::context::SerializeBlock;
+use weft_executor::context::{MapLocation, SerializeBlock};
 use weft_executor::external::{Aggregator, Growth, PartitionedBuffer, Sorter};
-use weft_executor::plan::MapLocation;
 use weft_executor::size::{vec_bytes, SizeTracker};
 use weft_executor::{conjure, Batch, Batches, Inputs, ShuffleSink, TaskCtx, TaskError, BATCH_SIZE};
 
@@ -460,7 +459,7 @@ pub(crate) fn cache<T: Data>(ctx: &TaskCtx, env: &[u8], mut inputs: Inputs) -> R
     }
     let v: Vec<T> = collect_all(inputs.build(ctx, 0)?)?;
     let mut update =
-        weft_executor::plan::BlockUpdate { rdd_id: c.rdd_id, partition: part, memory_bytes: 0, disk_bytes: 0 };
+        weft_executor::context::BlockUpdate { rdd_id: c.rdd_id, partition: part, memory_bytes: 0, disk_bytes: 0 };
     let size = estimated_size(&v);
     let v = Arc::new(v);
     // MEMORY_AND_DISK: a block evicted from memory later is written to disk, not dropped.
