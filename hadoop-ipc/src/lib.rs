@@ -1,0 +1,4 @@
+//! Hadoop IPC for Weft.
+mod pb;
+pub use pb::{common, yarn};
+pub mod frame;
