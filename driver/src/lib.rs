@@ -3,7 +3,7 @@
 //! `submit` with spark-submit's flags — and the Spark runtime's driver side ([`spark`]: the RDD API,
 //! the DAG and task schedulers, the application master, the examples' `spark::run`).
 //!
-//! Pure modules (listed in the tidy test below) do no I/O; `client`, `staging`, `nm_rest`, the shell's
+//! Pure modules (listed in `tests/tests/tidy.rs`) do no I/O; `client`, `staging`, `nm_rest`, the shell's
 //! and submit's clients and the Spark backend are the adapters that talk to the cluster.
 
 mod cli;
@@ -37,52 +37,4 @@ pub fn init_logging(default_level: &str) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-}
-
-#[cfg(test)]
-mod tidy {
-    //! The pure modules stay pure: no async runtime, RPC, HTTP, files or clocks.
-
-    const PURE: &[&str] = &[
-        "format/mod.rs",
-        "format/apps.rs",
-        "format/java.rs",
-        "format/logs.rs",
-        "format/nodes.rs",
-        "query.rs",
-        "convert.rs",
-        "cli/argv.rs",
-        "shell/plan.rs",
-        "shell/book.rs",
-        "shell/watch.rs",
-        "spark/dag.rs",
-        "spark/tasks.rs",
-        "spark/progress.rs",
-        "spark/partitioner.rs",
-        "spark/conf.rs",
-        "spark/conf/accessors.rs",
-        "spark/conf/keys.rs",
-        "submit/plan.rs",
-        "submit/properties.rs",
-        "submit/context.rs",
-        "submit/report.rs",
-        "spark/executor_book.rs",
-    ];
-    const BANNED: &[&str] = &["tokio", "tonic", "reqwest", "std::fs", "std::net", "SystemTime", "Instant::now"];
-
-    #[test]
-    fn pure_modules_do_no_io() {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut offences = Vec::new();
-        for file in PURE {
-            let text = std::fs::read_to_string(src.join(file)).expect("a listed pure module exists");
-            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
-                for word in BANNED.iter().filter(|w| line.contains(*w)) {
-                    offences.push(format!("{file}: {word}: {line}"));
-                }
-            }
-        }
-        assert!(offences.is_empty(), "pure modules must not do I/O:\n{}", offences.join("\n"));
-    }
 }

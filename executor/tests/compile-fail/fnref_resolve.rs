@@ -1,4 +1,4 @@
-// A code reference (which deserializes from any integer) cannot be resolved by user code.
+//! A code reference (which deserializes from any integer) cannot be resolved by user code.
 use weft_executor::code::CodePointer;
 use weft_executor::{FnRef, Verified};
 
