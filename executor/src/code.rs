@@ -165,9 +165,12 @@ pub fn build_id() -> &'static BuildId {
 ///
 /// # Safety
 ///
-/// `F` must be inhabited: some value of `F` must have existed (zero-sized types with no value, such
-/// as `std::convert::Infallible` or `!`, are undefined behaviour to conjure). The RDD operators call it
-/// only with the type of a closure or function the user passed to an RDD method as a value.
+/// Making a value of `F` out of nothing, here, must be sound: `F` is inhabited (conjuring a type with
+/// no value, such as `std::convert::Infallible`, is undefined behaviour), and no invariant of `F`, or
+/// of a value it holds, depends on where its value was made (a zero-sized token that vouches for
+/// something about the process that made it must not be conjured in another). The RDD operators call
+/// it only with the type of a function the user passed to an RDD method as a value: a fn item, or a
+/// closure whose captures (if any) are zero-sized `Copy` values.
 #[doc(hidden)]
 pub unsafe fn conjure<F: Copy + 'static>() -> F {
     const {

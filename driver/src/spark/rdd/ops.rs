@@ -3,10 +3,14 @@
 //! inputs) into an iterator of record batches; the user's function is a zero-sized type parameter,
 //! conjured on the executor and inlined into the batch loop.
 //!
-//! Why conjuring is sound here: every user function type parameter is bounded by a `Fn` trait, and on
-//! stable Rust only closures, fn items and fn pointers implement those; all of them are inhabited, and
-//! `conjure`'s compile-time check admits only the zero-sized ones (closures that capture nothing, fn
-//! items), whose one value carries no data.
+//! Why conjuring is sound here: every user function type parameter is bounded by a `Fn` trait, which on
+//! stable Rust only closures, fn items, fn pointers and references and boxes of those implement; of
+//! these `conjure`'s compile-time check admits only the zero-sized ones — fn items, and closures whose
+//! captures (if any) are zero-sized `Copy` values — and each is inhabited, since the user passed a
+//! value of it. Conjuring a fn item or a closure that captures nothing makes its one value, which
+//! holds no data. A closure that captures a zero-sized value makes that value too, on the executor:
+//! sound unless the captured type vouches for something about the process that made it (a CPU-feature
+//! token, say), the limit ARCHITECTURE.md states.
 
 use std::any::Any;
 use std::cell::RefCell;
