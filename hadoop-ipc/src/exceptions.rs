@@ -21,10 +21,11 @@ pub const YARN: &str = "org.apache.hadoop.yarn.exceptions.YarnException";
 /// Spark's monitor takes it as KILLED; `YarnClientImpl.submitApplication` re-submits on it.
 pub const APPLICATION_NOT_FOUND: &str = "org.apache.hadoop.yarn.exceptions.ApplicationNotFoundException";
 /// Spark's AM gives up on it.
-pub const APPLICATION_ATTEMPT_NOT_FOUND: &str =
-    "org.apache.hadoop.yarn.exceptions.ApplicationAttemptNotFoundException";
+pub const APPLICATION_ATTEMPT_NOT_FOUND: &str = "org.apache.hadoop.yarn.exceptions.ApplicationAttemptNotFoundException";
 /// AMRMClient re-registers and re-sends its asks on it.
 pub const APPLICATION_MASTER_NOT_REGISTERED: &str =
     "org.apache.hadoop.yarn.exceptions.ApplicationMasterNotRegisteredException";
 pub const INVALID_RESOURCE_REQUEST: &str = "org.apache.hadoop.yarn.exceptions.InvalidResourceRequestException";
 pub const CONTAINER_NOT_FOUND: &str = "org.apache.hadoop.yarn.exceptions.ContainerNotFoundException";
+/// A client of another IPC version.
+pub const VERSION_MISMATCH: &str = "org.apache.hadoop.ipc.RPC$VersionMismatch";

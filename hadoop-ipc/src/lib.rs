@@ -1,9 +1,15 @@
 //! Hadoop IPC for Weft.
 mod pb;
 pub use pb::{common, yarn};
+mod connection;
 pub mod credentials;
 pub mod exceptions;
 pub mod frame;
+mod handler;
 mod sasl;
+mod server;
 pub mod token;
+pub use frame::is_hadoop_ipc;
+pub use handler::{Call, Handler, Identity, RpcError, Session};
 pub use sasl::{AuthPolicy, TokenLookup};
+pub use server::{peek_is_hadoop_ipc, ConnectionError, Server, ServerConfig};

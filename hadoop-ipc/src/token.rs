@@ -135,7 +135,11 @@ impl MasterKey {
     }
 
     /// Checks a token's kind and password under this key, then decodes its identifier.
-    pub fn verify_token<M: Message + Name + Default>(&self, token: &TokenProto, kind: TokenKind) -> Result<M, TokenError> {
+    pub fn verify_token<M: Message + Name + Default>(
+        &self,
+        token: &TokenProto,
+        kind: TokenKind,
+    ) -> Result<M, TokenError> {
         let identifier = decode_identifier(token, kind)?;
         if !self.verify(&token.identifier, &token.password) {
             return Err(TokenError::Password { key_id: self.key_id });

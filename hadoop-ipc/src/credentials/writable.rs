@@ -105,7 +105,10 @@ mod tests {
         assert_eq!(Input::new(&[0xff]).length("alias"), Err(CredentialsError::BadLength { what: "alias", value: -1 }));
         let mut big = Vec::new();
         write_vlong(1 << 40, &mut big);
-        assert_eq!(Input::new(&big).length("alias"), Err(CredentialsError::BadLength { what: "alias", value: 1 << 40 }));
+        assert_eq!(
+            Input::new(&big).length("alias"),
+            Err(CredentialsError::BadLength { what: "alias", value: 1 << 40 })
+        );
         assert_eq!(Input::new(&[0x8e, 0x01]).vlong("count"), Err(CredentialsError::Truncated { what: "count" }));
     }
 

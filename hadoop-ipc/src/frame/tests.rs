@@ -117,9 +117,10 @@ fn error_and_fatal_frames_are_header_only() {
     assert_eq!(error.header.error_detail(), RpcErrorCodeProto::ErrorNoSuchMethod);
     assert_eq!((error.call_id(), error.header.client_id(), error.message), (7, &CLIENT_ID[..], None));
 
-    let fatal =
-        decode_response(&reply.failure("javax.security.sasl.SaslException", "bad", RpcErrorCodeProto::FatalUnauthorized)[4..])
-            .unwrap();
+    let fatal = decode_response(
+        &reply.failure("javax.security.sasl.SaslException", "bad", RpcErrorCodeProto::FatalUnauthorized)[4..],
+    )
+    .unwrap();
     assert_eq!(fatal.header.status(), RpcStatusProto::Fatal);
     assert_eq!(fatal.header.server_ipc_version_num(), 9);
 }
@@ -143,7 +144,10 @@ fn preamble_errors_name_what_was_wrong() {
         check(b"GET / H"),
         Err("not a Hadoop IPC connection: it starts with [47, 45, 54, 20], not \"hrpc\"".to_string())
     );
-    assert_eq!(check(b"hrpc\x07\x00\x00"), Err("unsupported Hadoop IPC version 7: this server speaks version 9".to_string()));
+    assert_eq!(
+        check(b"hrpc\x07\x00\x00"),
+        Err("unsupported Hadoop IPC version 7: this server speaks version 9".to_string())
+    );
     assert_eq!(
         check(b"hrpc\x09\x00\x51"),
         Err("unknown auth protocol 0x51: expected 0x00 (NONE) or 0xdf (SASL)".to_string())

@@ -281,8 +281,14 @@ mod tests {
             check("realm=\"elwood.innosoft.com\"", "realm=\"other\""),
             "digest response names realm \"other\", expected \"elwood.innosoft.com\""
         );
-        assert_eq!(check("qop=auth", "qop=auth-conf"), "digest response asks for qop \"auth-conf\"; this server offers only \"auth\"");
-        assert_eq!(check("nc=00000001", "nc=00000002"), "digest response has nonce count \"00000002\", expected 00000001");
+        assert_eq!(
+            check("qop=auth", "qop=auth-conf"),
+            "digest response asks for qop \"auth-conf\"; this server offers only \"auth\""
+        );
+        assert_eq!(
+            check("nc=00000001", "nc=00000002"),
+            "digest response has nonce count \"00000002\", expected 00000001"
+        );
         assert_eq!(
             check("imap/elwood", "smtp/elwood"),
             "digest response is for digest-uri \"smtp/elwood.innosoft.com\", expected \"imap/elwood.innosoft.com\""

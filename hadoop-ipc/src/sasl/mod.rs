@@ -81,7 +81,9 @@ impl AuthPolicy {
 pub(crate) enum Authenticated {
     Simple,
     /// The identifier of the token whose password the client proved it holds.
-    Token { identifier: Vec<u8> },
+    Token {
+        identifier: Vec<u8>,
+    },
 }
 
 #[derive(Debug, PartialEq)]
@@ -142,7 +144,11 @@ pub(crate) struct SaslServer {
 
 impl SaslServer {
     pub(crate) fn new(policy: AuthPolicy, nonce: String) -> SaslServer {
-        SaslServer { policy, digest: DigestServer::new(DEFAULT_REALM, "", DEFAULT_REALM, nonce), phase: Phase::Negotiate }
+        SaslServer {
+            policy,
+            digest: DigestServer::new(DEFAULT_REALM, "", DEFAULT_REALM, nonce),
+            phase: Phase::Negotiate,
+        }
     }
 
     pub(crate) fn step(&mut self, message: &RpcSaslProto) -> Result<SaslStep, SaslError> {
@@ -150,7 +156,9 @@ impl SaslServer {
             (Phase::Negotiate, SaslState::Negotiate) => Ok(self.negotiate()),
             (Phase::Initiate, SaslState::Initiate) => self.initiate(message),
             (Phase::Response, SaslState::Response) => self.verify(message.token()),
-            (phase, state) => Err(SaslError::Unexpected { found: state.as_str_name().to_string(), expected: phase.expects() }),
+            (phase, state) => {
+                Err(SaslError::Unexpected { found: state.as_str_name().to_string(), expected: phase.expects() })
+            }
         }
     }
 
@@ -184,7 +192,9 @@ impl SaslServer {
                 Ok(SaslStep::Continue(sasl(SaslState::Challenge, challenge)))
             }
             (TOKEN, DIGEST_MD5) => self.verify(message.token()),
-            (method, _) => Err(SaslError::NotEnabled { method: method.to_string(), available: self.policy.available() }),
+            (method, _) => {
+                Err(SaslError::NotEnabled { method: method.to_string(), available: self.policy.available() })
+            }
         }
     }
 
