@@ -40,19 +40,30 @@ pub fn exit_on_panic(program: &'static str) {
 /// The exit status of a daemon stopped by an internal error (sysexits' EX_SOFTWARE).
 pub const EXIT_SOFTWARE: i32 = 70;
 
-/// Resolves on SIGTERM or Ctrl-C (SIGINT).
-pub async fn shutdown_signal() {
+/// Watches for SIGTERM and SIGINT from the moment it is called (so a signal that arrives before
+/// the returned future is first polled is not lost to the default action, which would end the
+/// process without its shutdown); the future resolves on the first of them. Must be called
+/// inside a Tokio runtime.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-        }
-        Err(error) => {
-            tracing::warn!(%error, "cannot watch for SIGTERM; only Ctrl-C stops this daemon");
-            let _ = tokio::signal::ctrl_c().await;
+            (Ok(mut one), Err(error)) | (Err(error), Ok(mut one)) => {
+                tracing::warn!(%error, "cannot watch for one of SIGTERM and SIGINT; only the other stops this daemon");
+                one.recv().await;
+            }
+            (Err(error), Err(_)) => {
+                tracing::error!(%error, "cannot watch for SIGTERM or SIGINT; only SIGKILL stops this daemon");
+                std::future::pending::<()>().await;
+            }
         }
     }
 }

@@ -199,12 +199,14 @@ impl Heartbeater {
 
     /// After the last heartbeat of a NodeManager stopping on its own (SIGTERM): unregister, so the
     /// ResourceManager marks the node SHUTDOWN at once instead of waiting for the liveness expiry.
-    /// Bounded by `timeout`; a failure is logged and changes nothing else.
+    /// Bounded by `timeout`; a failure is logged and changes nothing else. Sent even when no
+    /// registration answer arrived: the signal may have cut one short after the ResourceManager
+    /// had already taken the node in, and unregistering a node it does not know changes nothing.
     pub(crate) async fn leave(&mut self, timeout: Duration) {
-        let Some(node_id) = self.node_id.clone() else { return };
         if self.told_to_shut_down {
             return;
         }
+        let node_id = self.node_id.clone().unwrap_or_else(|| self.nm.info.node_id.to_string());
         match tokio::time::timeout(timeout, self.tracker.unregister(&node_id)).await {
             Ok(Ok(())) => tracing::info!(node_id, "unregistered from the ResourceManager"),
             Ok(Err(status)) => {

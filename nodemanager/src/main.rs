@@ -50,6 +50,8 @@ fn main() {
 }
 
 async fn serve(config: NmConfig, total: weft_proto::Resource, ports_file: Option<PathBuf>) -> anyhow::Result<()> {
+    // Signals are watched before anyone can learn the ports and send one.
+    let signal = weft_daemon::shutdown_signal();
     let listeners = Listeners::bind(&config).await?;
     if let Some(path) = ports_file {
         weft_daemon::write_ports_file(&path, &serde_json::to_vec(&listeners.addresses)?)?;
@@ -57,7 +59,7 @@ async fn serve(config: NmConfig, total: weft_proto::Resource, ports_file: Option
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
-        weft_daemon::shutdown_signal().await;
+        signal.await;
         tracing::info!("signal received");
         on_signal.cancel();
     });
