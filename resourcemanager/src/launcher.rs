@@ -44,6 +44,8 @@ async fn carry_out(rm: Arc<Rm>, effect: Effect) {
                 launch: Some(convert_launch_context(launch, &env)),
                 resource: Some(resource.into()),
                 user,
+                container_token: Vec::new(),
+                hadoop_launch_context: Vec::new(),
             };
             let result = start_on(&node.to_string(), request).await;
             if let Err(error) = &result {

@@ -156,9 +156,23 @@ impl Session {
 }
 
 pub(crate) fn grant(container: pb::Container) -> Option<Grant> {
-    let pb::Container { container_id, node_id, node_address, node_http_address: _, resource, priority: _ } = container;
+    let pb::Container {
+        container_id,
+        node_id,
+        node_address,
+        node_http_address: _,
+        resource,
+        priority: _,
+        container_token,
+    } = container;
     match container_id.parse::<ContainerId>() {
-        Ok(id) => Some(Grant { id, node_id, node_address, resource: resource.map(Resource::from).unwrap_or_default() }),
+        Ok(id) => Some(Grant {
+            id,
+            node_id,
+            node_address,
+            resource: resource.map(Resource::from).unwrap_or_default(),
+            token: container_token,
+        }),
         Err(e) => {
             tracing::warn!(error = %e, "the ResourceManager granted a container with a bad id; ignoring it");
             None
@@ -285,6 +299,7 @@ mod tests {
             node_http_address: "h:2".into(),
             resource: Some(pb::Resource { memory_mb: 1024, vcores: 1 }),
             priority: 1,
+            container_token: Vec::new(),
         };
         assert!(grant(container("bogus")).is_none());
         let g = grant(container("container_1_0001_01_000002")).unwrap();

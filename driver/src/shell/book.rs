@@ -36,6 +36,8 @@ pub(crate) struct Grant {
     /// `host:port` of the NodeManager's container-management service.
     pub(crate) node_address: String,
     pub(crate) resource: Resource,
+    /// The container token, passed on to the NodeManager unchanged when the container starts.
+    pub(crate) token: Vec<u8>,
 }
 
 /// The ask of the next allocate call.
@@ -287,6 +289,7 @@ mod tests {
             node_id: format!("node{}:8041", n % 2),
             node_address: format!("node{}:8041", n % 2),
             resource: Resource::new(1024, 1),
+            token: Vec::new(),
         }
     }
 

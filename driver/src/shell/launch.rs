@@ -64,6 +64,8 @@ fn request(user: &str, grant: &Grant, context: pb::ContainerLaunchContext) -> pb
         launch: Some(context),
         resource: Some(grant.resource.into()),
         user: user.to_owned(),
+        container_token: grant.token.clone(),
+        hadoop_launch_context: Vec::new(),
     }
 }
 
@@ -116,6 +118,7 @@ mod tests {
             node_id: "h:1".into(),
             node_address: "h:1".into(),
             resource: Resource::new(1024, 1),
+            token: Vec::new(),
         }
     }
 

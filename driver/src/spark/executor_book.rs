@@ -293,6 +293,7 @@ mod tests {
             node_id: format!("node{}:8041", n % 2),
             node_address: format!("node{}:8041", n % 2),
             resource: Resource::new(2048, 2),
+            token: Vec::new(),
         }
     }
 

@@ -14,7 +14,14 @@ fn local_resource(r: pb::LocalResource) -> Result<LocalResource, InvalidLaunch> 
 
 /// A start request as a checked spec; `default_user` stands in for an empty user.
 pub(crate) fn launch_spec(request: pb::StartContainerRequest, default_user: &str) -> Result<LaunchSpec, InvalidLaunch> {
-    let pb::StartContainerRequest { container_id, launch, resource, user } = request;
+    let pb::StartContainerRequest {
+        container_id,
+        launch,
+        resource,
+        user,
+        container_token: _,
+        hadoop_launch_context: _,
+    } = request;
     let id: ContainerId = container_id.parse()?;
     let pb::ContainerLaunchContext { command, environment, local_resources } =
         launch.ok_or(InvalidLaunch::Missing("launch context"))?;
@@ -82,6 +89,8 @@ mod tests {
             }),
             resource: Some(pb::Resource { memory_mb: 1024, vcores: 1 }),
             user: String::new(),
+            container_token: Vec::new(),
+            hadoop_launch_context: Vec::new(),
         }
     }
 

@@ -68,7 +68,7 @@ impl Tracker {
             version: info.version.to_owned(),
             containers: live.into_iter().map(Into::into).collect(),
         };
-        let pb::RegisterNodeResponse { node_id, heartbeat_interval_ms, cluster_timestamp: _, diagnostics: _ } =
+        let pb::RegisterNodeResponse { node_id, heartbeat_interval_ms, .. } =
             self.client.clone().register_node_manager(request).await?.into_inner();
         Ok(Registered { node_id, heartbeat_interval_ms })
     }
@@ -123,7 +123,7 @@ fn answer(response: pb::NodeHeartbeatResponse) -> Answer {
         containers_to_cleanup,
         applications_to_cleanup,
         next_heartbeat_interval_ms,
-        diagnostics: _,
+        ..
     } = response;
     let action = match pb::NodeAction::try_from(action) {
         Ok(pb::NodeAction::Resync) => Action::Resync,
@@ -151,7 +151,7 @@ mod tests {
             containers_to_cleanup: vec!["container_1_0001_01_000002".into(), "junk".into()],
             applications_to_cleanup: vec!["application_1_0001".into()],
             next_heartbeat_interval_ms: 250,
-            diagnostics: String::new(),
+            ..Default::default()
         });
         assert_eq!(a.action, Action::Resync);
         assert_eq!(a.containers_to_cleanup.len(), 1);

@@ -66,6 +66,7 @@ impl ResourceTracker for Service {
             heartbeat_interval_ms: state.interval_ms,
             cluster_timestamp: 1_700_000_000_000,
             diagnostics: String::new(),
+            ..Default::default()
         }))
     }
 
@@ -327,5 +328,6 @@ pub fn request(id: &str, command: &[&str]) -> pb::StartContainerRequest {
         }),
         resource: Some(pb::Resource { memory_mb: 1024, vcores: 1 }),
         user: "alice".into(),
+        ..Default::default()
     }
 }

@@ -153,6 +153,7 @@ pub(crate) fn container(c: &RmContainer) -> pb::Container {
         node_http_address: c.node_http_address.clone(),
         resource: Some(c.resource.into()),
         priority: c.priority,
+        container_token: Vec::new(),
     }
 }
 

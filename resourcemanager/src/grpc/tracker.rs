@@ -56,6 +56,8 @@ impl ResourceTracker for TrackerService {
             heartbeat_interval_ms: interval as i64,
             cluster_timestamp: cluster_timestamp as i64,
             diagnostics: String::new(),
+            container_token_master_key: None,
+            nm_token_master_key: None,
         }))
     }
 
@@ -81,6 +83,8 @@ impl ResourceTracker for TrackerService {
             } else {
                 String::new()
             },
+            container_token_master_key: None,
+            nm_token_master_key: None,
         }))
     }
 

@@ -95,6 +95,7 @@ impl ApplicationMaster for Fake {
                 node_http_address: String::new(),
                 resource: Some(pb::Resource { memory_mb: 2048, vcores: 2 }),
                 priority: 1,
+                container_token: Vec::new(),
             });
         }
         let completed = std::mem::take(&mut r.completions);
