@@ -23,6 +23,8 @@ pub struct ClusterOptions {
     pub rm_yaml: String,
     /// Extra YAML lines for every NodeManager's file.
     pub nm_yaml: String,
+    /// Extra environment of every NodeManager (e.g. `JAVA_HOME`, which YARN's containers inherit).
+    pub nm_env: Vec<(String, String)>,
 }
 
 impl Default for ClusterOptions {
@@ -33,6 +35,7 @@ impl Default for ClusterOptions {
             nm_vcores: 8,
             rm_yaml: String::new(),
             nm_yaml: String::new(),
+            nm_env: Vec::new(),
         }
     }
 }
@@ -44,13 +47,14 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn spawn(name: &str, program: &Path, args: &[&str], dir: &Path) -> Daemon {
+    fn spawn(name: &str, program: &Path, args: &[&str], dir: &Path, env: &[(String, String)]) -> Daemon {
         let log = dir.join(format!("{name}.log"));
         let file = fs::File::create(&log).expect("log file");
         let child = Command::new(program)
             .args(args)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log file"))
             .stderr(file)
@@ -145,6 +149,7 @@ impl Cluster {
             &binary("resourcemanager"),
             &["--config", &path_str(&root.join("rm.yaml")), "--ports-file", &path_str(&rm_ports)],
             &root,
+            &[],
         );
         let ports = read_ports(&rm_ports);
         let (rm_client, rm_tracker, rm_webapp, rm_scheduler) =
@@ -209,6 +214,7 @@ impl Cluster {
             &binary("nodemanager"),
             &["--config", &path_str(&config), "--ports-file", &path_str(&ports_file)],
             self.dir.path(),
+            &options.nm_env,
         );
         let ports = read_ports(&ports_file);
         self.nm_addresses.push(NmAddresses { rpc: field(&ports, "rpc"), http: field(&ports, "http") });
@@ -291,6 +297,11 @@ impl Cluster {
         let mut command = Command::new(binary("weft"));
         command.arg("--config").arg(&self.client_config).args(args).env("NO_COLOR", "1").stdin(Stdio::null());
         command
+    }
+
+    /// The cluster's own temp directory (removed with the cluster).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// The application's REST object.

@@ -7,6 +7,7 @@
 pub mod cgroups;
 pub mod cluster;
 pub mod procs;
+pub mod spark_dist;
 
 pub use cluster::{Cluster, ClusterOptions, WeftOutput};
 

@@ -6,6 +6,7 @@
 
 mod application;
 mod argv;
+mod hadoop_conf;
 mod logs;
 mod node;
 mod shell;
@@ -57,6 +58,9 @@ enum Command {
     ShellAm(shell_am::ShellAmArgs),
     /// Run a Spark-style application with spark-submit's flags, locally or on the cluster
     Submit(submit::SubmitArgs),
+    /// Write the yarn-site.xml and core-site.xml that Hadoop clients (spark-submit) need for this cluster
+    #[command(name = "hadoop-conf")]
+    HadoopConf(hadoop_conf::HadoopConfArgs),
 }
 
 impl Cli {
@@ -78,6 +82,7 @@ pub async fn run(cli: Cli, config: &ClientConfig) -> Result<ExitCode, CliError> 
         Command::Shell(args) => crate::shell::client::run(args.into_plan(), config).await,
         Command::ShellAm(args) => crate::shell::am::run(args.into_spec()).await,
         Command::Submit(args) => submit::run(args, config).await,
+        Command::HadoopConf(args) => hadoop_conf::run(args, config).await,
     }
 }
 

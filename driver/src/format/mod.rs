@@ -3,6 +3,7 @@
 //! from plain data to text; no I/O.
 
 pub(crate) mod apps;
+pub(crate) mod hadoop_site;
 pub(crate) mod java;
 pub(crate) mod logs;
 pub(crate) mod nodes;
