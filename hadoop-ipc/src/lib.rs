@@ -2,10 +2,12 @@
 mod pb;
 pub use pb::{common, yarn};
 mod connection;
+pub mod container_token;
 pub mod credentials;
 pub mod exceptions;
 pub mod frame;
 mod handler;
+pub mod ids;
 mod sasl;
 mod server;
 pub mod token;

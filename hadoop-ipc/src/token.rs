@@ -79,6 +79,12 @@ impl MasterKey {
         self.key_id
     }
 
+    /// The secret itself, for handing the key to a verifier over a channel only daemons use (the
+    /// ResourceManager to its NodeManagers).
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
     fn mac(&self) -> HmacSha1 {
         HmacSha1::new_from_slice(&self.secret).expect("HMAC takes a key of any length")
     }

@@ -126,6 +126,12 @@ impl Heartbeater {
                         registered.node_id
                     };
                     self.set_interval(registered.heartbeat_interval_ms);
+                    match &registered.container_token_master_key {
+                        Some(key) => self.nm.authority.accept(key),
+                        None => tracing::warn!(
+                            "the ResourceManager sent no container-token key: every container start will be refused"
+                        ),
+                    }
                     tracing::info!(node_id, rm = %self.tracker.address, interval_ms = self.interval.as_millis() as u64, "registered with the ResourceManager");
                     self.node_id = Some(node_id);
                     self.response_id = 0;
@@ -179,6 +185,9 @@ impl Heartbeater {
         self.nm.heartbeat_answered(&statuses);
         self.response_id = answer.response_id;
         self.set_interval(answer.next_interval_ms);
+        if let Some(key) = &answer.container_token_master_key {
+            self.nm.authority.accept(key);
+        }
         for &id in &answer.containers_to_cleanup {
             // A container this node no longer knows needs no stopping.
             let _ = self.nm.stop(id, KillReason::ByResourceManager);

@@ -6,6 +6,7 @@
 //! effects), `launcher`, `localizer`, `grpc`, `heartbeat`, `rest`, `resources`, `metrics`, and
 //! `clock`, the only reader of the clocks. `daemon` wires them; `main.rs` loads config and binds.
 
+mod authority;
 #[doc(hidden)]
 pub mod bench;
 mod cgroups;

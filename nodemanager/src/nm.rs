@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::task::TaskTracker;
 use weft_proto::{ApplicationId, ContainerId, NodeId, Resource};
 
+use crate::authority::Authority;
 use crate::cgroups::{Cgroups, CgroupsStatus};
 use crate::container::{Effect, Event, KillReason, LaunchSpec};
 use crate::dirs::Layout;
@@ -87,6 +88,8 @@ pub(crate) struct Nm {
     pub(crate) metrics: Metrics,
     pub(crate) sigkill_delay: Duration,
     pub(crate) enforcement: Enforcement,
+    /// The ResourceManager's container-token keys: what every start is checked against.
+    pub(crate) authority: Authority,
     inner: Mutex<Inner>,
     completions: Notify,
     /// Container runners and the stops they start.
@@ -107,6 +110,7 @@ impl Nm {
             localizer,
             sigkill_delay,
             enforcement,
+            authority: Authority::default(),
             inner: Mutex::new(Inner { core: NmCore::new(max_completed, memory), runners: HashMap::new() }),
             completions: Notify::new(),
             tasks: TaskTracker::new(),

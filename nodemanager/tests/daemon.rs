@@ -437,3 +437,47 @@ async fn a_second_nodemanager_on_the_same_local_dir_refuses_to_start() {
     assert!(stderr.contains(&format!("local dir {} is in use by another NodeManager", local.display())), "{stderr}");
     nm.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_start_without_the_resource_managers_authority_starts_nothing() {
+    let rm = TestRm::start(50).await;
+    let mut nm = TestNm::start(&rm).await;
+    rm.wait_for("a registration", |s| (!s.registrations.is_empty()).then_some(())).await;
+    let node = nm.addresses.rpc.clone();
+    let marker = nm.dir.path().join("ran");
+    let touch = |id: &str| request(id, &["sh", "-c", &format!("echo {id} >> {}", marker.display())]);
+    // A signed one first, so the key has surely arrived before the refusals are judged.
+    let allowed = container_id(1, 2);
+    let response = nm.start_containers(vec![touch(&allowed)]).await;
+    assert_eq!(response.started, std::slice::from_ref(&allowed), "{response:?}");
+    rm.completed_status(&allowed).await;
+    let forged_key = weft_hadoop_ipc::token::MasterKey::new(support::RM_KEY_ID, b"a guess".to_vec());
+    let cases = [
+        (container_id(1, 3), Vec::new(), "no container token was given"),
+        (container_id(1, 4), support::sign_with(&forged_key, &container_id(1, 4), &node), "invalid container token"),
+        (
+            container_id(1, 5),
+            support::sign(&container_id(1, 6), &node),
+            "is for container container_1700000000000_0001_01_000006",
+        ),
+        (
+            container_id(1, 7),
+            support::sign(&container_id(1, 7), "127.0.0.1:1"),
+            "is for the NodeManager at 127.0.0.1:1",
+        ),
+        (container_id(1, 8), vec![0xff, 0x00, 0x13], "does not decode"),
+    ];
+    for (id, token, why) in cases {
+        let mut refused = touch(&id);
+        refused.container_token = token;
+        let response = nm.start_containers_as_sent(vec![refused]).await;
+        assert!(response.started.is_empty(), "{id}: {response:?}");
+        assert_eq!(response.failed.len(), 1, "{id}: {response:?}");
+        assert!(response.failed[0].message.contains(why), "{id}: {:?} should say {why:?}", response.failed[0].message);
+    }
+    let (_, containers) = nm.get_json("/ws/v1/node/containers").await;
+    let listed = containers.to_string();
+    assert!(!listed.contains("_000003") && !listed.contains("_000004") && !listed.contains("_000005"), "{listed}");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), allowed, "only the granted container ran");
+    nm.stop().await.unwrap();
+}

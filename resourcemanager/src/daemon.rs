@@ -16,6 +16,7 @@ use crate::core::{CoreConfig, RmCore};
 use crate::grpc::{AmService, ClientService, StagingService, TrackerService, MAX_MESSAGE_BYTES};
 use crate::staging::StagingStore;
 use crate::state::{Rm, RmInfo};
+use crate::tokens::Keys;
 use crate::{clock, launcher, rest};
 
 /// The addresses the daemon bound, as clients should dial them.
@@ -95,7 +96,9 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         webapp_address: addresses.webapp.clone(),
         version: env!("CARGO_PKG_VERSION"),
     };
-    let (rm, effects) = Rm::new(core, info);
+    let keys = Keys::generate(cluster_timestamp, config.container_allocation_expiry)
+        .context("cannot draw the token master keys from the system's random source")?;
+    let (rm, effects) = Rm::new(core, info, keys);
     let rm = Arc::new(rm);
     let tasks = TaskTracker::new();
     tasks.spawn(launcher::run(rm.clone(), effects, tasks.clone(), shutdown.clone()));

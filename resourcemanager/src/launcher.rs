@@ -39,12 +39,25 @@ async fn carry_out(rm: Arc<Rm>, effect: Effect) {
     match effect {
         Effect::LaunchAm { attempt, container, node, resource, user, launch } => {
             let env = am_environment(&rm, attempt);
+            let container_token = rm.with(|core, _| {
+                let rm_identifier = core.config().cluster_timestamp;
+                core.container(container).map(|c| rm.keys.container_token(c, &user, rm_identifier))
+            });
+            let container_token = match container_token {
+                Ok(token) => token,
+                Err(error) => {
+                    let error = format!("cannot sign the AM container's token: {error}");
+                    tracing::warn!(%attempt, %container, %error, "could not launch the AM container");
+                    rm.with(|core, now| core.am_launched(attempt, Err(error), now));
+                    return;
+                }
+            };
             let request = pb::StartContainerRequest {
                 container_id: container.to_string(),
                 launch: Some(convert_launch_context(launch, &env)),
                 resource: Some(resource.into()),
                 user,
-                container_token: Vec::new(),
+                container_token,
                 hadoop_launch_context: Vec::new(),
             };
             let result = start_on(&node.to_string(), request).await;

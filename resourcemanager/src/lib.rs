@@ -15,3 +15,4 @@ pub mod rest;
 pub mod scheduler;
 pub mod staging;
 pub mod state;
+pub mod tokens;

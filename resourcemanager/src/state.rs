@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::clock;
 use crate::core::{Effect, RmCore};
+use crate::tokens::Keys;
 
 /// Facts about this ResourceManager that pages and reports show.
 #[derive(Debug, Clone)]
@@ -27,12 +28,13 @@ pub struct Rm {
     core: Mutex<RmCore>,
     effects: mpsc::UnboundedSender<Effect>,
     pub info: RmInfo,
+    pub keys: Keys,
 }
 
 impl Rm {
-    pub fn new(core: RmCore, info: RmInfo) -> (Rm, mpsc::UnboundedReceiver<Effect>) {
+    pub fn new(core: RmCore, info: RmInfo, keys: Keys) -> (Rm, mpsc::UnboundedReceiver<Effect>) {
         let (effects, receiver) = mpsc::unbounded_channel();
-        (Rm { core: Mutex::new(core), effects, info }, receiver)
+        (Rm { core: Mutex::new(core), effects, info, keys }, receiver)
     }
 
     /// Runs `f` on the core at the current time, then forwards the effects it queued.

@@ -36,6 +36,11 @@ pub(crate) enum InvalidLaunch {
     Missing(&'static str),
     #[error("the command is empty")]
     EmptyCommand,
+    #[error(
+        "the request carries a Hadoop container launch context (an application submitted over Hadoop IPC); \
+         this NodeManager does not launch those yet"
+    )]
+    HadoopLaunchContext,
     #[error("the resource {0} is not positive")]
     BadResource(String),
     #[error("the user name {0:?} is not a plain name")]

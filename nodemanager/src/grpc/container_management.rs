@@ -20,13 +20,19 @@ impl ContainerManagementService {
         ContainerManagementService { nm }
     }
 
-    fn start_one(&self, request: pb::StartContainerRequest) -> Result<String, pb::ContainerError> {
+    fn start_one(&self, mut request: pb::StartContainerRequest) -> Result<String, pb::ContainerError> {
         let raw_id = request.container_id.clone();
+        let token = std::mem::take(&mut request.container_token);
         let spec = convert::launch_spec(request, &self.nm.info.default_user).map_err(|e| {
             tracing::warn!(container_id = %raw_id, error = %e, "start request refused");
             error(&raw_id, format!("invalid start request for {raw_id:?}: {e}"))
         })?;
         let id = spec.id;
+        let node = self.nm.info.node_id.to_string();
+        self.nm.authority.check(&token, id, &node, crate::clock::now_ms()).map_err(|refusal| {
+            tracing::warn!(container_id = %id, error = %refusal, "start request refused: no authority");
+            error(id.to_string(), refusal.to_string())
+        })?;
         self.nm.start(spec).map_err(|e| {
             tracing::warn!(container_id = %id, error = %e, "start request refused");
             error(id.to_string(), e.to_string())

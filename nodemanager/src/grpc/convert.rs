@@ -14,15 +14,12 @@ fn local_resource(r: pb::LocalResource) -> Result<LocalResource, InvalidLaunch> 
 
 /// A start request as a checked spec; `default_user` stands in for an empty user.
 pub(crate) fn launch_spec(request: pb::StartContainerRequest, default_user: &str) -> Result<LaunchSpec, InvalidLaunch> {
-    let pb::StartContainerRequest {
-        container_id,
-        launch,
-        resource,
-        user,
-        container_token: _,
-        hadoop_launch_context: _,
-    } = request;
+    let pb::StartContainerRequest { container_id, launch, resource, user, container_token: _, hadoop_launch_context } =
+        request;
     let id: ContainerId = container_id.parse()?;
+    if !hadoop_launch_context.is_empty() {
+        return Err(InvalidLaunch::HadoopLaunchContext);
+    }
     let pb::ContainerLaunchContext { command, environment, local_resources } =
         launch.ok_or(InvalidLaunch::Missing("launch context"))?;
     let resource: Resource = resource.ok_or(InvalidLaunch::Missing("resource"))?.into();

@@ -30,6 +30,8 @@ pub(crate) struct Answer {
     pub(crate) containers_to_cleanup: Vec<ContainerId>,
     pub(crate) apps_to_cleanup: Vec<ApplicationId>,
     pub(crate) next_interval_ms: i64,
+    /// A container-token key the ResourceManager rolled to.
+    pub(crate) container_token_master_key: Option<pb::MasterKey>,
 }
 
 /// A registration answer.
@@ -37,6 +39,7 @@ pub(crate) struct Answer {
 pub(crate) struct Registered {
     pub(crate) node_id: String,
     pub(crate) heartbeat_interval_ms: i64,
+    pub(crate) container_token_master_key: Option<pb::MasterKey>,
 }
 
 /// A lazily connected ResourceTracker client.
@@ -68,9 +71,9 @@ impl Tracker {
             version: info.version.to_owned(),
             containers: live.into_iter().map(Into::into).collect(),
         };
-        let pb::RegisterNodeResponse { node_id, heartbeat_interval_ms, .. } =
+        let pb::RegisterNodeResponse { node_id, heartbeat_interval_ms, container_token_master_key, .. } =
             self.client.clone().register_node_manager(request).await?.into_inner();
-        Ok(Registered { node_id, heartbeat_interval_ms })
+        Ok(Registered { node_id, heartbeat_interval_ms, container_token_master_key })
     }
 
     pub(crate) async fn heartbeat(
@@ -123,6 +126,7 @@ fn answer(response: pb::NodeHeartbeatResponse) -> Answer {
         containers_to_cleanup,
         applications_to_cleanup,
         next_heartbeat_interval_ms,
+        container_token_master_key,
         ..
     } = response;
     let action = match pb::NodeAction::try_from(action) {
@@ -136,6 +140,7 @@ fn answer(response: pb::NodeHeartbeatResponse) -> Answer {
         containers_to_cleanup: parsed(containers_to_cleanup),
         apps_to_cleanup: parsed(applications_to_cleanup),
         next_interval_ms: next_heartbeat_interval_ms,
+        container_token_master_key,
     }
 }
 

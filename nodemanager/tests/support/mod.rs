@@ -15,6 +15,8 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
+use weft_hadoop_ipc::container_token::{self, Grant};
+use weft_hadoop_ipc::token::MasterKey;
 use weft_nodemanager::daemon::{self, BoundAddresses, Listeners};
 use weft_proto::pb;
 use weft_proto::pb::container_management_client::ContainerManagementClient;
@@ -66,6 +68,7 @@ impl ResourceTracker for Service {
             heartbeat_interval_ms: state.interval_ms,
             cluster_timestamp: 1_700_000_000_000,
             diagnostics: String::new(),
+            container_token_master_key: Some(pb::MasterKey { key_id: RM_KEY_ID, secret: RM_KEY_SECRET.to_vec() }),
             ..Default::default()
         }))
     }
@@ -276,8 +279,34 @@ impl TestNm {
         TestNm { dir, addresses, shutdown, task, client, http: reqwest::Client::new(), hierarchy }
     }
 
-    /// Starts containers; returns the response.
-    pub async fn start_containers(&mut self, requests: Vec<pb::StartContainerRequest>) -> pb::StartContainersResponse {
+    /// Starts containers, each with a container token the test ResourceManager signed for this
+    /// node (unless the request carries one already); returns the response.
+    pub async fn start_containers(
+        &mut self,
+        mut requests: Vec<pb::StartContainerRequest>,
+    ) -> pb::StartContainersResponse {
+        for request in &mut requests {
+            // A request whose id does not parse stays unsigned: it is refused for its id.
+            if request.container_token.is_empty() && request.container_id.parse::<weft_proto::ContainerId>().is_ok() {
+                request.container_token = sign(&request.container_id, &self.addresses.rpc);
+            }
+        }
+        // The key arrives with the registration answer: until then every start is refused.
+        for _ in 0..100 {
+            let response = self.start_containers_as_sent(requests.clone()).await;
+            if !response.failed.iter().any(|f| f.message.contains("not registered with a ResourceManager yet")) {
+                return response;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the NodeManager never received the test ResourceManager's container-token key")
+    }
+
+    /// Starts containers exactly as given (tokens included, or not).
+    pub async fn start_containers_as_sent(
+        &mut self,
+        requests: Vec<pb::StartContainerRequest>,
+    ) -> pb::StartContainersResponse {
         self.client.start_containers(pb::StartContainersRequest { requests }).await.unwrap().into_inner()
     }
 
@@ -312,6 +341,36 @@ pub fn example(name: &str) -> String {
         path.display()
     );
     path.display().to_string()
+}
+
+/// The test ResourceManager's container-token key.
+pub const RM_KEY_ID: i32 = 41;
+pub const RM_KEY_SECRET: &[u8] = b"the test ResourceManager's container-token secret";
+
+/// A container token for `container` on the NodeManager at `node`, signed with `key`.
+pub fn sign_with(key: &MasterKey, container: &str, node: &str) -> Vec<u8> {
+    let grant = Grant {
+        container: container.parse().expect("a container id"),
+        node,
+        user: "alice",
+        memory_mb: 1024,
+        vcores: 1,
+        priority: 1,
+        is_am: false,
+        created_ms: now_ms(),
+        expiry_ms: now_ms() + 600_000,
+        rm_identifier: 1_700_000_000_000,
+    };
+    container_token::sign(key, &grant)
+}
+
+/// A container token the test ResourceManager signed.
+pub fn sign(container: &str, node: &str) -> Vec<u8> {
+    sign_with(&MasterKey::new(RM_KEY_ID, RM_KEY_SECRET.to_vec()), container, node)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }
 
 pub fn container_id(app: u32, n: u64) -> String {

@@ -53,11 +53,22 @@ impl ApplicationMaster for AmService {
             })
             .collect::<Result<Vec<_>, Status>>()?;
         let releases = releases.iter().map(|c| convert::container_id(c)).collect::<Result<Vec<_>, _>>()?;
-        let reply =
-            self.rm.with(|core, now| core.allocate(attempt, &asks, &releases, progress, now)).map_err(to_status)?;
+        let (reply, user, rm_identifier) = self
+            .rm
+            .with(|core, now| {
+                let reply = core.allocate(attempt, &asks, &releases, progress, now)?;
+                let user = core.app(attempt.application)?.submission.user.clone();
+                Ok((reply, user, core.config().cluster_timestamp))
+            })
+            .map_err(to_status)?;
+        let keys = &self.rm.keys;
         Ok(Response::new(pb::AllocateResponse {
             response_id: response_id + 1,
-            allocated: reply.allocated.iter().map(convert::container).collect(),
+            allocated: reply
+                .allocated
+                .iter()
+                .map(|c| convert::container(c, keys.container_token(c, &user, rm_identifier)))
+                .collect(),
             completed: reply.completed.into_iter().map(convert::completed_status).collect(),
             available: Some(reply.available.into()),
             num_cluster_nodes: reply.num_cluster_nodes,

@@ -145,7 +145,8 @@ pub(crate) fn utilization(u: Option<pb::NodeUtilization>) -> Utilization {
     u.map(Utilization::from).unwrap_or_default()
 }
 
-pub(crate) fn container(c: &RmContainer) -> pb::Container {
+/// A grant as its AM receives it, with the container token that lets the AM start it.
+pub(crate) fn container(c: &RmContainer, token: Vec<u8>) -> pb::Container {
     pb::Container {
         container_id: c.id.to_string(),
         node_id: c.node.to_string(),
@@ -153,7 +154,7 @@ pub(crate) fn container(c: &RmContainer) -> pb::Container {
         node_http_address: c.node_http_address.clone(),
         resource: Some(c.resource.into()),
         priority: c.priority,
-        container_token: Vec::new(),
+        container_token: token,
     }
 }
 

@@ -51,13 +51,14 @@ impl ResourceTracker for TrackerService {
             core.register_node(id.clone(), http_address, version, total, &running, now);
             (core.config().heartbeat_interval_ms, core.config().cluster_timestamp)
         });
+        let (container_key, nm_key) = self.rm.keys.for_node_manager();
         Ok(Response::new(pb::RegisterNodeResponse {
             node_id: id.to_string(),
             heartbeat_interval_ms: interval as i64,
             cluster_timestamp: cluster_timestamp as i64,
             diagnostics: String::new(),
-            container_token_master_key: None,
-            nm_token_master_key: None,
+            container_token_master_key: Some(container_key),
+            nm_token_master_key: Some(nm_key),
         }))
     }
 

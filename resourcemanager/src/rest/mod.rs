@@ -282,7 +282,8 @@ mod tests {
             webapp_address: "127.0.0.1:3".into(),
             version: "test",
         };
-        Arc::new(Rm::new(RmCore::new(CoreConfig::with_defaults(1)), info).0)
+        let keys = crate::tokens::Keys::generate(1, std::time::Duration::from_secs(600)).unwrap();
+        Arc::new(Rm::new(RmCore::new(CoreConfig::with_defaults(1)), info, keys).0)
     }
 
     async fn call(method: Method, path: &str, body: Vec<u8>) -> (StatusCode, Value) {

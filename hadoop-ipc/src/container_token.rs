@@ -1,0 +1,173 @@
+//! Container tokens: the ResourceManager's authority to start one granted container on one node.
+//! The ResourceManager signs one for every grant ([`sign`]); a NodeManager starts nothing without
+//! one that [`check`] accepts — whichever protocol the start request came in on.
+
+use prost::Message;
+use weft_proto::ContainerId;
+
+use crate::common::TokenProto;
+use crate::ids;
+use crate::token::{MasterKey, TokenError, TokenKind};
+use crate::yarn::{ContainerTokenIdentifierProto, ContainerTypeProto, PriorityProto, ResourceProto};
+
+/// What a container token vouches for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant<'a> {
+    pub container: ContainerId,
+    /// `host:port` of the NodeManager that may start it.
+    pub node: &'a str,
+    /// The application's submitter.
+    pub user: &'a str,
+    pub memory_mb: i64,
+    pub vcores: i32,
+    pub priority: i32,
+    pub is_am: bool,
+    pub created_ms: u64,
+    /// After this the token starts nothing (YARN: the grant's allocation expiry).
+    pub expiry_ms: u64,
+    /// The ResourceManager's identity: its cluster timestamp.
+    pub rm_identifier: u64,
+}
+
+/// The encoded `TokenProto` of `grant`, signed with `key`.
+pub fn sign(key: &MasterKey, grant: &Grant<'_>) -> Vec<u8> {
+    let container_type = if grant.is_am { ContainerTypeProto::ApplicationMaster } else { ContainerTypeProto::Task };
+    let identifier = ContainerTokenIdentifierProto {
+        container_id: Some(ids::container_id_proto(grant.container)),
+        nm_host_addr: Some(grant.node.to_string()),
+        app_submitter: Some(grant.user.to_string()),
+        resource: Some(ResourceProto {
+            memory: Some(grant.memory_mb),
+            virtual_cores: Some(grant.vcores),
+            resource_value_map: Vec::new(),
+        }),
+        expiry_time_stamp: Some(grant.expiry_ms as i64),
+        rm_identifier: Some(grant.rm_identifier as i64),
+        priority: Some(PriorityProto { priority: Some(grant.priority) }),
+        creation_time: Some(grant.created_ms as i64),
+        container_type: Some(container_type as i32),
+        ..Default::default()
+    };
+    key.container_token(identifier).encode_to_vec()
+}
+
+/// Why a start was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Refusal {
+    #[error("no container token was given for {container}: only the ResourceManager can grant a container")]
+    Missing { container: ContainerId },
+    #[error("the container token for {container} does not decode: {error}")]
+    Malformed { container: ContainerId, error: String },
+    #[error("this NodeManager has no container-token key yet (not registered with a ResourceManager yet)")]
+    NoKey,
+    #[error(
+        "the container token for {container} was signed with master key {key_id}, which this NodeManager does not hold"
+    )]
+    UnknownKey { container: ContainerId, key_id: i32 },
+    #[error("invalid container token used for starting container {container}: {error}")]
+    Invalid { container: ContainerId, error: TokenError },
+    #[error("the container token is for container {token_for}, not for {container}")]
+    OtherContainer { container: ContainerId, token_for: String },
+    #[error("the container token for {container} is for the NodeManager at {token_for}, not this one ({node})")]
+    OtherNode { container: ContainerId, token_for: String, node: String },
+    #[error("the container token for {container} expired at {expiry_ms} (now {now_ms}); system times on the machines may be out of sync")]
+    Expired { container: ContainerId, expiry_ms: i64, now_ms: u64 },
+}
+
+/// Checks an encoded container token for starting `container` on the NodeManager at `node` at
+/// `now_ms`, with whichever of `keys` signed it; the verified identifier when it holds.
+pub fn check(
+    keys: &[MasterKey],
+    token: &[u8],
+    container: ContainerId,
+    node: &str,
+    now_ms: u64,
+) -> Result<ContainerTokenIdentifierProto, Refusal> {
+    if token.is_empty() {
+        return Err(Refusal::Missing { container });
+    }
+    if keys.is_empty() {
+        return Err(Refusal::NoKey);
+    }
+    let token = TokenProto::decode(token).map_err(|e| Refusal::Malformed { container, error: e.to_string() })?;
+    let unverified: ContainerTokenIdentifierProto = crate::token::decode_identifier(&token, TokenKind::Container)
+        .map_err(|error| Refusal::Invalid { container, error })?;
+    let key_id = unverified.master_key_id();
+    let key = keys.iter().find(|k| k.key_id() == key_id).ok_or(Refusal::UnknownKey { container, key_id })?;
+    let identifier: ContainerTokenIdentifierProto =
+        key.verify_token(&token, TokenKind::Container).map_err(|error| Refusal::Invalid { container, error })?;
+    let token_for = identifier.container_id.as_ref().and_then(ids::container_id);
+    if token_for != Some(container) {
+        let token_for = token_for.map_or_else(|| "no valid container".to_string(), |c| c.to_string());
+        return Err(Refusal::OtherContainer { container, token_for });
+    }
+    if identifier.nm_host_addr() != node {
+        return Err(Refusal::OtherNode {
+            container,
+            token_for: identifier.nm_host_addr().to_string(),
+            node: node.into(),
+        });
+    }
+    let expiry_ms = identifier.expiry_time_stamp();
+    if expiry_ms < 0 || (expiry_ms as u64) < now_ms {
+        return Err(Refusal::Expired { container, expiry_ms, now_ms });
+    }
+    Ok(identifier)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(n: u64) -> ContainerId {
+        format!("container_1700000000000_0001_01_{n:06}").parse().unwrap()
+    }
+
+    fn grant(n: u64) -> Grant<'static> {
+        Grant {
+            container: container(n),
+            node: "127.0.0.1:8041",
+            user: "alice",
+            memory_mb: 1024,
+            vcores: 1,
+            priority: 1,
+            is_am: false,
+            created_ms: 1_000,
+            expiry_ms: 601_000,
+            rm_identifier: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn a_signed_token_starts_its_container_on_its_node_until_it_expires() {
+        let key = MasterKey::new(3, b"secret".to_vec());
+        let token = sign(&key, &grant(2));
+        let keys = [MasterKey::new(2, b"old".to_vec()), key.clone()];
+        let identifier = check(&keys, &token, container(2), "127.0.0.1:8041", 5_000).unwrap();
+        assert_eq!((identifier.app_submitter(), identifier.master_key_id()), ("alice", 3));
+        assert_eq!(identifier.resource.unwrap().memory, Some(1024));
+        let late = check(&keys, &token, container(2), "127.0.0.1:8041", 601_001).unwrap_err();
+        assert!(matches!(late, Refusal::Expired { .. }), "{late}");
+    }
+
+    #[test]
+    fn every_other_token_is_refused_and_says_why() {
+        let key = MasterKey::new(3, b"secret".to_vec());
+        let keys = [key.clone()];
+        let token = sign(&key, &grant(2));
+        let at = |token: &[u8], n: u64, node: &str| check(&keys, token, container(n), node, 5_000).unwrap_err();
+        assert_eq!(at(&[], 2, "127.0.0.1:8041"), Refusal::Missing { container: container(2) });
+        assert!(matches!(at(&[0xff, 0x01], 2, "127.0.0.1:8041"), Refusal::Malformed { .. }));
+        let other = at(&token, 3, "127.0.0.1:8041");
+        assert!(other.to_string().contains("is for container container_1700000000000_0001_01_000002"), "{other}");
+        assert!(matches!(at(&token, 2, "127.0.0.1:9999"), Refusal::OtherNode { .. }));
+        let forged = sign(&MasterKey::new(3, b"guessed".to_vec()), &grant(2));
+        assert!(matches!(at(&forged, 2, "127.0.0.1:8041"), Refusal::Invalid { .. }));
+        let unknown = sign(&MasterKey::new(9, b"secret".to_vec()), &grant(2));
+        assert_eq!(at(&unknown, 2, "127.0.0.1:8041"), Refusal::UnknownKey { container: container(2), key_id: 9 });
+        assert_eq!(check(&[], &token, container(2), "127.0.0.1:8041", 0), Err(Refusal::NoKey));
+        // Another kind of token, even validly signed, is no container token.
+        let amrm = key.amrm_token(ids::attempt_id_proto(container(2).attempt), "rm:8030").encode_to_vec();
+        assert!(matches!(at(&amrm, 2, "127.0.0.1:8041"), Refusal::Invalid { .. }));
+    }
+}
