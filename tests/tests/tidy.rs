@@ -13,7 +13,8 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
 
-const CRATES: &[&str] = &["proto", "config", "resourcemanager", "nodemanager", "executor", "driver", "tests"];
+const CRATES: &[&str] =
+    &["proto", "daemon", "config", "hadoop-ipc", "resourcemanager", "nodemanager", "executor", "driver", "tests"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else { return };
@@ -145,6 +146,15 @@ const RULES: &[(&str, &[&[&str]])] = &[
     ("nodemanager/src/node", &[NET, OS, CLOCK, TIME, WIRE]),
     ("nodemanager/src/monitor", &[NET, OS, CLOCK, TIME, WIRE]),
     ("nodemanager/src/cgroups/files.rs", &[NET, OS, CLOCK, TIME, WIRE]),
+    ("nodemanager/src/authority.rs", &[NET, OS, CLOCK]),
+    // Hadoop IPC: everything but the tokio server is bytes in, bytes or decisions out.
+    ("hadoop-ipc/src/frame.rs", &[NET, OS, CLOCK]),
+    ("hadoop-ipc/src/connection.rs", &[NET, OS, CLOCK]),
+    ("hadoop-ipc/src/sasl", &[NET, OS, CLOCK]),
+    ("hadoop-ipc/src/token.rs", &[NET, OS, CLOCK]),
+    ("hadoop-ipc/src/credentials", &[NET, OS, CLOCK]),
+    ("hadoop-ipc/src/ids.rs", &[NET, OS, CLOCK]),
+    ("hadoop-ipc/src/container_token.rs", &[NET, OS, CLOCK]),
     // Configuration: only `Settings::load` (settings.rs) touches the filesystem.
     ("config/src/keys.rs", &[NET, OS, CLOCK]),
     ("config/src/size.rs", &[NET, OS, CLOCK]),
