@@ -28,13 +28,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub use error::{CliError, EXIT_USAGE};
 
 /// Logs to stderr at `default_level` unless `RUST_LOG` says otherwise; colours only on a terminal.
+/// A program that installed its own tracing subscriber first keeps it.
 pub fn init_logging(default_level: &str) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
+    let _already_set = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .try_init();
 }

@@ -14,4 +14,4 @@ pub mod token;
 pub use frame::is_hadoop_ipc;
 pub use handler::{Call, Handler, Identity, RpcError, Session};
 pub use sasl::{AuthPolicy, TokenLookup};
-pub use server::{peek_is_hadoop_ipc, ConnectionError, Server, ServerConfig};
+pub use server::{peek_is_hadoop_ipc, serve_shared, ConnectionError, Server, ServerConfig, SNIFF_TIMEOUT};

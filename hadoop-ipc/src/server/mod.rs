@@ -8,7 +8,10 @@
 //! peek at the first bytes ([`peek_is_hadoop_ipc`]) and hand `hrpc` connections to
 //! [`Server::serve_connection`].
 
+mod shared_port;
 mod source;
+
+pub use shared_port::{serve_shared, SNIFF_TIMEOUT};
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
