@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weft_config::RmConfig;
@@ -14,6 +14,7 @@ use weft_proto::pb;
 
 use crate::core::{CoreConfig, RmCore};
 use crate::grpc::{AmService, ClientService, StagingService, TrackerService, MAX_MESSAGE_BYTES};
+use crate::hadoop::ClientProtocol;
 use crate::staging::StagingStore;
 use crate::state::{Rm, RmInfo};
 use crate::tokens::Keys;
@@ -111,6 +112,17 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         shutdown.clone(),
     ));
 
+    // The client port speaks two protocols: Hadoop IPC (spark-submit, Hadoop's clients) is served
+    // here, every other connection (gRPC) is handed to tonic with its bytes unread.
+    let (grpc_clients, grpc_incoming) = tokio::sync::mpsc::channel(64);
+    let hadoop_clients = weft_hadoop_ipc::Server::new(
+        weft_hadoop_ipc::ServerConfig::new(weft_hadoop_ipc::AuthPolicy::Simple),
+        ClientProtocol::new(rm.clone()),
+    );
+    let sniffing = tokio::spawn(weft_hadoop_ipc::serve_shared(client, hadoop_clients, grpc_clients));
+    let grpc_incoming =
+        tokio_stream::StreamExt::map(ReceiverStream::new(grpc_incoming), Ok::<tokio::net::TcpStream, std::io::Error>);
+
     use pb::application_client_server::ApplicationClientServer;
     use pb::application_master_server::ApplicationMasterServer;
     use pb::resource_tracker_server::ResourceTrackerServer;
@@ -122,7 +134,7 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         .add_service(
             StagingServer::new(StagingService::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(client), shutdown.clone().cancelled_owned());
+        .serve_with_incoming_shutdown(grpc_incoming, shutdown.clone().cancelled_owned());
     let am_server = tonic::transport::Server::builder()
         .add_service(
             ApplicationMasterServer::new(AmService::new(rm.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
@@ -140,6 +152,7 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         webapp = %addresses.webapp, cluster_timestamp, "ResourceManager started"
     );
     let (a, b, c, d) = tokio::join!(client_server, am_server, tracker_server, web);
+    sniffing.abort();
     a.context("client service")?;
     b.context("scheduler service")?;
     c.context("resource tracker service")?;

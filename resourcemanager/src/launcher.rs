@@ -52,13 +52,15 @@ async fn carry_out(rm: Arc<Rm>, effect: Effect) {
                     return;
                 }
             };
+            let hadoop_launch_context = launch.hadoop_context.clone();
+            let launch = hadoop_launch_context.is_empty().then(|| convert_launch_context(launch, &env));
             let request = pb::StartContainerRequest {
                 container_id: container.to_string(),
-                launch: Some(convert_launch_context(launch, &env)),
+                launch,
                 resource: Some(resource.into()),
                 user,
                 container_token,
-                hadoop_launch_context: Vec::new(),
+                hadoop_launch_context,
             };
             let result = start_on(&node.to_string(), request).await;
             if let Err(error) = &result {

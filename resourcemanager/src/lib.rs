@@ -10,6 +10,7 @@ mod clock;
 pub mod core;
 pub mod daemon;
 pub mod grpc;
+pub mod hadoop;
 pub mod launcher;
 pub mod rest;
 pub mod scheduler;

@@ -39,6 +39,9 @@ pub struct LaunchSpec {
     pub command: Vec<String>,
     pub environment: Vec<(String, String)>,
     pub local_files: Vec<LocalFile>,
+    /// An application submitted over Hadoop IPC: its AM's encoded `ContainerLaunchContextProto`,
+    /// which the NodeManager turns into the launch (the fields above are then empty).
+    pub hadoop_context: Vec<u8>,
 }
 
 /// A submission, checked by the adapter for shape and by the core for meaning.

@@ -49,7 +49,8 @@ impl RmCore {
             return Err(RmError::UnknownQueue(submission.queue));
         }
         submission.queue = "default".into();
-        if !submission.unmanaged_am && submission.am_launch.command.is_empty() {
+        let launch = &submission.am_launch;
+        if !submission.unmanaged_am && launch.command.is_empty() && launch.hadoop_context.is_empty() {
             return Err(RmError::InvalidSubmission("the AM container has no command".into()));
         }
         let (minimum, maximum) = (self.config.minimum_allocation, self.config.maximum_allocation);

@@ -50,11 +50,11 @@ pub(crate) fn launch_spec(ctx: pb::ContainerLaunchContext) -> Result<LaunchSpec,
         local_files.push(LocalFile { name, sha256: sha256.to_ascii_lowercase(), size, executable });
     }
     let environment = environment.into_iter().map(|pb::KeyValue { key, value }| (key, value)).collect();
-    Ok(LaunchSpec { command, environment, local_files })
+    Ok(LaunchSpec { command, environment, local_files, hadoop_context: Vec::new() })
 }
 
 pub(crate) fn launch_context(spec: LaunchSpec, extra_env: &[(String, String)]) -> pb::ContainerLaunchContext {
-    let LaunchSpec { command, environment, local_files } = spec;
+    let LaunchSpec { command, environment, local_files, hadoop_context: _ } = spec;
     let environment =
         extra_env.iter().cloned().chain(environment).map(|(key, value)| pb::KeyValue { key, value }).collect();
     let local_resources = local_files

@@ -1,0 +1,143 @@
+//! The ResourceManager's Hadoop IPC face: YARN's `ApplicationClientProtocolPB` on the client port
+//! (served beside Weft's gRPC, told apart by the first bytes of each connection), so Hadoop's
+//! clients — `spark-submit --master yarn`, Hadoop's `yarn` command — submit, watch and kill
+//! applications here. The same core serves both protocols.
+
+mod records;
+
+use std::sync::Arc;
+
+use prost::Message;
+use weft_hadoop_ipc::exceptions;
+use weft_hadoop_ipc::ids;
+use weft_hadoop_ipc::yarn::{
+    ApplicationIdProto, GetApplicationReportRequestProto, GetApplicationReportResponseProto,
+    GetApplicationsRequestProto, GetApplicationsResponseProto, GetClusterMetricsResponseProto,
+    GetNewApplicationResponseProto, KillApplicationRequestProto, KillApplicationResponseProto,
+    SubmitApplicationRequestProto, SubmitApplicationResponseProto,
+};
+use weft_hadoop_ipc::{Call, Handler, Identity, RpcError};
+use weft_proto::ApplicationId;
+
+use crate::core::{AppFilter, RmError};
+use crate::state::Rm;
+
+/// The protocol name Hadoop's client puts on every call to the client port.
+pub const CLIENT_PROTOCOL: &str = "org.apache.hadoop.yarn.api.ApplicationClientProtocolPB";
+
+/// ApplicationClientProtocolPB, over the ResourceManager's core.
+pub struct ClientProtocol {
+    rm: Arc<Rm>,
+}
+
+impl ClientProtocol {
+    pub fn new(rm: Arc<Rm>) -> ClientProtocol {
+        ClientProtocol { rm }
+    }
+
+    fn answer(&self, call: &Call) -> Result<Vec<u8>, RpcError> {
+        match call.method.as_str() {
+            "getNewApplication" => {
+                let (id, maximum) = self.rm.with(|core, _| (core.new_application(), core.config().maximum_allocation));
+                Ok(GetNewApplicationResponseProto {
+                    application_id: Some(ids::application_id_proto(id)),
+                    maximum_capability: Some(records::resource(maximum)),
+                }
+                .encode_to_vec())
+            }
+            "submitApplication" => {
+                let request: SubmitApplicationRequestProto = call.decode()?;
+                let context = request
+                    .application_submission_context
+                    .ok_or_else(|| RpcError::application(exceptions::YARN, "the submission context is missing"))?;
+                let submission = records::submission(context, &caller(call))
+                    .map_err(|e| RpcError::application(exceptions::YARN, format!("invalid submission: {e}")))?;
+                self.rm.with(|core, now| core.submit(submission, now)).map_err(rm_error)?;
+                Ok(SubmitApplicationResponseProto {}.encode_to_vec())
+            }
+            "getApplicationReport" => {
+                let request: GetApplicationReportRequestProto = call.decode()?;
+                let id = app_id(request.application_id.as_ref())?;
+                let info = &self.rm.info;
+                let report = self
+                    .rm
+                    .with(|core, _| core.app(id).map(|app| records::app_report(app, core, info)))
+                    .map_err(rm_error)?;
+                Ok(GetApplicationReportResponseProto { application_report: Some(report) }.encode_to_vec())
+            }
+            "getApplications" => {
+                let request: GetApplicationsRequestProto = call.decode()?;
+                let info = &self.rm.info;
+                let filter = AppFilter::default();
+                let types: Vec<String> = request.application_types.iter().map(|t| t.to_ascii_uppercase()).collect();
+                let applications = self.rm.with(|core, _| {
+                    core.apps(&filter)
+                        .into_iter()
+                        .filter(|a| {
+                            types.is_empty() || types.contains(&a.submission.application_type.to_ascii_uppercase())
+                        })
+                        .map(|a| records::app_report(a, core, info))
+                        .filter(|r| {
+                            request.application_states.is_empty()
+                                || request.application_states.contains(&(r.yarn_application_state() as i32))
+                        })
+                        .collect()
+                });
+                Ok(GetApplicationsResponseProto { applications }.encode_to_vec())
+            }
+            "forceKillApplication" => {
+                let request: KillApplicationRequestProto = call.decode()?;
+                let id = app_id(request.application_id.as_ref())?;
+                let diagnostics = match request.diagnostics() {
+                    "" => format!("Application killed by user {}", caller(call)),
+                    given => given.to_string(),
+                };
+                // Killing an application that has ended already is complete at once, as in YARN.
+                self.rm.with(|core, now| core.kill(id, diagnostics, now)).map_err(rm_error)?;
+                Ok(KillApplicationResponseProto { is_kill_completed: Some(true) }.encode_to_vec())
+            }
+            "getClusterMetrics" => {
+                let metrics = self.rm.with(|core, _| core.metrics());
+                Ok(GetClusterMetricsResponseProto { cluster_metrics: Some(records::cluster_metrics(&metrics)) }
+                    .encode_to_vec())
+            }
+            _ => Err(RpcError::no_such_method(call)),
+        }
+    }
+}
+
+impl Handler for ClientProtocol {
+    async fn call(&self, call: Call) -> Result<Vec<u8>, RpcError> {
+        if call.protocol != CLIENT_PROTOCOL {
+            return Err(RpcError::no_such_protocol(&call));
+        }
+        self.answer(&call)
+    }
+}
+
+/// The user a SIMPLE connection names (YARN's non-secure mode trusts it, as Weft's gRPC does).
+fn caller(call: &Call) -> String {
+    match &call.session.identity {
+        Identity::Simple { user } if !user.is_empty() => user.clone(),
+        _ => "dr.who".to_string(),
+    }
+}
+
+fn app_id(proto: Option<&ApplicationIdProto>) -> Result<ApplicationId, RpcError> {
+    proto
+        .and_then(ids::application_id)
+        .ok_or_else(|| RpcError::application(exceptions::YARN, "the request names no valid application id"))
+}
+
+/// The core's refusals as the exceptions YARN's client rethrows.
+fn rm_error(error: RmError) -> RpcError {
+    match error {
+        RmError::UnknownApplication(id) => RpcError::application(
+            exceptions::APPLICATION_NOT_FOUND,
+            format!(
+                "Application with id '{id}' doesn't exist in RM. Please check that the job submission was successful."
+            ),
+        ),
+        other => RpcError::application(exceptions::YARN, other.to_string()),
+    }
+}
