@@ -1,0 +1,130 @@
+//! The client port speaks two protocols: Hadoop IPC and Weft's gRPC share it, each connection told
+//! apart by its first bytes. Garbage and a half-open connection stop neither.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use prost::Message;
+use weft_hadoop_ipc::common::{IpcConnectionContextProto, RequestHeaderProto, UserInformationProto};
+use weft_hadoop_ipc::frame::{
+    call_frame, call_id, decode_response, request_header, AuthProtocol, FrameWriter, Preamble,
+};
+use weft_hadoop_ipc::yarn::GetNewApplicationResponseProto;
+use weft_proto::pb;
+
+const PROTOCOL: &str = "org.apache.hadoop.yarn.api.ApplicationClientProtocolPB";
+const CLIENT_ID: &[u8] = b"0123456789abcdef";
+
+struct Rm {
+    child: Child,
+    client: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Rm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start() -> Rm {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rm.yaml");
+    let ports = dir.path().join("ports.json");
+    std::fs::write(
+        &config,
+        format!(
+            "yarn.resourcemanager.address: 127.0.0.1:0\n\
+             yarn.resourcemanager.scheduler.address: 127.0.0.1:0\n\
+             yarn.resourcemanager.resource-tracker.address: 127.0.0.1:0\n\
+             yarn.resourcemanager.webapp.address: 127.0.0.1:0\n\
+             hadoop.tmp.dir: {}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_resourcemanager"))
+        .args(["--config", &config.display().to_string(), "--ports-file", &ports.display().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for waited in 0.. {
+        if let Ok(text) = std::fs::read_to_string(&ports) {
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let client = json["client"].as_str().unwrap().to_string();
+            return Rm { child, client, _dir: dir };
+        }
+        assert!(waited < 1500, "the ResourceManager did not bind its ports within 30 s");
+        assert!(child.try_wait().unwrap().is_none(), "the ResourceManager exited at start-up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unreachable!()
+}
+
+/// getNewApplication over Hadoop IPC, SIMPLE, as Hadoop's client sends it.
+fn new_application_over_hadoop_ipc(address: &str) -> GetNewApplicationResponseProto {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let context = IpcConnectionContextProto {
+        user_info: Some(UserInformationProto { effective_user: Some("alice".into()), real_user: None }),
+        protocol: Some(PROTOCOL.into()),
+    };
+    let method = RequestHeaderProto {
+        method_name: "getNewApplication".into(),
+        declaring_class_protocol_name: PROTOCOL.into(),
+        client_protocol_version: 1,
+    };
+    let mut bytes = Preamble { service_class: 0, auth: AuthProtocol::None }.encode().to_vec();
+    bytes.extend(
+        FrameWriter::new()
+            .message(&request_header(call_id::CONNECTION_CONTEXT, CLIENT_ID, -1))
+            .message(&context)
+            .finish(),
+    );
+    bytes.extend(call_frame(&request_header(0, CLIENT_ID, 0), &method, &[]));
+    stream.write_all(&bytes).unwrap();
+    let mut length = [0; 4];
+    stream.read_exact(&mut length).unwrap();
+    let mut body = vec![0; u32::from_be_bytes(length) as usize];
+    stream.read_exact(&mut body).unwrap();
+    let response = decode_response(&body).unwrap();
+    assert_eq!(response.call_id(), 0);
+    GetNewApplicationResponseProto::decode(response.message.expect("a SUCCESS").as_slice()).unwrap()
+}
+
+fn new_application_over_grpc(address: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut client =
+            pb::application_client_client::ApplicationClientClient::connect(format!("http://{address}")).await.unwrap();
+        client.get_new_application(pb::GetNewApplicationRequest {}).await.unwrap().into_inner().application_id
+    })
+}
+
+#[test]
+fn hadoop_ipc_and_grpc_share_the_client_port_and_garbage_stops_neither() {
+    let rm = start();
+    let first = new_application_over_hadoop_ipc(&rm.client);
+    let id = first.application_id.expect("an application id");
+    assert_eq!(id.id, Some(1));
+    assert!(first.maximum_capability.is_some_and(|m| m.memory() > 0));
+    assert_eq!(new_application_over_grpc(&rm.client), format!("application_{}_0002", id.cluster_timestamp()));
+
+    // A client that sends half a preamble and waits, one that sends garbage, one that connects
+    // and closes at once: the port goes on serving both protocols meanwhile.
+    let mut half_open = TcpStream::connect(&rm.client).unwrap();
+    half_open.write_all(b"hrp").unwrap();
+    let mut garbage = TcpStream::connect(&rm.client).unwrap();
+    garbage.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n\x00\xff\x13").unwrap();
+    drop(TcpStream::connect(&rm.client).unwrap());
+    let mut wrong_version = TcpStream::connect(&rm.client).unwrap();
+    wrong_version.write_all(b"hrpc\x07\x00\x00").unwrap();
+    assert_eq!(new_application_over_hadoop_ipc(&rm.client).application_id.unwrap().id, Some(3));
+    assert_eq!(new_application_over_grpc(&rm.client), format!("application_{}_0004", id.cluster_timestamp()));
+    drop((half_open, garbage, wrong_version));
+}
