@@ -140,6 +140,7 @@ const RULES: &[(&str, &[&[&str]])] = &[
     ("resourcemanager/src/core", &[NET, OS, CLOCK, TIME, WIRE]),
     ("resourcemanager/src/scheduler", &[NET, OS, CLOCK, TIME, WIRE]),
     ("resourcemanager/src", &[SPAWN]),
+    ("resourcemanager/src/hadoop/records.rs", &[NET, OS, CLOCK]),
     // The NodeManager's core: the container state machine, the node, the monitor's rule, samples,
     // sizes and reports, and the cgroup file formats.
     ("nodemanager/src/container", &[NET, OS, CLOCK, TIME, WIRE]),
