@@ -71,6 +71,8 @@ start() {
   for _ in $(seq 1 300); do
     if "${weft[@]}" node -list 2>/dev/null | grep -q '^Total Nodes:2'; then
       echo "local cluster up in $((($(date +%s%N) - started) / 1000000)) ms: ResourceManager web UI http://127.0.0.1:8088/cluster"
+      "${weft[@]}" hadoop-conf "$home/hadoop-conf" >/dev/null
+      echo "Hadoop clients: export HADOOP_CONF_DIR=$home/hadoop-conf"
       echo "logs in $home/*.log; stop with: $0 stop"
       return 0
     fi
