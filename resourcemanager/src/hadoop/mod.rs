@@ -89,7 +89,7 @@ impl ClientProtocol {
                 let request: KillApplicationRequestProto = call.decode()?;
                 let id = app_id(request.application_id.as_ref())?;
                 let diagnostics = match request.diagnostics() {
-                    "" => format!("Application killed by user {}", caller(call)),
+                    "" => "Application killed by user.".to_string(),
                     given => given.to_string(),
                 };
                 // Killing an application that has ended already is complete at once, as in YARN.
