@@ -34,6 +34,7 @@ impl Client<'_> {
             .env("SPARK_HOME", &self.dist.home)
             .env("PYSPARK_PYTHON", "python3")
             .env("PYTHONPATH", &self.dist.site)
+            .env_remove("HADOOP_USER_NAME")
             .stdin(Stdio::null());
         command
     }
@@ -79,7 +80,9 @@ fn spark_submit_talks_to_the_resource_manager_and_hears_why_its_am_cannot_start(
     assert_eq!(out.code, Some(1), "{}", out.both());
     assert!(out.both().contains("final status: FAILED"), "{}", out.both());
     let app = client.ended(&out, "FAILED", "FAILED");
-    assert_eq!(app["user"], std::env::var("USER").unwrap_or_else(|_| "root".into()), "{app}");
+    // Hadoop's client names the operating system's user of the process (no HADOOP_USER_NAME here).
+    let os_user = nix::unistd::User::from_uid(nix::unistd::geteuid()).ok().flatten().map(|u| u.name);
+    assert_eq!(app["user"].as_str(), os_user.as_deref(), "{app}");
     let diagnostics = app["diagnostics"].as_str().unwrap_or_default();
     assert!(diagnostics.contains("does not launch those yet"), "{diagnostics}");
     assert!(out.both().contains("does not launch those yet"), "Spark prints the diagnostics: {}", out.both());
