@@ -14,7 +14,7 @@ use weft_proto::pb;
 
 use crate::core::{CoreConfig, RmCore};
 use crate::grpc::{AmService, ClientService, StagingService, TrackerService, MAX_MESSAGE_BYTES};
-use crate::hadoop::ClientProtocol;
+use crate::hadoop::{ClientProtocol, MasterProtocol};
 use crate::staging::StagingStore;
 use crate::state::{Rm, RmInfo};
 use crate::tokens::Keys;
@@ -123,6 +123,24 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
     let grpc_incoming =
         tokio_stream::StreamExt::map(ReceiverStream::new(grpc_incoming), Ok::<tokio::net::TcpStream, std::io::Error>);
 
+    // The scheduler port too: Hadoop AMs authenticate with their attempt's AMRM token (SASL
+    // DIGEST-MD5, nothing else accepted); Weft's own AMs speak gRPC.
+    let (am_clients, am_incoming) = tokio::sync::mpsc::channel(64);
+    let amrm_lookup = {
+        let rm = rm.clone();
+        move |identifier: &[u8]| rm.keys.amrm_password(identifier)
+    };
+    let hadoop_ams = weft_hadoop_ipc::Server::new(
+        weft_hadoop_ipc::ServerConfig::new(weft_hadoop_ipc::AuthPolicy::Token {
+            lookup: Arc::new(amrm_lookup),
+            allow_simple: false,
+        }),
+        MasterProtocol::new(rm.clone()),
+    );
+    let am_sniffing = tokio::spawn(weft_hadoop_ipc::serve_shared(scheduler, hadoop_ams, am_clients));
+    let am_incoming =
+        tokio_stream::StreamExt::map(ReceiverStream::new(am_incoming), Ok::<tokio::net::TcpStream, std::io::Error>);
+
     use pb::application_client_server::ApplicationClientServer;
     use pb::application_master_server::ApplicationMasterServer;
     use pb::resource_tracker_server::ResourceTrackerServer;
@@ -139,7 +157,7 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         .add_service(
             ApplicationMasterServer::new(AmService::new(rm.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(scheduler), shutdown.clone().cancelled_owned());
+        .serve_with_incoming_shutdown(am_incoming, shutdown.clone().cancelled_owned());
     let tracker_server = tonic::transport::Server::builder()
         .add_service(
             ResourceTrackerServer::new(TrackerService::new(rm.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
@@ -153,6 +171,7 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
     );
     let (a, b, c, d) = tokio::join!(client_server, am_server, tracker_server, web);
     sniffing.abort();
+    am_sniffing.abort();
     a.context("client service")?;
     b.context("scheduler service")?;
     c.context("resource tracker service")?;

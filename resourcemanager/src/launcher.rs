@@ -52,7 +52,18 @@ async fn carry_out(rm: Arc<Rm>, effect: Effect) {
                     return;
                 }
             };
-            let hadoop_launch_context = launch.hadoop_context.clone();
+            let hadoop_launch_context = if launch.hadoop_context.is_empty() {
+                Vec::new()
+            } else {
+                match hadoop_am_context(&rm, attempt, &launch.hadoop_context) {
+                    Ok(context) => context,
+                    Err(error) => {
+                        tracing::warn!(%attempt, %container, %error, "could not launch the AM container");
+                        rm.with(|core, now| core.am_launched(attempt, Err(error), now));
+                        return;
+                    }
+                }
+            };
             let launch = hadoop_launch_context.is_empty().then(|| convert_launch_context(launch, &env));
             let request = pb::StartContainerRequest {
                 container_id: container.to_string(),
@@ -79,6 +90,18 @@ fn am_environment(rm: &Rm, attempt: weft_proto::ApplicationAttemptId) -> Vec<(St
         ("WEFT_RM_ADDRESS".into(), rm.info.client_address.clone()),
         ("MAX_APP_ATTEMPTS".into(), max_attempts.to_string()),
     ]
+}
+
+/// A Hadoop client's AM launch context with what YARN's AM launcher adds: the attempt's AMRM token
+/// and the submit time and attempt limit in its environment.
+fn hadoop_am_context(rm: &Rm, attempt: weft_proto::ApplicationAttemptId, context: &[u8]) -> Result<Vec<u8>, String> {
+    let (submitted_ms, max_attempts) = rm
+        .with(|core, _| core.app(attempt.application).map(|a| (a.started_ms, a.max_attempts)))
+        .map_err(|e| e.to_string())?;
+    let amrm = rm.keys.amrm_token(attempt, &rm.info.scheduler_address);
+    let environment =
+        [("APP_SUBMIT_TIME_ENV", submitted_ms.to_string()), ("MAX_APP_ATTEMPTS", max_attempts.to_string())];
+    crate::hadoop::am_launch_context(context, amrm, &attempt.to_string(), &environment)
 }
 
 async fn start_on(node: &str, request: pb::StartContainerRequest) -> Result<(), String> {

@@ -1,9 +1,16 @@
 //! The ResourceManager's Hadoop IPC face: YARN's `ApplicationClientProtocolPB` on the client port
-//! (served beside Weft's gRPC, told apart by the first bytes of each connection), so Hadoop's
-//! clients — `spark-submit --master yarn`, Hadoop's `yarn` command — submit, watch and kill
-//! applications here. The same core serves both protocols.
+//! and `ApplicationMasterProtocolPB` on the scheduler port (each served beside Weft's gRPC, told
+//! apart by the first bytes of each connection), so Hadoop's clients — `spark-submit --master yarn`,
+//! Hadoop's `yarn` command, Spark's `ApplicationMaster` — submit, watch, kill and run applications
+//! here. The same core serves both protocols.
 
+mod am_launch;
+mod asks;
+mod master;
 mod records;
+
+pub(crate) use am_launch::am_launch_context;
+pub use master::{MasterProtocol, MASTER_PROTOCOL};
 
 use std::sync::Arc;
 
