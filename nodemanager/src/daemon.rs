@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use weft_config::NmConfig;
 use weft_proto::pb::container_management_server::ContainerManagementServer;
@@ -20,6 +19,8 @@ use crate::dirs::Layout;
 use crate::grpc::staging::Staging;
 use crate::grpc::tracker::Tracker;
 use crate::grpc::{ContainerManagementService, MAX_MESSAGE_BYTES};
+use crate::hadoop_ipc;
+use crate::hadoop_localize::UrlCache;
 use crate::heartbeat::Heartbeater;
 use crate::launcher::NodeEnv;
 use crate::localizer::Localizer;
@@ -96,9 +97,12 @@ fn build(config: &NmConfig, total: Resource, listeners: &Listeners) -> anyhow::R
         .with_context(|| format!("bad staging address {}", config.staging_address))?;
     let localizer = Localizer::open(layout.filecache(), staging)
         .with_context(|| format!("cannot open the file cache at {}", layout.filecache().display()))?;
+    let url_cache = UrlCache::open(layout.local_root().clone())
+        .with_context(|| format!("cannot open the file cache under {}", layout.local_root().display()))?;
     let env = NodeEnv {
         path: std::env::var("PATH").ok(),
         lang: std::env::var("LANG").ok(),
+        java_home: java_home(),
         host: listeners.node_id.host.clone(),
         rpc_port: listeners.node_id.port,
         http_port: listeners.http_port,
@@ -113,7 +117,15 @@ fn build(config: &NmConfig, total: Resource, listeners: &Listeners) -> anyhow::R
     };
     let max_completed = config.max_completed_containers;
     let enforcement = enforcement(config);
-    Ok(Nm::new(NmParts { info, layout, localizer, sigkill_delay: config.sigkill_delay, max_completed, enforcement }))
+    Ok(Nm::new(NmParts {
+        info,
+        layout,
+        localizer,
+        url_cache,
+        sigkill_delay: config.sigkill_delay,
+        max_completed,
+        enforcement,
+    }))
 }
 
 /// The resources only this NodeManager may use: its local and log directories, and its cgroup
@@ -196,9 +208,17 @@ pub async fn run(
     let service = ContainerManagementServer::new(ContainerManagementService::new(nm.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    // One port, two protocols: Hadoop IPC (application masters such as Spark's) is served here,
+    // every other connection (gRPC) is handed to tonic with its bytes unread.
+    let (grpc_connections, grpc_incoming) = tokio::sync::mpsc::channel(64);
+    let sniffing = tokio::spawn(weft_hadoop_ipc::serve_shared(rpc, hadoop_ipc::server(nm.clone()), grpc_connections));
+    let grpc_incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::ReceiverStream::new(grpc_incoming),
+        Ok::<tokio::net::TcpStream, std::io::Error>,
+    );
     let grpc = tonic::transport::Server::builder()
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(rpc), serving.clone().cancelled_owned());
+        .serve_with_incoming_shutdown(grpc_incoming, serving.clone().cancelled_owned());
     let web = axum::serve(http, rest::router(nm.clone())).with_graceful_shutdown(serving.clone().cancelled_owned());
     let grpc = tokio::spawn(stop_on_failure("container management service", grpc, shutdown.clone()));
     let web = tokio::spawn(stop_on_failure("web service", web.into_future(), shutdown.clone()));
@@ -213,6 +233,7 @@ pub async fn run(
     stop_containers(&nm, config.sigkill_delay, heartbeats).await?;
     monitor.await.context("the container monitor")?;
     serving.cancel();
+    sniffing.abort();
     let (grpc, web) = (grpc.await.context("the container management service")?, web.await.context("the web service")?);
     grpc.context("container management service")?;
     web.context("web service")?;
@@ -255,4 +276,17 @@ async fn stop_on_failure<E: std::fmt::Display>(
         shutdown.cancel();
     }
     result
+}
+
+/// The JAVA_HOME containers get: the NodeManager's own, else the home of the `java` on its PATH
+/// (the directory above `bin/java`, symlinks resolved), as an operator would set it by hand.
+fn java_home() -> Option<String> {
+    if let Some(home) = std::env::var_os("JAVA_HOME").filter(|h| !h.is_empty()) {
+        return Some(home.to_string_lossy().into_owned());
+    }
+    let path = std::env::var_os("PATH")?;
+    let java = std::env::split_paths(&path).map(|dir| dir.join("java")).find(|p| p.is_file())?;
+    let real = std::fs::canonicalize(java).ok()?;
+    let home = real.parent()?.parent()?;
+    Some(home.display().to_string())
 }

@@ -28,7 +28,8 @@ impl Layout {
         Ok(Layout { local_dirs, log_dirs })
     }
 
-    fn first_local(&self) -> &PathBuf {
+    /// The first local dir: working directories and caches live under it.
+    pub(crate) fn local_root(&self) -> &PathBuf {
         &self.local_dirs[0]
     }
 
@@ -39,7 +40,7 @@ impl Layout {
 
     /// `<first local-dir>/usercache/<user>/appcache/<app>/<container>/`.
     pub(crate) fn work_dir(&self, user: &str, id: ContainerId) -> PathBuf {
-        self.first_local()
+        self.local_root()
             .join("usercache")
             .join(user)
             .join("appcache")
@@ -54,7 +55,7 @@ impl Layout {
 
     /// `<first local-dir>/filecache`: localized files by sha256.
     pub(crate) fn filecache(&self) -> PathBuf {
-        self.first_local().join("filecache")
+        self.local_root().join("filecache")
     }
 
     /// Every directory the NodeManager needs before it starts.

@@ -132,6 +132,9 @@ impl Heartbeater {
                             "the ResourceManager sent no container-token key: every container start will be refused"
                         ),
                     }
+                    if let Some(key) = &registered.nm_token_master_key {
+                        self.nm.authority.accept_nm(key);
+                    }
                     tracing::info!(node_id, rm = %self.tracker.address, interval_ms = self.interval.as_millis() as u64, "registered with the ResourceManager");
                     self.node_id = Some(node_id);
                     self.response_id = 0;

@@ -15,6 +15,8 @@ mod container;
 pub mod daemon;
 mod dirs;
 mod grpc;
+mod hadoop_ipc;
+mod hadoop_localize;
 mod heartbeat;
 mod launcher;
 mod localizer;

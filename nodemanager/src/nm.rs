@@ -15,6 +15,7 @@ use crate::authority::Authority;
 use crate::cgroups::{Cgroups, CgroupsStatus};
 use crate::container::{Effect, Event, KillReason, LaunchSpec};
 use crate::dirs::Layout;
+use crate::hadoop_localize::UrlCache;
 use crate::launcher::NodeEnv;
 use crate::localizer::Localizer;
 use crate::metrics::Metrics;
@@ -42,6 +43,7 @@ pub(crate) struct NmParts {
     pub(crate) info: NodeInfo,
     pub(crate) layout: Layout,
     pub(crate) localizer: Localizer,
+    pub(crate) url_cache: UrlCache,
     pub(crate) sigkill_delay: Duration,
     pub(crate) max_completed: usize,
     pub(crate) enforcement: Enforcement,
@@ -85,6 +87,8 @@ pub(crate) struct Nm {
     pub(crate) info: NodeInfo,
     pub(crate) layout: Layout,
     pub(crate) localizer: Localizer,
+    /// Hadoop launch contexts' `file:` resources, cached by path, size and timestamp.
+    pub(crate) url_cache: UrlCache,
     pub(crate) metrics: Metrics,
     pub(crate) sigkill_delay: Duration,
     pub(crate) enforcement: Enforcement,
@@ -101,13 +105,14 @@ pub(crate) struct Nm {
 
 impl Nm {
     pub(crate) fn new(parts: NmParts) -> Arc<Nm> {
-        let NmParts { info, layout, localizer, sigkill_delay, max_completed, enforcement } = parts;
+        let NmParts { info, layout, localizer, url_cache, sigkill_delay, max_completed, enforcement } = parts;
         let memory = enforcement.memory_policy();
         Arc::new(Nm {
             metrics: Metrics::new(info.total),
             info,
             layout,
             localizer,
+            url_cache,
             sigkill_delay,
             enforcement,
             authority: Authority::default(),

@@ -16,7 +16,6 @@ use tracing::Instrument;
 use crate::cgroups::ContainerCgroup;
 use crate::container::{Effect, Event, LaunchSpec, ProcessExit};
 use crate::launcher::{self, Stopped};
-use crate::localizer::LocalizeError;
 use crate::nm::Nm;
 use crate::watcher;
 
@@ -41,7 +40,7 @@ struct Runner {
     spec: Arc<LaunchSpec>,
     inbox: UnboundedReceiver<Vec<Effect>>,
     inbox_open: bool,
-    localizing: Option<BoxFuture<'static, Result<(), LocalizeError>>>,
+    localizing: Option<BoxFuture<'static, Result<(), String>>>,
     child: Option<(u32, Child)>,
     stop: Option<JoinHandle<Stopped>>,
     /// The container's cgroup, from its launch until it is removed at cleanup.
@@ -52,13 +51,11 @@ struct Runner {
 enum Wake {
     Effects(Vec<Effect>),
     InboxClosed,
-    Localization(Result<(), LocalizeError>),
+    Localization(Result<(), String>),
     Exit(std::io::Result<ExitStatus>),
 }
 
-async fn localization(
-    pending: &mut Option<BoxFuture<'static, Result<(), LocalizeError>>>,
-) -> Result<(), LocalizeError> {
+async fn localization(pending: &mut Option<BoxFuture<'static, Result<(), String>>>) -> Result<(), String> {
     match pending {
         Some(future) => future.await,
         None => std::future::pending().await,
@@ -95,7 +92,7 @@ impl Runner {
                     self.localizing = None;
                     let event = match result {
                         Ok(()) => Event::Localized,
-                        Err(error) => Event::LocalizationFailed { diagnostics: error.to_string() },
+                        Err(diagnostics) => Event::LocalizationFailed { diagnostics },
                     };
                     pending.extend(self.step(event));
                 }
@@ -254,17 +251,32 @@ fn exit_of(status: ExitStatus) -> ProcessExit {
     }
 }
 
-/// Creates the working directory and localizes the container's files into it.
-async fn localize(nm: Arc<Nm>, spec: Arc<LaunchSpec>) -> Result<(), LocalizeError> {
+/// Creates the working directory and localizes the container's files into it: staged files by
+/// hash, then (for a Hadoop launch context) its token file and its `file:` resources. The error is
+/// the container's diagnostics.
+async fn localize(nm: Arc<Nm>, spec: Arc<LaunchSpec>) -> Result<(), String> {
     let work_dir = nm.layout.work_dir(&spec.user, spec.id);
     if let Err(error) = tokio::fs::create_dir_all(&work_dir).await {
-        let cause = crate::localizer::FetchError::Io(format!("cannot create {}: {error}", work_dir.display()));
-        let first = spec.local_resources.first();
-        return Err(LocalizeError {
-            name: first.map(|r| r.name.clone()).unwrap_or_default(),
-            sha256: first.map(|r| r.sha256.clone()).unwrap_or_default(),
-            cause,
-        });
+        return Err(format!("Failed to localize: cannot create {}: {error}", work_dir.display()));
     }
-    nm.localizer.localize_into(&spec.local_resources, &work_dir).await
+    nm.localizer.localize_into(&spec.local_resources, &work_dir).await.map_err(|e| e.to_string())?;
+    if let Some(hadoop) = &spec.hadoop {
+        let tokens = work_dir.join(crate::launcher::TOKEN_FILE);
+        write_private(&tokens, &hadoop.token_file)
+            .await
+            .map_err(|e| format!("Failed to localize: cannot write {}: {e}", tokens.display()))?;
+        nm.url_cache
+            .localize_into(&hadoop.resources, &spec.user, spec.id.application(), &work_dir)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Writes a file only its owner can read.
+async fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).await?;
+    file.write_all(bytes).await?;
+    file.sync_all().await
 }

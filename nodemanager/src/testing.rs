@@ -39,9 +39,11 @@ pub(crate) fn nm_with(dir: &std::path::Path, sigkill_delay: Duration, enforcemen
     let layout = Layout::new(vec![dir.join("local")], vec![dir.join("logs")]).unwrap();
     let staging = Staging::new("127.0.0.1:9").unwrap();
     let localizer = Localizer::open(layout.filecache(), staging).unwrap();
+    let url_cache = crate::hadoop_localize::UrlCache::open(layout.local_root().clone()).unwrap();
     let env = NodeEnv {
         path: std::env::var("PATH").ok(),
         lang: None,
+        java_home: None,
         host: "127.0.0.1".into(),
         rpc_port: 8041,
         http_port: 8042,
@@ -54,7 +56,7 @@ pub(crate) fn nm_with(dir: &std::path::Path, sigkill_delay: Duration, enforcemen
         env,
         default_user: "nm".into(),
     };
-    Nm::new(NmParts { info, layout, localizer, sigkill_delay, max_completed: 100, enforcement })
+    Nm::new(NmParts { info, layout, localizer, url_cache, sigkill_delay, max_completed: 100, enforcement })
 }
 
 pub(crate) fn container_id(n: u64) -> ContainerId {
@@ -69,6 +71,7 @@ pub(crate) fn spec(n: u64, command: &[&str]) -> LaunchSpec {
         environment: Vec::new(),
         local_resources: Vec::new(),
         resource: Resource::new(1024, 1),
+        hadoop: None,
     }
 }
 

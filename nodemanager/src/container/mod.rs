@@ -2,6 +2,7 @@
 //! [`Container::handle`], that takes an event and `now` and returns what the adapter must do.
 //! No awaits, clocks or I/O here; the runner (`crate::runner`) carries the effects out.
 
+pub(crate) mod clc;
 mod diagnostics;
 mod kill;
 mod spec;
@@ -243,7 +244,9 @@ impl Container {
     pub(crate) fn handle(&mut self, event: Event, now_ms: u64) -> Vec<Effect> {
         use ContainerState::*;
         match (self.state, event) {
-            (NEW, Event::Init) if self.spec.local_resources.is_empty() => self.to(SCHEDULED, Effect::Launch),
+            (NEW, Event::Init) if self.spec.local_resources.is_empty() && self.spec.hadoop.is_none() => {
+                self.to(SCHEDULED, Effect::Launch)
+            }
             (NEW, Event::Init) => self.to(LOCALIZING, Effect::Localize),
             (state, Event::Kill(reason)) if state.can_be_killed() => {
                 self.kill(reason, reason.diagnostics().to_owned(), now_ms)

@@ -25,6 +25,8 @@ pub(crate) struct LaunchSpec {
     pub(crate) environment: Vec<(String, String)>,
     pub(crate) local_resources: Vec<LocalResource>,
     pub(crate) resource: Resource,
+    /// What a Hadoop launch context adds: `file:` resources and the container's token file.
+    pub(crate) hadoop: Option<super::clc::HadoopExtras>,
 }
 
 /// Why a start request cannot be accepted as given.
@@ -36,11 +38,8 @@ pub(crate) enum InvalidLaunch {
     Missing(&'static str),
     #[error("the command is empty")]
     EmptyCommand,
-    #[error(
-        "the request carries a Hadoop container launch context (an application submitted over Hadoop IPC); \
-         this NodeManager does not launch those yet"
-    )]
-    HadoopLaunchContext,
+    #[error("invalid Hadoop container launch context: {0}")]
+    HadoopContext(String),
     #[error("the resource {0} is not positive")]
     BadResource(String),
     #[error("the user name {0:?} is not a plain name")]

@@ -15,6 +15,7 @@ fn spec(resources: usize) -> LaunchSpec {
             .map(|i| LocalResource { name: format!("f{i}"), sha256: "ab".repeat(32), size: 1, executable: false })
             .collect(),
         resource: Resource::new(1024, 1),
+        hadoop: None,
     }
 }
 

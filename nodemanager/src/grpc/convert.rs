@@ -3,7 +3,10 @@
 
 use weft_proto::{pb, states, ContainerId, Resource};
 
-use crate::container::{check_local_resource, InvalidLaunch, LaunchSpec, LocalResource};
+use prost::Message;
+use weft_hadoop_ipc::yarn::ContainerLaunchContextProto;
+
+use crate::container::{check_local_resource, clc, InvalidLaunch, LaunchSpec, LocalResource};
 use crate::node::ContainerStatus;
 
 fn local_resource(r: pb::LocalResource) -> Result<LocalResource, InvalidLaunch> {
@@ -17,19 +20,45 @@ pub(crate) fn launch_spec(request: pb::StartContainerRequest, default_user: &str
     let pb::StartContainerRequest { container_id, launch, resource, user, container_token: _, hadoop_launch_context } =
         request;
     let id: ContainerId = container_id.parse()?;
+    let resource: Resource = resource.ok_or(InvalidLaunch::Missing("resource"))?.into();
+    let user = if user.is_empty() { default_user.to_owned() } else { user };
     if !hadoop_launch_context.is_empty() {
-        return Err(InvalidLaunch::HadoopLaunchContext);
+        let context = ContainerLaunchContextProto::decode(hadoop_launch_context.as_slice())
+            .map_err(|e| InvalidLaunch::HadoopContext(format!("it does not decode: {e}")))?;
+        return hadoop_spec(id, user, resource, &context);
     }
     let pb::ContainerLaunchContext { command, environment, local_resources } =
         launch.ok_or(InvalidLaunch::Missing("launch context"))?;
-    let resource: Resource = resource.ok_or(InvalidLaunch::Missing("resource"))?.into();
     let spec = LaunchSpec {
         id,
-        user: if user.is_empty() { default_user.to_owned() } else { user },
+        user,
         command,
         environment: environment.into_iter().map(|pb::KeyValue { key, value }| (key, value)).collect(),
         local_resources: local_resources.into_iter().map(local_resource).collect::<Result<_, _>>()?,
         resource,
+        hadoop: None,
+    };
+    spec.check()?;
+    Ok(spec)
+}
+
+/// A container started from a Hadoop launch context (Hadoop IPC's startContainers, or the
+/// ResourceManager launching a Hadoop client's AM).
+pub(crate) fn hadoop_spec(
+    id: ContainerId,
+    user: String,
+    resource: Resource,
+    context: &ContainerLaunchContextProto,
+) -> Result<LaunchSpec, InvalidLaunch> {
+    let launch = clc::convert(context)?;
+    let spec = LaunchSpec {
+        id,
+        user,
+        command: launch.command,
+        environment: Vec::new(),
+        local_resources: Vec::new(),
+        resource,
+        hadoop: Some(launch.extras),
     };
     spec.check()?;
     Ok(spec)

@@ -2,7 +2,7 @@
 //! conversions between wire types and the NodeManager's own.
 
 mod container_management;
-mod convert;
+pub(crate) mod convert;
 pub(crate) mod staging;
 pub(crate) mod tracker;
 

@@ -40,6 +40,8 @@ pub(crate) struct Registered {
     pub(crate) node_id: String,
     pub(crate) heartbeat_interval_ms: i64,
     pub(crate) container_token_master_key: Option<pb::MasterKey>,
+    /// The key of the NM tokens application masters present on this node's Hadoop IPC face.
+    pub(crate) nm_token_master_key: Option<pb::MasterKey>,
 }
 
 /// A lazily connected ResourceTracker client.
@@ -71,9 +73,14 @@ impl Tracker {
             version: info.version.to_owned(),
             containers: live.into_iter().map(Into::into).collect(),
         };
-        let pb::RegisterNodeResponse { node_id, heartbeat_interval_ms, container_token_master_key, .. } =
-            self.client.clone().register_node_manager(request).await?.into_inner();
-        Ok(Registered { node_id, heartbeat_interval_ms, container_token_master_key })
+        let pb::RegisterNodeResponse {
+            node_id,
+            heartbeat_interval_ms,
+            container_token_master_key,
+            nm_token_master_key,
+            ..
+        } = self.client.clone().register_node_manager(request).await?.into_inner();
+        Ok(Registered { node_id, heartbeat_interval_ms, container_token_master_key, nm_token_master_key })
     }
 
     pub(crate) async fn heartbeat(

@@ -12,6 +12,9 @@ pub(crate) struct NodeEnv {
     /// The NodeManager's own PATH and LANG, when it has them.
     pub(crate) path: Option<String>,
     pub(crate) lang: Option<String>,
+    /// The NodeManager's JAVA_HOME, passed on as YARN whitelists it (Spark's commands start with
+    /// `$JAVA_HOME/bin/java`).
+    pub(crate) java_home: Option<String>,
     pub(crate) host: String,
     pub(crate) rpc_port: u16,
     pub(crate) http_port: u16,
@@ -40,6 +43,12 @@ pub(crate) fn environment(spec: &LaunchSpec, node: &NodeEnv, dirs: ContainerDirs
     }
     if let Some(lang) = &node.lang {
         set("LANG", lang.clone());
+    }
+    if let Some(java_home) = &node.java_home {
+        set("JAVA_HOME", java_home.clone());
+    }
+    if spec.hadoop.is_some() {
+        set("HADOOP_TOKEN_FILE_LOCATION", dirs.work_dir.join(super::TOKEN_FILE).display().to_string());
     }
     let work_dir = dirs.work_dir.display().to_string();
     set("CONTAINER_ID", spec.id.to_string());
@@ -79,10 +88,12 @@ mod tests {
             environment: vec![("LANG".into(), "C".into()), ("EXTRA".into(), "1".into())],
             local_resources: Vec::new(),
             resource: Resource::new(1024, 1),
+            hadoop: None,
         };
         let node = NodeEnv {
             path: Some("/bin".into()),
             lang: Some("en_US.UTF-8".into()),
+            java_home: Some("/jdk".into()),
             host: "h1".into(),
             rpc_port: 8041,
             http_port: 8042,
@@ -93,7 +104,7 @@ mod tests {
         let text: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         assert_eq!(
             text.join(" "),
-            "CONTAINER_ID=container_1_0001_01_000002 EXTRA=1 HADOOP_USER_NAME=alice HOME=/w LANG=C LOCAL_DIRS=/l1/a,/l2/a \
+            "CONTAINER_ID=container_1_0001_01_000002 EXTRA=1 HADOOP_USER_NAME=alice HOME=/w JAVA_HOME=/jdk LANG=C LOCAL_DIRS=/l1/a,/l2/a \
              LOGNAME=alice LOG_DIRS=/logs/c NM_HOST=h1 NM_HTTP_PORT=8042 NM_PORT=8041 PATH=/bin PWD=/w USER=alice"
         );
         assert_eq!(argv(&spec, Path::new("/logs/c"))[2], "echo x > /logs/c/out; cat /logs/c/out");

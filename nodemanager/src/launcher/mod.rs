@@ -19,6 +19,10 @@ use tokio::process::{Child, Command};
 use crate::container::{LaunchSpec, STDERR_TAIL_BYTES};
 use crate::dirs::Layout;
 
+/// The token file of a container launched from a Hadoop launch context, in its working directory
+/// (`HADOOP_TOKEN_FILE_LOCATION`), as YARN names it.
+pub(crate) const TOKEN_FILE: &str = "container_tokens";
+
 /// Exit code of a process that could not be started, as a shell reports it.
 pub(crate) const SPAWN_FAILED: i32 = 127;
 

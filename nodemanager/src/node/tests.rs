@@ -18,6 +18,7 @@ fn spec(id: ContainerId) -> LaunchSpec {
         environment: Vec::new(),
         local_resources: Vec::new(),
         resource: Resource::new(1024, 1),
+        hadoop: None,
     }
 }
 

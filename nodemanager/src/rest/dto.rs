@@ -184,7 +184,14 @@ mod tests {
             http_address: "h1:8042".into(),
             total: Resource::new(8192, 8),
             version: "0.1.0",
-            env: NodeEnv { path: None, lang: None, host: "h1".into(), rpc_port: 8041, http_port: 8042 },
+            env: NodeEnv {
+                path: None,
+                lang: None,
+                java_home: None,
+                host: "h1".into(),
+                rpc_port: 8041,
+                http_port: 8042,
+            },
             default_user: "nm".into(),
         }
     }
@@ -212,6 +219,7 @@ mod tests {
             environment: Vec::new(),
             local_resources: Vec::new(),
             resource: Resource::new(2048, 2),
+            hadoop: None,
         };
         let mut c = Container::new(spec, 5);
         c.limits = Limits::for_container(2048, 2.1);
