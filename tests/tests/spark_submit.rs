@@ -58,11 +58,34 @@ impl Client<'_> {
     }
 }
 
+/// Where Weft wrote a container's `stdout`, found among the cluster's logs.
+fn container_stdout(cluster: &Cluster, container: &str) -> String {
+    let log_dirs: Vec<PathBuf> = walk(cluster.dir()).into_iter().filter(|p| p.ends_with(container)).collect();
+    log_dirs.iter().filter_map(|d| std::fs::read_to_string(d.join("stdout")).ok()).collect::<Vec<_>>().join("\n")
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return found };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            found.extend(walk(&path));
+            found.push(path);
+        }
+    }
+    found
+}
+
 #[test]
-fn spark_submit_talks_to_the_resource_manager_and_hears_why_its_am_cannot_start() {
+fn spark_submit_runs_pyspark_pi_in_cluster_mode_to_success() {
     let dist = spark();
+    // A JVM reserves far more address space than it touches (Java 17 with -Xmx512m: about 3 GB),
+    // so, as on every YARN cluster that runs JVMs, the virtual-memory check is off; physical
+    // memory stays enforced.
     let cluster = Cluster::start(ClusterOptions {
         nm_env: vec![("JAVA_HOME".into(), dist.java_home.display().to_string())],
+        nm_yaml: "yarn.nodemanager.vmem-check-enabled: false\n".into(),
         ..ClusterOptions::default()
     });
     let work = cluster.dir().join("spark");
@@ -72,23 +95,29 @@ fn spark_submit_talks_to_the_resource_manager_and_hears_why_its_am_cannot_start(
     assert_eq!(written.code, Some(0), "{}", written.both());
     let client = Client { cluster: &cluster, dist, conf_dir, staging: work.join("staging") };
 
-    // Spark's own client gets an application id, submits over Hadoop IPC (the client port is shared
-    // with gRPC), and follows the reports. The NodeManagers do not launch Hadoop launch contexts
-    // yet, so each attempt's AM is refused with a message saying so, and Spark reports it.
+    // Spark's own client submits over Hadoop IPC (the client port is shared with gRPC); the AM
+    // container is launched from Spark's launch context (its libs archive and conf localized from
+    // the staging directory), authenticates on the scheduler port with its AMRM token, gets two
+    // executors and starts them on the NodeManagers over Hadoop IPC with their NM tokens.
     let pi = dist.python_example("pi.py");
-    let out = client.submit("cluster", &[&pi.display().to_string(), "2"]);
-    assert_eq!(out.code, Some(1), "{}", out.both());
-    assert!(out.both().contains("final status: FAILED"), "{}", out.both());
-    let app = client.ended(&out, "FAILED", "FAILED");
+    let out = client.submit("cluster", &[&pi.display().to_string(), "4"]);
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    assert!(out.both().contains("final status: SUCCEEDED"), "{}", out.both());
+    let app = client.ended(&out, "FINISHED", "SUCCEEDED");
     // Hadoop's client names the operating system's user of the process (no HADOOP_USER_NAME here).
     let os_user = nix::unistd::User::from_uid(nix::unistd::geteuid()).ok().flatten().map(|u| u.name);
     assert_eq!(app["user"].as_str(), os_user.as_deref(), "{app}");
-    let diagnostics = app["diagnostics"].as_str().unwrap_or_default();
-    assert!(diagnostics.contains("does not launch those yet"), "{diagnostics}");
-    assert!(out.both().contains("does not launch those yet"), "Spark prints the diagnostics: {}", out.both());
+    let id = app["id"].as_str().unwrap().to_string();
+    let am_container = format!("container_{}_01_000001", id.trim_start_matches("application_"));
+    let driver_out = container_stdout(&cluster, &am_container);
+    assert!(driver_out.contains("Pi is roughly 3.1"), "the driver's stdout: {driver_out}");
+    // Two executors ran and ended; the AM's attempt is the first and only one.
+    let (status, containers) = cluster.get(&format!("/ws/v1/cluster/apps/{id}/appattempts"));
+    assert_eq!(status, 200, "{containers}");
+    assert_eq!(containers["appAttempts"]["appAttempt"].as_array().map(Vec::len), Some(1), "{containers}");
     // The gRPC face of the same port still serves `weft`.
     let listed = cluster.weft(&["application", "-list", "-appStates", "ALL", "-appTypes", "SPARK"]);
     assert_eq!(listed.code, Some(0), "{}", listed.both());
-    assert!(listed.stdout.contains(app["id"].as_str().unwrap()), "{}", listed.both());
+    assert!(listed.stdout.contains(&id), "{}", listed.both());
     cluster.stop_checked();
 }
