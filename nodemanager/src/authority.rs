@@ -129,7 +129,7 @@ mod tests {
         let c: ContainerId = "container_1700000000000_0001_01_000002".parse().unwrap();
         let node = |port| weft_hadoop_ipc::yarn::NodeIdProto { host: Some("127.0.0.1".into()), port: Some(port) };
         let attempt = weft_hadoop_ipc::ids::attempt_id_proto(c.attempt);
-        let token = key.nm_token(attempt.clone(), node(8041), "alice");
+        let token = key.nm_token(attempt, node(8041), "alice");
         assert_eq!(authority.nm_password(&token.identifier, "127.0.0.1:8041"), None);
         authority.accept_nm(&wire(7, b"nm"));
         assert_eq!(authority.nm_password(&token.identifier, "127.0.0.1:8041"), Some(token.password.clone()));

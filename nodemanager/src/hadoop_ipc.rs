@@ -70,8 +70,8 @@ impl ContainerManagementProtocol {
         // The container is the one its token names; the signature is checked below.
         let unverified: ContainerTokenIdentifierProto = decode_identifier(&token, TokenKind::Container)
             .map_err(|e| Failure::new(None, exceptions::INVALID_TOKEN, format!("invalid container token: {e}")))?;
-        let proto_id = unverified.container_id.clone();
-        let fail = |class_name, message: String| Failure::new(proto_id.clone(), class_name, message);
+        let proto_id = unverified.container_id;
+        let fail = |class_name, message: String| Failure::new(proto_id, class_name, message);
         let id = proto_id
             .as_ref()
             .and_then(ids::container_id)

@@ -65,7 +65,7 @@ pub(crate) struct UrlResource {
     pub(crate) visibility: Visibility,
 }
 
-/// Checks a link name: relative, made of plain components.
+/// Checks a link name: relative, made of plain components (no empty, `.` or `..` part, no NUL).
 pub(crate) fn check_link(link: &str) -> Result<(), String> {
     let plain = |part: &str| !part.is_empty() && part != "." && part != ".." && !part.contains('\0');
     if link.starts_with('/') || !link.split('/').all(plain) {
@@ -87,17 +87,29 @@ pub(crate) struct UrlLocalizeError {
 
 type Fetch = Shared<BoxFuture<'static, Result<PathBuf, String>>>;
 
+/// The fetches under way, by entry; shared with the tasks doing them.
+#[derive(Default)]
+struct InFlight {
+    fetches: Mutex<HashMap<PathBuf, Fetch>>,
+    /// How many entries were made (copied or unpacked), for tests of sharing and reuse.
+    #[cfg(test)]
+    n_made: std::sync::atomic::AtomicUsize,
+}
+
 /// The node's cache of `file:` resources.
 pub(crate) struct UrlCache {
     local_root: PathBuf,
-    in_flight: Arc<Mutex<HashMap<PathBuf, Fetch>>>,
+    in_flight: Arc<InFlight>,
 }
 
 impl UrlCache {
-    /// The cache under the node's first local dir.
+    /// The cache under the node's first local dir; removes the temp dirs a previous run left.
     pub(crate) fn open(local_root: PathBuf) -> io::Result<UrlCache> {
         fs::create_dir_all(&local_root)?;
-        Ok(UrlCache { local_root, in_flight: Arc::new(Mutex::new(HashMap::new())) })
+        for root in cache_roots(&local_root)? {
+            remove_temp_dirs(&root)?;
+        }
+        Ok(UrlCache { local_root, in_flight: Arc::default() })
     }
 
     /// Where entries of `visibility` live, as YARN lays them out.
@@ -132,11 +144,11 @@ impl UrlCache {
         Ok(())
     }
 
-    /// The cached copy, fetched first if needed; the source is checked every time.
+    /// The cached copy, made first if needed; the source is checked every time.
     async fn fetch(&self, resource: &UrlResource, user: &str, app: ApplicationId) -> Result<PathBuf, String> {
         check_link(&resource.link)?;
         let source = resource.clone();
-        tokio::task::spawn_blocking(move || check_source(&source))
+        tokio::task::spawn_blocking(move || check_source(&source, crate::clock::now_ms() as i64))
             .await
             .map_err(|e| format!("the check task failed: {e}"))??;
         let root = self.root(resource.visibility, user, app);
@@ -146,65 +158,103 @@ impl UrlCache {
             return Ok(target);
         }
         let fetch = {
-            let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
-            in_flight
-                .entry(entry.clone())
-                .or_insert_with(|| spawn_fetch(&self.in_flight, resource, root, entry))
-                .clone()
+            let mut fetches = self.in_flight.fetches.lock().unwrap_or_else(PoisonError::into_inner);
+            fetches.entry(entry.clone()).or_insert_with(|| spawn_fetch(&self.in_flight, resource, root, entry)).clone()
         };
         fetch.await
     }
 }
 
-/// Fetches in a task of its own, so it finishes even if every waiter goes away; it leaves the
-/// in-flight map when done, so a failure is retried by the next container.
-fn spawn_fetch(
-    in_flight: &Arc<Mutex<HashMap<PathBuf, Fetch>>>,
-    resource: &UrlResource,
-    root: PathBuf,
-    entry: PathBuf,
-) -> Fetch {
+/// Makes the entry in a task of its own, so it finishes even if every waiter goes away; it leaves
+/// the in-flight map when done, so a failure is retried by the next container.
+fn spawn_fetch(in_flight: &Arc<InFlight>, resource: &UrlResource, root: PathBuf, entry: PathBuf) -> Fetch {
     let (in_flight, resource) = (in_flight.clone(), resource.clone());
     let task = tokio::task::spawn_blocking(move || {
-        let result = materialize(&resource, &root, &entry);
-        in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&entry);
+        let result = file_name(&resource.path).and_then(|name| {
+            let target = entry.join(name);
+            if fs::symlink_metadata(&target).is_ok() {
+                return Ok(target);
+            }
+            #[cfg(test)]
+            in_flight.n_made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            materialize(&resource, &root, &entry).map(|()| target)
+        });
+        in_flight.fetches.lock().unwrap_or_else(PoisonError::into_inner).remove(&entry);
         result
     });
     async move { task.await.unwrap_or_else(|e| Err(format!("the localization task failed: {e}"))) }.boxed().shared()
 }
 
-/// The entry's name: a digest of what identifies the resource's content.
+/// The visibility roots that exist under `local_root`: PUBLIC's, and each user's PRIVATE and
+/// APPLICATION ones.
+fn cache_roots(local_root: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut roots = vec![local_root.join("filecache").join("hadoop")];
+    for user in subdirs(&local_root.join("usercache"))? {
+        roots.push(user.join("filecache"));
+        roots.extend(subdirs(&user.join("appcache"))?.into_iter().map(|app| app.join("filecache")));
+    }
+    Ok(roots)
+}
+
+/// The directories in `dir`, none if it does not exist.
+fn subdirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    match fs::read_dir(dir) {
+        Ok(entries) => {
+            Ok(entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes the `.tmp-` dirs of fetches a crash interrupted.
+fn remove_temp_dirs(root: &Path) -> io::Result<()> {
+    for dir in subdirs(root)? {
+        if dir.file_name().is_some_and(|name| name.to_string_lossy().starts_with(".tmp-")) {
+            fs::remove_dir_all(&dir)?;
+        }
+    }
+    Ok(())
+}
+
+/// The entry's name: the hex sha256 of what identifies the resource's content.
 fn cache_key(resource: &UrlResource) -> String {
     let mut digest = Sha256::new();
     digest.update(resource.path.as_os_str().as_encoded_bytes());
     digest.update([0]);
-    digest.update(format!("{}:{}:{:?}", resource.size, resource.timestamp, resource.kind));
-    hex::encode(&digest.finalize()[..16])
+    digest.update(format!("{}:{}:{}", resource.size, resource.timestamp, resource.kind.as_str()));
+    hex::encode(digest.finalize())
 }
 
 fn file_name(path: &Path) -> Result<&std::ffi::OsStr, String> {
     path.file_name().ok_or_else(|| format!("{} names no file", path.display()))
 }
 
-/// The source must exist and still have the size and modification time the client saw.
-fn check_source(resource: &UrlResource) -> Result<(), String> {
+/// The source must exist and still have the modification time (YARN's check, in its words) and
+/// the size the client saw.
+fn check_source(resource: &UrlResource, now_ms: i64) -> Result<(), String> {
     let path = &resource.path;
     let metadata = fs::metadata(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => format!("File file:{} does not exist", path.display()),
         _ => format!("cannot read file:{}: {e}", path.display()),
     })?;
     let modified = metadata.modified().map_err(|e| format!("cannot read the time of file:{}: {e}", path.display()))?;
-    let modified_ms = modified.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let modified_ms = match modified.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => after.as_millis() as i64,
+        Err(before) => -(before.duration().as_millis() as i64),
+    };
     if modified_ms != resource.timestamp {
         return Err(format!(
-            "Resource file:{} changed on src filesystem (expected {}, was {modified_ms}",
+            "Resource file:{} changed on src filesystem - expected: \"{}\", was: \"{}\", current time: \"{}\"",
             path.display(),
-            resource.timestamp
+            iso8601(resource.timestamp),
+            iso8601(modified_ms),
+            iso8601(now_ms)
         ));
     }
     if resource.size >= 0 && metadata.len() != resource.size as u64 {
         return Err(format!(
-            "Resource file:{} changed on src filesystem (expected size {}, was {}",
+            "Resource file:{} changed on src filesystem - expected size: {}, was: {}",
             path.display(),
             resource.size,
             metadata.len()
@@ -213,111 +263,146 @@ fn check_source(resource: &UrlResource) -> Result<(), String> {
     Ok(())
 }
 
+/// Hadoop's `Times.formatISO8601` (`yyyy-MM-dd'T'HH:mm:ss.SSSZ`), in UTC.
+fn iso8601(ms: i64) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|at| at.format(&format).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// Copies or unpacks the source into a temp dir under `root`, then renames it to `entry`.
-fn materialize(resource: &UrlResource, root: &Path, entry: &Path) -> Result<PathBuf, String> {
+fn materialize(resource: &UrlResource, root: &Path, entry: &Path) -> Result<(), String> {
     let name = file_name(&resource.path)?;
-    let target = entry.join(name);
-    if fs::symlink_metadata(&target).is_ok() {
-        return Ok(target);
-    }
     fs::create_dir_all(root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
     let temp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempdir_in(root)
         .map_err(|e| format!("cannot create a temp dir in {}: {e}", root.display()))?;
-    fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o755))
-        .map_err(|e| format!("cannot set the mode of {}: {e}", temp.path().display()))?;
+    set_mode(temp.path(), 0o755).map_err(|e| format!("cannot set the mode of {}: {e}", temp.path().display()))?;
     let destination = temp.path().join(name);
     let lower = name.to_string_lossy().to_ascii_lowercase();
+    let source = &resource.path;
     let unpacked = match resource.kind {
         ResourceKind::File => None,
-        ResourceKind::Archive | ResourceKind::Pattern if lower.ends_with(".zip") || lower.ends_with(".jar") => {
-            Some(unzip(&resource.path, &destination))
+        _ if lower.ends_with(".zip") || lower.ends_with(".jar") => Some(unzip(source, &destination)),
+        _ if lower.ends_with(".tar.gz") || lower.ends_with(".tgz") => {
+            Some(untar(flate2::read::GzDecoder::new(open(source)?), &destination))
         }
-        ResourceKind::Archive | ResourceKind::Pattern if lower.ends_with(".tar.gz") || lower.ends_with(".tgz") => {
-            Some(untar(flate2::read::GzDecoder::new(open(&resource.path)?), &destination))
-        }
-        ResourceKind::Archive | ResourceKind::Pattern if lower.ends_with(".tar") => {
-            Some(untar(open(&resource.path)?, &destination))
-        }
-        ResourceKind::Archive | ResourceKind::Pattern => {
-            // As YARN: an archive of no known format is localized as the file itself.
-            tracing::warn!(path = %resource.path.display(), "cannot unpack an archive of this name; localizing it as a file");
+        _ if lower.ends_with(".tar") => Some(untar(open(source)?, &destination)),
+        _ => {
+            // As FSDownload.unpack: an archive of no known format is copied as the file itself.
+            tracing::warn!(path = %source.display(), "cannot unpack an archive of this name; localizing it as a file");
             None
         }
     };
     match unpacked {
-        Some(result) => result.map_err(|e| format!("cannot unpack {}: {e}", resource.path.display()))?,
-        None => copy(&resource.path, &destination)?,
+        Some(result) => result.map_err(|e| format!("cannot unpack file:{}: {e}", source.display()))?,
+        None => copy(source, &destination)?,
     }
-    // Another NodeManager process (or a task that lost the race) may have made it already.
     let temp = temp.keep();
-    match fs::rename(&temp, entry) {
-        Ok(()) => {}
-        Err(_) if fs::symlink_metadata(&target).is_ok() => {
-            let _ = fs::remove_dir_all(&temp);
-        }
-        Err(e) => {
-            let _ = fs::remove_dir_all(&temp);
+    if let Err(e) = fs::rename(&temp, entry) {
+        let _ = fs::remove_dir_all(&temp);
+        // Another NodeManager process may have made it meanwhile.
+        if fs::symlink_metadata(entry.join(name)).is_err() {
             return Err(format!("cannot move the localized copy into {}: {e}", entry.display()));
         }
     }
-    tracing::info!(path = %resource.path.display(), entry = %entry.display(), "resource localized");
-    Ok(target)
+    tracing::info!(path = %source.display(), entry = %entry.display(), "resource localized");
+    Ok(())
 }
 
 fn open(path: &Path) -> Result<BufReader<File>, String> {
     File::open(path).map(BufReader::new).map_err(|e| format!("cannot open file:{}: {e}", path.display()))
 }
 
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
+/// 0o755 for an executable file, else 0o644: readable by every container.
+fn file_mode(mode: u32) -> u32 {
+    if mode & 0o111 != 0 {
+        0o755
+    } else {
+        0o644
+    }
+}
+
 fn copy(source: &Path, destination: &Path) -> Result<(), String> {
     let mut reader = open(source)?;
     let mut file = File::create(destination).map_err(|e| format!("cannot create {}: {e}", destination.display()))?;
     io::copy(&mut reader, &mut file).map_err(|e| format!("cannot copy file:{}: {e}", source.display()))?;
-    let executable = fs::metadata(source).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
-    let mode = if executable { 0o755 } else { 0o644 };
-    fs::set_permissions(destination, fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("cannot set the mode of {}: {e}", destination.display()))
+    let mode = fs::metadata(source).map_or(0o644, |m| file_mode(m.permissions().mode()));
+    set_mode(destination, mode).map_err(|e| format!("cannot set the mode of {}: {e}", destination.display()))
 }
 
-/// A zip (or jar) entry by entry, each streamed to its file; names that would leave the
-/// destination are refused.
+/// Where the archive entry `name` goes under `destination`: refused if the name is absolute or
+/// has a `..`, or if the path goes through (or replaces) a symlink an earlier entry made.
+fn entry_path(destination: &Path, name: &Path) -> io::Result<PathBuf> {
+    let outside = || io::Error::other(format!("entry {:?} would land outside the destination", name.display()));
+    let mut path = destination.to_path_buf();
+    for component in name.components() {
+        match component {
+            Component::Normal(part) => path.push(part),
+            Component::CurDir => continue,
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return Err(outside()),
+        }
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(outside());
+        }
+    }
+    Ok(path)
+}
+
+/// A zip (or jar) entry by entry, each streamed to its file.
 fn unzip(source: &Path, destination: &Path) -> io::Result<()> {
     let mut archive = zip::ZipArchive::new(File::open(source)?).map_err(io::Error::other)?;
     fs::create_dir_all(destination)?;
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(io::Error::other)?;
-        let relative = entry
-            .enclosed_name()
-            .filter(|p| p.components().all(|c| matches!(c, Component::Normal(_))))
-            .ok_or_else(|| io::Error::other(format!("entry {:?} would land outside the destination", entry.name())))?;
-        let path = destination.join(relative);
+        let path = entry_path(destination, Path::new(entry.name()))?;
         if entry.is_dir() {
             fs::create_dir_all(&path)?;
+            set_mode(&path, 0o755)?;
             continue;
         }
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)?;
         }
+        if entry.is_symlink() {
+            let mut target = String::new();
+            io::Read::read_to_string(&mut io::Read::take(&mut entry, 4096), &mut target)?;
+            std::os::unix::fs::symlink(target, &path)?;
+            continue;
+        }
         let mut file = File::create(&path)?;
         io::copy(&mut entry, &mut file)?;
-        let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0);
-        fs::set_permissions(&path, fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))?;
+        set_mode(&path, file_mode(entry.unix_mode().unwrap_or(0o644)))?;
     }
     Ok(())
 }
 
-/// A tar stream entry by entry; an entry that would leave the destination is refused.
+/// A tar stream entry by entry.
 fn untar(reader: impl io::Read, destination: &Path) -> io::Result<()> {
     fs::create_dir_all(destination)?;
     let mut archive = tar::Archive::new(reader);
-    archive.set_preserve_permissions(true);
+    archive.set_preserve_permissions(false);
     archive.set_overwrite(true);
     for entry in archive.entries()? {
         let mut entry = entry?;
-        let name = entry.path()?.display().to_string();
+        let name = entry.path()?.into_owned();
+        let path = entry_path(destination, &name)?;
         if !entry.unpack_in(destination)? {
-            return Err(io::Error::other(format!("entry {name:?} would land outside the destination")));
+            return Err(io::Error::other(format!("entry {:?} would land outside the destination", name.display())));
+        }
+        let kind = entry.header().entry_type();
+        if kind.is_dir() {
+            set_mode(&path, 0o755)?;
+        } else if kind.is_file() || kind.is_contiguous() {
+            set_mode(&path, file_mode(entry.header().mode()?))?;
         }
     }
     Ok(())

@@ -30,6 +30,8 @@ fn zip_file(path: &Path) {
     zip.write_all(&b"spark.master=yarn\n".repeat(100)).unwrap();
     zip.start_file("bin/run.sh", deflated.unix_permissions(0o755)).unwrap();
     zip.write_all(b"#!/bin/sh\necho hi\n").unwrap();
+    zip.start_file("big.bin", stored).unwrap();
+    zip.write_all(&vec![7; 4 << 20]).unwrap();
     zip.finish().unwrap();
 }
 
@@ -45,6 +47,21 @@ fn tar_file(path: &Path, gzip: bool) {
     header.set_cksum();
     tar.append_data(&mut header, "lib/tool.sh", &body[..]).unwrap();
     tar.into_inner().unwrap().flush().unwrap();
+}
+
+/// A tar whose second entry would be written through the symlink its first entry makes.
+fn tar_through_symlink(path: &Path, outside: &Path) {
+    let mut tar = tar::Builder::new(File::create(path).unwrap());
+    let mut link = tar::Header::new_gnu();
+    link.set_entry_type(tar::EntryType::Symlink);
+    link.set_size(0);
+    tar.append_link(&mut link, "escape", outside).unwrap();
+    let mut file = tar::Header::new_gnu();
+    file.set_size(1);
+    file.set_mode(0o644);
+    file.set_cksum();
+    tar.append_data(&mut file, "escape/evil", &b"x"[..]).unwrap();
+    tar.finish().unwrap();
 }
 
 struct Fixture {
@@ -69,10 +86,15 @@ impl Fixture {
         dir
     }
 
-    /// Entries under a visibility root, temp dirs excluded.
-    fn entries(&self, root: &Path) -> usize {
-        fs::read_dir(root)
-            .map_or(0, |d| d.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with(".tmp-")).count())
+    /// Everything under a visibility root, temp dirs included.
+    fn entries(&self, root: &Path) -> Vec<String> {
+        let names = fs::read_dir(root).map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()));
+        names.map(Iterator::collect).unwrap_or_default()
+    }
+
+    /// How many entries the cache has copied or unpacked.
+    fn n_made(&self) -> usize {
+        self.cache.in_flight.n_made.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -86,30 +108,33 @@ async fn a_file_is_copied_once_and_linked_under_a_link_with_subdirectories() {
     f.cache.localize_into(std::slice::from_ref(&r), "alice", app(), &one).await.unwrap();
     assert_eq!(fs::read(one.join("__spark_libs__/a.jar")).unwrap(), b"jar");
     let cached = fs::read_link(one.join("__spark_libs__/a.jar")).unwrap();
-    assert!(cached.starts_with(f.root.join("usercache/alice/filecache")), "{}", cached.display());
-    let copied_at = fs::metadata(&cached).unwrap().modified().unwrap();
+    let private = f.root.join("usercache/alice/filecache");
+    assert_eq!(cached, private.join(cache_key(&r)).join("a.jar"));
+    assert_eq!(fs::metadata(&cached).unwrap().permissions().mode() & 0o777, 0o644);
     f.cache.localize_into(&[r], "alice", app(), &two).await.unwrap();
     assert_eq!(fs::read_link(two.join("__spark_libs__/a.jar")).unwrap(), cached);
-    assert_eq!(fs::metadata(&cached).unwrap().modified().unwrap(), copied_at, "the second container reuses the copy");
-    assert_eq!(f.entries(&f.root.join("usercache/alice/filecache")), 1);
+    assert_eq!(f.n_made(), 1, "the second container reuses the copy");
+    assert_eq!(f.entries(&private).len(), 1);
 }
 
 #[tokio::test]
-async fn a_zip_archive_is_unpacked_with_its_directories_and_executable_bits() {
+async fn zip_and_jar_archives_are_unpacked_with_their_directories_and_executable_bits() {
     let f = fixture();
-    let zip = f.src.join("__spark_libs__123.zip");
-    zip_file(&zip);
-    let work = f.work_dir("c1");
-    let r = resource(&zip, "__spark_libs__", ResourceKind::Archive, Visibility::Application);
-    f.cache.localize_into(&[r], "alice", app(), &work).await.unwrap();
-    let libs = work.join("__spark_libs__");
-    assert_eq!(fs::read(libs.join("a.jar")).unwrap(), b"jar bytes");
-    assert_eq!(fs::read_to_string(libs.join("conf/spark.properties")).unwrap().lines().count(), 100);
-    let mode = fs::metadata(libs.join("bin/run.sh")).unwrap().permissions().mode();
-    assert_eq!(mode & 0o111, 0o111, "{mode:o}");
-    assert_eq!(fs::metadata(libs.join("a.jar")).unwrap().permissions().mode() & 0o111, 0);
-    let target = fs::read_link(&libs).unwrap();
-    assert!(target.starts_with(f.root.join("usercache/alice/appcache").join(app().to_string()).join("filecache")));
+    for name in ["__spark_libs__123.zip", "app.JAR"] {
+        let zip = f.src.join(name);
+        zip_file(&zip);
+        let work = f.work_dir(name);
+        let r = resource(&zip, "__spark_libs__", ResourceKind::Archive, Visibility::Application);
+        f.cache.localize_into(std::slice::from_ref(&r), "alice", app(), &work).await.unwrap();
+        let libs = work.join("__spark_libs__");
+        assert_eq!(fs::read(libs.join("a.jar")).unwrap(), b"jar bytes", "{name}");
+        assert_eq!(fs::read_to_string(libs.join("conf/spark.properties")).unwrap().lines().count(), 100);
+        assert_eq!(fs::metadata(libs.join("big.bin")).unwrap().len(), 4 << 20);
+        let mode = |p: &str| fs::metadata(libs.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode("bin/run.sh"), mode("a.jar"), mode("conf")), (0o755, 0o644, 0o755), "{name}");
+        let appcache = f.root.join("usercache/alice/appcache").join(app().to_string()).join("filecache");
+        assert_eq!(fs::read_link(&libs).unwrap(), appcache.join(cache_key(&r)).join(name));
+    }
 }
 
 #[tokio::test]
@@ -119,35 +144,72 @@ async fn tar_gz_tgz_and_tar_archives_are_unpacked() {
         let path = f.src.join(name);
         tar_file(&path, gzip);
         let work = f.work_dir(name);
-        let r = resource(&path, "tools", ResourceKind::Archive, Visibility::Public);
+        let r = resource(&path, "tools", ResourceKind::Pattern, Visibility::Public);
         f.cache.localize_into(&[r], "alice", app(), &work).await.unwrap();
         let tool = work.join("tools/lib/tool.sh");
         assert_eq!(fs::read(&tool).unwrap(), b"#!/bin/sh\necho tar\n", "{name}");
-        assert_eq!(fs::metadata(&tool).unwrap().permissions().mode() & 0o111, 0o111, "{name}");
+        assert_eq!(fs::metadata(&tool).unwrap().permissions().mode() & 0o777, 0o755, "{name}");
     }
-    assert_eq!(f.entries(&f.root.join("filecache/hadoop")), 3);
+    assert_eq!(f.entries(&f.root.join("filecache/hadoop")).len(), 3);
 }
 
 #[tokio::test]
-async fn a_changed_or_missing_source_is_refused_with_yarns_words() {
+async fn an_archive_of_unknown_format_is_copied_as_a_file() {
+    let f = fixture();
+    let path = f.src.join("data.bin");
+    write(&path, b"not an archive");
+    let work = f.work_dir("c1");
+    let r = resource(&path, "data", ResourceKind::Archive, Visibility::Private);
+    f.cache.localize_into(&[r], "alice", app(), &work).await.unwrap();
+    assert_eq!(fs::read(work.join("data")).unwrap(), b"not an archive");
+}
+
+#[test]
+fn a_changed_source_is_refused_in_yarns_words() {
     let f = fixture();
     let jar = f.src.join("a.jar");
     write(&jar, b"jar");
     let mut r = resource(&jar, "a.jar", ResourceKind::File, Visibility::Private);
-    let seen = r.timestamp;
+    File::options()
+        .write(true)
+        .open(&jar)
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH + ms(1_700_000_000_123))
+        .unwrap();
+    r.timestamp = 1_700_000_000_000;
+    let expected = format!(
+        "Resource file:{} changed on src filesystem - expected: \"2023-11-14T22:13:20.000+0000\", was: \
+         \"2023-11-14T22:13:20.123+0000\", current time: \"2023-11-14T22:13:21.000+0000\"",
+        jar.display()
+    );
+    assert_eq!(check_source(&r, 1_700_000_001_000), Err(expected));
+    r.timestamp = 1_700_000_000_123;
+    r.size = 4;
+    let expected = format!("Resource file:{} changed on src filesystem - expected size: 4, was: 3", jar.display());
+    assert_eq!(check_source(&r, 0), Err(expected));
+}
+
+fn ms(n: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(n)
+}
+
+#[tokio::test]
+async fn a_changed_or_missing_source_fails_the_resource() {
+    let f = fixture();
+    let jar = f.src.join("a.jar");
+    write(&jar, b"jar");
+    let mut r = resource(&jar, "a.jar", ResourceKind::File, Visibility::Private);
     r.timestamp -= 1000;
     let error = f.cache.localize_into(&[r.clone()], "alice", app(), &f.work_dir("c1")).await.unwrap_err();
-    let expected =
-        format!("Resource file:{} changed on src filesystem (expected {}, was {seen}", jar.display(), seen - 1000);
-    assert_eq!(error.cause, expected);
-    assert!(
-        error.to_string().starts_with(&format!("Failed to download resource {{ file:{}", jar.display())),
-        "{error}"
-    );
+    assert!(error.cause.starts_with(&format!("Resource file:{} changed on src filesystem", jar.display())));
+    let prefix =
+        format!("Failed to download resource {{ file:{}, {}, FILE, null }} for a.jar: ", jar.display(), r.timestamp);
+    assert!(error.to_string().starts_with(&prefix), "{error}");
     assert!(!f.root.join("work/c1/a.jar").exists());
     r.path = f.src.join("gone.jar");
     let error = f.cache.localize_into(&[r], "alice", app(), &f.work_dir("c2")).await.unwrap_err();
-    assert!(error.cause.contains("gone.jar does not exist"), "{error}");
+    assert_eq!(error.cause, format!("File file:{} does not exist", f.src.join("gone.jar").display()));
+    assert_eq!(f.n_made(), 0);
 }
 
 #[tokio::test]
@@ -157,28 +219,42 @@ async fn a_source_that_changes_after_it_was_cached_is_refused_too() {
     write(&jar, b"jar");
     let r = resource(&jar, "a.jar", ResourceKind::File, Visibility::Private);
     f.cache.localize_into(std::slice::from_ref(&r), "alice", app(), &f.work_dir("c1")).await.unwrap();
-    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    let later = fs::metadata(&jar).unwrap().modified().unwrap() + std::time::Duration::from_secs(5);
     File::options().write(true).open(&jar).unwrap().set_modified(later).unwrap();
     let error = f.cache.localize_into(&[r], "alice", app(), &f.work_dir("c2")).await.unwrap_err();
     assert!(error.cause.contains("changed on src filesystem"), "{error}");
+    assert!(!f.root.join("work/c2/a.jar").exists());
 }
 
 #[tokio::test]
-async fn an_archive_entry_that_escapes_is_refused_and_nothing_lands_outside() {
+async fn a_zip_entry_that_escapes_is_refused_and_nothing_lands_outside() {
     let f = fixture();
-    let zip_path = f.src.join("evil.zip");
-    let mut zip = zip::ZipWriter::new(File::create(&zip_path).unwrap());
-    zip.start_file("../evil", zip::write::SimpleFileOptions::default()).unwrap();
-    zip.write_all(b"x").unwrap();
-    zip.finish().unwrap();
-    let r = resource(&zip_path, "evil", ResourceKind::Archive, Visibility::Private);
-    let error = f.cache.localize_into(&[r], "alice", app(), &f.work_dir("c1")).await.unwrap_err();
-    assert!(error.cause.contains("outside the destination"), "{error}");
+    for name in ["../evil", "/tmp/evil-abs"] {
+        let zip_path = f.src.join("evil.zip");
+        let mut zip = zip::ZipWriter::new(File::create(&zip_path).unwrap());
+        zip.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(b"x").unwrap();
+        zip.finish().unwrap();
+        let r = resource(&zip_path, "evil", ResourceKind::Archive, Visibility::Private);
+        let error = f.cache.localize_into(&[r], "alice", app(), &f.work_dir("c1")).await.unwrap_err();
+        assert!(error.cause.contains("would land outside the destination"), "{error}");
+    }
     let cache = f.root.join("usercache/alice/filecache");
-    assert_eq!(f.entries(&cache), 0);
-    assert!(!cache.join("evil").exists());
-    let leftovers: Vec<_> = fs::read_dir(&cache).unwrap().flatten().collect();
-    assert!(leftovers.is_empty(), "the temp dir is removed: {leftovers:?}");
+    assert_eq!(f.entries(&cache), Vec::<String>::new(), "no entry and no temp dir is left");
+    assert!(!cache.join("evil").exists() && !f.root.join("usercache/alice/evil").exists());
+}
+
+#[tokio::test]
+async fn a_tar_entry_written_through_a_symlink_is_refused() {
+    let f = fixture();
+    let outside = f.root.join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    let path = f.src.join("links.tar");
+    tar_through_symlink(&path, &outside);
+    let r = resource(&path, "links", ResourceKind::Archive, Visibility::Private);
+    let error = f.cache.localize_into(&[r], "alice", app(), &f.work_dir("c1")).await.unwrap_err();
+    assert!(error.cause.contains("\"escape/evil\" would land outside the destination"), "{error}");
+    assert!(!outside.join("evil").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,16 +270,35 @@ async fn concurrent_containers_share_one_unpacking() {
     );
     a.unwrap();
     b.unwrap();
+    assert_eq!(f.n_made(), 1);
     assert_eq!(fs::read_link(one.join("__spark_libs__")).unwrap(), fs::read_link(two.join("__spark_libs__")).unwrap());
-    let cache = f.root.join("usercache/alice/filecache");
-    let all: Vec<_> = fs::read_dir(&cache).unwrap().flatten().map(|e| e.file_name()).collect();
-    assert_eq!(all.len(), 1, "one entry and no temp dir left: {all:?}");
+    assert_eq!(fs::read(two.join("__spark_libs__/a.jar")).unwrap(), b"jar bytes");
+    assert_eq!(f.entries(&f.root.join("usercache/alice/filecache")), [cache_key(&r)], "no temp dir is left");
+}
+
+#[test]
+fn opening_removes_the_temp_dirs_of_an_interrupted_run() {
+    let f = fixture();
+    let roots = [
+        "filecache/hadoop".to_string(),
+        "usercache/alice/filecache".to_string(),
+        format!("usercache/alice/appcache/{}/filecache", app()),
+    ];
+    for root in &roots {
+        fs::create_dir_all(f.root.join(root).join(".tmp-abc/half")).unwrap();
+        fs::create_dir_all(f.root.join(root).join("0123")).unwrap();
+    }
+    UrlCache::open(f.root.clone()).unwrap();
+    for root in &roots {
+        assert_eq!(f.entries(&f.root.join(root)), ["0123"], "{root}");
+    }
 }
 
 #[test]
 fn link_names_must_be_relative_plain_paths() {
-    for bad in ["../x", "/abs", "a//b", "a/./b", "", "a/", "a/../b"] {
-        assert!(check_link(bad).is_err(), "{bad:?}");
+    for bad in ["../x", "/abs", "a//b", "a/./b", "", "a/", "a/../b", "a\0b"] {
+        let error = check_link(bad).unwrap_err();
+        assert!(error.contains(&format!("{bad:?}")), "{error}");
     }
     for good in ["a", "__spark_libs__/a.jar", "x/y/z.py"] {
         assert_eq!(check_link(good), Ok(()), "{good:?}");
