@@ -1,6 +1,7 @@
 //! Hadoop IPC for Weft.
 mod pb;
 pub use pb::{common, yarn};
+pub mod client;
 mod connection;
 pub mod container_token;
 pub mod credentials;
@@ -8,7 +9,7 @@ pub mod exceptions;
 pub mod frame;
 mod handler;
 pub mod ids;
-mod sasl;
+pub(crate) mod sasl;
 mod server;
 pub mod token;
 pub use frame::is_hadoop_ipc;

@@ -189,29 +189,51 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
     left.len() == right.len() && left.iter().zip(right).fold(0, |differ, (a, b)| differ | (a ^ b)) == 0
 }
 
-/// A client's digest-response as the Hadoop client words it (facts §3.1), for tests of the server.
-#[cfg(test)]
-pub(crate) fn client_response(username: &str, password: &str, realm: &str, nonce: &str, digest_uri: &str) -> String {
+/// A client's side of one exchange: its digest-response, and the `rspauth=` a genuine server sends
+/// back (the client checks it, so a server that does not know the password cannot pass).
+pub(crate) struct ClientDigest {
+    pub(crate) response: String,
+    pub(crate) rspauth: String,
+}
+
+/// A client's digest-response as the Hadoop client words it (facts §3.1).
+pub(crate) fn client_digest(
+    username: &str,
+    password: &str,
+    realm: &str,
+    nonce: &str,
+    cnonce: &str,
+    digest_uri: &str,
+) -> ClientDigest {
     let fields = ResponseFields {
         username: username.to_string(),
         realm: Some(realm.to_string()),
         nonce: nonce.to_string(),
-        cnonce: "c2xpcHBlcnk".to_string(),
+        cnonce: cnonce.to_string(),
         nc: "00000001".to_string(),
         qop: "auth".to_string(),
         digest_uri: digest_uri.to_string(),
         response: String::new(),
         authzid: None,
     };
-    let response = response_value(&ha1(&fields, password), &fields, &format!("AUTHENTICATE:{digest_uri}"));
-    format!(
+    let ha1 = ha1(&fields, password);
+    let response = response_value(&ha1, &fields, &format!("AUTHENTICATE:{digest_uri}"));
+    let rspauth = format!("rspauth={}", response_value(&ha1, &fields, &format!(":{digest_uri}")));
+    let response = format!(
         "charset=utf-8,{},{},{},nc=00000001,{},{},maxbuf=65536,response={response},qop=auth",
         directives::quoted("username", username),
         directives::quoted("realm", realm),
         directives::quoted("nonce", nonce),
-        directives::quoted("cnonce", &fields.cnonce),
+        directives::quoted("cnonce", cnonce),
         directives::quoted("digest-uri", digest_uri),
-    )
+    );
+    ClientDigest { response, rspauth }
+}
+
+/// The digest-response with a fixed cnonce, for tests of the server.
+#[cfg(test)]
+pub(crate) fn client_response(username: &str, password: &str, realm: &str, nonce: &str, digest_uri: &str) -> String {
+    client_digest(username, password, realm, nonce, "c2xpcHBlcnk", digest_uri).response
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! or by a token. Token passwords come from a caller-supplied [`TokenLookup`]; the nonce from the
 //! caller too, so every exchange can be replayed in a test.
 
-mod digest;
-mod directives;
+pub(crate) mod digest;
+pub(crate) mod directives;
 
 use std::sync::Arc;
 
