@@ -111,6 +111,8 @@ pub struct Cluster {
     rm: Daemon,
     nms: Vec<Option<Daemon>>,
     pub rm_client: String,
+    /// The scheduler port: Weft's AM gRPC and YARN's ApplicationMasterProtocolPB.
+    pub rm_scheduler: String,
     pub rm_webapp: String,
     pub nm_addresses: Vec<NmAddresses>,
     pub client_config: PathBuf,
@@ -172,6 +174,7 @@ impl Cluster {
             rm,
             nms: Vec::new(),
             rm_client,
+            rm_scheduler,
             rm_webapp,
             nm_addresses: Vec::new(),
             client_config,
