@@ -47,6 +47,9 @@ yarn.nodemanager.local-dirs: $home/nm$i/local
 yarn.nodemanager.log-dirs: $home/nm$i/logs
 # Two NodeManagers on one host: each needs its own cgroup hierarchy.
 yarn.nodemanager.linux-container-executor.cgroups.hierarchy: hadoop-yarn-nm$i
+# JVMs (spark-submit's AMs and executors) reserve several times the address space they use;
+# physical memory stays enforced.
+yarn.nodemanager.vmem-check-enabled: false
 YAML
   done
 }

@@ -141,6 +141,8 @@ const RULES: &[(&str, &[&[&str]])] = &[
     ("resourcemanager/src/scheduler", &[NET, OS, CLOCK, TIME, WIRE]),
     ("resourcemanager/src", &[SPAWN]),
     ("resourcemanager/src/hadoop/records.rs", &[NET, OS, CLOCK]),
+    ("resourcemanager/src/hadoop/asks.rs", &[NET, OS, CLOCK, TIME]),
+    ("resourcemanager/src/hadoop/am_launch.rs", &[NET, OS, CLOCK, TIME]),
     // The NodeManager's core: the container state machine, the node, the monitor's rule, samples,
     // sizes and reports, and the cgroup file formats.
     ("nodemanager/src/container", &[NET, OS, CLOCK, TIME, WIRE]),

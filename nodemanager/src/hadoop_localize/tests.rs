@@ -1,3 +1,5 @@
+//! The localizer of `file:` resources over real files in temp dirs: copies, archives, the cache, refusals.
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
