@@ -18,13 +18,16 @@ use prost::Message;
 use weft_hadoop_ipc::exceptions;
 use weft_hadoop_ipc::ids;
 use weft_hadoop_ipc::yarn::{
-    ApplicationIdProto, GetApplicationReportRequestProto, GetApplicationReportResponseProto,
+    ApplicationAttemptIdProto, ApplicationIdProto, GetApplicationAttemptReportRequestProto,
+    GetApplicationAttemptReportResponseProto, GetApplicationReportRequestProto, GetApplicationReportResponseProto,
     GetApplicationsRequestProto, GetApplicationsResponseProto, GetClusterMetricsResponseProto,
-    GetNewApplicationResponseProto, KillApplicationRequestProto, KillApplicationResponseProto,
-    SubmitApplicationRequestProto, SubmitApplicationResponseProto,
+    GetClusterNodesRequestProto, GetClusterNodesResponseProto, GetContainerReportRequestProto,
+    GetContainerReportResponseProto, GetContainersRequestProto, GetContainersResponseProto,
+    GetNewApplicationResponseProto, GetQueueInfoRequestProto, GetQueueInfoResponseProto, KillApplicationRequestProto,
+    KillApplicationResponseProto, SubmitApplicationRequestProto, SubmitApplicationResponseProto,
 };
 use weft_hadoop_ipc::{Call, Handler, Identity, RpcError};
-use weft_proto::ApplicationId;
+use weft_proto::{ApplicationAttemptId, ApplicationId};
 
 use crate::core::{AppFilter, RmError};
 use crate::state::Rm;
@@ -108,8 +111,100 @@ impl ClientProtocol {
                 Ok(GetClusterMetricsResponseProto { cluster_metrics: Some(records::cluster_metrics(&metrics)) }
                     .encode_to_vec())
             }
+            "getClusterNodes" => {
+                let request: GetClusterNodesRequestProto = call.decode()?;
+                let node_reports = self.rm.with(|core, _| {
+                    core.nodes()
+                        .map(records::node_report)
+                        .filter(|r| {
+                            request.node_states.is_empty() || request.node_states.contains(&(r.node_state() as i32))
+                        })
+                        .collect()
+                });
+                Ok(GetClusterNodesResponseProto { node_reports }.encode_to_vec())
+            }
+            "getQueueInfo" => {
+                let request: GetQueueInfoRequestProto = call.decode()?;
+                if !matches!(request.queue_name(), "" | "default" | "root.default") {
+                    let message = format!("Unknown queue: {}", request.queue_name());
+                    return Err(RpcError::application(exceptions::YARN, message));
+                }
+                let info = &self.rm.info;
+                let queue_info = self.rm.with(|core, _| {
+                    let apps = if request.include_applications() {
+                        core.apps(&AppFilter::default())
+                            .into_iter()
+                            .map(|a| records::app_report(a, core, info))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    records::queue_info(&core.metrics(), apps)
+                });
+                Ok(GetQueueInfoResponseProto { queue_info: Some(queue_info) }.encode_to_vec())
+            }
+            "getApplicationAttemptReport" => {
+                let request: GetApplicationAttemptReportRequestProto = call.decode()?;
+                let attempt = attempt_id(request.application_attempt_id.as_ref())?;
+                let report = self.rm.with(|core, _| {
+                    let app = core.app(attempt.application)?;
+                    app.attempts
+                        .iter()
+                        .find(|a| a.id == attempt)
+                        .map(records::attempt_report)
+                        .ok_or(RmError::UnknownAttempt(attempt))
+                });
+                let report = report.map_err(|e| attempt_error(e, attempt))?;
+                Ok(GetApplicationAttemptReportResponseProto { application_attempt_report: Some(report) }
+                    .encode_to_vec())
+            }
+            "getContainerReport" => {
+                let request: GetContainerReportRequestProto = call.decode()?;
+                let id = request.container_id.as_ref().and_then(ids::container_id).ok_or_else(|| {
+                    RpcError::application(exceptions::YARN, "the request names no valid container id")
+                })?;
+                let report = self.rm.with(|core, _| {
+                    let user = core.app(id.application())?.submission.user.clone();
+                    core.container(id).map(|c| records::container_report(c, &user))
+                });
+                let report = report.map_err(|_| {
+                    RpcError::application(
+                        exceptions::CONTAINER_NOT_FOUND,
+                        format!("Container with id '{id}' doesn't exist in RM."),
+                    )
+                })?;
+                Ok(GetContainerReportResponseProto { container_report: Some(report) }.encode_to_vec())
+            }
+            "getContainers" => {
+                let request: GetContainersRequestProto = call.decode()?;
+                let attempt = attempt_id(request.application_attempt_id.as_ref())?;
+                let containers = self.rm.with(|core, _| {
+                    let user = core.app(attempt.application)?.submission.user.clone();
+                    let containers = core.attempt_containers(attempt)?;
+                    Ok(containers.into_iter().map(|c| records::container_report(c, &user)).collect())
+                });
+                let containers = containers.map_err(|e| attempt_error(e, attempt))?;
+                Ok(GetContainersResponseProto { containers }.encode_to_vec())
+            }
             _ => Err(RpcError::no_such_method(call)),
         }
+    }
+}
+
+fn attempt_id(proto: Option<&ApplicationAttemptIdProto>) -> Result<ApplicationAttemptId, RpcError> {
+    proto
+        .and_then(ids::attempt_id)
+        .ok_or_else(|| RpcError::application(exceptions::YARN, "the request names no valid application attempt id"))
+}
+
+/// An unknown application or attempt, worded as YARN's client service words it.
+fn attempt_error(error: RmError, attempt: ApplicationAttemptId) -> RpcError {
+    match error {
+        RmError::UnknownApplication(_) => rm_error(error),
+        _ => RpcError::application(
+            exceptions::APPLICATION_ATTEMPT_NOT_FOUND,
+            format!("ApplicationAttempt with id '{attempt}' doesn't exist in RM."),
+        ),
     }
 }
 

@@ -4,13 +4,16 @@
 use prost::Message;
 use weft_hadoop_ipc::ids;
 use weft_hadoop_ipc::yarn::{
-    ApplicationReportProto, ApplicationResourceUsageReportProto, ApplicationSubmissionContextProto,
-    FinalApplicationStatusProto, ResourceProto, YarnApplicationStateProto, YarnClusterMetricsProto,
+    ApplicationAttemptReportProto, ApplicationReportProto, ApplicationResourceUsageReportProto,
+    ApplicationSubmissionContextProto, ContainerReportProto, ContainerStateProto, ExecutionTypeProto,
+    FinalApplicationStatusProto, NodeIdProto, NodeReportProto, NodeStateProto, PriorityProto, QueueInfoProto,
+    QueueStateProto, QueueStatisticsProto, ResourceProto, YarnApplicationAttemptStateProto, YarnApplicationStateProto,
+    YarnClusterMetricsProto,
 };
 use weft_proto::states::{AppState, FinalStatus};
-use weft_proto::Resource;
+use weft_proto::{NodeId, Resource};
 
-use crate::core::{App, ClusterMetrics, LaunchSpec, RmCore, Submission};
+use crate::core::{App, Attempt, ClusterMetrics, LaunchSpec, Node, RmContainer, RmCore, Submission};
 use crate::state::RmInfo;
 
 pub(crate) fn resource(r: Resource) -> ResourceProto {
@@ -91,6 +94,91 @@ pub(crate) fn cluster_metrics(m: &ClusterMetrics) -> YarnClusterMetricsProto {
     }
 }
 
+/// A node as `getClusterNodes` reports it.
+pub(crate) fn node_report(node: &Node) -> NodeReportProto {
+    NodeReportProto {
+        node_id: Some(node_id(&node.id)),
+        http_address: Some(node.http_address.clone()),
+        rack_name: Some("/default-rack".into()),
+        used: Some(resource(node.allocated)),
+        capability: Some(resource(node.total)),
+        num_containers: Some(node.containers.len() as i32),
+        node_state: NodeStateProto::from_str_name(&format!("NS_{}", node.state.as_str())).map(|s| s as i32),
+        health_report: Some(node.health_report.clone()),
+        last_health_report_time: Some(node.last_heartbeat_ms as i64),
+        ..Default::default()
+    }
+}
+
+pub(crate) fn node_id(node: &NodeId) -> NodeIdProto {
+    NodeIdProto { host: Some(node.host.clone()), port: Some(i32::from(node.port)) }
+}
+
+/// An attempt as `getApplicationAttemptReport` reports it.
+pub(crate) fn attempt_report(attempt: &Attempt) -> ApplicationAttemptReportProto {
+    let state = format!("APP_ATTEMPT_{}", attempt.state.as_str());
+    ApplicationAttemptReportProto {
+        application_attempt_id: Some(ids::attempt_id_proto(attempt.id)),
+        host: Some(if attempt.host.is_empty() { "N/A".into() } else { attempt.host.clone() }),
+        rpc_port: Some(attempt.rpc_port),
+        tracking_url: Some(attempt.tracking_url.clone()),
+        diagnostics: Some(attempt.diagnostics.clone()),
+        yarn_application_attempt_state: YarnApplicationAttemptStateProto::from_str_name(&state).map(|s| s as i32),
+        am_container_id: attempt.am_container.map(ids::container_id_proto),
+        original_tracking_url: Some(attempt.tracking_url.clone()),
+        start_time: Some(attempt.started_ms as i64),
+        finish_time: Some(attempt.finished_ms as i64),
+    }
+}
+
+/// A container as `getContainerReport` reports it; `user` owns its application (for the log URL).
+pub(crate) fn container_report(c: &RmContainer, user: &str) -> ContainerReportProto {
+    ContainerReportProto {
+        container_id: Some(ids::container_id_proto(c.id)),
+        resource: Some(resource(c.resource)),
+        node_id: Some(node_id(&c.node)),
+        priority: Some(PriorityProto { priority: Some(c.priority) }),
+        creation_time: Some(c.created_ms as i64),
+        finish_time: Some(c.finished_ms as i64),
+        diagnostics_info: Some(c.diagnostics.clone()),
+        log_url: Some(format!("http://{}/node/containerlogs/{}/{user}", c.node_http_address, c.id)),
+        container_exit_status: Some(c.exit_status),
+        container_state: ContainerStateProto::from_str_name(&format!("C_{}", c.state.as_str())).map(|s| s as i32),
+        node_http_address: Some(format!("http://{}", c.node_http_address)),
+        execution_type: Some(ExecutionTypeProto::Guaranteed as i32),
+    }
+}
+
+/// The one queue, `default`, as `getQueueInfo` reports it.
+pub(crate) fn queue_info(m: &ClusterMetrics, applications: Vec<ApplicationReportProto>) -> QueueInfoProto {
+    let used = if m.total.memory_mb > 0 { m.allocated.memory_mb as f32 / m.total.memory_mb as f32 } else { 0.0 };
+    QueueInfoProto {
+        queue_name: Some("default".into()),
+        capacity: Some(1.0),
+        maximum_capacity: Some(1.0),
+        current_capacity: Some(used),
+        state: Some(QueueStateProto::QRunning as i32),
+        child_queues: Vec::new(),
+        applications,
+        queue_statistics: Some(QueueStatisticsProto {
+            num_apps_submitted: Some(i64::from(m.apps_submitted)),
+            num_apps_running: Some(i64::from(m.apps_running)),
+            num_apps_pending: Some(i64::from(m.apps_pending)),
+            num_apps_completed: Some(i64::from(m.apps_completed)),
+            num_apps_killed: Some(i64::from(m.apps_killed)),
+            num_apps_failed: Some(i64::from(m.apps_failed)),
+            available_memory_mb: Some(m.available.memory_mb),
+            allocated_memory_mb: Some(m.allocated.memory_mb),
+            available_vcores: Some(i64::from(m.available.vcores)),
+            allocated_vcores: Some(i64::from(m.allocated.vcores)),
+            allocated_containers: Some(i64::from(m.containers_allocated)),
+            pending_containers: Some(m.containers_pending),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// YARN's submission context as a Weft submission by `user`. The AM's launch context is kept
 /// encoded, for the NodeManager that starts the AM.
 pub(crate) fn submission(ctx: ApplicationSubmissionContextProto, user: &str) -> Result<Submission, String> {
@@ -164,6 +252,23 @@ mod tests {
         assert!(submission(no_resource, "a").unwrap_err().contains("AM resource"));
         let no_spec = ApplicationSubmissionContextProto { am_container_spec: None, ..context() };
         assert!(submission(no_spec, "a").unwrap_err().contains("AM container spec"));
+    }
+
+    #[test]
+    fn weft_states_name_hadoops_enum_values() {
+        use weft_proto::states::{AttemptState, ContainerState, NodeState};
+        for state in NodeState::ALL {
+            assert!(NodeStateProto::from_str_name(&format!("NS_{state}")).is_some(), "{state}");
+        }
+        for state in AttemptState::ALL {
+            assert!(
+                YarnApplicationAttemptStateProto::from_str_name(&format!("APP_ATTEMPT_{state}")).is_some(),
+                "{state}"
+            );
+        }
+        for state in ContainerState::ALL {
+            assert!(ContainerStateProto::from_str_name(&format!("C_{state}")).is_some(), "{state}");
+        }
     }
 
     #[test]
