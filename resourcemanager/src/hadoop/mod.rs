@@ -6,6 +6,8 @@
 
 mod am_launch;
 mod asks;
+#[cfg(test)]
+mod asks_props;
 mod master;
 mod records;
 
