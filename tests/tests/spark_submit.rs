@@ -44,9 +44,10 @@ impl Client<'_> {
         output(self.command(mode, args).output().expect("run spark-submit"))
     }
 
-    /// Starts spark-submit without waiting; the caller collects it with [`output`].
-    fn spawn(&self, mode: &str, args: &[&str]) -> std::process::Child {
-        self.command(mode, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run spark-submit")
+    /// Starts spark-submit without waiting; killed if the scenario fails before collecting it.
+    fn spawn(&self, mode: &str, args: &[&str]) -> Running {
+        let child = self.command(mode, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+        Running(Some(child.expect("run spark-submit")))
     }
 
     /// Spark's jars straight from the distribution: no 400 MB archive to zip, copy and unpack
@@ -71,6 +72,24 @@ impl Client<'_> {
         assert_eq!(app["finalStatus"], final_status, "{app}\n{}", output.both());
         assert_eq!(app["applicationType"], "SPARK", "{app}");
         app
+    }
+}
+
+/// A spark-submit this test started: collected by [`Running::wait`], else killed (by pid) on drop.
+struct Running(Option<std::process::Child>);
+
+impl Running {
+    fn wait(mut self) -> WeftOutput {
+        output(self.0.take().expect("not collected yet").wait_with_output().expect("wait for spark-submit"))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -302,7 +321,7 @@ fn am_killed_once_gets_a_second_attempt(client: &Client<'_>, work: &std::path::P
         Some(client.cluster.container_pids(&first)).filter(|p| !p.is_empty())
     });
     weft_tests::procs::kill_pids(&pids);
-    let out = output(submit.wait_with_output().expect("wait for spark-submit"));
+    let out = submit.wait();
     assert_eq!(out.code, Some(0), "{}", out.both());
     let app = client.ended(&out, "FINISHED", "SUCCEEDED");
     assert!(app["amContainerLogs"].as_str().unwrap_or_default().contains(&am_container(&id, 2)), "{app}");
@@ -370,7 +389,7 @@ fn kill_a_running_spark_app(client: &Client<'_>, work: &std::path::Path) {
     let id = client.running_app("WeftForever");
     let killed = client.cluster.weft(&["application", "-kill", &id]);
     assert_eq!(killed.code, Some(0), "{}", killed.both());
-    let out = output(submit.wait_with_output().expect("wait for spark-submit"));
+    let out = submit.wait();
     assert_eq!(out.code, Some(1), "{}", out.both());
     assert!(out.both().contains("KILLED"), "{}", out.both());
     let app = client.ended(&out, "KILLED", "KILLED");
