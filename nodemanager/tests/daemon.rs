@@ -475,9 +475,16 @@ async fn a_start_without_the_resource_managers_authority_starts_nothing() {
         assert_eq!(response.failed.len(), 1, "{id}: {response:?}");
         assert!(response.failed[0].message.contains(why), "{id}: {:?} should say {why:?}", response.failed[0].message);
     }
+    // A genuine token does not let a request claim another user's container.
+    let mut as_mallory = touch(&container_id(1, 9));
+    as_mallory.user = "mallory".into();
+    let response = nm.start_containers(vec![as_mallory]).await;
+    assert!(response.started.is_empty(), "{response:?}");
+    assert!(response.failed[0].message.contains("granted the container to \"alice\""), "{response:?}");
     let (_, containers) = nm.get_json("/ws/v1/node/containers").await;
     let listed = containers.to_string();
     assert!(!listed.contains("_000003") && !listed.contains("_000004") && !listed.contains("_000005"), "{listed}");
+    assert!(!listed.contains("_000009"), "{listed}");
     assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), allowed, "only the granted container ran");
     nm.stop().await.unwrap();
 }

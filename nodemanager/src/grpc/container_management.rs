@@ -29,10 +29,20 @@ impl ContainerManagementService {
         })?;
         let id = spec.id;
         let node = self.nm.info.node_id.to_string();
-        self.nm.authority.check(&token, id, &node, crate::clock::now_ms()).map_err(|refusal| {
+        let granted = self.nm.authority.check(&token, id, &node, crate::clock::now_ms()).map_err(|refusal| {
             tracing::warn!(container_id = %id, error = %refusal, "start request refused: no authority");
             error(id.to_string(), refusal.to_string())
         })?;
+        // The token names whose container this is; a request may not claim another user.
+        if spec.user != granted.app_submitter() {
+            let message = format!(
+                "the start request for {id} names user {:?}, but the ResourceManager granted the container to {:?}",
+                spec.user,
+                granted.app_submitter()
+            );
+            tracing::warn!(container_id = %id, error = %message, "start request refused");
+            return Err(error(id.to_string(), message));
+        }
         self.nm.start(spec).map_err(|e| {
             tracing::warn!(container_id = %id, error = %e, "start request refused");
             error(id.to_string(), e.to_string())
