@@ -31,6 +31,7 @@ pub(crate) fn app_report(report: pb::ApplicationReport) -> AppReport {
         unmanaged_am,
         am_node_http_address: _,
         tags: _,
+        am_rm_token: _,
     } = report;
     AppReport {
         id: application_id,

@@ -22,6 +22,13 @@ pub mod spark_pb {
     tonic::include_proto!("weft.spark.v1");
 }
 
+/// The gRPC metadata key under which an application master sends its attempt's AMRM token (the
+/// encoded `hadoop.common.TokenProto`) with every ApplicationMaster call.
+pub const AMRM_TOKEN_METADATA: &str = "weft-amrm-token-bin";
+/// The environment variable that hands a Weft AM its attempt's AMRM token (hex of the encoded
+/// `TokenProto`): set by the ResourceManager's AM launcher, and by `weft submit` for its unmanaged AM.
+pub const AMRM_TOKEN_ENV: &str = "WEFT_AMRM_TOKEN";
+
 pub use ids::{ApplicationAttemptId, ApplicationId, ContainerId, IdError, NodeId};
 pub use resource::Resource;
 pub use utilization::Utilization;

@@ -85,7 +85,9 @@ async fn carry_out(rm: Arc<Rm>, effect: Effect) {
 /// What an AM needs to find the ResourceManager, on top of what the NodeManager sets.
 fn am_environment(rm: &Rm, attempt: weft_proto::ApplicationAttemptId) -> Vec<(String, String)> {
     let max_attempts = rm.with(|core, _| core.app(attempt.application).map(|a| a.max_attempts).unwrap_or(1));
+    let token = rm.keys.amrm_token(attempt, &rm.info.scheduler_address);
     vec![
+        (weft_proto::AMRM_TOKEN_ENV.into(), hex::encode(prost::Message::encode_to_vec(&token))),
         ("WEFT_RM_SCHEDULER_ADDRESS".into(), rm.info.scheduler_address.clone()),
         ("WEFT_RM_ADDRESS".into(), rm.info.client_address.clone()),
         ("MAX_APP_ATTEMPTS".into(), max_attempts.to_string()),

@@ -51,6 +51,12 @@ impl Keys {
         (decoded.key_id() == self.amrm.key_id()).then(|| self.amrm.password(identifier))
     }
 
+    /// Whether `password` is this ResourceManager's password of the AMRM identifier (constant time).
+    pub fn amrm_verify(&self, identifier: &[u8], password: &[u8]) -> bool {
+        let ours = AmrmTokenIdentifierProto::decode(identifier).is_ok_and(|t| t.key_id() == self.amrm.key_id());
+        ours && self.amrm.verify(identifier, password)
+    }
+
     /// The NM token that lets `attempt` (of `user`) talk to the NodeManager `node`.
     pub fn nm_token(&self, attempt: ApplicationAttemptId, node: &NodeId, user: &str) -> TokenProto {
         let node = NodeIdProto { host: Some(node.host.clone()), port: Some(i32::from(node.port)) };

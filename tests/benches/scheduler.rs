@@ -119,6 +119,28 @@ mod bench_grpc {
 
     use super::{APPS, NODES, NODE_MEMORY_MB, NODE_VCORES};
 
+    /// Sends an attempt's AMRM token with every ApplicationMaster call.
+    #[derive(Clone)]
+    struct AmrmToken(tonic::metadata::BinaryMetadataValue);
+
+    impl tonic::service::Interceptor for AmrmToken {
+        fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+            request.metadata_mut().insert_bin(weft_proto::AMRM_TOKEN_METADATA, self.0.clone());
+            Ok(request)
+        }
+    }
+
+    type AmClient =
+        ApplicationMasterClient<tonic::service::interceptor::InterceptedService<tonic::transport::Channel, AmrmToken>>;
+
+    /// A scheduler client whose calls carry the attempt's AMRM token.
+    fn am_client(channel: tonic::transport::Channel, token: &[u8]) -> AmClient {
+        ApplicationMasterClient::with_interceptor(
+            channel,
+            AmrmToken(tonic::metadata::BinaryMetadataValue::from_bytes(token)),
+        )
+    }
+
     pub(super) fn run() {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(measure());
@@ -154,7 +176,11 @@ mod bench_grpc {
                 .unwrap();
         }
         let mut client = ApplicationClientClient::connect(format!("http://{}", addresses.client)).await.unwrap();
-        let mut am = ApplicationMasterClient::connect(format!("http://{}", addresses.scheduler)).await.unwrap();
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", addresses.scheduler))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
         let mut attempts = Vec::new();
         for _ in 0..APPS {
             let id =
@@ -168,6 +194,15 @@ mod bench_grpc {
             };
             client.submit_application(pb::SubmitApplicationRequest { context: Some(context) }).await.unwrap();
             let attempt = format!("{}_000001", id.replacen("application_", "appattempt_", 1));
+            // An unmanaged AM's token comes with the application report, as YARN hands it out.
+            let report = client
+                .get_application_report(pb::GetApplicationReportRequest { application_id: id.clone() })
+                .await
+                .unwrap()
+                .into_inner()
+                .report
+                .unwrap();
+            let mut am = am_client(channel.clone(), &report.am_rm_token);
             am.register_application_master(pb::RegisterApplicationMasterRequest {
                 attempt_id: attempt.clone(),
                 host: "am".into(),
@@ -176,12 +211,12 @@ mod bench_grpc {
             })
             .await
             .unwrap();
-            attempts.push(attempt);
+            attempts.push((attempt, am));
         }
         // One container per allocate call: 100 AMs at once, each making 100 calls in a row, so the
         // ResourceManager sees 10,000 small requests with up to 100 in flight.
         let start = Instant::now();
-        let calls = attempts.iter().map(|attempt| {
+        let calls = attempts.iter().map(|(attempt, am)| {
             let mut am = am.clone();
             let attempt = attempt.clone();
             async move {
@@ -218,7 +253,7 @@ mod bench_grpc {
         let start = Instant::now();
         let mut granted = 0usize;
         let mut calls = 0usize;
-        for attempt in &attempts {
+        for (attempt, am) in &mut attempts {
             let response = am
                 .allocate(pb::AllocateRequest {
                     attempt_id: attempt.clone(),

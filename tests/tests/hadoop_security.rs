@@ -221,3 +221,63 @@ fn hadoop_ipc_starts_nothing_without_the_resource_managers_authority() {
     }
     cluster.stop_checked();
 }
+
+/// Weft's own gRPC face of the scheduler port demands the same proof: the attempt's AMRM token in
+/// every call's metadata, for that attempt and no other.
+#[test]
+fn grpc_application_master_calls_need_the_attempts_amrm_token() {
+    use weft_proto::pb;
+    use weft_proto::pb::application_master_client::ApplicationMasterClient;
+
+    let cluster = Cluster::start(ClusterOptions { node_managers: 1, ..ClusterOptions::default() });
+    let dir = cluster.dir().join("grpc-am");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mine = submit(&cluster, "alice-app", &dir.join("a.tokens"));
+    let theirs = submit(&cluster, "bob-app", &dir.join("b.tokens"));
+    let attempt = |token: &TokenProto| {
+        let id: weft_hadoop_ipc::yarn::AmrmTokenIdentifierProto =
+            weft_hadoop_ipc::token::decode_identifier(token, weft_hadoop_ipc::token::TokenKind::AmRm).unwrap();
+        weft_hadoop_ipc::ids::attempt_id(id.app_attempt_id.as_ref().unwrap()).unwrap().to_string()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let register = |token: Option<&TokenProto>| {
+        runtime.block_on(async {
+            let mut client =
+                ApplicationMasterClient::connect(format!("http://{}", cluster.rm_scheduler)).await.unwrap();
+            let mut request = tonic::Request::new(pb::RegisterApplicationMasterRequest {
+                attempt_id: attempt(&mine),
+                host: "127.0.0.1".into(),
+                rpc_port: -1,
+                tracking_url: String::new(),
+            });
+            if let Some(token) = token {
+                let value = tonic::metadata::BinaryMetadataValue::from_bytes(&token.encode_to_vec());
+                request.metadata_mut().insert_bin(weft_proto::AMRM_TOKEN_METADATA, value);
+            }
+            client.register_application_master(request).await
+        })
+    };
+    let none = register(None).unwrap_err();
+    assert_eq!(none.code(), tonic::Code::Unauthenticated, "{none:?}");
+    assert!(none.message().contains("carries no AMRM token"), "{}", none.message());
+    let forged_token = register(Some(&forged(&mine))).unwrap_err();
+    assert_eq!(forged_token.code(), tonic::Code::Unauthenticated, "{forged_token:?}");
+    let other = register(Some(&theirs)).unwrap_err();
+    assert_eq!(other.code(), tonic::Code::PermissionDenied, "{other:?}");
+    assert!(other.message().contains(&format!("not for {}", attempt(&mine))), "{}", other.message());
+    let (_, apps) = cluster.get("/ws/v1/cluster/apps?applicationTypes=SECURITY&states=RUNNING");
+    assert!(apps["apps"].is_null() || apps["apps"]["app"].as_array().is_none_or(|a| a.is_empty()), "{apps}");
+    register(Some(&mine)).expect("the attempt's own token registers it");
+    let (_, app) = cluster.get(&format!(
+        "/ws/v1/cluster/apps/{}",
+        attempt(&mine).replace("appattempt_", "application_").rsplit_once('_').unwrap().0
+    ));
+    assert_eq!(app["app"]["state"], "RUNNING", "{app}");
+    for app in ["alice-app", "bob-app"] {
+        let (_, apps) = cluster.get("/ws/v1/cluster/apps?applicationTypes=SECURITY");
+        let id = apps["apps"]["app"].as_array().unwrap().iter().find(|a| a["name"] == app).unwrap()["id"].clone();
+        let killed = cluster.weft(&["application", "-kill", id.as_str().unwrap()]);
+        assert_eq!(killed.code, Some(0), "{}", killed.both());
+    }
+    cluster.stop_checked();
+}

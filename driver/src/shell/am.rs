@@ -7,6 +7,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use weft_proto::pb::application_master_client::ApplicationMasterClient;
 use weft_proto::{pb, ContainerId, Resource};
@@ -33,6 +34,36 @@ pub(crate) struct AmEnv {
     pub(crate) scheduler_address: String,
     pub(crate) nm_host: String,
     pub(crate) user: String,
+    /// The attempt's AMRM token (an encoded `TokenProto`), sent with every scheduler call.
+    pub(crate) amrm_token: Vec<u8>,
+}
+
+/// The AMRM token the launcher put in the environment (hex of an encoded `TokenProto`).
+pub(crate) fn amrm_token_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Vec<u8>, String> {
+    let name = weft_proto::AMRM_TOKEN_ENV;
+    let text = lookup(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+        format!("{name} is not set: the application master has no AMRM token to prove its attempt with")
+    })?;
+    hex::decode(text.trim()).map_err(|e| format!("{name} is not a hex-encoded token: {e}"))
+}
+
+/// Sends the attempt's AMRM token with every ApplicationMaster call.
+#[derive(Clone)]
+pub(crate) struct AmrmToken(tonic::metadata::BinaryMetadataValue);
+
+impl tonic::service::Interceptor for AmrmToken {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert_bin(weft_proto::AMRM_TOKEN_METADATA, self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A scheduler client whose calls carry `token`.
+pub(crate) type AmClient = ApplicationMasterClient<InterceptedService<Channel, AmrmToken>>;
+
+pub(crate) fn am_client(channel: Channel, token: &[u8]) -> AmClient {
+    let value = tonic::metadata::BinaryMetadataValue::from_bytes(token);
+    ApplicationMasterClient::with_interceptor(channel, AmrmToken(value))
 }
 
 impl AmEnv {
@@ -53,6 +84,7 @@ impl AmEnv {
             scheduler_address: required("WEFT_RM_SCHEDULER_ADDRESS")?,
             nm_host: lookup("NM_HOST").unwrap_or_default(),
             user: lookup("USER").unwrap_or_default(),
+            amrm_token: amrm_token_from(&lookup).map_err(CliError::Usage)?,
         })
     }
 }
@@ -73,7 +105,7 @@ pub(crate) async fn run(spec: AmSpec) -> Result<ExitCode, CliError> {
 
 /// The attempt's conversation with the scheduler.
 struct Session {
-    rm: ApplicationMasterClient<Channel>,
+    rm: AmClient,
     address: String,
     attempt_id: String,
     response_id: i64,
@@ -225,12 +257,8 @@ async fn start_granted(book: &mut Book, launcher: &Launcher, allocated: Vec<pb::
 async fn drive(spec: AmSpec, env: AmEnv) -> Result<ExitCode, CliError> {
     let attempt_id = env.container_id.attempt.to_string();
     let channel = connect(SCHEDULER, &env.scheduler_address).await?;
-    let mut session = Session {
-        rm: ApplicationMasterClient::new(channel),
-        address: env.scheduler_address,
-        attempt_id,
-        response_id: 0,
-    };
+    let mut session =
+        Session { rm: am_client(channel, &env.amrm_token), address: env.scheduler_address, attempt_id, response_id: 0 };
     session.register(&env.nm_host).await?;
     tracing::info!(containers = spec.num_containers, size = %spec.container.yarn_notation(), command = ?spec.command, "asking for containers");
     let mut book = Book::new(spec.num_containers, spec.container, spec.priority);
@@ -271,9 +299,11 @@ mod tests {
             ("WEFT_RM_SCHEDULER_ADDRESS", "127.0.0.1:8030"),
             ("NM_HOST", "node1"),
             ("USER", "alice"),
+            ("WEFT_AMRM_TOKEN", "0a02"),
         ])
         .unwrap();
         assert_eq!(env.container_id.attempt.to_string(), "appattempt_1700000000000_0042_000002");
+        assert_eq!(env.amrm_token, [0x0a, 0x02]);
         assert_eq!(
             (env.scheduler_address.as_str(), env.nm_host.as_str(), env.user.as_str()),
             ("127.0.0.1:8030", "node1", "alice")
@@ -288,6 +318,12 @@ mod tests {
         assert!(err.contains("container_x"), "{err}");
         let err = read(&[("CONTAINER_ID", "container_1_0001_01_000001")]).unwrap_err();
         assert!(err.starts_with("WEFT_RM_SCHEDULER_ADDRESS is not set"), "{err}");
+        let scheduler = ("WEFT_RM_SCHEDULER_ADDRESS", "h:1");
+        let err = read(&[("CONTAINER_ID", "container_1_0001_01_000001"), scheduler]).unwrap_err();
+        assert!(err.starts_with("WEFT_AMRM_TOKEN is not set"), "{err}");
+        let err =
+            read(&[("CONTAINER_ID", "container_1_0001_01_000001"), scheduler, ("WEFT_AMRM_TOKEN", "zz")]).unwrap_err();
+        assert!(err.starts_with("WEFT_AMRM_TOKEN is not a hex-encoded token"), "{err}");
     }
 
     #[test]

@@ -15,8 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tonic::transport::Channel;
-use weft_proto::pb::application_master_client::ApplicationMasterClient;
 use weft_proto::pb::container_management_client::ContainerManagementClient;
 use weft_proto::{pb, ApplicationAttemptId, ContainerId, Resource};
 
@@ -50,6 +48,8 @@ pub(crate) struct AmConfig {
     pub(crate) tracking_url: String,
     /// Executors run as this user.
     pub(crate) user: String,
+    /// The attempt's AMRM token (an encoded `TokenProto`), sent with every scheduler call.
+    pub(crate) amrm_token: Vec<u8>,
 }
 
 impl AmConfig {
@@ -78,7 +78,8 @@ impl AmConfig {
         let scheduler_address = lookup(launch_env::RM_SCHEDULER_ADDRESS)
             .ok_or_else(|| format!("{} is not set", launch_env::RM_SCHEDULER_ADDRESS))?;
         let user = lookup("USER").unwrap_or_default();
-        Ok(AmConfig { scheduler_address, attempt_id, host, rpc_port, tracking_url, user })
+        let amrm_token = crate::shell::am::amrm_token_from(lookup)?;
+        Ok(AmConfig { scheduler_address, attempt_id, host, rpc_port, tracking_url, user, amrm_token })
     }
 }
 
@@ -163,7 +164,7 @@ impl YarnAm {
 
 /// The attempt's conversation with the scheduler.
 struct Session {
-    rm: ApplicationMasterClient<Channel>,
+    rm: crate::shell::am::AmClient,
     address: String,
     attempt_id: String,
     response_id: i64,
@@ -203,7 +204,7 @@ impl Session {
         })
         .await;
         let channel = connected.map_err(|status| CliError::failed(status.message()))?;
-        let rm = ApplicationMasterClient::new(channel);
+        let rm = crate::shell::am::am_client(channel, &config.amrm_token);
         let reply = with_retries("register", || {
             let (mut rm, request) = (rm.clone(), request.clone());
             async move { rm.register_application_master(request).await }

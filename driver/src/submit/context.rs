@@ -41,6 +41,8 @@ pub(crate) struct ClientDriver {
     pub(crate) attempt: ApplicationAttemptId,
     pub(crate) rm_address: String,
     pub(crate) scheduler_address: String,
+    /// The attempt's AMRM token, from the application report (YARN hands it to an unmanaged AM so).
+    pub(crate) amrm_token: Vec<u8>,
 }
 
 /// Client mode: the child driver registers as the unmanaged AM of `driver.attempt`.
@@ -51,6 +53,7 @@ pub(crate) fn client_env(conf: &SparkConf, binary: &StagedFile, driver: &ClientD
         (env::AM_ATTEMPT_ID.to_owned(), driver.attempt.to_string()),
         (env::RM_SCHEDULER_ADDRESS.to_owned(), driver.scheduler_address.clone()),
         (env::RM_ADDRESS.to_owned(), driver.rm_address.clone()),
+        (weft_proto::AMRM_TOKEN_ENV.to_owned(), hex::encode(&driver.amrm_token)),
     ]);
     vars
 }
@@ -200,6 +203,7 @@ mod tests {
             attempt: app.attempt(1),
             rm_address: "rm:8032".into(),
             scheduler_address: "rm:8030".into(),
+            amrm_token: vec![0xab, 0x01],
         };
         let binary = staged("wordcount", true);
         let conf = driver_conf(&plan, &[]);
@@ -215,6 +219,7 @@ mod tests {
                 ("WEFT_AM_ATTEMPT_ID", "appattempt_1795428044281_0003_000001"),
                 ("WEFT_RM_SCHEDULER_ADDRESS", "rm:8030"),
                 ("WEFT_RM_ADDRESS", "rm:8032"),
+                ("WEFT_AMRM_TOKEN", "ab01"),
             ]
         );
         assert_eq!(conf.get("spark.submit.deployMode"), Some("client"));

@@ -61,8 +61,18 @@ pub(crate) async fn run_client(plan: &SubmitPlan, addresses: &Addresses) -> Resu
         .current_attempt_id
         .parse::<ApplicationAttemptId>()
         .map_err(|e| CliError::failed(format!("the ResourceManager reported a bad attempt id for {app}: {e}")))?;
-    let driver =
-        ClientDriver { app, attempt, rm_address: addresses.rm.clone(), scheduler_address: addresses.scheduler.clone() };
+    if report.am_rm_token.is_empty() {
+        let message = format!("the ResourceManager gave no AMRM token for the unmanaged AM of {app}");
+        kill(&mut rm, app, &message).await?;
+        return Err(CliError::failed(message));
+    }
+    let driver = ClientDriver {
+        app,
+        attempt,
+        rm_address: addresses.rm.clone(),
+        scheduler_address: addresses.scheduler.clone(),
+        amrm_token: report.am_rm_token.clone(),
+    };
     let env = context::client_env(&context::driver_conf(plan, &files), &binary, &driver);
     let exit = match child::run_driver(&plan.binary, &plan.args, &env).await {
         Ok(exit) => exit,

@@ -1,9 +1,16 @@
-//! ApplicationMaster protocol: register, allocate, finish.
+//! ApplicationMaster protocol: register, allocate, finish; every call authenticated by the attempt's
+//! AMRM token.
 
 use std::sync::Arc;
 
+use prost::Message;
 use tonic::{Request, Response, Status};
+use weft_hadoop_ipc::common::TokenProto;
+use weft_hadoop_ipc::ids;
+use weft_hadoop_ipc::token::{decode_identifier, TokenKind};
+use weft_hadoop_ipc::yarn::AmrmTokenIdentifierProto;
 use weft_proto::pb::{self, application_master_server::ApplicationMaster};
+use weft_proto::{ApplicationAttemptId, AMRM_TOKEN_METADATA};
 
 use super::convert;
 use super::status::to_status;
@@ -18,6 +25,33 @@ impl AmService {
     pub fn new(rm: Arc<Rm>) -> Self {
         AmService { rm }
     }
+
+    /// Every call must carry the AMRM token of the attempt it acts for (as the Hadoop IPC face
+    /// demands it over SASL): the attempt comes from the request, the proof from the token.
+    fn authorize<T>(&self, request: &Request<T>, attempt: ApplicationAttemptId) -> Result<(), Status> {
+        let Some(value) = request.metadata().get_bin(AMRM_TOKEN_METADATA) else {
+            return Err(Status::unauthenticated(format!(
+                "the call for {attempt} carries no AMRM token: only the attempt's application master may make it"
+            )));
+        };
+        let bytes =
+            value.to_bytes().map_err(|e| Status::unauthenticated(format!("the AMRM token is not base64: {e}")))?;
+        let token = TokenProto::decode(bytes.as_ref())
+            .map_err(|e| Status::unauthenticated(format!("the AMRM token does not decode: {e}")))?;
+        let named = decode_identifier::<AmrmTokenIdentifierProto>(&token, TokenKind::AmRm)
+            .ok()
+            .and_then(|id| id.app_attempt_id.as_ref().and_then(ids::attempt_id));
+        let genuine = self.rm.keys.amrm_verify(&token.identifier, &token.password);
+        match named {
+            Some(named) if genuine && named == attempt => Ok(()),
+            Some(named) if genuine => Err(Status::permission_denied(format!(
+                "the AMRM token is for {named}, not for {attempt}: an application master acts only for its own attempt"
+            ))),
+            _ => Err(Status::unauthenticated(format!(
+                "invalid AMRM token for {attempt}: this ResourceManager did not issue it"
+            ))),
+        }
+    }
 }
 
 #[tonic::async_trait]
@@ -26,8 +60,9 @@ impl ApplicationMaster for AmService {
         &self,
         request: Request<pb::RegisterApplicationMasterRequest>,
     ) -> Result<Response<pb::RegisterApplicationMasterResponse>, Status> {
-        let pb::RegisterApplicationMasterRequest { attempt_id, host, rpc_port, tracking_url } = request.into_inner();
-        let attempt = convert::attempt_id(&attempt_id)?;
+        let attempt = convert::attempt_id(&request.get_ref().attempt_id)?;
+        self.authorize(&request, attempt)?;
+        let pb::RegisterApplicationMasterRequest { host, rpc_port, tracking_url, .. } = request.into_inner();
         let (maximum, queue) = self
             .rm
             .with(|core, now| {
@@ -40,8 +75,9 @@ impl ApplicationMaster for AmService {
     }
 
     async fn allocate(&self, request: Request<pb::AllocateRequest>) -> Result<Response<pb::AllocateResponse>, Status> {
-        let pb::AllocateRequest { attempt_id, response_id, asks, releases, progress } = request.into_inner();
-        let attempt = convert::attempt_id(&attempt_id)?;
+        let attempt = convert::attempt_id(&request.get_ref().attempt_id)?;
+        self.authorize(&request, attempt)?;
+        let pb::AllocateRequest { response_id, asks, releases, progress, .. } = request.into_inner();
         let asks = asks
             .into_iter()
             .map(|pb::ResourceRequest { priority, capability, num_containers }| {
@@ -79,9 +115,9 @@ impl ApplicationMaster for AmService {
         &self,
         request: Request<pb::FinishApplicationMasterRequest>,
     ) -> Result<Response<pb::FinishApplicationMasterResponse>, Status> {
-        let pb::FinishApplicationMasterRequest { attempt_id, final_status, diagnostics, tracking_url } =
-            request.into_inner();
-        let attempt = convert::attempt_id(&attempt_id)?;
+        let attempt = convert::attempt_id(&request.get_ref().attempt_id)?;
+        self.authorize(&request, attempt)?;
+        let pb::FinishApplicationMasterRequest { final_status, diagnostics, tracking_url, .. } = request.into_inner();
         self.rm
             .with(|core, now| core.finish_am(attempt, &final_status, diagnostics, tracking_url, now))
             .map_err(to_status)?;

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use prost::Message;
+
 use tonic::{Request, Response, Status};
 use weft_proto::pb::{self, application_client_server::ApplicationClient};
 use weft_proto::states::{AppState, NodeState};
@@ -49,7 +51,18 @@ impl ApplicationClient for ClientService {
     ) -> Result<Response<pb::GetApplicationReportResponse>, Status> {
         let id = convert::app_id(&request.into_inner().application_id)?;
         let info = &self.rm.info;
-        let report = self.rm.with(|core, _| core.app(id).map(|app| convert::app_report(app, core, info)));
+        let keys = &self.rm.keys;
+        let report = self.rm.with(|core, _| {
+            core.app(id).map(|app| {
+                let mut report = convert::app_report(app, core, info);
+                // An unmanaged AM runs at its submitter's: the report is how it gets its token.
+                if app.submission.unmanaged_am && !app.state.is_final() {
+                    let attempt = app.current_attempt().id;
+                    report.am_rm_token = keys.amrm_token(attempt, &info.scheduler_address).encode_to_vec();
+                }
+                report
+            })
+        });
         Ok(Response::new(pb::GetApplicationReportResponse { report: Some(report.map_err(to_status)?) }))
     }
 

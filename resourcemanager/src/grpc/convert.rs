@@ -212,6 +212,8 @@ pub(crate) fn app_report(app: &App, core: &RmCore, info: &RmInfo) -> pb::Applica
         unmanaged_am: s.unmanaged_am,
         am_node_http_address: attempt.am_node_http_address.clone(),
         tags: s.tags.clone(),
+        // Only the report a client asks for by id carries it (`client.rs`).
+        am_rm_token: Vec::new(),
     }
 }
 

@@ -195,6 +195,7 @@ impl Fake {
             rpc_port: 4041,
             tracking_url: "http://driver-host:4040".into(),
             user: "alice".into(),
+            amrm_token: b"token".to_vec(),
         }
     }
 }
@@ -333,6 +334,7 @@ fn the_attempt_comes_from_either_mode() {
         ("CONTAINER_ID", "container_1700000000000_0007_02_000001"),
         (launch_env::RM_SCHEDULER_ADDRESS, "rm:8030"),
         ("USER", "alice"),
+        ("WEFT_AMRM_TOKEN", "0a02"),
     ])
     .unwrap();
     assert_eq!(cluster.attempt_id.to_string(), "appattempt_1700000000000_0007_000002");
@@ -340,6 +342,7 @@ fn the_attempt_comes_from_either_mode() {
     let client = read(&[
         (launch_env::AM_ATTEMPT_ID, "appattempt_1700000000000_0007_000001"),
         (launch_env::RM_SCHEDULER_ADDRESS, "rm:8030"),
+        ("WEFT_AMRM_TOKEN", "0a02"),
     ])
     .unwrap();
     assert_eq!((client.attempt_id, client.rpc_port, client.host.as_str()), (attempt(), 7, "h"));
@@ -349,4 +352,10 @@ fn the_attempt_comes_from_either_mode() {
     assert!(err.starts_with("WEFT_AM_ATTEMPT_ID: invalid application attempt id \"appattempt_x\""), "{err}");
     let err = read(&[("CONTAINER_ID", "container_1700000000000_0007_02_000001")]).unwrap_err();
     assert_eq!(err, "WEFT_RM_SCHEDULER_ADDRESS is not set");
+    let err = read(&[
+        (launch_env::AM_ATTEMPT_ID, "appattempt_1700000000000_0007_000001"),
+        (launch_env::RM_SCHEDULER_ADDRESS, "rm:8030"),
+    ])
+    .unwrap_err();
+    assert!(err.starts_with("WEFT_AMRM_TOKEN is not set"), "{err}");
 }
