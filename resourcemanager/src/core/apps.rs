@@ -222,6 +222,18 @@ impl RmCore {
         })
     }
 
+    /// The attempt's blacklist changes (YARN's `blacklist_request`): its containers avoid these hosts.
+    pub fn update_blacklist(
+        &mut self,
+        attempt: ApplicationAttemptId,
+        additions: &[String],
+        removals: &[String],
+    ) -> Result<(), RmError> {
+        self.current_attempt_checked(attempt)?;
+        self.scheduler.update_blacklist(attempt, additions, removals);
+        Ok(())
+    }
+
     /// FinishApplicationMaster: the application ends with the AM's final status. The AM container
     /// may run on for the grace period; other containers are stopped once it ends.
     pub fn finish_am(

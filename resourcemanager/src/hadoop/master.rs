@@ -120,6 +120,9 @@ impl MasterProtocol {
         let (reply, user, rm_identifier) = self
             .rm
             .with(|core, now| {
+                if let Some(blacklist) = &request.blacklist_request {
+                    core.update_blacklist(attempt, &blacklist.blacklist_additions, &blacklist.blacklist_removals)?;
+                }
                 let reply = core.allocate(attempt, &asks, &releases, request.progress(), now)?;
                 let user = core.app(attempt.application)?.submission.user.clone();
                 Ok((reply, user, core.config().cluster_timestamp))

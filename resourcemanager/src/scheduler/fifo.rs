@@ -3,7 +3,7 @@
 //! grant, which spreads containers across nodes and keeps a pass cheap (no full scan per container
 //! while nodes have room).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use weft_proto::{ApplicationAttemptId, NodeId, Resource};
 
@@ -24,6 +24,8 @@ pub struct FifoScheduler {
     cursor: usize,
     /// Asks per attempt, keyed by (priority, capability); BTreeMap keeps submission order.
     asks: BTreeMap<ApplicationAttemptId, BTreeMap<(i32, Resource), u32>>,
+    /// Hosts each attempt has blacklisted.
+    blacklists: HashMap<ApplicationAttemptId, BTreeSet<String>>,
     available: Resource,
 }
 
@@ -32,13 +34,14 @@ impl FifoScheduler {
         FifoScheduler::default()
     }
 
-    /// The next live node, from the cursor on, where `capability` fits; the cursor moves past it.
-    fn find_node(&mut self, capability: Resource) -> Option<usize> {
+    /// The next live node, from the cursor on, where `capability` fits and whose host is not
+    /// `excluded`; the cursor moves past it.
+    fn find_node(&mut self, capability: Resource, excluded: &BTreeSet<String>) -> Option<usize> {
         let n = self.nodes.len();
         for step in 0..n {
             let i = (self.cursor + step) % n;
             let node = &self.nodes[i];
-            if node.alive && node.available.fits(&capability) {
+            if node.alive && node.available.fits(&capability) && !excluded.contains(&node.id.host) {
                 self.cursor = (i + 1) % n;
                 return Some(i);
             }
@@ -97,8 +100,20 @@ impl Scheduler for FifoScheduler {
         }
     }
 
+    fn update_blacklist(&mut self, attempt: ApplicationAttemptId, additions: &[String], removals: &[String]) {
+        let hosts = self.blacklists.entry(attempt).or_default();
+        hosts.extend(additions.iter().cloned());
+        for host in removals {
+            hosts.remove(host);
+        }
+        if hosts.is_empty() {
+            self.blacklists.remove(&attempt);
+        }
+    }
+
     fn remove_attempt(&mut self, attempt: ApplicationAttemptId) {
         self.asks.remove(&attempt);
+        self.blacklists.remove(&attempt);
     }
 
     fn allocate(&mut self) -> Vec<Grant> {
@@ -107,10 +122,13 @@ impl Scheduler for FifoScheduler {
             return grants;
         }
         let mut asks = std::mem::take(&mut self.asks);
+        let none = BTreeSet::new();
         for (attempt, by_size) in asks.iter_mut() {
+            let excluded = self.blacklists.get(attempt).cloned().unwrap_or_default();
+            let excluded = if excluded.is_empty() { &none } else { &excluded };
             for (&(priority, capability), wanted) in by_size.iter_mut() {
                 while *wanted > 0 && self.available.fits(&capability) {
-                    let Some(i) = self.find_node(capability) else { break };
+                    let Some(i) = self.find_node(capability, excluded) else { break };
                     let node = &mut self.nodes[i];
                     node.available -= capability;
                     self.available -= capability;
@@ -189,6 +207,26 @@ mod tests {
             *per_node.entry(g.node).or_default() += 1;
         }
         assert_eq!(per_node.values().copied().collect::<Vec<_>>(), vec![2, 2, 2]);
+    }
+
+    #[test]
+    fn blacklisted_hosts_get_none_of_the_attempts_containers_until_removed() {
+        let mut s = FifoScheduler::new();
+        for i in 1..=2 {
+            s.add_node(node(i), Resource::new(8192, 8));
+        }
+        s.update_blacklist(attempt(1), &["n1".into()], &[]);
+        s.update_asks(attempt(1), &[ask(3, 1024)]);
+        s.update_asks(attempt(2), &[ask(1, 1024)]);
+        let grants = s.allocate();
+        let hosts: Vec<(u32, &str)> =
+            grants.iter().map(|g| (g.attempt.application.sequence, g.node.host.as_str())).collect();
+        assert_eq!(hosts, [(1, "n2"), (1, "n2"), (1, "n2"), (2, "n1")], "another attempt still uses n1");
+        s.update_blacklist(attempt(1), &["n2".into()], &[]);
+        s.update_asks(attempt(1), &[ask(1, 1024)]);
+        assert!(s.allocate().is_empty(), "every host is blacklisted: the ask waits");
+        s.update_blacklist(attempt(1), &[], &["n1".into()]);
+        assert_eq!(s.allocate()[0].node.host, "n1");
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub trait Scheduler: Send {
     fn release(&mut self, node: &NodeId, resource: Resource);
     /// An attempt's asks, replacing earlier ones with the same priority and capability.
     fn update_asks(&mut self, attempt: ApplicationAttemptId, asks: &[Ask]);
+    /// Hosts the attempt's containers must not be placed on from now on (YARN's blacklist, as an AM
+    /// sends additions and removals), replacing nothing else.
+    fn update_blacklist(&mut self, attempt: ApplicationAttemptId, additions: &[String], removals: &[String]);
     /// The attempt no longer asks for anything (it ended).
     fn remove_attempt(&mut self, attempt: ApplicationAttemptId);
     /// Hands out as much as fits right now, in the policy's order.
