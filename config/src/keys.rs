@@ -231,6 +231,12 @@ pub const KEYS: &[Key] = &[
         "finished containers the NodeManager keeps for REST and logs",
     ),
     key(
+        "yarn.nodemanager.localizer.cache.target-size-mb",
+        "10240",
+        Kind::Int { min: 0, max: 1 << 40 },
+        "localized files kept for reuse once no running application uses them; beyond it the least recently used go",
+    ),
+    key(
         "yarn.nodemanager.resource-monitor.interval-ms",
         "3000",
         Kind::Int { min: 10, max: MS_MAX },

@@ -146,6 +146,8 @@ pub struct NmConfig {
     pub log_dirs: Vec<PathBuf>,
     pub sigkill_delay: Duration,
     pub max_completed_containers: usize,
+    /// Localized files kept once unused (`localizer.cache.target-size-mb`), in bytes.
+    pub localizer_cache_target_bytes: u64,
     /// How often every container's process tree is measured (`container-monitor.interval-ms`).
     pub monitor_interval: Duration,
     /// Kill containers over their physical memory (-104).
@@ -186,6 +188,7 @@ impl NmConfig {
             log_dirs: s.dirs("yarn.nodemanager.log-dirs"),
             sigkill_delay: ms(s, "yarn.nodemanager.sleep-delay-before-sigkill.ms"),
             max_completed_containers: s.int("yarn.nodemanager.max-completed-containers") as usize,
+            localizer_cache_target_bytes: s.int("yarn.nodemanager.localizer.cache.target-size-mb") as u64 * 1024 * 1024,
             monitor_interval: ms(s, "yarn.nodemanager.container-monitor.interval-ms"),
             pmem_check: flag(s, "yarn.nodemanager.pmem-check-enabled"),
             vmem_check: flag(s, "yarn.nodemanager.vmem-check-enabled"),

@@ -97,7 +97,7 @@ fn build(config: &NmConfig, total: Resource, listeners: &Listeners) -> anyhow::R
         .with_context(|| format!("bad staging address {}", config.staging_address))?;
     let localizer = Localizer::open(layout.filecache(), staging)
         .with_context(|| format!("cannot open the file cache at {}", layout.filecache().display()))?;
-    let url_cache = UrlCache::open(layout.local_root().clone())
+    let url_cache = UrlCache::open(layout.local_root().clone(), config.localizer_cache_target_bytes)
         .with_context(|| format!("cannot open the file cache under {}", layout.local_root().display()))?;
     let env = NodeEnv {
         path: std::env::var("PATH").ok(),

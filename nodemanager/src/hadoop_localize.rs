@@ -100,16 +100,59 @@ struct InFlight {
 pub(crate) struct UrlCache {
     local_root: PathBuf,
     in_flight: Arc<InFlight>,
+    retention: Arc<Mutex<Retention>>,
 }
 
 impl UrlCache {
-    /// The cache under the node's first local dir; removes the temp dirs a previous run left.
-    pub(crate) fn open(local_root: PathBuf) -> io::Result<UrlCache> {
+    /// The cache under the node's first local dir, keeping unused entries up to `target_bytes`;
+    /// removes the temp dirs a previous run left and counts the entries it left.
+    pub(crate) fn open(local_root: PathBuf, target_bytes: u64) -> io::Result<UrlCache> {
         fs::create_dir_all(&local_root)?;
+        let mut retention = Retention::new(target_bytes);
         for root in cache_roots(&local_root)? {
             remove_temp_dirs(&root)?;
+            for entry in subdirs(&root)? {
+                let bytes = disk_bytes(&entry);
+                retention.found(entry, bytes);
+            }
         }
-        Ok(UrlCache { local_root, in_flight: Arc::default() })
+        Ok(UrlCache { local_root, in_flight: Arc::default(), retention: Arc::new(Mutex::new(retention)) })
+    }
+
+    /// `app` has finished on this node: the entries no running application uses go, least recently
+    /// used first, until the cache is within its target (each renamed away at once, so no new
+    /// container links it, then deleted).
+    pub(crate) async fn app_finished(&self, app: ApplicationId) {
+        let retention = self.retention.clone();
+        let removed = tokio::task::spawn_blocking(move || {
+            let mut retention = retention.lock().unwrap_or_else(PoisonError::into_inner);
+            let doomed: Vec<PathBuf> = retention
+                .app_finished(app)
+                .into_iter()
+                .filter_map(|entry| {
+                    let parent = entry.parent()?;
+                    let name = entry.file_name()?.to_string_lossy().into_owned();
+                    let away = parent.join(format!(".tmp-evicted-{name}"));
+                    fs::rename(&entry, &away).ok().map(|()| away)
+                })
+                .collect();
+            drop(retention);
+            for dir in &doomed {
+                if let Err(error) = fs::remove_dir_all(dir) {
+                    tracing::warn!(dir = %dir.display(), %error, "cannot remove an evicted cache entry");
+                }
+            }
+            doomed.len()
+        })
+        .await
+        .unwrap_or(0);
+        if removed > 0 {
+            tracing::info!(%app, removed, "localized resources evicted from the cache");
+        }
+    }
+
+    fn retention(&self) -> std::sync::MutexGuard<'_, Retention> {
+        self.retention.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Where entries of `visibility` live, as YARN lays them out.
@@ -154,14 +197,23 @@ impl UrlCache {
         let root = self.root(resource.visibility, user, app);
         let entry = root.join(cache_key(resource));
         let target = entry.join(file_name(&resource.path)?);
+        // In use from now on: no eviction can take it between this check and the container's end.
+        self.retention().used(entry.clone(), app, resource.visibility == Visibility::Application);
         if tokio::fs::symlink_metadata(&target).await.is_ok() {
             return Ok(target);
         }
         let fetch = {
             let mut fetches = self.in_flight.fetches.lock().unwrap_or_else(PoisonError::into_inner);
-            fetches.entry(entry.clone()).or_insert_with(|| spawn_fetch(&self.in_flight, resource, root, entry)).clone()
+            fetches
+                .entry(entry.clone())
+                .or_insert_with(|| spawn_fetch(&self.in_flight, resource, root, entry.clone()))
+                .clone()
         };
-        fetch.await
+        let target = fetch.await?;
+        let measured = entry.clone();
+        let bytes = tokio::task::spawn_blocking(move || disk_bytes(&measured)).await.unwrap_or(0);
+        self.retention().sized(&entry, bytes);
+        Ok(target)
     }
 }
 
@@ -204,6 +256,17 @@ fn subdirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e),
+    }
+}
+
+/// Bytes of the files under `path` (0 for what cannot be read).
+fn disk_bytes(path: &Path) -> u64 {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => {
+            fs::read_dir(path).map(|entries| entries.flatten().map(|e| disk_bytes(&e.path())).sum()).unwrap_or(0)
+        }
+        Ok(m) => m.len(),
+        Err(_) => 0,
     }
 }
 
@@ -416,6 +479,10 @@ async fn link(cached: &Path, work_dir: &Path, link: &str) -> Result<(), String> 
     }
     tokio::fs::symlink(cached, &path).await.map_err(|e| format!("cannot link {}: {e}", path.display()))
 }
+
+mod retention;
+
+use retention::Retention;
 
 #[cfg(test)]
 mod tests;

@@ -176,13 +176,48 @@ impl Nm {
         }
     }
 
-    /// The ResourceManager says these applications have finished: stop what runs of them.
-    pub(crate) fn finish_apps(&self, apps: &[ApplicationId]) {
+    /// The ResourceManager says these applications have finished: stop what runs of them, then
+    /// (once none of their containers is live) remove their local directories — working dirs,
+    /// `LOCAL_DIRS` (Spark's block manager and shuffle files), APPLICATION resources — and let the
+    /// file cache evict what no running application uses, as YARN does at application cleanup.
+    pub(crate) fn finish_apps(self: &Arc<Self>, apps: &[ApplicationId]) {
         let mut inner = self.lock();
         for &app in apps {
+            let first_time = !inner.core.is_finished(app);
             let work = inner.core.finish_app(app, clock::now_ms());
             forward(&inner, work, KillReason::AfterAppFinished);
+            if first_time {
+                let nm = self.clone();
+                self.tasks.spawn(async move { nm.clean_up_app(app).await });
+            }
         }
+    }
+
+    async fn clean_up_app(&self, app: ApplicationId) {
+        let deadline = tokio::time::Instant::now() + self.sigkill_delay + Duration::from_secs(60);
+        let user = loop {
+            match self.read(|core| core.app_on_node(app)) {
+                Some((user, false)) => break Some(user),
+                None => break None,
+                Some((_, true)) if tokio::time::Instant::now() > deadline => {
+                    tracing::warn!(%app, "containers of a finished application still run; its directories stay");
+                    return;
+                }
+                Some((_, true)) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        if let Some(user) = user {
+            for dir in self.layout.app_local_dirs(&user, app) {
+                match tokio::fs::remove_dir_all(&dir).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(error) => {
+                        tracing::warn!(%app, dir = %dir.display(), %error, "cannot remove the application's directory")
+                    }
+                }
+            }
+        }
+        self.url_cache.app_finished(app).await;
     }
 
     /// Stops every live container.

@@ -147,3 +147,27 @@ async fn processes_left_behind_by_a_finished_container_are_stopped() {
     let pid: i32 = read(nm.layout.log_dir(s.id).join("orphan.pid")).trim().parse().unwrap();
     assert_eq!(live(&BTreeSet::from([pid])), Vec::<i32>::new());
 }
+
+#[tokio::test]
+async fn a_finished_applications_local_directories_go_once_its_containers_have_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let nm = nm(dir.path(), Duration::from_millis(100));
+    // Spark's block manager writes under LOCAL_DIRS; a long container keeps the app alive.
+    let s = spec(
+        6,
+        &["sh", "-c", "mkdir -p \"$LOCAL_DIRS/blockmgr-1\" && echo shuffle > \"$LOCAL_DIRS/blockmgr-1/s\" && sleep 30"],
+    );
+    nm.start(s.clone()).unwrap();
+    let app_dir = nm.layout.app_local_dirs("alice", s.id.application()).remove(0);
+    wait_for("the container's shuffle file", || app_dir.join("blockmgr-1/s").exists().then_some(())).await;
+    nm.finish_apps(&[s.id.application()]);
+    let c = done(&nm, s.id).await;
+    assert_eq!(c.kill, Some(KillReason::AfterAppFinished));
+    wait_for("the application's directory to go", || (!app_dir.exists()).then_some(())).await;
+    // Another application's directory is untouched.
+    let other = spec(7, &["sh", "-c", "touch \"$LOCAL_DIRS/mine\""]);
+    let other = crate::container::LaunchSpec { id: "container_1700000000000_0002_01_000002".parse().unwrap(), ..other };
+    nm.start(other.clone()).unwrap();
+    assert_eq!(done(&nm, other.id).await.exit_status, 0);
+    assert!(nm.layout.app_local_dirs("alice", other.id.application())[0].join("mine").exists());
+}

@@ -39,7 +39,7 @@ pub(crate) fn nm_with(dir: &std::path::Path, sigkill_delay: Duration, enforcemen
     let layout = Layout::new(vec![dir.join("local")], vec![dir.join("logs")]).unwrap();
     let staging = Staging::new("127.0.0.1:9").unwrap();
     let localizer = Localizer::open(layout.filecache(), staging).unwrap();
-    let url_cache = crate::hadoop_localize::UrlCache::open(layout.local_root().clone()).unwrap();
+    let url_cache = crate::hadoop_localize::UrlCache::open(layout.local_root().clone(), 1 << 30).unwrap();
     let env = NodeEnv {
         path: std::env::var("PATH").ok(),
         lang: None,

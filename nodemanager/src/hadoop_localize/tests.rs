@@ -77,7 +77,7 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let (root, src) = (dir.path().join("local"), dir.path().join("src"));
     fs::create_dir_all(&src).unwrap();
-    let cache = UrlCache::open(root.clone()).unwrap();
+    let cache = UrlCache::open(root.clone(), 1 << 30).unwrap();
     Fixture { _dir: dir, root, src, cache }
 }
 
@@ -290,7 +290,7 @@ fn opening_removes_the_temp_dirs_of_an_interrupted_run() {
         fs::create_dir_all(f.root.join(root).join(".tmp-abc/half")).unwrap();
         fs::create_dir_all(f.root.join(root).join("0123")).unwrap();
     }
-    UrlCache::open(f.root.clone()).unwrap();
+    UrlCache::open(f.root.clone(), 1 << 30).unwrap();
     for root in &roots {
         assert_eq!(f.entries(&f.root.join(root)), ["0123"], "{root}");
     }
@@ -305,4 +305,45 @@ fn link_names_must_be_relative_plain_paths() {
     for good in ["a", "__spark_libs__/a.jar", "x/y/z.py"] {
         assert_eq!(check_link(good), Ok(()), "{good:?}");
     }
+}
+
+#[tokio::test]
+async fn finished_applications_leave_only_what_fits_the_target_and_what_others_use() {
+    let f = fixture();
+    let cache = UrlCache::open(f.root.clone(), 0).unwrap();
+    let (one, two) = (app(), "application_1700000000000_0002".parse::<ApplicationId>().unwrap());
+    let shared = f.src.join("shared.jar");
+    let own = f.src.join("own.jar");
+    write(&shared, b"shared");
+    write(&own, b"own");
+    let shared = resource(&shared, "shared.jar", ResourceKind::File, Visibility::Private);
+    let own = resource(&own, "own.jar", ResourceKind::File, Visibility::Private);
+    cache.localize_into(&[shared.clone(), own], "alice", one, &f.work_dir("c1")).await.unwrap();
+    cache.localize_into(std::slice::from_ref(&shared), "alice", two, &f.work_dir("c2")).await.unwrap();
+    let private = f.root.join("usercache/alice/filecache");
+    assert_eq!(f.entries(&private).len(), 2);
+    // With a target of 0, app 1's own jar goes at its end; the shared one stays while app 2 runs.
+    cache.app_finished(one).await;
+    assert_eq!(f.entries(&private).len(), 1);
+    assert_eq!(fs::read(f.root.join("work/c2/shared.jar")).unwrap(), b"shared");
+    cache.app_finished(two).await;
+    let left: Vec<_> = fs::read_dir(&private).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "nothing unused is kept beyond the target: {left:?}");
+    // A later application localizes it afresh.
+    cache.localize_into(&[shared], "alice", one, &f.work_dir("c3")).await.unwrap();
+    assert_eq!(fs::read(f.root.join("work/c3/shared.jar")).unwrap(), b"shared");
+}
+
+#[tokio::test]
+async fn entries_left_by_a_previous_run_count_against_the_target() {
+    let f = fixture();
+    let jar = f.src.join("a.jar");
+    write(&jar, b"jar");
+    let r = resource(&jar, "a.jar", ResourceKind::File, Visibility::Public);
+    f.cache.localize_into(&[r], "alice", app(), &f.work_dir("c1")).await.unwrap();
+    let public = f.root.join("filecache/hadoop");
+    assert_eq!(f.entries(&public).len(), 1);
+    let reopened = UrlCache::open(f.root.clone(), 0).unwrap();
+    reopened.app_finished("application_1700000000000_0009".parse().unwrap()).await;
+    assert_eq!(f.entries(&public).len(), 0, "an unused entry from before the restart is evicted");
 }

@@ -149,6 +149,11 @@ impl NmCore {
         Ok(self.handle(id, Event::Kill(reason), now_ms))
     }
 
+    /// Whether the ResourceManager has said `app` finished.
+    pub(crate) fn is_finished(&self, app: ApplicationId) -> bool {
+        self.finished_apps.contains(&app)
+    }
+
     /// Stops every live container of `app`, and refuses new ones for it from now on.
     pub(crate) fn finish_app(&mut self, app: ApplicationId, now_ms: u64) -> Vec<Work> {
         self.finished_apps.insert(app);
@@ -223,6 +228,13 @@ impl NmCore {
     }
 
     /// Containers that are not DONE.
+    /// The user whose containers of `app` ran here, and whether any of them is still live.
+    pub(crate) fn app_on_node(&self, app: ApplicationId) -> Option<(String, bool)> {
+        let mut of_app = self.containers.values().filter(|c| c.spec.id.application() == app).peekable();
+        let user = of_app.peek()?.spec.user.clone();
+        Some((user, of_app.any(|c| c.is_live())))
+    }
+
     pub(crate) fn live(&self) -> impl Iterator<Item = &Container> {
         self.containers.values().filter(|c| c.is_live())
     }
