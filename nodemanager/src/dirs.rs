@@ -48,9 +48,14 @@ impl Layout {
             .join(id.to_string())
     }
 
+    /// The first log dir: every container's log directory is below it.
+    pub(crate) fn log_root(&self) -> &PathBuf {
+        &self.log_dirs[0]
+    }
+
     /// `<first log-dir>/<app>/<container>/`, holding `stdout` and `stderr`; kept after the end.
     pub(crate) fn log_dir(&self, id: ContainerId) -> PathBuf {
-        self.log_dirs[0].join(id.application().to_string()).join(id.to_string())
+        self.log_root().join(id.application().to_string()).join(id.to_string())
     }
 
     /// `<first local-dir>/filecache`: localized files by sha256.

@@ -21,6 +21,7 @@ mod heartbeat;
 mod launcher;
 mod localizer;
 mod lock;
+mod logfile;
 mod metrics;
 mod monitor;
 mod nm;

@@ -106,6 +106,37 @@ async fn cleanup_lists_and_resync_stop_containers_with_yarns_statuses() {
 }
 
 #[tokio::test]
+async fn a_container_cannot_make_the_node_manager_serve_a_file_outside_its_log_directory() {
+    let rm = TestRm::start(30).await;
+    let mut nm = TestNm::start(&rm).await;
+    let secret = nm.dir.path().join("secret");
+    std::fs::write(&secret, "the node's secret\n").unwrap();
+    let id = container_id(1, 2);
+    // What a container may leave in its log directory: a symlink, a hard link and a FIFO.
+    let script = format!(
+        "ln -s {s} \"$LOG_DIRS/x.txt\" && ln {s} \"$LOG_DIRS/h.txt\" && mkfifo \"$LOG_DIRS/f.txt\" && \
+         ln -sf {s} \"$LOG_DIRS/stderr\" && echo done && exit 3",
+        s = secret.display()
+    );
+    nm.start_containers(vec![request(&id, &["sh", "-c", &script])]).await;
+    let status = rm.completed_status(&id).await;
+    assert_eq!(status.exit_status, 3, "{}", status.diagnostics);
+    assert!(!status.diagnostics.contains("secret"), "the stderr tail followed the link: {}", status.diagnostics);
+    for name in ["x.txt", "h.txt", "f.txt", "stderr"] {
+        let (code, body) = nm.get(&format!("/ws/v1/node/containerlogs/{id}/{name}")).await;
+        assert_eq!(code, 404, "{name}: {body}");
+        assert!(!body.contains("secret"), "{name}: {body}");
+        let (code, page) = nm.get(&format!("/node/containerlogs/{id}/alice/{name}")).await;
+        assert!(code == 404 && !page.contains("the node's secret"), "{name}: {page}");
+    }
+    let (_, c) = nm.get_json(&format!("/ws/v1/node/containers/{id}")).await;
+    assert_eq!(c["container"]["containerLogFiles"], serde_json::json!(["stdout"]), "{c}");
+    let (code, stdout) = nm.get(&format!("/ws/v1/node/containerlogs/{id}/stdout")).await;
+    assert_eq!((code, stdout.as_str()), (200, "done\n"));
+    nm.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn files_are_localized_once_verified_and_linked_and_a_bad_hash_fails_the_container() {
     let rm = TestRm::start(30).await;
     let mut nm = TestNm::start(&rm).await;

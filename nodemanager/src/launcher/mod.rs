@@ -89,10 +89,13 @@ pub(crate) fn launch(
     })
 }
 
-/// The last `STDERR_TAIL_BYTES` of the container's `stderr`, as text ("" when unreadable).
+/// The last `STDERR_TAIL_BYTES` of the container's `stderr`, as text ("" when unreadable, or when
+/// the container replaced it with a link: see `logfile`).
 pub(crate) async fn stderr_tail(layout: &Layout, spec: &LaunchSpec) -> String {
-    let path = layout.log_dir(spec.id).join("stderr");
-    let Ok(mut file) = tokio::fs::File::open(&path).await else { return String::new() };
+    let (layout, id) = (layout.clone(), spec.id);
+    let opened = tokio::task::spawn_blocking(move || crate::logfile::open(&layout, id, "stderr")).await;
+    let Ok(Ok(file)) = opened else { return String::new() };
+    let mut file = tokio::fs::File::from_std(file);
     let length = file.metadata().await.map(|m| m.len()).unwrap_or(0);
     let start = length.saturating_sub(STDERR_TAIL_BYTES);
     if file.seek(SeekFrom::Start(start)).await.is_err() {

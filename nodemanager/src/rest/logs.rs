@@ -1,8 +1,8 @@
 //! Container log files, read from disk so they outlive the container (and the NodeManager's memory
-//! of it): listing a log directory, serving one file, reading a file's tail for the pages.
+//! of it): listing a log directory, serving one file, reading a file's tail for the pages; every
+//! open goes through `logfile`, which follows no link the container left.
 
 use std::io::SeekFrom;
-use std::path::{Path, PathBuf};
 
 use axum::body::Body;
 use axum::http::header;
@@ -13,44 +13,39 @@ use weft_proto::ContainerId;
 use super::error::RestError;
 use crate::container::is_plain_name;
 use crate::dirs::Layout;
+use crate::logfile;
 
 pub(crate) fn parse_container_id(text: &str) -> Result<ContainerId, RestError> {
     text.parse().map_err(|e: weft_proto::IdError| RestError::bad_request(e.to_string()))
-}
-
-/// The log file `name` of `id`; a name that is not a plain file name (`..`, `a/b`) is refused.
-pub(crate) fn log_path(layout: &Layout, id: ContainerId, name: &str) -> Result<PathBuf, RestError> {
-    if !is_plain_name(name) {
-        return Err(RestError::bad_request(format!("invalid log file name {name:?}: expected a plain file name")));
-    }
-    Ok(layout.log_dir(id).join(name))
 }
 
 fn missing(id: ContainerId, name: &str) -> RestError {
     RestError::not_found(format!("Cannot find this log on the local disk: {name} of {id}"))
 }
 
-/// The regular files in a log directory, sorted; none when it does not exist.
-pub(crate) async fn log_files(dir: &Path) -> Vec<String> {
-    let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return Vec::new() };
-    let mut names = Vec::new();
-    while let Ok(Some(entry)) = entries.next_entry().await {
-        if entry.file_type().await.is_ok_and(|t| t.is_file()) {
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
+/// The regular files in the container's log directory, sorted; none when it does not exist.
+pub(crate) async fn log_files(layout: &Layout, id: ContainerId) -> Vec<String> {
+    let layout = layout.clone();
+    tokio::task::spawn_blocking(move || logfile::list(&layout, id)).await.unwrap_or_default()
+}
+
+/// Opens the log file `name` of `id` as `logfile::open` allows (no link followed, no escape).
+async fn open(layout: &Layout, id: ContainerId, name: &str) -> Result<tokio::fs::File, RestError> {
+    if !is_plain_name(name) {
+        return Err(RestError::bad_request(format!("invalid log file name {name:?}: expected a plain file name")));
     }
-    names.sort();
-    names
+    let (layout, owned) = (layout.clone(), name.to_owned());
+    let opened = tokio::task::spawn_blocking(move || logfile::open(&layout, id, &owned)).await;
+    match opened {
+        Ok(Ok(file)) => Ok(tokio::fs::File::from_std(file)),
+        _ => Err(missing(id, name)),
+    }
 }
 
 /// The whole file as `text/plain`, streamed, with `Last-Modified`.
 pub(crate) async fn serve(layout: &Layout, id: ContainerId, name: &str) -> Result<Response, RestError> {
-    let path = log_path(layout, id, name)?;
-    let file = tokio::fs::File::open(&path).await.map_err(|_| missing(id, name))?;
+    let file = open(layout, id, name).await?;
     let metadata = file.metadata().await.map_err(|_| missing(id, name))?;
-    if !metadata.is_file() {
-        return Err(missing(id, name));
-    }
     let mut headers = vec![
         (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
         (header::CONTENT_LENGTH, metadata.len().to_string()),
@@ -75,8 +70,7 @@ pub(crate) async fn tail(
     name: &str,
     max_bytes: u64,
 ) -> Result<(String, bool), RestError> {
-    let path = log_path(layout, id, name)?;
-    let mut file = tokio::fs::File::open(&path).await.map_err(|_| missing(id, name))?;
+    let mut file = open(layout, id, name).await?;
     let length = file.metadata().await.map_err(|_| missing(id, name))?.len();
     let start = length.saturating_sub(max_bytes);
     file.seek(SeekFrom::Start(start)).await.map_err(|e| RestError::internal(format!("reading {name}: {e}")))?;

@@ -84,7 +84,7 @@ async fn containers(State(nm): Shared) -> Response {
     let all: Vec<_> = nm.read(|core| core.containers().cloned().collect());
     let mut dtos = Vec::with_capacity(all.len());
     for c in &all {
-        let files = logs::log_files(&nm.layout.log_dir(c.spec.id)).await;
+        let files = logs::log_files(&nm.layout, c.spec.id).await;
         dtos.push(dto::container(&nm.info, c, files));
     }
     Json(dto::containers_body(dtos)).into_response()
@@ -94,7 +94,7 @@ async fn container(State(nm): Shared, Path(raw): Path<String>) -> RestResult {
     let id = logs::parse_container_id(&raw)?;
     let c = nm.read(|core| core.container(&id).cloned());
     let c = c.ok_or_else(|| RestError::not_found(format!("container with id, {id}, not found")))?;
-    let files = logs::log_files(&nm.layout.log_dir(id)).await;
+    let files = logs::log_files(&nm.layout, id).await;
     Ok(Json(json!({ "container": dto::container(&nm.info, &c, files) })).into_response())
 }
 

@@ -84,7 +84,7 @@ pub(super) async fn log_list(State(nm): Shared, Path((raw, user)): Path<(String,
         Ok(id) => id,
         Err(error) => return error_page(error),
     };
-    let files = logs::log_files(&nm.layout.log_dir(id)).await;
+    let files = logs::log_files(&nm.layout, id).await;
     if files.is_empty() {
         return error_page(RestError::not_found(format!("no logs of {id} on this node")));
     }
