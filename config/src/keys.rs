@@ -80,6 +80,18 @@ pub const KEYS: &[Key] = &[
     ),
     key("yarn.resourcemanager.cluster-id", "yarn_cluster", Kind::Text, "cluster name shown in /ws/v1/cluster/info"),
     key(
+        "yarn.acl.enable",
+        "false",
+        Kind::Bool,
+        "check who may view and kill applications: the owner, yarn.admin.acl and the application's own ACLs",
+    ),
+    key(
+        "yarn.admin.acl",
+        "*",
+        Kind::Text,
+        "Hadoop ACL (\"user1,user2 group1,group2\", * everyone, a space nobody) of those who may view and kill any application",
+    ),
+    key(
         "yarn.resourcemanager.am.max-attempts",
         "2",
         Kind::Int { min: 1, max: 1000 },
@@ -283,6 +295,54 @@ pub const KEYS: &[Key] = &[
         "false",
         Kind::Bool,
         "cap each container's CPU at its vcores with a CFS quota, instead of weights alone",
+    ),
+    key(
+        "yarn.nodemanager.container-executor.class",
+        "",
+        Kind::Text,
+        "LinuxContainerExecutor: containers run as the users below (needs root); DefaultContainerExecutor: as the NodeManager's own user; empty: Linux when the NodeManager runs as root, else Default",
+    ),
+    key(
+        "yarn.nodemanager.linux-container-executor.nonsecure-mode.limit-users",
+        "true",
+        Kind::Bool,
+        "true: every container runs as nonsecure-mode.local-user; false: as the user who submitted the application, who must exist on the node",
+    ),
+    key(
+        "yarn.nodemanager.linux-container-executor.nonsecure-mode.local-user",
+        "nobody",
+        Kind::Text,
+        "the user containers run as while limit-users is true",
+    ),
+    key(
+        "yarn.nodemanager.linux-container-executor.nonsecure-mode.user-pattern",
+        "^[_.A-Za-z0-9][-@_.A-Za-z0-9]{0,255}?[$]?$",
+        Kind::Text,
+        "a submitting user's name must match this regular expression to run containers as that user",
+    ),
+    key(
+        "weft.nodemanager.linux-container-executor.banned.users",
+        "root,yarn,hdfs,mapred,bin",
+        Kind::Text,
+        "users no container may run as (container-executor.cfg's banned.users); uid 0 is always refused",
+    ),
+    key(
+        "weft.nodemanager.linux-container-executor.min.user.id",
+        "1000",
+        Kind::Int { min: 0, max: 4_294_967_294 },
+        "the lowest uid a container may run as (container-executor.cfg's min.user.id)",
+    ),
+    key(
+        "weft.nodemanager.linux-container-executor.allowed.system.users",
+        "",
+        Kind::Text,
+        "users below min.user.id that may still run containers (container-executor.cfg's allowed.system.users)",
+    ),
+    key(
+        "weft.nodemanager.container.max-pids",
+        "8192",
+        Kind::Int { min: 16, max: 4_194_304 },
+        "processes and threads one container may have at once (its cgroup's pids.max): a fork bomb stays inside",
     ),
     key(
         "yarn.nodemanager.resource.percentage-physical-cpu-limit",

@@ -17,7 +17,7 @@ mod views;
 pub use error::{ConfigError, Problem};
 pub use keys::KEYS;
 pub use settings::Settings;
-pub use views::{ClientConfig, NmConfig, RmConfig};
+pub use views::{ClientConfig, ExecutorConfig, ExecutorKind, NmConfig, RmConfig};
 
 /// Exit status for a configuration or usage error (`EX_USAGE` from sysexits.h).
 pub const EXIT_USAGE: i32 = 64;

@@ -30,6 +30,10 @@ pub struct RmConfig {
     /// `yarn.resourcemanager.hostname` when set to a real host; else the daemon uses the bind host or the machine's name.
     pub hostname: String,
     pub cluster_id: String,
+    /// `yarn.acl.enable`: ACLs decide who may view and kill applications.
+    pub acl_enable: bool,
+    /// `yarn.admin.acl`, in Hadoop's ACL format; parsed where it is used.
+    pub admin_acl: String,
     pub am_max_attempts: u32,
     pub heartbeat_interval: Duration,
     pub nm_expiry: Duration,
@@ -58,6 +62,8 @@ impl RmConfig {
             webapp_address: s.text("yarn.resourcemanager.webapp.address").to_owned(),
             hostname: s.text("yarn.resourcemanager.hostname").to_owned(),
             cluster_id: s.text("yarn.resourcemanager.cluster-id").to_owned(),
+            acl_enable: flag(s, "yarn.acl.enable"),
+            admin_acl: s.text("yarn.admin.acl").to_owned(),
             am_max_attempts: s.int("yarn.resourcemanager.am.max-attempts") as u32,
             heartbeat_interval: ms(s, "yarn.resourcemanager.nodemanagers.heartbeat-interval-ms"),
             nm_expiry: ms(s, "yarn.nm.liveness-monitor.expiry-interval-ms"),
@@ -164,6 +170,35 @@ pub struct NmConfig {
     pub cgroups_strict_cpu: bool,
     /// `resource.percentage-physical-cpu-limit`, 1 to 100.
     pub cpu_limit_percent: u32,
+    /// Who containers run as (`container-executor.class` and the nonsecure-mode keys).
+    pub executor: ExecutorConfig,
+    /// `weft.nodemanager.container.max-pids`: each container cgroup's `pids.max`.
+    pub container_max_pids: u64,
+}
+
+/// Which container executor, as `yarn.nodemanager.container-executor.class` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutorKind {
+    /// Not set: Linux when the NodeManager runs as root, else Default.
+    Automatic,
+    /// YARN's LinuxContainerExecutor: containers as other users.
+    Linux,
+    /// YARN's DefaultContainerExecutor: containers as the NodeManager's user.
+    Default,
+}
+
+/// The container executor and its rules (YARN's LinuxContainerExecutor keys and
+/// container-executor.cfg's `banned.users`, `min.user.id`, `allowed.system.users`).
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    pub kind: ExecutorKind,
+    pub limit_users: bool,
+    pub local_user: String,
+    /// A regular expression; checked where it is compiled.
+    pub user_pattern: String,
+    pub banned_users: Vec<String>,
+    pub min_user_id: u32,
+    pub allowed_system_users: Vec<String>,
 }
 
 impl NmConfig {
@@ -197,8 +232,46 @@ impl NmConfig {
             cgroups_hierarchy: cgroups_hierarchy(s)?,
             cgroups_strict_cpu: flag(s, "yarn.nodemanager.linux-container-executor.cgroups.strict-resource-usage"),
             cpu_limit_percent: s.int("yarn.nodemanager.resource.percentage-physical-cpu-limit") as u32,
+            executor: executor(s)?,
+            container_max_pids: s.int("weft.nodemanager.container.max-pids") as u64,
         })
     }
+}
+
+fn names(settings: &Settings, key: &str) -> Vec<String> {
+    settings.text(key).split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect()
+}
+
+fn executor(s: &Settings) -> Result<ExecutorConfig, ConfigError> {
+    const KEY: &str = "yarn.nodemanager.container-executor.class";
+    let raw = s.text(KEY).trim();
+    let simple = raw.rsplit('.').next().unwrap_or_default();
+    let kind = match simple {
+        "" => ExecutorKind::Automatic,
+        "LinuxContainerExecutor" => ExecutorKind::Linux,
+        "DefaultContainerExecutor" => ExecutorKind::Default,
+        _ => {
+            return Err(ConfigError {
+                source_name: s.source_name().to_owned(),
+                problems: vec![Problem {
+                    key: KEY.into(),
+                    message: format!(
+                        "value {raw:?}: expected org.apache.hadoop.yarn.server.nodemanager.LinuxContainerExecutor or \
+                         org.apache.hadoop.yarn.server.nodemanager.DefaultContainerExecutor (or the class name alone)"
+                    ),
+                }],
+            })
+        }
+    };
+    Ok(ExecutorConfig {
+        kind,
+        limit_users: flag(s, "yarn.nodemanager.linux-container-executor.nonsecure-mode.limit-users"),
+        local_user: s.text("yarn.nodemanager.linux-container-executor.nonsecure-mode.local-user").trim().to_owned(),
+        user_pattern: s.text("yarn.nodemanager.linux-container-executor.nonsecure-mode.user-pattern").to_owned(),
+        banned_users: names(s, "weft.nodemanager.linux-container-executor.banned.users"),
+        min_user_id: s.int("weft.nodemanager.linux-container-executor.min.user.id") as u32,
+        allowed_system_users: names(s, "weft.nodemanager.linux-container-executor.allowed.system.users"),
+    })
 }
 
 fn flag(settings: &Settings, key: &str) -> bool {

@@ -26,6 +26,7 @@ use crate::launcher::NodeEnv;
 use crate::localizer::Localizer;
 use crate::monitor::Checks;
 use crate::nm::{Enforcement, Nm, NmParts, NodeInfo};
+use crate::run_as::Executor;
 use crate::{resources, rest, watcher};
 
 /// How long a last heartbeat may take at shutdown.
@@ -117,6 +118,18 @@ fn build(config: &NmConfig, total: Resource, listeners: &Listeners) -> anyhow::R
     };
     let max_completed = config.max_completed_containers;
     let enforcement = enforcement(config);
+    let executor =
+        Executor::from_config(&config.executor, nix::unistd::geteuid().is_root()).map_err(anyhow::Error::msg)?;
+    if let Executor::Linux(_) = executor {
+        for (key, dirs) in
+            [("yarn.nodemanager.local-dirs", &config.local_dirs), ("yarn.nodemanager.log-dirs", &config.log_dirs)]
+        {
+            for dir in dirs {
+                open_to_container_users(dir).map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
+            }
+        }
+    }
+    tracing::info!(executor = ?executor, "containers run as");
     Ok(Nm::new(NmParts {
         info,
         layout,
@@ -125,7 +138,34 @@ fn build(config: &NmConfig, total: Resource, listeners: &Listeners) -> anyhow::R
         sigkill_delay: config.sigkill_delay,
         max_completed,
         enforcement,
+        executor,
     }))
+}
+
+/// Containers running as other users must reach `dir`: it gets mode 0755, and every directory
+/// above it must let others pass (o+x), or the NodeManager says which one does not.
+fn open_to_container_users(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("cannot set the mode of {}: {e}", dir.display()))?;
+    for ancestor in dir.ancestors().skip(1) {
+        let mode = std::fs::metadata(ancestor)
+            .map_err(|e| format!("cannot inspect {}: {e}", ancestor.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o001 == 0 {
+            return Err(format!(
+                "containers run as other users (LinuxContainerExecutor) but cannot reach {}: {} has mode {:04o}; \
+                 allow others through it (chmod o+x {}), move the directory, or set \
+                 yarn.nodemanager.container-executor.class: DefaultContainerExecutor",
+                dir.display(),
+                ancestor.display(),
+                mode & 0o7777,
+                ancestor.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The resources only this NodeManager may use: its local and log directories, and its cgroup
@@ -166,6 +206,7 @@ fn enforcement(config: &NmConfig) -> Enforcement {
             cpus: online_cpus(),
             limit_percent: config.cpu_limit_percent,
         },
+        max_pids: config.container_max_pids,
     };
     let result = Cgroups::set_up(&setup);
     let cgroups_status = cgroups::status(&result, &setup.hierarchy);

@@ -53,6 +53,24 @@ impl Layout {
         &self.log_dirs[0]
     }
 
+    /// The root-owned directories on the way to a container's own ones, which every container
+    /// user must be able to pass: the local and log dirs themselves, `usercache`, the user's
+    /// directory and its `appcache` in every local dir, and the application's log directory.
+    pub(crate) fn passages(&self, user: &str, id: ContainerId) -> Vec<PathBuf> {
+        let mut passages = Vec::new();
+        for dir in &self.local_dirs {
+            let usercache = dir.join("usercache");
+            passages.extend([
+                dir.clone(),
+                usercache.clone(),
+                usercache.join(user),
+                usercache.join(user).join("appcache"),
+            ]);
+        }
+        passages.extend([self.log_root().clone(), self.log_root().join(id.application().to_string())]);
+        passages
+    }
+
     /// `<first log-dir>/<app>/<container>/`, holding `stdout` and `stderr`; kept after the end.
     pub(crate) fn log_dir(&self, id: ContainerId) -> PathBuf {
         self.log_root().join(id.application().to_string()).join(id.to_string())

@@ -28,6 +28,7 @@ mod nm;
 mod node;
 mod resources;
 mod rest;
+mod run_as;
 mod runner;
 mod watcher;
 

@@ -132,6 +132,11 @@ async fn download(staging: &Staging, cache_dir: &Path, resource: &LocalResource)
         .map_err(|e| io_error("set permissions of", temp.path(), e))?;
     let dir = cache_dir.join(&resource.sha256);
     std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, e))?;
+    // Readable by containers running as other users, whatever the NodeManager's umask.
+    for open in [cache_dir, dir.as_path()] {
+        std::fs::set_permissions(open, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| io_error("set the mode of", open, e))?;
+    }
     let target = dir.join(&resource.name);
     temp.persist(&target).map_err(|e| io_error("rename into", &target, e.error))?;
     tracing::info!(name = %resource.name, sha256 = %resource.sha256, bytes = got.bytes, "file localized");

@@ -21,6 +21,7 @@ use crate::localizer::Localizer;
 use crate::metrics::Metrics;
 use crate::monitor::{Checks, Usage};
 use crate::node::{ContainerStatus, MemoryPolicy, NmCore, StartError, UnknownContainer, Work};
+use crate::run_as::Executor;
 use crate::{clock, runner};
 
 /// Who this node is.
@@ -47,6 +48,7 @@ pub(crate) struct NmParts {
     pub(crate) sigkill_delay: Duration,
     pub(crate) max_completed: usize,
     pub(crate) enforcement: Enforcement,
+    pub(crate) executor: Executor,
 }
 
 /// How containers are held to their resources.
@@ -92,6 +94,8 @@ pub(crate) struct Nm {
     pub(crate) metrics: Metrics,
     pub(crate) sigkill_delay: Duration,
     pub(crate) enforcement: Enforcement,
+    /// Who containers run as.
+    pub(crate) executor: Executor,
     /// The ResourceManager's container-token keys: what every start is checked against.
     pub(crate) authority: Authority,
     inner: Mutex<Inner>,
@@ -105,7 +109,7 @@ pub(crate) struct Nm {
 
 impl Nm {
     pub(crate) fn new(parts: NmParts) -> Arc<Nm> {
-        let NmParts { info, layout, localizer, url_cache, sigkill_delay, max_completed, enforcement } = parts;
+        let NmParts { info, layout, localizer, url_cache, sigkill_delay, max_completed, enforcement, executor } = parts;
         let memory = enforcement.memory_policy();
         Arc::new(Nm {
             metrics: Metrics::new(info.total),
@@ -115,6 +119,7 @@ impl Nm {
             url_cache,
             sigkill_delay,
             enforcement,
+            executor,
             authority: Authority::default(),
             inner: Mutex::new(Inner { core: NmCore::new(max_completed, memory), runners: HashMap::new() }),
             completions: Notify::new(),
@@ -135,6 +140,7 @@ impl Nm {
 
     /// Accepts a container and starts its runner.
     pub(crate) fn start(self: &Arc<Self>, spec: LaunchSpec) -> Result<(), StartError> {
+        let account = self.executor.account_for(&spec.user).map_err(StartError::RunAs)?;
         let (inbox, receiver) = mpsc::unbounded_channel();
         let effects = {
             let mut inner = self.lock();
@@ -142,8 +148,9 @@ impl Nm {
             inner.runners.insert(spec.id, inbox);
             effects
         };
-        tracing::info!(container_id = %spec.id, user = %spec.user, "container accepted");
-        self.tasks.spawn(runner::run(self.clone(), spec, effects, receiver));
+        let run_as = account.as_ref().map_or("(the NodeManager's user)", |a| a.name.as_str());
+        tracing::info!(container_id = %spec.id, user = %spec.user, run_as, "container accepted");
+        self.tasks.spawn(runner::run(self.clone(), spec, account, effects, receiver));
         Ok(())
     }
 

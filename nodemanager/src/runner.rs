@@ -17,14 +17,22 @@ use crate::cgroups::ContainerCgroup;
 use crate::container::{Effect, Event, LaunchSpec, ProcessExit};
 use crate::launcher::{self, Stopped};
 use crate::nm::Nm;
+use crate::run_as::Account;
 use crate::watcher;
 
 /// Runs the container to DONE, starting with `first`.
-pub(crate) async fn run(nm: Arc<Nm>, spec: LaunchSpec, first: Vec<Effect>, inbox: UnboundedReceiver<Vec<Effect>>) {
+pub(crate) async fn run(
+    nm: Arc<Nm>,
+    spec: LaunchSpec,
+    account: Option<Account>,
+    first: Vec<Effect>,
+    inbox: UnboundedReceiver<Vec<Effect>>,
+) {
     let span = tracing::info_span!("container", container_id = %spec.id, app_id = %spec.id.application());
     let runner = Runner {
         nm,
         spec: Arc::new(spec),
+        account,
         inbox,
         inbox_open: true,
         localizing: None,
@@ -38,6 +46,8 @@ pub(crate) async fn run(nm: Arc<Nm>, spec: LaunchSpec, first: Vec<Effect>, inbox
 struct Runner {
     nm: Arc<Nm>,
     spec: Arc<LaunchSpec>,
+    /// The local user the process runs as (`None`: the NodeManager's own).
+    account: Option<Account>,
     inbox: UnboundedReceiver<Vec<Effect>>,
     inbox_open: bool,
     localizing: Option<BoxFuture<'static, Result<(), String>>>,
@@ -164,7 +174,7 @@ impl Runner {
             return self.step(Event::LaunchFailed { exit_code: -1, message });
         }
         let procs_files = self.cgroup.as_ref().map(ContainerCgroup::procs_files);
-        match launcher::launch(&self.spec, &self.nm.info.env, &self.nm.layout, procs_files) {
+        match launcher::launch(&self.spec, &self.nm.info.env, &self.nm.layout, procs_files, self.account.as_ref()) {
             Ok(child) => {
                 let Some(pid) = child.id() else {
                     return self.step(Event::LaunchFailed { exit_code: -1, message: "the process vanished".into() });
@@ -259,6 +269,7 @@ async fn localize(nm: Arc<Nm>, spec: Arc<LaunchSpec>) -> Result<(), String> {
     if let Err(error) = tokio::fs::create_dir_all(&work_dir).await {
         return Err(format!("Failed to localize: cannot create {}: {error}", work_dir.display()));
     }
+    launcher::identity::check_real_dir(&work_dir).map_err(|e| format!("Failed to localize: {e}"))?;
     nm.localizer.localize_into(&spec.local_resources, &work_dir).await.map_err(|e| e.to_string())?;
     if let Some(hadoop) = &spec.hadoop {
         let tokens = work_dir.join(crate::launcher::TOKEN_FILE);

@@ -56,7 +56,17 @@ pub(crate) fn nm_with(dir: &std::path::Path, sigkill_delay: Duration, enforcemen
         env,
         default_user: "nm".into(),
     };
-    Nm::new(NmParts { info, layout, localizer, url_cache, sigkill_delay, max_completed: 100, enforcement })
+    Nm::new(NmParts {
+        info,
+        layout,
+        localizer,
+        url_cache,
+        sigkill_delay,
+        max_completed: 100,
+        enforcement,
+        // These tests run binaries of the checkout, which another user may not reach.
+        executor: crate::run_as::Executor::NodeManagerUser,
+    })
 }
 
 pub(crate) fn container_id(n: u64) -> ContainerId {

@@ -29,6 +29,8 @@ pub(crate) struct Setup {
     /// Relative path of plain names, e.g. `hadoop-yarn`.
     pub(crate) hierarchy: String,
     pub(crate) cpu: CpuPolicy,
+    /// `pids.max` of each container's group (`weft.nodemanager.container.max-pids`).
+    pub(crate) max_pids: u64,
 }
 
 /// Whether containers are held in cgroups, as `/ws/v1/node/info` reports it.
@@ -48,6 +50,8 @@ struct Dirs {
     cpu: PathBuf,
     /// v1 only; v2 accounts CPU in `cpu.stat` of the one directory.
     cpuacct: Option<PathBuf>,
+    /// The pids controller's directory, when it is available (v2: the one directory).
+    pids: Option<PathBuf>,
 }
 
 /// The node's cgroups: version, where the NodeManager's group is, how CPU is shared.
@@ -57,6 +61,7 @@ pub(crate) struct Cgroups {
     hierarchy: String,
     dirs: Dirs,
     cpu: CpuPolicy,
+    max_pids: u64,
 }
 
 /// A cgroup operation that failed, with the path and the OS error.
@@ -94,14 +99,18 @@ fn locate(hierarchy: &str) -> Result<(Version, Dirs), String> {
             ));
         }
         let dir = root.join(hierarchy);
-        return Ok((Version::V2, Dirs { memory: dir.clone(), cpu: dir, cpuacct: None }));
+        let pids = have.contains(&"pids").then(|| dir.clone());
+        return Ok((Version::V2, Dirs { memory: dir.clone(), cpu: dir, cpuacct: None, pids }));
     }
     let v1 = V1::new();
     let mount = |controller: Controllers| v1.get_mount_point(controller).map(|(point, _root)| point.join(hierarchy));
     let memory = mount(Controllers::Mem);
     let cpu = mount(Controllers::Cpu);
     match (memory, cpu) {
-        (Some(memory), Some(cpu)) => Ok((Version::V1, Dirs { memory, cpu, cpuacct: mount(Controllers::CpuAcct) })),
+        (Some(memory), Some(cpu)) => {
+            let (cpuacct, pids) = (mount(Controllers::CpuAcct), mount(Controllers::Pids));
+            Ok((Version::V1, Dirs { memory, cpu, cpuacct, pids }))
+        }
         (None, _) if mount_points().is_empty() => Err("no cgroup file system is mounted".into()),
         (None, _) => Err("the cgroup v1 memory controller is not mounted".into()),
         (_, None) => Err("the cgroup v1 cpu controller is not mounted".into()),
@@ -116,12 +125,13 @@ fn hierarchy_of(version: Version) -> Box<dyn Hierarchy> {
 }
 
 /// The controllers a container's group is made in.
-fn controllers(version: Version) -> Vec<String> {
+fn controllers(version: Version, pids: bool) -> Vec<String> {
     let names: &[&str] = match version {
         Version::V1 => &["memory", "cpu", "cpuacct"],
         Version::V2 => &["memory", "cpu"],
     };
-    names.iter().map(|s| (*s).to_owned()).collect()
+    let pids = pids.then_some("pids");
+    names.iter().copied().chain(pids).map(str::to_owned).collect()
 }
 
 fn read(path: &Path) -> Option<String> {
@@ -136,9 +146,14 @@ impl Cgroups {
             return Err("turned off by weft.nodemanager.cgroups.enabled".into());
         }
         let (version, dirs) = locate(&setup.hierarchy)?;
-        let cgroups = Cgroups { version, hierarchy: setup.hierarchy.clone(), dirs, cpu: setup.cpu };
-        let group =
-            Cgroup::load_with_specified_controllers(hierarchy_of(version), &cgroups.hierarchy, controllers(version));
+        let has_pids = dirs.pids.is_some();
+        let cgroups =
+            Cgroups { version, hierarchy: setup.hierarchy.clone(), dirs, cpu: setup.cpu, max_pids: setup.max_pids };
+        let group = Cgroup::load_with_specified_controllers(
+            hierarchy_of(version),
+            &cgroups.hierarchy,
+            controllers(version, has_pids),
+        );
         if let Err(e) = group.create() {
             let uid = nix::unistd::geteuid();
             let who = if uid.is_root() { String::new() } else { format!("not root (euid {uid}) and ") };
@@ -184,7 +199,11 @@ impl Cgroups {
 
     fn group(&self, id: &ContainerId) -> Cgroup {
         let path = format!("{}/{id}", self.hierarchy);
-        Cgroup::load_with_specified_controllers(hierarchy_of(self.version), path, controllers(self.version))
+        Cgroup::load_with_specified_controllers(
+            hierarchy_of(self.version),
+            path,
+            controllers(self.version, self.dirs.pids.is_some()),
+        )
     }
 
     /// A container's group, made with its limits; refused when a group of that name already holds
@@ -201,14 +220,14 @@ impl Cgroups {
         let group = self.group(id);
         group.create().map_err(|e| error("create", &container.dirs.memory, cause(&e)))?;
         let limits = ContainerLimits::new(self.version, resource.memory_mb, resource.vcores, self.cpu);
-        if let Err(e) = self.apply(&group, limits) {
+        if let Err(e) = self.apply(&group, limits, container.dirs.pids.as_deref()) {
             let _ = container.remove();
             return Err(e);
         }
         Ok(container)
     }
 
-    fn apply(&self, group: &Cgroup, limits: ContainerLimits) -> Result<(), CgroupError> {
+    fn apply(&self, group: &Cgroup, limits: ContainerLimits, pids: Option<&Path>) -> Result<(), CgroupError> {
         let memory =
             group.controller_of::<MemController>().ok_or_else(|| CgroupError("no memory controller".into()))?;
         let bytes = i64::try_from(limits.memory_bytes).unwrap_or(i64::MAX);
@@ -220,7 +239,12 @@ impl Cgroups {
             None => (-1, files::CFS_PERIOD_US),
         };
         cpu.set_cfs_quota_and_period(Some(quota), Some(period))
-            .map_err(|e| error("set the CPU quota of", &self.dirs.cpu, cause(&e)))
+            .map_err(|e| error("set the CPU quota of", &self.dirs.cpu, cause(&e)))?;
+        if let Some(dir) = pids {
+            let file = dir.join("pids.max");
+            std::fs::write(&file, self.max_pids.to_string()).map_err(|e| error("write", &file, e))?;
+        }
+        Ok(())
     }
 
     /// The handle of a container's group (which may not exist).
@@ -232,6 +256,7 @@ impl Cgroups {
                 memory: self.dirs.memory.join(&name),
                 cpu: self.dirs.cpu.join(&name),
                 cpuacct: self.dirs.cpuacct.as_ref().map(|d| d.join(&name)),
+                pids: self.dirs.pids.as_ref().map(|d| d.join(&name)),
             },
         }
     }
@@ -323,7 +348,7 @@ impl ContainerCgroup {
     /// The directories of the group, one per controller (one in all for v2).
     fn dirs(&self) -> Vec<&Path> {
         let mut dirs = vec![self.dirs.memory.as_path()];
-        for dir in [Some(&self.dirs.cpu), self.dirs.cpuacct.as_ref()].into_iter().flatten() {
+        for dir in [Some(&self.dirs.cpu), self.dirs.cpuacct.as_ref(), self.dirs.pids.as_ref()].into_iter().flatten() {
             if !dirs.contains(&dir.as_path()) {
                 dirs.push(dir);
             }
@@ -466,6 +491,7 @@ mod tests {
             enabled: false,
             hierarchy: "weft-never".into(),
             cpu: CpuPolicy { strict: false, cpus: 1, limit_percent: 100 },
+            max_pids: 8192,
         };
         let result = Cgroups::set_up(&setup);
         let s = status(&result, &setup.hierarchy);

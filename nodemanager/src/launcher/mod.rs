@@ -2,6 +2,7 @@
 //! own session and process group; and stops process trees (`stop`).
 
 mod env;
+pub(crate) mod identity;
 mod stop;
 pub(crate) mod tree;
 
@@ -10,7 +11,7 @@ pub(crate) use stop::{stop_tree, sweep_group, Stopped};
 
 use std::ffi::CString;
 use std::io::SeekFrom;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -18,6 +19,7 @@ use tokio::process::{Child, Command};
 
 use crate::container::{LaunchSpec, STDERR_TAIL_BYTES};
 use crate::dirs::Layout;
+use crate::run_as::Account;
 
 /// The token file of a container launched from a Hadoop launch context, in its working directory
 /// (`HADOOP_TOKEN_FILE_LOCATION`), as YARN names it.
@@ -47,21 +49,35 @@ fn create_dir(path: &Path) -> Result<(), LaunchError> {
 }
 
 /// Starts the container's process in its working directory, in a new session; with `cgroup`
-/// (the `cgroup.procs` files of its groups) it joins them before its first instruction.
+/// (the `cgroup.procs` files of its groups) it joins them before its first instruction; with
+/// `account` its directories become that user's and the process runs as that user.
 pub(crate) fn launch(
     spec: &LaunchSpec,
     node: &NodeEnv,
     layout: &Layout,
     cgroup: Option<Vec<CString>>,
+    account: Option<&Account>,
 ) -> Result<Child, LaunchError> {
     let work_dir = layout.work_dir(&spec.user, spec.id);
+    let tmp_dir = work_dir.join("tmp");
     let log_dir = layout.log_dir(spec.id);
     let app_local_dirs = layout.app_local_dirs(&spec.user, spec.id.application());
     for dir in app_local_dirs.iter().chain([&work_dir, &log_dir]) {
         create_dir(dir)?;
     }
+    identity::check_real_dir(&work_dir)?;
+    create_dir(&tmp_dir)?;
     let stdout = create_file(&log_dir.join("stdout"))?;
     let stderr = create_file(&log_dir.join("stderr"))?;
+    if let Some(account) = account {
+        let passages = layout.passages(&spec.user, spec.id);
+        let passages: Vec<&Path> = passages.iter().map(PathBuf::as_path).collect();
+        let mut dirs: Vec<&Path> = app_local_dirs.iter().map(PathBuf::as_path).collect();
+        dirs.extend([work_dir.as_path(), tmp_dir.as_path(), log_dir.as_path()]);
+        let (out, err, tokens) = (log_dir.join("stdout"), log_dir.join("stderr"), work_dir.join(TOKEN_FILE));
+        identity::hand_over_all(account, &passages, &dirs, &[&out, &err, &tokens])?;
+    }
+    let switch = account.map(identity::Switch::new);
     let dirs = env::ContainerDirs { work_dir: &work_dir, log_dir: &log_dir, app_local_dirs: &app_local_dirs };
     let argv = env::argv(spec, &log_dir);
     let mut command = Command::new(&argv[0]);
@@ -76,11 +92,16 @@ pub(crate) fn launch(
         .kill_on_drop(false);
     let procs_files = cgroup.unwrap_or_default();
     // SAFETY: the hook only makes async-signal-safe calls (open/write/close on paths prepared
-    // before the fork, setsid) and allocates nothing.
+    // before the fork, setsid, the identity switch's system calls) and allocates nothing. It joins
+    // the cgroup while still root, and only then becomes the container's user.
     unsafe {
         command.pre_exec(move || {
             crate::cgroups::join_in_child(&procs_files)?;
-            nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from)
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            match &switch {
+                Some(switch) => switch.apply(),
+                None => Ok(()),
+            }
         });
     }
     command.spawn().map_err(|error| LaunchError {

@@ -24,6 +24,9 @@ pub(crate) enum StartError {
     ShuttingDown,
     #[error("application {0} has finished on this node")]
     AppFinished(ApplicationId),
+    /// The container executor has no local user for the application's user.
+    #[error("{0}")]
+    RunAs(String),
 }
 
 /// A container id this node does not know.

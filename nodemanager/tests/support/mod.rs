@@ -249,10 +249,18 @@ impl TestNm {
         TestNm::start_with(rm, "").await
     }
 
-    /// Starts one with `extra` YAML lines after the test's own.
+    /// Starts one with `extra` YAML lines after the test's own. Containers run as the test's own
+    /// user (they run programs of the checkout, which other users may not reach) unless `extra`
+    /// names a container executor.
     pub async fn start_with(rm: &TestRm, extra: &str) -> TestNm {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let hierarchy = test_hierarchy();
+        let executor = if extra.contains("yarn.nodemanager.container-executor.class") {
+            ""
+        } else {
+            "yarn.nodemanager.container-executor.class: DefaultContainerExecutor\n"
+        };
         let yaml = format!(
             "yarn.resourcemanager.address: {rm}\n\
              yarn.resourcemanager.resource-tracker.address: {rm}\n\
@@ -263,7 +271,7 @@ impl TestNm {
              yarn.nodemanager.sleep-delay-before-sigkill.ms: 100\n\
              yarn.nodemanager.local-dirs: {local}\n\
              yarn.nodemanager.log-dirs: {logs}\n\
-             yarn.nodemanager.linux-container-executor.cgroups.hierarchy: {hierarchy}\n{extra}",
+             yarn.nodemanager.linux-container-executor.cgroups.hierarchy: {hierarchy}\n{executor}{extra}",
             rm = rm.address,
             local = dir.path().join("local").display(),
             logs = dir.path().join("logs").display(),
@@ -349,10 +357,19 @@ pub const RM_KEY_SECRET: &[u8] = b"the test ResourceManager's container-token se
 
 /// A container token for `container` on the NodeManager at `node`, signed with `key`.
 pub fn sign_with(key: &MasterKey, container: &str, node: &str) -> Vec<u8> {
+    sign_for(key, container, node, "alice")
+}
+
+/// A container token of `user`'s application, signed by the test ResourceManager.
+pub fn sign_as(container: &str, node: &str, user: &str) -> Vec<u8> {
+    sign_for(&MasterKey::new(RM_KEY_ID, RM_KEY_SECRET.to_vec()), container, node, user)
+}
+
+fn sign_for(key: &MasterKey, container: &str, node: &str, user: &str) -> Vec<u8> {
     let grant = Grant {
         container: container.parse().expect("a container id"),
         node,
-        user: "alice",
+        user,
         memory_mb: 1024,
         vcores: 1,
         priority: 1,
