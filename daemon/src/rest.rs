@@ -37,6 +37,16 @@ impl RemoteException {
         }
     }
 
+    /// A caller the request may not be made by (YARN's `ForbiddenException`, 403).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        RemoteException {
+            status: StatusCode::FORBIDDEN,
+            exception: "ForbiddenException",
+            java_class: "org.apache.hadoop.yarn.webapp.ForbiddenException",
+            message: message.into(),
+        }
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::web_application(StatusCode::INTERNAL_SERVER_ERROR, message.into())
     }

@@ -4,6 +4,9 @@
 use std::fmt::Display;
 use std::time::Duration;
 
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::service::Interceptor;
 use tonic::transport::{Channel, Endpoint};
 use weft_proto::pb::application_client_client::ApplicationClientClient;
 use weft_proto::pb::staging_client::StagingClient;
@@ -44,9 +47,29 @@ pub(crate) fn call_error(
     }
 }
 
+/// Names the calling user on every call (`weft-user`), as Hadoop's client names it in its
+/// connection context: the ResourceManager decides kills and report details by it when ACLs are on.
+#[derive(Clone)]
+pub(crate) struct AsUser(Option<MetadataValue<Ascii>>);
+
+impl AsUser {
+    fn current() -> AsUser {
+        AsUser(submitting_user().parse().ok())
+    }
+}
+
+impl Interceptor for AsUser {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(user) = &self.0 {
+            request.metadata_mut().insert(weft_proto::USER_METADATA, user.clone());
+        }
+        Ok(request)
+    }
+}
+
 /// The ResourceManager's client port: application reports and staging share one connection.
 pub(crate) struct Rm {
-    pub(crate) apps: ApplicationClientClient<Channel>,
+    pub(crate) apps: ApplicationClientClient<InterceptedService<Channel, AsUser>>,
     pub(crate) staging: StagingClient<Channel>,
     address: String,
 }
@@ -55,7 +78,8 @@ impl Rm {
     pub(crate) async fn connect(address: &str) -> Result<Rm, CliError> {
         let channel = connect(RESOURCE_MANAGER, address).await?;
         Ok(Rm {
-            apps: ApplicationClientClient::new(channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            apps: ApplicationClientClient::with_interceptor(channel.clone(), AsUser::current())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
             staging: StagingClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES),
             address: address.to_owned(),
         })
@@ -108,6 +132,14 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with(&format!("cannot reach the ResourceManager at {address}: ")), "{text}");
         assert_eq!(err.exit_code(), 1);
+    }
+
+    #[test]
+    fn every_call_names_the_submitting_user() {
+        let request = AsUser::current().call(tonic::Request::new(())).unwrap();
+        let sent = request.metadata().get(weft_proto::USER_METADATA).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(sent, Some(submitting_user()));
+        assert!(!submitting_user().is_empty());
     }
 
     #[test]

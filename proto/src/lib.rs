@@ -25,6 +25,9 @@ pub mod spark_pb {
 /// The gRPC metadata key under which an application master sends its attempt's AMRM token (the
 /// encoded `hadoop.common.TokenProto`) with every ApplicationMaster call.
 pub const AMRM_TOKEN_METADATA: &str = "weft-amrm-token-bin";
+/// The gRPC metadata key under which a client names the user it calls as (YARN's simple
+/// authentication: the ResourceManager trusts it). A call without it is anonymous (`dr.who`).
+pub const USER_METADATA: &str = "weft-user";
 /// The environment variable that hands a Weft AM its attempt's AMRM token (hex of the encoded
 /// `TokenProto`): set by the ResourceManager's AM launcher, and by `weft submit` for its unmanaged AM.
 pub const AMRM_TOKEN_ENV: &str = "WEFT_AMRM_TOKEN";

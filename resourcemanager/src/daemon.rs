@@ -12,13 +12,13 @@ use tokio_util::task::TaskTracker;
 use weft_config::RmConfig;
 use weft_proto::pb;
 
-use crate::core::{CoreConfig, RmCore};
+use crate::core::{AclPolicy, CoreConfig, RmCore};
 use crate::grpc::{AmService, ClientService, StagingService, TrackerService, MAX_MESSAGE_BYTES};
 use crate::hadoop::{ClientProtocol, MasterProtocol};
 use crate::staging::StagingStore;
 use crate::state::{Rm, RmInfo};
 use crate::tokens::Keys;
-use crate::{clock, launcher, rest};
+use crate::{callers, clock, launcher, rest};
 
 /// The addresses the daemon bound, as clients should dial them.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -87,6 +87,7 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         container_allocation_expiry_ms: config.container_allocation_expiry.as_millis() as u64,
         max_completed_apps: config.max_completed_apps,
         max_kill_records: config.max_kill_records,
+        acls: AclPolicy::new(config.acl_enable, &config.admin_acl, &callers::daemon_user()),
     });
     let Listeners { client, scheduler, tracker, webapp, addresses } = listeners;
     let info = RmInfo {

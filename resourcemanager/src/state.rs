@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use tokio::sync::mpsc;
 
 use crate::clock;
-use crate::core::{Effect, RmCore};
+use crate::core::{Caller, Effect, RmCore};
 use crate::tokens::Keys;
 
 /// Facts about this ResourceManager that pages and reports show.
@@ -47,5 +47,11 @@ impl Rm {
             let _ = self.effects.send(effect);
         }
         result
+    }
+
+    /// The caller a request names (empty: anonymous), with its groups when ACLs are on.
+    pub fn caller(&self, user: &str) -> Caller {
+        let acls_on = self.with(|core, _| core.config().acls.is_enabled());
+        crate::callers::caller(user, acls_on)
     }
 }

@@ -33,6 +33,7 @@ fn submission(id: weft_proto::ApplicationId) -> Submission {
         max_app_attempts: 1,
         unmanaged_am: true,
         tags: vec![],
+        acls: Default::default(),
     }
 }
 

@@ -47,6 +47,8 @@ fn submission(app: ApplicationId, plan: &ShellPlan, weft: pb::LocalResource) -> 
         max_app_attempts: plan.max_app_attempts.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
         unmanaged_am: false,
         tags: Vec::new(),
+        view_acls: String::new(),
+        modify_acls: String::new(),
     }
 }
 

@@ -115,6 +115,8 @@ fn base(app: ApplicationId, plan: &SubmitPlan, user: String) -> pb::ApplicationS
         max_app_attempts: plan.max_app_attempts.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
         unmanaged_am: false,
         tags: Vec::new(),
+        view_acls: String::new(),
+        modify_acls: String::new(),
     }
 }
 

@@ -57,6 +57,8 @@ pub struct Submission {
     pub max_app_attempts: u32,
     pub unmanaged_am: bool,
     pub tags: Vec<String>,
+    /// Who besides the owner and the admins may view and modify it (when `yarn.acl.enable` is on).
+    pub acls: super::acl::AppAcls,
 }
 
 #[derive(Debug, Clone)]

@@ -180,6 +180,7 @@ impl World {
                     max_app_attempts: 0,
                     unmanaged_am: false,
                     tags: vec![],
+                    acls: Default::default(),
                 };
                 self.core.submit(submission, now).unwrap();
                 self.apps.push(id);

@@ -34,6 +34,9 @@ pub enum RmError {
     NotCurrentAttempt { attempt: ApplicationAttemptId, current: ApplicationAttemptId },
     #[error("application attempt {attempt} is {state}; {what}")]
     AttemptState { attempt: ApplicationAttemptId, state: weft_proto::states::AttemptState, what: &'static str },
+    /// YARN's words (ClientRMService): `User {user} cannot perform operation MODIFY_APP on {app}`.
+    #[error("User {user} cannot perform operation {access} on {app}")]
+    AccessDenied { user: String, access: crate::core::AccessType, app: ApplicationId },
     #[error("invalid final status {0:?}: an application master finishes with SUCCEEDED, FAILED or KILLED")]
     InvalidFinalStatus(String),
 }

@@ -6,6 +6,7 @@
 //! Intent and observed are kept apart: the core records what it granted, and NodeManager heartbeats
 //! report what runs; a container missing from a report is "not reported yet", never "gone".
 
+mod acl;
 mod app;
 mod apps;
 mod container;
@@ -24,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use weft_proto::{ApplicationAttemptId, ApplicationId, ContainerId, NodeId, Resource};
 
+pub use acl::{AccessControlList, AccessType, AclPolicy, AppAcls, Caller, ANONYMOUS_USER};
 pub use app::{App, Attempt, LaunchSpec, LocalFile, Submission};
 pub use apps::AskRequest;
 pub use container::{MemoryUsage, ReportedContainer, RmContainer};
@@ -50,6 +52,8 @@ pub struct CoreConfig {
     pub max_completed_apps: usize,
     /// Kill records kept for the kill feed.
     pub max_kill_records: usize,
+    /// `yarn.acl.enable` and `yarn.admin.acl`: who may view and kill which application.
+    pub acls: AclPolicy,
 }
 
 impl CoreConfig {
@@ -66,6 +70,7 @@ impl CoreConfig {
             container_allocation_expiry_ms: 600_000,
             max_completed_apps: 1000,
             max_kill_records: 1000,
+            acls: AclPolicy::disabled(),
         }
     }
 }

@@ -3,6 +3,7 @@
 use weft_proto::states::{AppState, ContainerState, NodeState};
 use weft_proto::{ApplicationAttemptId, ApplicationId, ContainerId, NodeId, Resource};
 
+use super::acl::{AccessType, Caller};
 use super::app::App;
 use super::container::{ReportedContainer, RmContainer};
 use super::error::RmError;
@@ -89,6 +90,32 @@ pub struct KillFilter {
 impl RmCore {
     pub fn app(&self, id: ApplicationId) -> Result<&App, RmError> {
         self.apps.get(&id).ok_or(RmError::UnknownApplication(id))
+    }
+
+    /// Whether `caller` may `access` `app`: always with ACLs off, else its owner, an admin, or
+    /// someone its ACL for `access` names.
+    pub fn may(&self, app: &App, caller: &Caller, access: AccessType) -> bool {
+        self.config.acls.allows(caller, access, &app.submission.user, &app.submission.acls)
+    }
+
+    /// The application, when `caller` may `access` it; an unknown id is still
+    /// [`RmError::UnknownApplication`].
+    pub fn authorized(&self, id: ApplicationId, caller: &Caller, access: AccessType) -> Result<&App, RmError> {
+        let app = self.app(id)?;
+        if self.may(app, caller, access) {
+            Ok(app)
+        } else {
+            Err(RmError::AccessDenied { user: caller.user.clone(), access, app: id })
+        }
+    }
+
+    /// Whether `caller` may view application `id`; one the ResourceManager no longer knows is
+    /// viewable only with ACLs off (its owner is forgotten).
+    pub fn may_view(&self, id: ApplicationId, caller: &Caller) -> bool {
+        match self.apps.get(&id) {
+            Some(app) => self.may(app, caller, AccessType::ViewApp),
+            None => !self.config.acls.is_enabled(),
+        }
     }
 
     /// Applications matching `filter`, oldest first, at most `filter.limit`.

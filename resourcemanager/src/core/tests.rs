@@ -34,6 +34,7 @@ fn submission(id: ApplicationId) -> Submission {
         max_app_attempts: 0,
         unmanaged_am: false,
         tags: vec![],
+        acls: Default::default(),
     }
 }
 

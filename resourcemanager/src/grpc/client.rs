@@ -7,10 +7,11 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 use weft_proto::pb::{self, application_client_server::ApplicationClient};
 use weft_proto::states::{AppState, NodeState};
+use weft_proto::USER_METADATA;
 
 use super::convert;
 use super::status::{invalid, to_status};
-use crate::core::AppFilter;
+use crate::core::{AccessType, AppFilter, Caller};
 use crate::state::Rm;
 
 pub struct ClientService {
@@ -20,6 +21,13 @@ pub struct ClientService {
 impl ClientService {
     pub fn new(rm: Arc<Rm>) -> Self {
         ClientService { rm }
+    }
+
+    /// Who a call comes from: the user its `weft-user` metadata names, trusted as YARN's simple
+    /// authentication trusts the client's claim; anonymous (`dr.who`) without it.
+    fn caller<T>(&self, request: &Request<T>) -> Caller {
+        let user = request.metadata().get(USER_METADATA).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        self.rm.caller(user.trim())
     }
 }
 
@@ -49,14 +57,19 @@ impl ApplicationClient for ClientService {
         &self,
         request: Request<pb::GetApplicationReportRequest>,
     ) -> Result<Response<pb::GetApplicationReportResponse>, Status> {
+        let caller = self.caller(&request);
         let id = convert::app_id(&request.into_inner().application_id)?;
         let info = &self.rm.info;
         let keys = &self.rm.keys;
         let report = self.rm.with(|core, _| {
             core.app(id).map(|app| {
-                let mut report = convert::app_report(app, core, info);
-                // An unmanaged AM runs at its submitter's: the report is how it gets its token.
-                if app.submission.unmanaged_am && !app.state.is_final() {
+                let full = core.may(app, &caller, AccessType::ViewApp);
+                let mut report = convert::app_report(app, core, info, full);
+                // An unmanaged AM runs at its submitter's: the report is how it gets its token
+                // (with ACLs on, only its owner gets it, as in YARN).
+                let acls_on = core.config().acls.is_enabled();
+                let to_owner = !acls_on || caller.user == app.submission.user;
+                if app.submission.unmanaged_am && !app.state.is_final() && to_owner {
                     let attempt = app.current_attempt().id;
                     report.am_rm_token = keys.amrm_token(attempt, &info.scheduler_address).encode_to_vec();
                 }
@@ -70,6 +83,7 @@ impl ApplicationClient for ClientService {
         &self,
         request: Request<pb::GetApplicationsRequest>,
     ) -> Result<Response<pb::GetApplicationsResponse>, Status> {
+        let caller = self.caller(&request);
         let pb::GetApplicationsRequest { states, queue, user, limit } = request.into_inner();
         let states = states.iter().map(|s| s.parse::<AppState>()).collect::<Result<Vec<_>, _>>().map_err(invalid)?;
         if limit < 0 {
@@ -83,9 +97,12 @@ impl ApplicationClient for ClientService {
             ..Default::default()
         };
         let info = &self.rm.info;
-        let applications = self
-            .rm
-            .with(|core, _| core.apps(&filter).into_iter().map(|a| convert::app_report(a, core, info)).collect());
+        let applications = self.rm.with(|core, _| {
+            core.apps(&filter)
+                .into_iter()
+                .map(|a| convert::app_report(a, core, info, core.may(a, &caller, AccessType::ViewApp)))
+                .collect()
+        });
         Ok(Response::new(pb::GetApplicationsResponse { applications }))
     }
 
@@ -93,12 +110,14 @@ impl ApplicationClient for ClientService {
         &self,
         request: Request<pb::KillApplicationRequest>,
     ) -> Result<Response<pb::KillApplicationResponse>, Status> {
+        let caller = self.caller(&request);
         let pb::KillApplicationRequest { application_id, diagnostics } = request.into_inner();
         let id = convert::app_id(&application_id)?;
         let who = request_origin(&diagnostics);
         let (killed, state) = self
             .rm
             .with(|core, now| {
+                core.authorized(id, &caller, AccessType::ModifyApp)?;
                 let killed = core.kill(id, who, now)?;
                 Ok((killed, core.app(id)?.state))
             })
@@ -130,9 +149,10 @@ impl ApplicationClient for ClientService {
         &self,
         request: Request<pb::GetApplicationAttemptsRequest>,
     ) -> Result<Response<pb::GetApplicationAttemptsResponse>, Status> {
+        let caller = self.caller(&request);
         let id = convert::app_id(&request.into_inner().application_id)?;
         let attempts = self.rm.with(|core, _| {
-            let app = core.app(id)?;
+            let app = core.authorized(id, &caller, AccessType::ViewApp)?;
             Ok(app
                 .attempts
                 .iter()
@@ -158,6 +178,7 @@ impl ApplicationClient for ClientService {
         &self,
         request: Request<pb::GetContainersRequest>,
     ) -> Result<Response<pb::GetContainersResponse>, Status> {
+        let caller = self.caller(&request);
         let id = request.into_inner().id;
         let containers = self.rm.with(|core, _| {
             let (app, list) = if id.starts_with("appattempt_") {
@@ -167,7 +188,7 @@ impl ApplicationClient for ClientService {
                 let app = convert::app_id(&id)?;
                 (app, core.app_containers(app).map_err(to_status)?)
             };
-            let user = core.app(app).map_err(to_status)?.submission.user.clone();
+            let user = core.authorized(app, &caller, AccessType::ViewApp).map_err(to_status)?.submission.user.clone();
             Ok::<_, Status>(list.into_iter().map(|c| convert::container_report(c, &user)).collect())
         })?;
         Ok(Response::new(pb::GetContainersResponse { containers }))

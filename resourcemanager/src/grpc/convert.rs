@@ -8,8 +8,8 @@ use weft_proto::{ApplicationAttemptId, ApplicationId, ContainerId, NodeId, Resou
 
 use super::status::invalid;
 use crate::core::{
-    App, ClusterMetrics, LaunchSpec, LocalFile, MemoryUsage, Node, ReportedContainer, RmContainer, RmCore, Submission,
-    Utilization,
+    AccessControlList, App, AppAcls, ClusterMetrics, LaunchSpec, LocalFile, MemoryUsage, Node, ReportedContainer,
+    RmContainer, RmCore, Submission, Utilization,
 };
 use crate::state::RmInfo;
 
@@ -76,6 +76,8 @@ pub(crate) fn submission(ctx: Option<pb::ApplicationSubmissionContext>) -> Resul
         max_app_attempts,
         unmanaged_am,
         tags,
+        view_acls,
+        modify_acls,
     } = ctx.ok_or_else(|| invalid("the submission context is missing"))?;
     if max_app_attempts < 0 {
         return Err(invalid(format!("max app attempts must be at least 0, got {max_app_attempts}")));
@@ -91,7 +93,13 @@ pub(crate) fn submission(ctx: Option<pb::ApplicationSubmissionContext>) -> Resul
         max_app_attempts: max_app_attempts as u32,
         unmanaged_am,
         tags,
+        acls: AppAcls { view: acl(&view_acls), modify: acl(&modify_acls) },
     })
+}
+
+/// An application ACL as given; empty is "not given" (nobody beyond the owner and the admins).
+fn acl(text: &str) -> Option<AccessControlList> {
+    (!text.is_empty()).then(|| AccessControlList::parse(text))
 }
 
 pub(crate) fn reported(status: pb::ContainerStatus) -> Result<ReportedContainer, Status> {
@@ -184,7 +192,35 @@ pub(crate) fn tracking_url(app: &App, info: &RmInfo) -> String {
     }
 }
 
-pub(crate) fn app_report(app: &App, core: &RmCore, info: &RmInfo) -> pb::ApplicationReport {
+/// An application's report; without VIEW_APP (`full` false) only what YARN shows anyone: ids,
+/// user, name, queue, type, states and times, with "N/A" for diagnostics, tracking URL and AM host.
+pub(crate) fn app_report(app: &App, core: &RmCore, info: &RmInfo, full: bool) -> pb::ApplicationReport {
+    let report = full_app_report(app, core, info);
+    if full {
+        return report;
+    }
+    pb::ApplicationReport {
+        progress: 0.0,
+        diagnostics: NOT_AVAILABLE.into(),
+        current_attempt_id: String::new(),
+        am_container_id: String::new(),
+        am_host: NOT_AVAILABLE.into(),
+        am_rpc_port: -1,
+        tracking_url: NOT_AVAILABLE.into(),
+        allocated: None,
+        running_containers: -1,
+        memory_seconds: -1,
+        vcore_seconds: -1,
+        am_node_http_address: String::new(),
+        am_rm_token: Vec::new(),
+        ..report
+    }
+}
+
+/// What YARN's reports say for a field the caller may not see.
+pub(crate) const NOT_AVAILABLE: &str = "N/A";
+
+fn full_app_report(app: &App, core: &RmCore, info: &RmInfo) -> pb::ApplicationReport {
     let attempt = app.current_attempt();
     let (allocated, running) = core.app_allocated(app.id());
     let s = &app.submission;

@@ -11,6 +11,7 @@ pub(crate) fn to_status(error: RmError) -> Status {
         | RmError::UnknownContainer(_)
         | RmError::UnknownNode(_) => Code::NotFound,
         RmError::AlreadySubmitted(_) => Code::AlreadyExists,
+        RmError::AccessDenied { .. } => Code::PermissionDenied,
         RmError::AlreadyFinished { .. } | RmError::NotCurrentAttempt { .. } | RmError::AttemptState { .. } => {
             Code::FailedPrecondition
         }

@@ -64,6 +64,7 @@ proptest! {
             max_app_attempts: 0,
             unmanaged_am: true,
             tags: vec![],
+            acls: Default::default(),
         };
         core.submit(submission, T0).unwrap();
         let attempt = id.attempt(1);

@@ -31,7 +31,7 @@ use weft_hadoop_ipc::yarn::{
 use weft_hadoop_ipc::{Call, Handler, Identity, RpcError};
 use weft_proto::{ApplicationAttemptId, ApplicationId};
 
-use crate::core::{AppFilter, RmError};
+use crate::core::{AccessType, AppFilter, Caller, RmError};
 use crate::state::Rm;
 
 /// The protocol name Hadoop's client puts on every call to the client port.
@@ -45,6 +45,11 @@ pub struct ClientProtocol {
 impl ClientProtocol {
     pub fn new(rm: Arc<Rm>) -> ClientProtocol {
         ClientProtocol { rm }
+    }
+
+    /// The caller of `call`: its connection's user, with that user's groups when ACLs are on.
+    fn who(&self, call: &Call) -> Caller {
+        self.rm.caller(&caller(call))
     }
 
     fn answer(&self, call: &Call) -> Result<Vec<u8>, RpcError> {
@@ -71,15 +76,19 @@ impl ClientProtocol {
                 let request: GetApplicationReportRequestProto = call.decode()?;
                 let id = app_id(request.application_id.as_ref())?;
                 let info = &self.rm.info;
+                let who = self.who(call);
                 let report = self
                     .rm
-                    .with(|core, _| core.app(id).map(|app| records::app_report(app, core, info)))
+                    .with(|core, _| {
+                        core.app(id).map(|app| records::app_report(app, core, info, core.may(app, &who, VIEW)))
+                    })
                     .map_err(rm_error)?;
                 Ok(GetApplicationReportResponseProto { application_report: Some(report) }.encode_to_vec())
             }
             "getApplications" => {
                 let request: GetApplicationsRequestProto = call.decode()?;
                 let info = &self.rm.info;
+                let who = self.who(call);
                 let filter = AppFilter::default();
                 let types: Vec<String> = request.application_types.iter().map(|t| t.to_ascii_uppercase()).collect();
                 let applications = self.rm.with(|core, _| {
@@ -88,7 +97,7 @@ impl ClientProtocol {
                         .filter(|a| {
                             types.is_empty() || types.contains(&a.submission.application_type.to_ascii_uppercase())
                         })
-                        .map(|a| records::app_report(a, core, info))
+                        .map(|a| records::app_report(a, core, info, core.may(a, &who, VIEW)))
                         .filter(|r| {
                             request.application_states.is_empty()
                                 || request.application_states.contains(&(r.yarn_application_state() as i32))
@@ -104,8 +113,14 @@ impl ClientProtocol {
                     "" => "Application killed by user.".to_string(),
                     given => given.to_string(),
                 };
+                let who = self.who(call);
                 // Killing an application that has ended already is complete at once, as in YARN.
-                self.rm.with(|core, now| core.kill(id, diagnostics, now)).map_err(rm_error)?;
+                self.rm
+                    .with(|core, now| {
+                        core.authorized(id, &who, AccessType::ModifyApp)?;
+                        core.kill(id, diagnostics, now)
+                    })
+                    .map_err(rm_error)?;
                 Ok(KillApplicationResponseProto { is_kill_completed: Some(true) }.encode_to_vec())
             }
             "getClusterMetrics" => {
@@ -132,11 +147,12 @@ impl ClientProtocol {
                     return Err(RpcError::application(exceptions::YARN, message));
                 }
                 let info = &self.rm.info;
+                let who = self.who(call);
                 let queue_info = self.rm.with(|core, _| {
                     let apps = if request.include_applications() {
                         core.apps(&AppFilter::default())
                             .into_iter()
-                            .map(|a| records::app_report(a, core, info))
+                            .map(|a| records::app_report(a, core, info, core.may(a, &who, VIEW)))
                             .collect()
                     } else {
                         Vec::new()
@@ -148,15 +164,17 @@ impl ClientProtocol {
             "getApplicationAttemptReport" => {
                 let request: GetApplicationAttemptReportRequestProto = call.decode()?;
                 let attempt = attempt_id(request.application_attempt_id.as_ref())?;
+                let who = self.who(call);
                 let report = self.rm.with(|core, _| {
-                    let app = core.app(attempt.application)?;
-                    app.attempts
-                        .iter()
-                        .find(|a| a.id == attempt)
+                    let app = core.app(attempt.application).map_err(|e| attempt_error(e, attempt))?;
+                    if !core.may(app, &who, VIEW) {
+                        return Err(unseen(&who, format!("attempt {attempt}")));
+                    }
+                    let found = app.attempts.iter().find(|a| a.id == attempt);
+                    found
                         .map(records::attempt_report)
-                        .ok_or(RmError::UnknownAttempt(attempt))
-                });
-                let report = report.map_err(|e| attempt_error(e, attempt))?;
+                        .ok_or_else(|| attempt_error(RmError::UnknownAttempt(attempt), attempt))
+                })?;
                 Ok(GetApplicationAttemptReportResponseProto { application_attempt_report: Some(report) }
                     .encode_to_vec())
             }
@@ -165,27 +183,34 @@ impl ClientProtocol {
                 let id = request.container_id.as_ref().and_then(ids::container_id).ok_or_else(|| {
                     RpcError::application(exceptions::YARN, "the request names no valid container id")
                 })?;
+                let who = self.who(call);
                 let report = self.rm.with(|core, _| {
-                    let user = core.app(id.application())?.submission.user.clone();
-                    core.container(id).map(|c| records::container_report(c, &user))
-                });
-                let report = report.map_err(|_| {
-                    RpcError::application(
-                        exceptions::CONTAINER_NOT_FOUND,
-                        format!("Container with id '{id}' doesn't exist in RM."),
-                    )
+                    let not_found = |_| {
+                        RpcError::application(
+                            exceptions::CONTAINER_NOT_FOUND,
+                            format!("Container with id '{id}' doesn't exist in RM."),
+                        )
+                    };
+                    let app = core.app(id.application()).map_err(not_found)?;
+                    if !core.may(app, &who, VIEW) {
+                        return Err(unseen(&who, format!("aplication {}", id.application())));
+                    }
+                    core.container(id).map(|c| records::container_report(c, &app.submission.user)).map_err(not_found)
                 })?;
                 Ok(GetContainerReportResponseProto { container_report: Some(report) }.encode_to_vec())
             }
             "getContainers" => {
                 let request: GetContainersRequestProto = call.decode()?;
                 let attempt = attempt_id(request.application_attempt_id.as_ref())?;
+                let who = self.who(call);
                 let containers = self.rm.with(|core, _| {
-                    let user = core.app(attempt.application)?.submission.user.clone();
-                    let containers = core.attempt_containers(attempt)?;
-                    Ok(containers.into_iter().map(|c| records::container_report(c, &user)).collect())
-                });
-                let containers = containers.map_err(|e| attempt_error(e, attempt))?;
+                    let app = core.app(attempt.application).map_err(|e| attempt_error(e, attempt))?;
+                    if !core.may(app, &who, VIEW) {
+                        return Err(unseen(&who, format!("aplication {}", attempt.application)));
+                    }
+                    let containers = core.attempt_containers(attempt).map_err(|e| attempt_error(e, attempt))?;
+                    Ok(containers.into_iter().map(|c| records::container_report(c, &app.submission.user)).collect())
+                })?;
                 Ok(GetContainersResponseProto { containers }.encode_to_vec())
             }
             _ => Err(RpcError::no_such_method(call)),
@@ -233,9 +258,22 @@ fn app_id(proto: Option<&ApplicationIdProto>) -> Result<ApplicationId, RpcError>
         .ok_or_else(|| RpcError::application(exceptions::YARN, "the request names no valid application id"))
 }
 
+const VIEW: AccessType = AccessType::ViewApp;
+
+/// YARN's refusal of a report to a caller without VIEW_APP, e.g. `User mallory does not have
+/// privilage to see this aplication application_…` (YARN's spelling, which its clients print).
+fn unseen(who: &Caller, what: String) -> RpcError {
+    RpcError::application(exceptions::YARN, format!("User {} does not have privilage to see this {what}", who.user))
+}
+
 /// The core's refusals as the exceptions YARN's client rethrows.
 fn rm_error(error: RmError) -> RpcError {
     match error {
+        // ClientRMService wraps the AccessControlException in a YarnException, whose message is
+        // the cause's `toString()`.
+        RmError::AccessDenied { .. } => {
+            RpcError::application(exceptions::YARN, format!("java.security.AccessControlException: {error}"))
+        }
         RmError::UnknownApplication(id) => RpcError::application(
             exceptions::APPLICATION_NOT_FOUND,
             format!(

@@ -4,16 +4,18 @@
 use prost::Message;
 use weft_hadoop_ipc::ids;
 use weft_hadoop_ipc::yarn::{
-    ApplicationAttemptReportProto, ApplicationReportProto, ApplicationResourceUsageReportProto,
-    ApplicationSubmissionContextProto, ContainerReportProto, ContainerStateProto, ExecutionTypeProto,
-    FinalApplicationStatusProto, NodeIdProto, NodeReportProto, NodeStateProto, PriorityProto, QueueInfoProto,
-    QueueStateProto, QueueStatisticsProto, ResourceProto, YarnApplicationAttemptStateProto, YarnApplicationStateProto,
-    YarnClusterMetricsProto,
+    ApplicationAccessTypeProto, ApplicationAttemptReportProto, ApplicationReportProto,
+    ApplicationResourceUsageReportProto, ApplicationSubmissionContextProto, ContainerLaunchContextProto,
+    ContainerReportProto, ContainerStateProto, ExecutionTypeProto, FinalApplicationStatusProto, NodeIdProto,
+    NodeReportProto, NodeStateProto, PriorityProto, QueueInfoProto, QueueStateProto, QueueStatisticsProto,
+    ResourceProto, YarnApplicationAttemptStateProto, YarnApplicationStateProto, YarnClusterMetricsProto,
 };
 use weft_proto::states::{AppState, FinalStatus};
 use weft_proto::{NodeId, Resource};
 
-use crate::core::{App, Attempt, ClusterMetrics, LaunchSpec, Node, RmContainer, RmCore, Submission};
+use crate::core::{
+    AccessControlList, App, AppAcls, Attempt, ClusterMetrics, LaunchSpec, Node, RmContainer, RmCore, Submission,
+};
 use crate::state::RmInfo;
 
 pub(crate) fn resource(r: Resource) -> ResourceProto {
@@ -42,9 +44,41 @@ pub(crate) fn final_status(status: FinalStatus) -> FinalApplicationStatusProto {
     }
 }
 
+/// What `getApplicationReport` answers to a caller without VIEW_APP (`full` false), as YARN's
+/// `RMAppImpl.createAndGetApplicationReport` does: ids, user, name, queue, type, states and times,
+/// with "N/A" for host, tracking URLs and diagnostics, no attempt, progress 0 and usage -1.
+pub(crate) fn app_report(app: &App, core: &RmCore, info: &RmInfo, full: bool) -> ApplicationReportProto {
+    let report = full_app_report(app, core, info);
+    if full {
+        return report;
+    }
+    let none = || Some("N/A".to_string());
+    let unknown = Some(resource(Resource::new(-1, -1)));
+    ApplicationReportProto {
+        host: none(),
+        rpc_port: Some(-1),
+        tracking_url: none(),
+        original_tracking_url: none(),
+        diagnostics: none(),
+        progress: Some(0.0),
+        current_application_attempt_id: None,
+        app_resource_usage: Some(ApplicationResourceUsageReportProto {
+            num_used_containers: Some(-1),
+            num_reserved_containers: Some(-1),
+            used_resources: unknown.clone(),
+            reserved_resources: unknown.clone(),
+            needed_resources: unknown,
+            memory_seconds: Some(-1),
+            vcore_seconds: Some(-1),
+            ..Default::default()
+        }),
+        ..report
+    }
+}
+
 /// What `getApplicationReport` answers: every field Spark's client reads (state, final status,
 /// diagnostics, AM host and port, queue, start time, tracking URL, user, attempt).
-pub(crate) fn app_report(app: &App, core: &RmCore, info: &RmInfo) -> ApplicationReportProto {
+fn full_app_report(app: &App, core: &RmCore, info: &RmInfo) -> ApplicationReportProto {
     let attempt = app.current_attempt();
     let s = &app.submission;
     let (allocated, running) = core.app_allocated(app.id());
@@ -208,7 +242,23 @@ pub(crate) fn submission(ctx: ApplicationSubmissionContextProto, user: &str) -> 
         max_app_attempts: ctx.max_app_attempts() as u32,
         unmanaged_am: ctx.unmanaged_am(),
         tags: ctx.application_tags.clone(),
+        acls: ctx.am_container_spec.as_ref().map(app_acls).unwrap_or_default(),
     })
+}
+
+/// YARN's `application_ACLs` (Spark fills them from `spark.acls.enable`, `spark.ui.view.acls` and
+/// `spark.modify.acls`); an entry of an access type Weft does not know is ignored.
+fn app_acls(spec: &ContainerLaunchContextProto) -> AppAcls {
+    let mut acls = AppAcls::default();
+    for entry in &spec.application_acls {
+        let acl = Some(AccessControlList::parse(entry.acl()));
+        match entry.access_type.and_then(|t| ApplicationAccessTypeProto::try_from(t).ok()) {
+            Some(ApplicationAccessTypeProto::AppaccessViewApp) => acls.view = acl,
+            Some(ApplicationAccessTypeProto::AppaccessModifyApp) => acls.modify = acl,
+            None => {}
+        }
+    }
+    acls
 }
 
 #[cfg(test)]

@@ -221,8 +221,10 @@ pub(crate) struct AppInfo {
     progress: f32,
     #[serde(rename = "trackingUI")]
     tracking_ui: &'static str,
-    tracking_url: String,
-    diagnostics: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracking_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diagnostics: Option<String>,
     cluster_id: u64,
     application_type: String,
     application_tags: String,
@@ -231,23 +233,30 @@ pub(crate) struct AppInfo {
     launch_time: u64,
     finished_time: u64,
     elapsed_time: u64,
-    am_container_logs: String,
-    am_host_http_address: String,
-    #[serde(rename = "amRPCAddress")]
-    am_rpc_address: String,
-    #[serde(rename = "allocatedMB")]
-    allocated_mb: i64,
-    #[serde(rename = "allocatedVCores")]
-    allocated_vcores: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    am_container_logs: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    am_host_http_address: Option<String>,
+    #[serde(rename = "amRPCAddress", skip_serializing_if = "Option::is_none")]
+    am_rpc_address: Option<String>,
+    #[serde(rename = "allocatedMB", skip_serializing_if = "Option::is_none")]
+    allocated_mb: Option<i64>,
+    #[serde(rename = "allocatedVCores", skip_serializing_if = "Option::is_none")]
+    allocated_vcores: Option<i32>,
     #[serde(rename = "reservedMB")]
     reserved_mb: i64,
     #[serde(rename = "reservedVCores")]
     reserved_vcores: i32,
-    running_containers: i32,
-    memory_seconds: i64,
-    vcore_seconds: i64,
-    queue_usage_percentage: f32,
-    cluster_usage_percentage: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    running_containers: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vcore_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queue_usage_percentage: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster_usage_percentage: Option<f32>,
     #[serde(rename = "preemptedResourceMB")]
     preempted_resource_mb: i64,
     #[serde(rename = "preemptedResourceVCores")]
@@ -274,7 +283,11 @@ fn tracking_ui(app: &App) -> &'static str {
     }
 }
 
-pub(crate) fn app_info(app: &App, core: &RmCore, info: &RmInfo, now_ms: u64) -> AppInfo {
+/// An application as `/apps` shows it. Without VIEW_APP (`full` false) the fields YARN's `AppInfo`
+/// fills only for callers with access are left out: diagnostics, tracking URL, the AM's addresses
+/// and logs, and resource use.
+pub(crate) fn app_info(app: &App, core: &RmCore, info: &RmInfo, now_ms: u64, full: bool) -> AppInfo {
+    let shown = |value: String| full.then_some(value);
     let attempt = app.current_attempt();
     let s = &app.submission;
     let (allocated, running) = core.app_allocated(app.id());
@@ -290,8 +303,8 @@ pub(crate) fn app_info(app: &App, core: &RmCore, info: &RmInfo, now_ms: u64) -> 
         final_status: app.final_status,
         progress: app.progress,
         tracking_ui: tracking_ui(app),
-        tracking_url: crate::grpc::tracking_url(app, info),
-        diagnostics: app.diagnostics.clone(),
+        tracking_url: shown(crate::grpc::tracking_url(app, info)),
+        diagnostics: shown(app.diagnostics.clone()),
         cluster_id: info.cluster_timestamp,
         application_type: s.application_type.clone(),
         application_tags: s.tags.join(","),
@@ -300,22 +313,22 @@ pub(crate) fn app_info(app: &App, core: &RmCore, info: &RmInfo, now_ms: u64) -> 
         launch_time: app.attempts.first().map_or(0, |a| a.started_ms),
         finished_time: app.finished_ms,
         elapsed_time: end.saturating_sub(app.started_ms),
-        am_container_logs: container_logs_link(attempt, &s.user),
-        am_host_http_address: attempt.am_node_http_address.clone(),
-        am_rpc_address: if attempt.host.is_empty() {
+        am_container_logs: shown(container_logs_link(attempt, &s.user)),
+        am_host_http_address: shown(attempt.am_node_http_address.clone()),
+        am_rpc_address: shown(if attempt.host.is_empty() {
             String::new()
         } else {
             format!("{}:{}", attempt.host, attempt.rpc_port)
-        },
-        allocated_mb: allocated.memory_mb,
-        allocated_vcores: allocated.vcores,
+        }),
+        allocated_mb: full.then_some(allocated.memory_mb),
+        allocated_vcores: full.then_some(allocated.vcores),
         reserved_mb: 0,
         reserved_vcores: 0,
-        running_containers: if app.state.is_final() { -1 } else { running },
-        memory_seconds: app.memory_seconds,
-        vcore_seconds: app.vcore_seconds,
-        queue_usage_percentage: share,
-        cluster_usage_percentage: share,
+        running_containers: full.then_some(if app.state.is_final() { -1 } else { running }),
+        memory_seconds: full.then_some(app.memory_seconds),
+        vcore_seconds: full.then_some(app.vcore_seconds),
+        queue_usage_percentage: full.then_some(share),
+        cluster_usage_percentage: full.then_some(share),
         preempted_resource_mb: 0,
         preempted_resource_vcores: 0,
         num_non_am_container_preempted: 0,

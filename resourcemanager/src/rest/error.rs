@@ -15,6 +15,7 @@ impl From<RmError> for RestError {
                 RestError::not_found(format!("java.lang.Exception: nodeId, {id}, is not found"))
             }
             RmError::UnknownAttempt(_) | RmError::UnknownContainer(_) => RestError::not_found(error.to_string()),
+            RmError::AccessDenied { .. } => RestError::forbidden(error.to_string()),
             _ => RestError::bad_request(error.to_string()),
         }
     }

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use weft_proto::states::{AppState, FinalStatus, NodeState};
 use weft_proto::{ApplicationAttemptId, ApplicationId, NodeId};
 
-use crate::core::{AppFilter, KillFilter, KillReason};
+use crate::core::{AccessType, AppFilter, Caller, KillFilter, KillReason, RmError};
 use crate::staging::StagingStore;
 use crate::state::Rm;
 use error::RestError;
@@ -55,6 +55,27 @@ pub fn router(rm: Arc<Rm>, staging: StagingStore) -> Router {
 
 /// The largest request body the web port reads (the state PUT needs a few bytes).
 const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The user a request names with `?user.name=` (Hadoop's simple HTTP authentication, trusted as
+/// YARN's simple mode trusts it); empty without one, which [`Rm::caller`] takes as anonymous
+/// (`dr.who`, Hadoop's static web user).
+pub(crate) struct UserName(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for UserName {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = Query::<std::collections::HashMap<String, String>>::try_from_uri(&parts.uri);
+        let user = query.ok().and_then(|Query(mut q)| q.remove("user.name")).unwrap_or_default();
+        Ok(UserName(user.trim().to_owned()))
+    }
+}
+
+impl UserName {
+    fn caller(&self, rm: &Rm) -> Caller {
+        rm.caller(&self.0)
+    }
+}
 
 fn json(value: Value) -> Response {
     Json(value).into_response()
@@ -135,7 +156,11 @@ fn app_filter(query: &std::collections::HashMap<String, String>) -> Result<AppFi
     })
 }
 
-async fn apps(State(rm): Shared, Query(query): Query<std::collections::HashMap<String, String>>) -> RestResult {
+async fn apps(
+    State(rm): Shared,
+    user: UserName,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> RestResult {
     let filter = app_filter(&query)?;
     if let (Some(b), Some(e)) = (filter.started_begin_ms, filter.started_end_ms) {
         if b > e {
@@ -143,15 +168,21 @@ async fn apps(State(rm): Shared, Query(query): Query<std::collections::HashMap<S
         }
     }
     let info = rm.info.clone();
-    let list: Vec<_> =
-        rm.with(|core, now| core.apps(&filter).into_iter().map(|a| dto::app_info(a, core, &info, now)).collect());
+    let caller = user.caller(&rm);
+    let list: Vec<_> = rm.with(|core, now| {
+        let shown = |a| dto::app_info(a, core, &info, now, core.may(a, &caller, AccessType::ViewApp));
+        core.apps(&filter).into_iter().map(shown).collect()
+    });
     Ok(json(if list.is_empty() { json!({ "apps": null }) } else { json!({ "apps": { "app": list } }) }))
 }
 
-async fn app(State(rm): Shared, Path(id): Path<String>) -> RestResult {
+async fn app(State(rm): Shared, Path(id): Path<String>, user: UserName) -> RestResult {
     let id = parse_app_id(&id)?;
     let info = rm.info.clone();
-    let app = rm.with(|core, now| core.app(id).map(|a| dto::app_info(a, core, &info, now)))?;
+    let caller = user.caller(&rm);
+    let app = rm.with(|core, now| {
+        core.app(id).map(|a| dto::app_info(a, core, &info, now, core.may(a, &caller, AccessType::ViewApp)))
+    })?;
     Ok(json(json!({ "app": app })))
 }
 
@@ -170,10 +201,12 @@ async fn app_state(State(rm): Shared, Path(id): Path<String>) -> RestResult {
 }
 
 /// `PUT /apps/{id}/state` with `{"state":"KILLED"}`: 202 (with Location) when the kill starts, 200
-/// when the application had already ended, 400 for any other target state or a malformed body.
+/// when the application had already ended, 400 for any other target state or a malformed body,
+/// 403 when ACLs are on and the caller may not modify the application.
 async fn put_app_state(
     State(rm): Shared,
     Path(id): Path<String>,
+    user: UserName,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> RestResult {
     let id = parse_app_id(&id)?;
@@ -187,10 +220,20 @@ async fn put_app_state(
     if !target.eq_ignore_ascii_case("KILLED") {
         return Err(RestError::bad_request("Only 'KILLED' is allowed as a target state."));
     }
-    let (killed, state) = rm.with(|core, now| {
-        let killed = core.kill(id, "Application killed by user through the REST API.".into(), now)?;
-        Ok::<_, crate::core::RmError>((killed, core.app(id)?.state))
-    })?;
+    let caller = user.caller(&rm);
+    let (killed, state) = rm
+        .with(|core, now| {
+            core.authorized(id, &caller, AccessType::ModifyApp)?;
+            let killed = core.kill(id, "Application killed by user through the REST API.".into(), now)?;
+            Ok::<_, RmError>((killed, core.app(id)?.state))
+        })
+        .map_err(|e| match e {
+            // RMWebServices' words for this refusal.
+            RmError::AccessDenied { user, app, .. } => {
+                RestError::forbidden(format!("Unauthorized attempt to kill appid {app} by remote user {user}"))
+            }
+            other => other.into(),
+        })?;
     let body = Json(json!({ "state": state }));
     if killed {
         let location = format!("/ws/v1/cluster/apps/{id}/state");
@@ -200,23 +243,30 @@ async fn put_app_state(
     }
 }
 
-async fn attempts(State(rm): Shared, Path(id): Path<String>) -> RestResult {
+async fn attempts(State(rm): Shared, Path(id): Path<String>, user: UserName) -> RestResult {
     let id = parse_app_id(&id)?;
+    let caller = user.caller(&rm);
     let list = rm.with(|core, _| {
-        core.app(id).map(|a| a.attempts.iter().map(|t| dto::attempt_info(t, &a.submission.user)).collect::<Vec<_>>())
+        core.authorized(id, &caller, AccessType::ViewApp)
+            .map(|a| a.attempts.iter().map(|t| dto::attempt_info(t, &a.submission.user)).collect::<Vec<_>>())
     })?;
     Ok(json(json!({ "appAttempts": { "appAttempt": list } })))
 }
 
-async fn attempt_containers(State(rm): Shared, Path((id, attempt)): Path<(String, String)>) -> RestResult {
+async fn attempt_containers(
+    State(rm): Shared,
+    Path((id, attempt)): Path<(String, String)>,
+    user: UserName,
+) -> RestResult {
     let app = parse_app_id(&id)?;
     let attempt: ApplicationAttemptId =
         attempt.parse().map_err(|_| RestError::bad_request(format!("Invalid AppAttemptId: {attempt}")))?;
     if attempt.application != app {
         return Err(RestError::bad_request(format!("application attempt {attempt} does not belong to {app}")));
     }
+    let caller = user.caller(&rm);
     let list = rm.with(|core, now| {
-        let user = core.app(app)?.submission.user.clone();
+        let user = core.authorized(app, &caller, AccessType::ViewApp)?.submission.user.clone();
         core.attempt_containers(attempt)
             .map(|cs| cs.into_iter().map(|c| dto::container_info(c, &user, now)).collect::<Vec<_>>())
     })?;
@@ -228,8 +278,13 @@ async fn attempt_containers(State(rm): Shared, Path((id, attempt)): Path<(String
 }
 
 /// The kill feed: containers ended by a kill, newest first. Filters: `app`, `node`, `reason`
-/// (e.g. `physical_memory`), `since` (ms since the epoch), `limit`.
-async fn kills(State(rm): Shared, Query(query): Query<std::collections::HashMap<String, String>>) -> RestResult {
+/// (e.g. `physical_memory`), `since` (ms since the epoch), `limit`. With ACLs on, only the kills of
+/// applications the caller may view.
+async fn kills(
+    State(rm): Shared,
+    user: UserName,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> RestResult {
     let filter = KillFilter {
         app: query.get("app").map(|a| parse_app_id(a)).transpose()?,
         node: query
@@ -246,9 +301,11 @@ async fn kills(State(rm): Shared, Query(query): Query<std::collections::HashMap<
         },
         None => usize::MAX,
     };
+    let caller = user.caller(&rm);
     let list: Vec<_> = rm.with(|core, _| {
         core.kills(&filter)
             .into_iter()
+            .filter(|k| core.may_view(k.container.application(), &caller))
             .take(limit)
             .map(|k| {
                 let http = core.node(&k.node).map(|n| n.http_address.clone()).unwrap_or_default();

@@ -112,16 +112,36 @@ fn containers_table(containers: &[RmContainer], user: &str) -> Markup {
     }
 }
 
-pub(super) async fn app(State(rm): Shared, Path(id): Path<String>) -> Markup {
+fn attempts_table(attempts: &[crate::core::Attempt]) -> Markup {
+    html! {
+        table {
+            tr { th { "Attempt" } th { "State" } th { "AM Container" } th { "Node" } th { "Started" } th { "Finished" } th { "Diagnostics" } }
+            @for t in attempts {
+                tr {
+                    td { (t.id) } td { (t.state) } td { (t.am_container.map(|c| c.to_string()).unwrap_or_default()) }
+                    td { (t.am_node.as_ref().map(|n| n.to_string()).unwrap_or_default()) } td { (t.started_ms) } td { (t.finished_ms) }
+                    td { pre { (t.diagnostics) } }
+                }
+            }
+        }
+    }
+}
+
+/// An application's page; with ACLs on, a caller (`?user.name=`) without VIEW_APP sees its summary
+/// only: no diagnostics, attempts or containers.
+pub(super) async fn app(State(rm): Shared, Path(id): Path<String>, user: super::UserName) -> Markup {
     let Ok(app_id) = id.parse::<ApplicationId>() else {
         return page("Bad application id", html! { p { "Invalid ApplicationId: " (id) } });
     };
+    let caller = user.caller(&rm);
     let found = rm.with(|core, _| {
         core.app(app_id).ok().map(|a| {
-            (a.clone(), core.app_containers(app_id).unwrap_or_default().into_iter().cloned().collect::<Vec<_>>())
+            let full = core.may(a, &caller, crate::core::AccessType::ViewApp);
+            let containers = core.app_containers(app_id).unwrap_or_default().into_iter().cloned().collect::<Vec<_>>();
+            (a.clone(), if full { containers } else { Vec::new() }, full)
         })
     });
-    let Some((app, containers)) = found else {
+    let Some((app, containers, full)) = found else {
         return page("Application not found", html! { p { "app with id: " (app_id) " not found" } });
     };
     page(
@@ -138,21 +158,15 @@ pub(super) async fn app(State(rm): Shared, Path(id): Path<String>) -> Markup {
                 tr { th { "Finished" } td { (app.finished_ms) } }
                 tr { th { "AM Resource" } td { (app.submission.am_resource.yarn_notation()) } }
                 tr { th { "Aggregate Resource Allocation" } td { (app.memory_seconds) " MB-seconds, " (app.vcore_seconds) " vcore-seconds" } }
-                tr { th { "Diagnostics" } td { pre { (app.diagnostics) } } }
+                @if full { tr { th { "Diagnostics" } td { pre { (app.diagnostics) } } } }
             }
-            h2 { "Attempts" }
-            table {
-                tr { th { "Attempt" } th { "State" } th { "AM Container" } th { "Node" } th { "Started" } th { "Finished" } th { "Diagnostics" } }
-                @for t in &app.attempts {
-                    tr {
-                        td { (t.id) } td { (t.state) } td { (t.am_container.map(|c| c.to_string()).unwrap_or_default()) }
-                        td { (t.am_node.as_ref().map(|n| n.to_string()).unwrap_or_default()) } td { (t.started_ms) } td { (t.finished_ms) }
-                        td { pre { (t.diagnostics) } }
-                    }
-                }
+            @if !full { p { "User " (caller.user) " may not view this application's details." } }
+            @if full {
+                h2 { "Attempts" }
+                (attempts_table(&app.attempts))
+                h2 { "Containers" }
+                (containers_table(&containers, &app.submission.user))
             }
-            h2 { "Containers" }
-            (containers_table(&containers, &app.submission.user))
         },
     )
 }
