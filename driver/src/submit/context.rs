@@ -104,6 +104,8 @@ pub(crate) fn client_submission(
 }
 
 fn base(app: ApplicationId, plan: &SubmitPlan, user: String) -> pb::ApplicationSubmissionContext {
+    let view_acls = app_acl(&plan.conf, &user, "spark.ui.view.acls", "spark.ui.view.acls.groups");
+    let modify_acls = app_acl(&plan.conf, &user, "spark.modify.acls", "spark.modify.acls.groups");
     pb::ApplicationSubmissionContext {
         application_id: app.to_string(),
         name: plan.name.clone(),
@@ -115,9 +117,24 @@ fn base(app: ApplicationId, plan: &SubmitPlan, user: String) -> pb::ApplicationS
         max_app_attempts: plan.max_app_attempts.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
         unmanaged_am: false,
         tags: Vec::new(),
-        view_acls: String::new(),
-        modify_acls: String::new(),
+        view_acls,
+        modify_acls,
     }
+}
+
+/// An application ACL as Spark's YARN client sets it (`getApplicationAclsForYarn`): the submitting
+/// user, `spark.admin.acls` and `users_key`, one space, `spark.admin.acls.groups` and `groups_key`;
+/// `*` in either list stands for everyone.
+fn app_acl(conf: &SparkConf, user: &str, users_key: &str, groups_key: &str) -> String {
+    let names = |key: &str| {
+        conf.get(key).unwrap_or_default().split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned)
+    };
+    let join = |list: Vec<String>| if list.iter().any(|n| n == "*") { "*".to_owned() } else { list.join(",") };
+    let mut users: Vec<String> = names("spark.admin.acls").chain([user.to_owned()]).chain(names(users_key)).collect();
+    users.retain(|n| !n.is_empty());
+    users.dedup();
+    let groups: Vec<String> = names("spark.admin.acls.groups").chain(names(groups_key)).collect();
+    format!("{} {}", join(users), join(groups))
 }
 
 #[cfg(test)]
@@ -149,6 +166,21 @@ mod tests {
 
     fn vars(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
         pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
+    #[test]
+    fn application_acls_are_sparks_owner_admins_and_listed_users_then_groups() {
+        let mut plan = yarn_plan("cluster");
+        let context = client_submission(ApplicationId::new(1, 7), &plan, &staged("w", true), &[], "alice".into());
+        assert_eq!((context.view_acls.as_str(), context.modify_acls.as_str()), ("alice ", "alice "));
+        plan.conf.set("spark.admin.acls", "root").set("spark.ui.view.acls", " bob, carol ");
+        plan.conf.set("spark.modify.acls.groups", "ops").set("spark.admin.acls.groups", "admins");
+        let context = client_submission(ApplicationId::new(1, 8), &plan, &staged("w", true), &[], "alice".into());
+        assert_eq!(context.view_acls, "root,alice,bob,carol admins");
+        assert_eq!(context.modify_acls, "root,alice admins,ops");
+        plan.conf.set("spark.ui.view.acls", "*");
+        let context = client_submission(ApplicationId::new(1, 9), &plan, &staged("w", true), &[], "alice".into());
+        assert_eq!(context.view_acls, "* admins");
     }
 
     #[test]

@@ -399,3 +399,26 @@ fn staged_files_are_in_use_while_their_application_has_not_ended() {
     core.kill(id, "done".into(), T0 + 1).unwrap();
     assert_eq!(core.blobs_in_use().into_iter().collect::<Vec<_>>(), ["cc"]);
 }
+
+#[test]
+fn with_acls_on_only_allowed_callers_get_an_application_and_a_forgotten_one_is_hidden() {
+    let mut config = CoreConfig::with_defaults(T0);
+    config.acls = AclPolicy::new(true, "admin", "yarn");
+    let mut core = RmCore::new(config);
+    let id = core.new_application();
+    let modify_bob = AppAcls { view: None, modify: Some(AccessControlList::parse("bob")) };
+    core.submit(Submission { acls: modify_bob, ..submission(id) }, T0).unwrap();
+    let who = |user: &str| Caller::new(user, Vec::new());
+    assert!(core.authorized(id, &who("alice"), AccessType::ModifyApp).is_ok());
+    assert!(core.authorized(id, &who("bob"), AccessType::ModifyApp).is_ok());
+    assert!(core.authorized(id, &who("admin"), AccessType::ViewApp).is_ok());
+    let refused = core.authorized(id, &who("bob"), AccessType::ViewApp).unwrap_err();
+    assert_eq!(refused.to_string(), format!("User bob cannot perform operation VIEW_APP on {id}"));
+    assert!(core.may_view(id, &who("alice")) && !core.may_view(id, &who("mallory")));
+    let forgotten = ApplicationId::new(T0, 99);
+    assert!(!core.may_view(forgotten, &who("alice")), "an unknown owner cannot be checked");
+    let unknown = core.authorized(forgotten, &who("alice"), AccessType::ViewApp).unwrap_err();
+    assert_eq!(unknown, RmError::UnknownApplication(forgotten));
+    let off = cluster();
+    assert!(off.may_view(forgotten, &who("mallory")), "with ACLs off every kill record is shown");
+}
