@@ -132,6 +132,8 @@ fn field(ports: &Value, key: &str) -> String {
 impl Cluster {
     pub fn start(options: ClusterOptions) -> Cluster {
         let dir = tempfile::Builder::new().prefix("weft-e2e-").tempdir().expect("temp dir");
+        // Containers run as another user (nobody) when the tests run as root: they must pass.
+        fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod temp dir");
         let root = dir.path().to_owned();
         let rm_yaml = format!(
             "yarn.resourcemanager.address: 127.0.0.1:0\n\
@@ -296,9 +298,18 @@ impl Cluster {
     }
 
     /// `weft --config <client.yaml> ARGS…`, not started, for tests that run it in the background.
+    /// It runs with umask 000: a client-mode driver makes the job's output directories, and its
+    /// executors, running as another user, write into them (as a cluster's users share a group).
     pub fn weft_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(binary("weft"));
         command.arg("--config").arg(&self.client_config).args(args).env("NO_COLOR", "1").stdin(Stdio::null());
+        // SAFETY: umask is async-signal-safe and cannot fail.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+                Ok(())
+            });
+        }
         command
     }
 

@@ -32,6 +32,15 @@ pub fn example(name: &str) -> String {
     binary(&format!("examples/{name}")).to_string_lossy().into_owned()
 }
 
+/// A temp dir the test's applications read and write: containers run as another user (`nobody`,
+/// the NodeManager's default when it runs as root), so it is open to every user, as a job's
+/// input and output directories on a cluster must be to the users its containers run as.
+pub fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("weft-data-").tempdir().expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod data dir");
+    dir
+}
+
 /// The application id a `weft` command printed (`application_<cluster timestamp>_<sequence>`).
 pub fn printed_app_id(text: &str) -> String {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))

@@ -141,8 +141,9 @@ fn abuse(address: &str) -> Vec<TcpStream> {
 #[test]
 fn hadoop_ipc_starts_nothing_without_the_resource_managers_authority() {
     let cluster = Cluster::start(ClusterOptions::default());
-    let dir = cluster.dir().join("security");
-    std::fs::create_dir_all(&dir).unwrap();
+    // The AM (running as the containers' user) copies its token file here.
+    let data = weft_tests::data_dir();
+    let dir = data.path();
     let amrm = submit(&cluster, "alice-app", &dir.join("a.tokens"));
 
     // The scheduler port: the AMRM token or nothing.
@@ -230,8 +231,9 @@ fn grpc_application_master_calls_need_the_attempts_amrm_token() {
     use weft_proto::pb::application_master_client::ApplicationMasterClient;
 
     let cluster = Cluster::start(ClusterOptions { node_managers: 1, ..ClusterOptions::default() });
-    let dir = cluster.dir().join("grpc-am");
-    std::fs::create_dir_all(&dir).unwrap();
+    // The AM (running as the containers' user) copies its token file here.
+    let data = weft_tests::data_dir();
+    let dir = data.path();
     let mine = submit(&cluster, "alice-app", &dir.join("a.tokens"));
     let theirs = submit(&cluster, "bob-app", &dir.join("b.tokens"));
     let attempt = |token: &TokenProto| {

@@ -67,7 +67,7 @@ fn containers(cluster: &Cluster, app: &str) -> Vec<serde_json::Value> {
 #[test]
 fn wordcount_runs_in_cluster_and_client_mode() {
     let cluster = Cluster::start(ClusterOptions::default());
-    let dir = tempfile::tempdir().unwrap();
+    let dir = weft_tests::data_dir();
     let text = corpus(3000);
     std::fs::write(dir.path().join("in.txt"), &text).unwrap();
     let input = dir.path().join("in.txt").to_string_lossy().into_owned();
@@ -129,7 +129,7 @@ fn failed_tasks_are_retried_and_a_hopeless_one_aborts_the_job() {
     assert!(run.stdout.contains("first 10 second 10"), "{}", run.both());
     assert!(run.stderr.contains("Stage 0 of job 1 skipped"), "{}", run.stderr);
 
-    let checkpoints = tempfile::tempdir().unwrap();
+    let checkpoints = weft_tests::data_dir();
     let run = cluster.spark_submit("client", &[&faults, "checkpoint", checkpoints.path().to_str().unwrap()]);
     assert_eq!(run.code, Some(0), "{}", run.both());
     assert!(
@@ -202,7 +202,7 @@ fn an_executor_refuses_a_task_from_another_build() {
                 .add_service(service)
                 .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
         );
-        let scratch = tempfile::tempdir().unwrap();
+        let scratch = weft_tests::data_dir();
         // The WordCount binary as an executor; this test binary is "another build" of nothing it knows.
         let mut executor = tokio::process::Command::new(example("wordcount"))
             .env("WEFT_SPARK_ROLE", "executor")
@@ -271,7 +271,7 @@ fn no_result(
 #[test]
 fn an_ask_that_never_fit_leaves_no_capacity_behind() {
     let cluster = Cluster::start(ClusterOptions { node_managers: 1, nm_memory_mb: 4096, ..ClusterOptions::default() });
-    let dir = tempfile::tempdir().unwrap();
+    let dir = weft_tests::data_dir();
     let text = corpus(2000);
     std::fs::write(dir.path().join("in.txt"), &text).unwrap();
     let input = dir.path().join("in.txt").to_string_lossy().into_owned();

@@ -347,7 +347,7 @@ fn check_kmeans(cluster: &Cluster, dir: &Path) {
 #[test]
 fn spark_examples_agree_with_plain_rust() {
     let cluster = Cluster::start(ClusterOptions::default());
-    let dir = tempfile::tempdir().unwrap();
+    let dir = weft_tests::data_dir();
     check_sparkpi(&cluster);
     check_sort(&cluster, dir.path());
     check_groupby(&cluster, dir.path());

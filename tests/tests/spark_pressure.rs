@@ -125,7 +125,7 @@ fn an_executor_killed_mid_stage_is_replaced_and_its_lost_work_redone_uncounted()
     let cluster = cluster();
     let program = example("spark_pressure");
     for stage in ["map", "reduce"] {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = weft_tests::data_dir();
         let marks = dir.path().to_str().unwrap();
         // One allowed failure per task: had the killed executor's tasks counted, the job would abort.
         let args = submit_args("2", "1", &["spark.task.maxFailures=1"], &[&program, "kill-in", stage, marks]);
@@ -185,7 +185,7 @@ fn shuffle_files(root: &Path, executor: &str) -> Vec<PathBuf> {
 #[test]
 fn deleted_shuffle_files_fail_the_fetch_and_only_the_missing_map_outputs_rerun() {
     let cluster = cluster();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = weft_tests::data_dir();
     let marks = dir.path().to_str().unwrap();
     let program = example("spark_pressure");
     let args = submit_args("2", "1", &[], &[&program, "refetch", marks]);
@@ -376,7 +376,7 @@ fn read_rows(dir: &Path) -> BTreeMap<String, (u64, u64)> {
 fn the_benchmarks_skewed_group_by_key_and_join_finish_with_exact_output() {
     let cluster = cluster();
     let program = example("spark_pressure");
-    let dir = tempfile::tempdir().unwrap();
+    let dir = weft_tests::data_dir();
     let (kv, dim) = write_skewed_kv(dir.path(), 2_000_000, 50_000, 0.30);
     let lines: Vec<String> = std::fs::read_dir(&kv)
         .unwrap()
