@@ -136,10 +136,14 @@ fn unmodified_spark_runs_on_weft() {
     let dist = spark();
     // A JVM reserves far more address space than it touches (Java 17 with -Xmx512m: about 3 GB),
     // so, as on every YARN cluster that runs JVMs, the virtual-memory check is off; physical
-    // memory stays enforced.
+    // memory stays enforced. spark-submit stages into a `file:` directory only the submitting user
+    // may read (Spark makes it 0700), and its AM reads it back: its containers must run as the
+    // submitter. The submitter here is root, whom the Linux executor refuses, so this cluster runs
+    // containers as the NodeManager's own user (YARN's DefaultContainerExecutor).
     let cluster = Cluster::start(ClusterOptions {
         nm_env: vec![("JAVA_HOME".into(), dist.java_home.display().to_string())],
-        nm_yaml: "yarn.nodemanager.vmem-check-enabled: false\nyarn.nodemanager.container-monitor.interval-ms: 300\n"
+        nm_yaml: "yarn.nodemanager.vmem-check-enabled: false\nyarn.nodemanager.container-monitor.interval-ms: 300\n\
+                  yarn.nodemanager.container-executor.class: DefaultContainerExecutor\n"
             .into(),
         ..ClusterOptions::default()
     });
