@@ -158,6 +158,12 @@ pub const KEYS: &[Key] = &[
         "a staged file no running application uses is kept this long after its last upload, check or download",
     ),
     key(
+        "weft.resourcemanager.staging.max-app-bytes",
+        "4294967296",
+        Kind::Int { min: 1, max: i64::MAX },
+        "bytes of staged files one application may hold; an upload past it is refused",
+    ),
+    key(
         "yarn.scheduler.minimum-allocation-mb",
         "1024",
         Kind::MemoryMb { allow_detect: false },

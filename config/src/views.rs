@@ -49,6 +49,8 @@ pub struct RmConfig {
     pub staging_cleaner_interval: Duration,
     /// How long a staged file nobody running uses is kept after it was last touched.
     pub staging_retain_unreferenced: Duration,
+    /// Bytes of staged files one application may hold (`weft.resourcemanager.staging.max-app-bytes`).
+    pub staging_max_app_bytes: u64,
     pub minimum_allocation: Resource,
     pub maximum_allocation: Resource,
 }
@@ -75,6 +77,7 @@ impl RmConfig {
             staging_dir: PathBuf::from(s.text("weft.resourcemanager.staging-dir")),
             staging_cleaner_interval: ms(s, "weft.resourcemanager.staging.cleaner.interval-ms"),
             staging_retain_unreferenced: ms(s, "weft.resourcemanager.staging.retain-unreferenced-ms"),
+            staging_max_app_bytes: s.int("weft.resourcemanager.staging.max-app-bytes") as u64,
             minimum_allocation: allocation_bounds(s).0,
             maximum_allocation: allocation_bounds(s).1,
         };

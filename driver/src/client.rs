@@ -71,6 +71,8 @@ impl Interceptor for AsUser {
 pub(crate) struct Rm {
     pub(crate) apps: ApplicationClientClient<InterceptedService<Channel, AsUser>>,
     pub(crate) staging: StagingClient<Channel>,
+    /// The staging token GetNewApplication answered with: staging calls carry it.
+    pub(crate) staging_token: Option<Vec<u8>>,
     address: String,
 }
 
@@ -81,11 +83,13 @@ impl Rm {
             apps: ApplicationClientClient::with_interceptor(channel.clone(), AsUser::current())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
             staging: StagingClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            staging_token: None,
             address: address.to_owned(),
         })
     }
 
-    /// GetNewApplication: a fresh application id and the cluster's maximum allocation.
+    /// GetNewApplication: a fresh application id and the cluster's maximum allocation. The
+    /// application's staging token is kept for the staging calls that follow.
     pub(crate) async fn new_application(&mut self) -> Result<(ApplicationId, Resource), CliError> {
         let reply = self
             .apps
@@ -100,7 +104,23 @@ impl Rm {
             .maximum_capability
             .map(Resource::from)
             .ok_or_else(|| CliError::failed("the ResourceManager did not say its maximum allocation"))?;
+        if reply.staging_token.is_empty() {
+            return Err(CliError::failed(format!(
+                "the ResourceManager answered GetNewApplication for {app} without a staging token"
+            )));
+        }
+        self.staging_token = Some(reply.staging_token);
         Ok((app, maximum))
+    }
+
+    /// A staging call carrying the application's staging token.
+    pub(crate) fn staging_request<T>(&self, message: T) -> Result<tonic::Request<T>, CliError> {
+        let token = self.staging_token.as_deref().ok_or_else(|| {
+            CliError::failed("no staging token: an application id must be asked for before files are staged")
+        })?;
+        let mut request = tonic::Request::new(message);
+        request.metadata_mut().insert_bin(weft_proto::STAGING_TOKEN_METADATA, MetadataValue::from_bytes(token));
+        Ok(request)
     }
 
     /// A failed call to the ResourceManager, as an error naming what was being done.

@@ -1,6 +1,11 @@
 //! The localizer: fetches each local resource once per node from the staging store into
 //! `<local-dir>/filecache/<sha256>/<name>` (temp file, sha256 check, rename), shares concurrent
 //! fetches of one hash, and links the cached file into a container's working directory.
+//!
+//! Each fetch shows the container's token to the ResourceManager, which serves only files of that
+//! container's application; a file already cached here (or being fetched for another container) is
+//! linked only after the ResourceManager says the container's application holds it too, so the
+//! cache hands no application another's file.
 
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
@@ -9,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
 
-use crate::container::LocalResource;
+use crate::container::{ContainerToken, LocalResource};
 use crate::grpc::staging::{DownloadError, Staging};
 
 /// Why one file could not be fetched; shared by every container that waited for it.
@@ -58,39 +63,54 @@ impl Localizer {
         Ok(Localizer { cache_dir, staging, in_flight: Arc::new(Mutex::new(HashMap::new())) })
     }
 
-    /// Fetches every resource and links it into `work_dir` under its name.
+    /// Fetches every resource for the container `container` (whose start request carried `token`)
+    /// and links it into `work_dir` under its name.
     pub(crate) async fn localize_into(
         &self,
         resources: &[LocalResource],
+        container: &str,
+        token: &ContainerToken,
         work_dir: &Path,
     ) -> Result<(), LocalizeError> {
+        let proof = Proof { container: container.to_owned(), token: token.0.clone() };
         for resource in resources {
             let wrap = |cause| LocalizeError { name: resource.name.clone(), sha256: resource.sha256.clone(), cause };
-            let cached = self.fetch(resource).await.map_err(wrap)?;
+            let cached = self.fetch(resource, &proof).await.map_err(wrap)?;
             link(&cached, work_dir, resource).await.map_err(wrap)?;
         }
         Ok(())
     }
 
     /// The cached file for the resource's hash, downloading it first if needed.
-    async fn fetch(&self, resource: &LocalResource) -> Result<PathBuf, FetchError> {
+    async fn fetch(&self, resource: &LocalResource, proof: &Proof) -> Result<PathBuf, FetchError> {
         if let Some(path) = cached(&self.cache_dir, &resource.sha256).await {
+            check(&self.staging, resource, proof).await?;
             return Ok(path);
         }
-        let fetch = {
+        let (fetch, joined) = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
-            in_flight.entry(resource.sha256.clone()).or_insert_with(|| self.spawn_download(resource)).clone()
+            match in_flight.get(&resource.sha256) {
+                Some(fetch) => (fetch.clone(), true),
+                None => {
+                    let fetch = self.spawn_download(resource, proof);
+                    in_flight.insert(resource.sha256.clone(), fetch.clone());
+                    (fetch, false)
+                }
+            }
         };
+        if joined {
+            check(&self.staging, resource, proof).await?;
+        }
         fetch.await
     }
 
     /// Downloads in a task of its own, so it finishes even if every waiter goes away; the task
     /// leaves the in-flight map when done, so a failure is retried by the next container.
-    fn spawn_download(&self, resource: &LocalResource) -> Fetch {
+    fn spawn_download(&self, resource: &LocalResource, proof: &Proof) -> Fetch {
         let (staging, cache_dir, in_flight) = (self.staging.clone(), self.cache_dir.clone(), self.in_flight.clone());
-        let resource = resource.clone();
+        let (resource, proof) = (resource.clone(), proof.clone());
         let task = tokio::spawn(async move {
-            let result = download(&staging, &cache_dir, &resource).await;
+            let result = download(&staging, &cache_dir, &resource, &proof).await;
             in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&resource.sha256);
             result
         });
@@ -111,17 +131,39 @@ async fn cached(cache_dir: &Path, sha256: &str) -> Option<PathBuf> {
     None
 }
 
-async fn download(staging: &Staging, cache_dir: &Path, resource: &LocalResource) -> Result<PathBuf, FetchError> {
+/// Who a fetch is for: the container and the token its start request carried.
+#[derive(Clone)]
+struct Proof {
+    container: String,
+    token: Vec<u8>,
+}
+
+fn fetch_error(error: DownloadError) -> FetchError {
+    FetchError::Download(error.to_string())
+}
+
+/// Asks the ResourceManager whether the container's application holds the file.
+async fn check(staging: &Staging, resource: &LocalResource, proof: &Proof) -> Result<(), FetchError> {
+    staging.check(&resource.sha256, &proof.token, &proof.container).await.map_err(fetch_error)
+}
+
+async fn download(
+    staging: &Staging,
+    cache_dir: &Path,
+    resource: &LocalResource,
+    proof: &Proof,
+) -> Result<PathBuf, FetchError> {
     if let Some(path) = cached(cache_dir, &resource.sha256).await {
+        check(staging, resource, proof).await?;
         return Ok(path);
     }
     let tmp_dir = cache_dir.join(".tmp");
     let temp = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(|e| io_error("create a temp file in", &tmp_dir, e))?;
     let handle = temp.as_file().try_clone().map_err(|e| io_error("open", temp.path(), e))?;
     let mut file = tokio::fs::File::from_std(handle);
-    let got = staging.download_to(&resource.sha256, &mut file).await.map_err(|e| match e {
+    let got = staging.download_to(&resource.sha256, &proof.token, &mut file).await.map_err(|e| match e {
         DownloadError::Io(e) => io_error("write", temp.path(), e),
-        rpc => FetchError::Download(rpc.to_string()),
+        rpc => fetch_error(rpc),
     })?;
     drop(file);
     if got.sha256 != resource.sha256 {

@@ -270,7 +270,11 @@ async fn localize(nm: Arc<Nm>, spec: Arc<LaunchSpec>) -> Result<(), String> {
         return Err(format!("Failed to localize: cannot create {}: {error}", work_dir.display()));
     }
     launcher::identity::check_real_dir(&work_dir).map_err(|e| format!("Failed to localize: {e}"))?;
-    nm.localizer.localize_into(&spec.local_resources, &work_dir).await.map_err(|e| e.to_string())?;
+    let container = spec.id.to_string();
+    nm.localizer
+        .localize_into(&spec.local_resources, &container, &spec.container_token, &work_dir)
+        .await
+        .map_err(|e| e.to_string())?;
     if let Some(hadoop) = &spec.hadoop {
         let tokens = work_dir.join(crate::launcher::TOKEN_FILE);
         write_private(&tokens, &hadoop.token_file)

@@ -82,6 +82,7 @@ pub(crate) fn spec(n: u64, command: &[&str]) -> LaunchSpec {
         local_resources: Vec::new(),
         resource: Resource::new(1024, 1),
         hadoop: None,
+        container_token: Default::default(),
     }
 }
 

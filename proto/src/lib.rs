@@ -28,6 +28,12 @@ pub const AMRM_TOKEN_METADATA: &str = "weft-amrm-token-bin";
 /// The gRPC metadata key under which a client names the user it calls as (YARN's simple
 /// authentication: the ResourceManager trusts it). A call without it is anonymous (`dr.who`).
 pub const USER_METADATA: &str = "weft-user";
+/// The gRPC metadata key under which Staging Upload and Stat carry the application's staging token
+/// (the encoded `hadoop.common.TokenProto` that GetNewApplication answered with).
+pub const STAGING_TOKEN_METADATA: &str = "weft-staging-token-bin";
+/// The gRPC metadata key under which a NodeManager's Staging Download (and Stat) carries the
+/// container token of the container it localizes (the encoded `TokenProto` of its start request).
+pub const CONTAINER_TOKEN_METADATA: &str = "weft-container-token-bin";
 /// The environment variable that hands a Weft AM its attempt's AMRM token (hex of the encoded
 /// `TokenProto`): set by the ResourceManager's AM launcher, and by `weft submit` for its unmanaged AM.
 pub const AMRM_TOKEN_ENV: &str = "WEFT_AMRM_TOKEN";

@@ -15,6 +15,7 @@ use weft_proto::pb;
 use crate::core::{AclPolicy, CoreConfig, RmCore};
 use crate::grpc::{AmService, ClientService, StagingService, TrackerService, MAX_MESSAGE_BYTES};
 use crate::hadoop::{ClientProtocol, MasterProtocol};
+use crate::staging::accounts::Standing;
 use crate::staging::StagingStore;
 use crate::state::{Rm, RmInfo};
 use crate::tokens::Keys;
@@ -73,7 +74,7 @@ impl Listeners {
 
 /// Serves until `shutdown` is cancelled, then waits for in-flight work.
 pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let store = StagingStore::open(&config.staging_dir)
+    let store = StagingStore::open(&config.staging_dir, config.staging_max_app_bytes)
         .with_context(|| format!("cannot open the staging store at {}", config.staging_dir.display()))?;
     let cluster_timestamp = clock::now_ms();
     let core = RmCore::new(CoreConfig {
@@ -151,7 +152,8 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
             ApplicationClientServer::new(ClientService::new(rm.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(
-            StagingServer::new(StagingService::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            StagingServer::new(StagingService::new(store.clone(), rm.clone()))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .serve_with_incoming_shutdown(grpc_incoming, shutdown.clone().cancelled_owned());
     let am_server = tonic::transport::Server::builder()
@@ -195,7 +197,8 @@ async fn tick(rm: Arc<Rm>, interval: std::time::Duration, shutdown: Cancellation
     }
 }
 
-/// Removes staged files that no running application uses, every `interval`.
+/// Every `interval`: drops the staging accounts of applications that ended, then removes staged
+/// files that no running application uses or holds.
 async fn clean_staging(
     rm: Arc<Rm>,
     store: StagingStore,
@@ -210,7 +213,18 @@ async fn clean_staging(
             _ = shutdown.cancelled() => return,
             _ = timer.tick() => {}
         }
-        let in_use = rm.with(|core, _| core.blobs_in_use());
+        let (in_use, standings) = rm.with(|core, _| {
+            let standings: std::collections::BTreeMap<_, _> = core
+                .apps(&Default::default())
+                .into_iter()
+                .map(|app| (app.id(), if app.state.is_final() { Standing::Ended } else { Standing::Running }))
+                .collect();
+            (core.blobs_in_use(), standings)
+        });
+        let standing = |id| standings.get(&id).copied().unwrap_or(Standing::Unknown);
+        for (app_id, files, bytes) in store.release(standing, retain) {
+            tracing::info!(%app_id, files, bytes, "staging account released");
+        }
         let store = store.clone();
         match tokio::task::spawn_blocking(move || store.sweep(&in_use, retain)).await {
             Ok(Ok((0, _))) => {}

@@ -8,16 +8,25 @@
 //! removed once it has not been uploaded, checked
 //! (`Stat`) or downloaded for `retain-unreferenced-ms`. The modification time records that last
 //! touch, so a client that checks a blob before submitting keeps it alive until the submission
-//! names it. [`plan_sweep`] decides; [`StagingStore::sweep`] carries it out.
+//! names it. A blob some application holds in its account ([`accounts`]) is kept too; an account
+//! goes when its application ends. [`plan_sweep`] decides; [`StagingStore::sweep`] carries it out.
+//!
+//! Accounts live in memory, as the token keys do: a restarted ResourceManager has forgotten its
+//! applications, and their blobs then follow the retention rule.
+
+pub mod accounts;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
+use weft_proto::ApplicationId;
+
+use accounts::{Accounts, QuotaExceeded, Standing};
 
 /// Why an upload was refused.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +35,8 @@ pub enum StagingError {
     HashMismatch { name: String, expected: String, actual: String },
     #[error("upload of {name:?}: received {actual} bytes, the header says {expected}")]
     SizeMismatch { name: String, expected: u64, actual: u64 },
+    #[error("{0}")]
+    Quota(#[from] QuotaExceeded),
     #[error("staging store I/O: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -34,6 +45,33 @@ pub enum StagingError {
 pub struct StagingStore {
     dir: PathBuf,
     removed: Arc<Removed>,
+    accounts: Arc<Mutex<Accounts>>,
+}
+
+/// Bytes set aside for one upload of one application; dropped without [`Reservation::record`]
+/// (the upload failed or was refused), they are given back.
+pub struct Reservation {
+    accounts: Arc<Mutex<Accounts>>,
+    app: ApplicationId,
+    size: u64,
+    recorded: bool,
+}
+
+impl Reservation {
+    /// The upload completed as the blob `sha256` of `size` bytes: the application holds it now.
+    pub fn record(mut self, sha256: &str, size: u64) {
+        let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        accounts.record(self.app, sha256, size, self.size, crate::clock::now_ms());
+        self.recorded = true;
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.recorded {
+            self.accounts.lock().unwrap_or_else(PoisonError::into_inner).unreserve(self.app, self.size);
+        }
+    }
 }
 
 /// Totals of what garbage collection removed since the daemon started.
@@ -76,10 +114,40 @@ pub fn plan_sweep<'a>(
 }
 
 impl StagingStore {
-    pub fn open(dir: &Path) -> std::io::Result<StagingStore> {
+    /// Opens the store at `dir`; each application may hold up to `max_app_bytes`.
+    pub fn open(dir: &Path, max_app_bytes: u64) -> std::io::Result<StagingStore> {
         std::fs::create_dir_all(dir.join("blobs"))?;
         std::fs::create_dir_all(dir.join("tmp"))?;
-        Ok(StagingStore { dir: dir.to_owned(), removed: Arc::default() })
+        let accounts = Arc::new(Mutex::new(Accounts::new(max_app_bytes)));
+        Ok(StagingStore { dir: dir.to_owned(), removed: Arc::default(), accounts })
+    }
+
+    fn accounts(&self) -> std::sync::MutexGuard<'_, Accounts> {
+        self.accounts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The size of the blob `sha256` if `app` holds it (and it is on disk); `None` otherwise,
+    /// whether or not another application holds it.
+    pub async fn held(&self, app: ApplicationId, sha256: &str) -> Option<u64> {
+        let size = self.accounts().size(app, sha256)?;
+        self.accounts().touch(app, crate::clock::now_ms());
+        self.stat(sha256).await.filter(|on_disk| *on_disk == size)
+    }
+
+    /// Sets `size` bytes aside for an upload of `name` by `app`, or refuses it past the quota.
+    pub fn reserve(&self, app: ApplicationId, name: &str, size: u64) -> Result<Reservation, QuotaExceeded> {
+        self.accounts().reserve(app, name, size, crate::clock::now_ms())?;
+        Ok(Reservation { accounts: self.accounts.clone(), app, size, recorded: false })
+    }
+
+    /// Drops the accounts of applications that ended (and of ids never submitted, idle for
+    /// `retain`); their blobs then follow the retention rule.
+    pub fn release(
+        &self,
+        standing: impl Fn(ApplicationId) -> Standing,
+        retain: Duration,
+    ) -> Vec<(ApplicationId, usize, u64)> {
+        self.accounts().release(standing, crate::clock::now_ms(), retain.as_millis() as u64)
     }
 
     /// Every complete blob with its size and last touch (blocking: run it off the async threads).
@@ -108,10 +176,13 @@ impl StagingStore {
     }
 
     /// Removes the blobs [`plan_sweep`] picks; returns how many and how many bytes (blocking).
+    /// Blobs some application holds are kept as if in use.
     pub fn sweep(&self, in_use: &BTreeSet<String>, retain: Duration) -> std::io::Result<(u64, u64)> {
         let blobs = self.list()?;
+        let mut in_use = in_use.clone();
+        in_use.extend(self.accounts().held_files());
         let (mut count, mut bytes) = (0, 0);
-        for blob in plan_sweep(&blobs, in_use, crate::clock::now(), retain) {
+        for blob in plan_sweep(&blobs, &in_use, crate::clock::now(), retain) {
             match std::fs::remove_file(self.blob_path(&blob.sha256)) {
                 Ok(()) => {
                     count += 1;
@@ -224,7 +295,7 @@ mod tests {
     #[tokio::test]
     async fn upload_checks_hash_and_size_before_publishing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = StagingStore::open(dir.path()).unwrap();
+        let store = StagingStore::open(dir.path(), u64::MAX).unwrap();
         let data = b"hello staging";
         let mut upload = store.begin("a.txt", &sha(data), data.len() as u64).await.unwrap();
         upload.write(&data[..5]).await.unwrap();
@@ -270,7 +341,7 @@ mod tests {
     #[tokio::test]
     async fn sweeping_removes_unused_blobs_and_counts_them_and_a_touch_keeps_one() {
         let dir = tempfile::tempdir().unwrap();
-        let store = StagingStore::open(dir.path()).unwrap();
+        let store = StagingStore::open(dir.path(), u64::MAX).unwrap();
         let mut hashes = Vec::new();
         for data in [&b"kept: in use"[..], b"kept: just checked", b"removed"] {
             let mut upload = store.begin("f", &sha(data), data.len() as u64).await.unwrap();

@@ -2,7 +2,11 @@
 //! handed to every NodeManager when it registers, so that a NodeManager starts only containers this
 //! ResourceManager granted; and the AMRM key, which never leaves the ResourceManager: an attempt's
 //! AMRM token is how an application master proves, over SASL DIGEST-MD5 on the scheduler port,
-//! which attempt it speaks for. Keys live in memory only: a restarted ResourceManager has new ones,
+//! which attempt it speaks for. The staging key never leaves it either: an application's staging
+//! token, handed to its client with the application id, is what lets that client put files in (and
+//! check files of) the application's account in the staging store; a NodeManager downloads a file
+//! for a container with that container's token, which this ResourceManager checks with the
+//! container-token key it signed it with. Keys live in memory only: a restarted ResourceManager has new ones,
 //! and its NodeManagers learn them when they register again.
 
 use std::time::Duration;
@@ -11,16 +15,31 @@ use prost::Message;
 use weft_hadoop_ipc::common::TokenProto;
 use weft_hadoop_ipc::container_token::{self, Grant};
 use weft_hadoop_ipc::ids;
-use weft_hadoop_ipc::token::MasterKey;
-use weft_hadoop_ipc::yarn::{AmrmTokenIdentifierProto, NodeIdProto};
-use weft_proto::{pb, ApplicationAttemptId, NodeId};
+use weft_hadoop_ipc::token::{MasterKey, TokenKind};
+use weft_hadoop_ipc::yarn::{AmrmTokenIdentifierProto, ApplicationIdProto, ContainerTokenIdentifierProto, NodeIdProto};
+use weft_proto::{pb, ApplicationAttemptId, ApplicationId, ContainerId, NodeId};
 
 use crate::core::RmContainer;
+
+/// The kind written in a staging token's `TokenProto.kind`.
+pub const STAGING_TOKEN_KIND: &str = "WeftStagingToken";
+
+/// Why a staging or container token was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRefusal {
+    #[error("the token does not decode: {0}")]
+    Malformed(String),
+    #[error("the token is of kind {found:?}, expected {expected:?}")]
+    Kind { found: String, expected: &'static str },
+    #[error("the token of {whose} is forged or from another ResourceManager (its password does not match)")]
+    Forged { whose: String },
+}
 
 pub struct Keys {
     container: MasterKey,
     nm: MasterKey,
     amrm: MasterKey,
+    staging: MasterKey,
     /// How long a container token stays good: the allocation expiry (an unused grant goes back to
     /// the cluster then, so its token must start nothing after it).
     container_token_life: Duration,
@@ -35,6 +54,7 @@ impl Keys {
             container: MasterKey::generate(id)?,
             nm: MasterKey::generate(id + 1)?,
             amrm: MasterKey::generate(id + 2)?,
+            staging: MasterKey::generate(id + 3)?,
             container_token_life,
         })
     }
@@ -83,9 +103,130 @@ impl Keys {
         )
     }
 
+    /// The staging token of `app` (an encoded `TokenProto`), answered with its id by GetNewApplication.
+    pub fn staging_token(&self, app: ApplicationId) -> Vec<u8> {
+        let identifier = ids::application_id_proto(app).encode_to_vec();
+        TokenProto {
+            password: self.staging.password(&identifier),
+            identifier,
+            kind: STAGING_TOKEN_KIND.to_string(),
+            service: String::new(),
+        }
+        .encode_to_vec()
+    }
+
+    /// The application an encoded staging token speaks for, once its kind and password check out.
+    pub fn staging_token_application(&self, token: &[u8]) -> Result<ApplicationId, TokenRefusal> {
+        let token = TokenProto::decode(token).map_err(|e| TokenRefusal::Malformed(e.to_string()))?;
+        if token.kind != STAGING_TOKEN_KIND {
+            return Err(TokenRefusal::Kind { found: token.kind, expected: STAGING_TOKEN_KIND });
+        }
+        let app = ApplicationIdProto::decode(token.identifier.as_slice())
+            .ok()
+            .as_ref()
+            .and_then(ids::application_id)
+            .ok_or_else(|| TokenRefusal::Malformed("its identifier names no application".to_string()))?;
+        if !self.staging.verify(&token.identifier, &token.password) {
+            return Err(TokenRefusal::Forged { whose: app.to_string() });
+        }
+        Ok(app)
+    }
+
+    /// The container an encoded container token was signed for by this ResourceManager, once its
+    /// kind, key and password check out. Its expiry is not checked: it bounds when the container may
+    /// start, while a download for it may come later (the application's account bounds that).
+    pub fn container_token_container(&self, token: &[u8]) -> Result<ContainerId, TokenRefusal> {
+        let token = TokenProto::decode(token).map_err(|e| TokenRefusal::Malformed(e.to_string()))?;
+        let identifier: ContainerTokenIdentifierProto =
+            self.container.verify_token(&token, TokenKind::Container).map_err(|e| match e {
+                weft_hadoop_ipc::token::TokenError::Kind { found, expected } => TokenRefusal::Kind { found, expected },
+                weft_hadoop_ipc::token::TokenError::Identifier { source, .. } => {
+                    TokenRefusal::Malformed(source.to_string())
+                }
+                weft_hadoop_ipc::token::TokenError::Password { .. } => {
+                    let whose = weft_hadoop_ipc::token::decode_identifier::<ContainerTokenIdentifierProto>(
+                        &token,
+                        TokenKind::Container,
+                    )
+                    .ok()
+                    .and_then(|i| i.container_id.as_ref().and_then(ids::container_id))
+                    .map_or_else(|| "an unnamed container".to_string(), |c| c.to_string());
+                    TokenRefusal::Forged { whose }
+                }
+            })?;
+        if identifier.master_key_id() != self.container.key_id() {
+            return Err(TokenRefusal::Forged { whose: "a container".to_string() });
+        }
+        identifier
+            .container_id
+            .as_ref()
+            .and_then(ids::container_id)
+            .ok_or_else(|| TokenRefusal::Malformed("its identifier names no container".to_string()))
+    }
+
     /// The keys as a NodeManager receives them.
     pub fn for_node_manager(&self) -> (pb::MasterKey, pb::MasterKey) {
         let wire = |key: &MasterKey| pb::MasterKey { key_id: key.key_id(), secret: key.secret().to_vec() };
         (wire(&self.container), wire(&self.nm))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_proto::Resource;
+
+    fn app(n: u32) -> ApplicationId {
+        ApplicationId::new(1_700_000_000_000, n)
+    }
+
+    #[test]
+    fn a_staging_token_names_its_application_and_cannot_be_forged_or_renamed() {
+        let keys = Keys::generate(1_700_000_000_000, Duration::from_secs(600)).unwrap();
+        let token = keys.staging_token(app(1));
+        assert_eq!(keys.staging_token_application(&token), Ok(app(1)));
+        // Another ResourceManager's token (another key) is refused.
+        let other = Keys::generate(1_700_000_000_000, Duration::from_secs(600)).unwrap();
+        let whose = app(1).to_string();
+        assert_eq!(other.staging_token_application(&token), Err(TokenRefusal::Forged { whose: whose.clone() }));
+        // The identifier rewritten to name another application keeps the first one's password.
+        let mut renamed = TokenProto::decode(token.as_slice()).unwrap();
+        renamed.identifier = TokenProto::decode(keys.staging_token(app(2)).as_slice()).unwrap().identifier;
+        let error = keys.staging_token_application(&renamed.encode_to_vec()).unwrap_err();
+        assert_eq!(error, TokenRefusal::Forged { whose: app(2).to_string() });
+        assert!(error.to_string().contains("application_1700000000000_0002 is forged"), "{error}");
+        // Another kind of token, and garbage.
+        let amrm = keys.amrm_token(ApplicationAttemptId { application: app(1), attempt: 1 }, "rm:8030").encode_to_vec();
+        assert!(matches!(keys.staging_token_application(&amrm), Err(TokenRefusal::Kind { .. })));
+        assert!(matches!(keys.staging_token_application(b"garbage"), Err(TokenRefusal::Malformed(_))));
+    }
+
+    #[test]
+    fn a_container_token_of_this_resource_manager_names_its_container() {
+        let keys = Keys::generate(1_700_000_000_000, Duration::from_secs(600)).unwrap();
+        let id: ContainerId = "container_1700000000000_0001_01_000002".parse().unwrap();
+        let container = RmContainer {
+            id,
+            node: NodeId::new("127.0.0.1", 8041),
+            node_http_address: "127.0.0.1:8042".into(),
+            resource: Resource::new(1024, 1),
+            priority: 1,
+            state: weft_proto::states::ContainerState::NEW,
+            exit_status: weft_proto::exit_status::INVALID,
+            diagnostics: String::new(),
+            created_ms: 1,
+            finished_ms: 0,
+            is_am: false,
+            usage: Default::default(),
+            reported_kill: None,
+            given_back: false,
+        };
+        let token = keys.container_token(&container, "alice", 1_700_000_000_000);
+        assert_eq!(keys.container_token_container(&token), Ok(id));
+        let other = Keys::generate(1_700_000_000_000, Duration::from_secs(600)).unwrap();
+        let error = other.container_token_container(&token).unwrap_err();
+        assert_eq!(error, TokenRefusal::Forged { whose: id.to_string() });
+        let staging = keys.staging_token(id.application());
+        assert!(matches!(keys.container_token_container(&staging), Err(TokenRefusal::Kind { .. })));
     }
 }

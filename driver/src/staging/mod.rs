@@ -1,8 +1,11 @@
 //! Staging a local file in the ResourceManager's content-addressed store, so NodeManagers can localize
 //! it into containers.
 //!
-//! The sha256 is computed while streaming the file (never holding it whole). `Stat` comes first and the
-//! upload is skipped when the store already holds that content; otherwise `Upload` streams the file in
+//! Every call carries the application's staging token (from GetNewApplication): files go into that
+//! application's account, and only its containers can read them. The sha256 is computed while
+//! streaming the file (never holding it whole). `Stat` comes first and the upload is skipped when the
+//! application already holds that content (a file another application staged is sent again);
+//! otherwise `Upload` streams the file in
 //! 1 MiB chunks, the first carrying the header (name, sha256, size). The store checks the content
 //! against the header, and the client checks the store's answer against what it hashed.
 
@@ -71,7 +74,7 @@ pub(crate) async fn stage(
     executable: bool,
 ) -> Result<pb::LocalResource, CliError> {
     let digest = hash_file(path).await?;
-    let request = pb::StatBlobRequest { sha256: digest.sha256.clone() };
+    let request = rm.staging_request(pb::StatBlobRequest { sha256: digest.sha256.clone() })?;
     let stat = rm.staging.stat(request).await.map_err(|s| rm.error("ask the staging store for a file", s))?;
     let stat = stat.into_inner();
     if stat.exists && stat.size == digest.size {
@@ -121,7 +124,7 @@ pub(crate) async fn upload(rm: &mut Rm, path: &Path, name: &str, digest: &Digest
             }
         }
     });
-    let reply = rm.staging.upload(chunks).await;
+    let reply = rm.staging.upload(rm.staging_request(chunks)?).await;
     if let Some(e) = failed_read.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
         return Err(read_error(path, e));
     }

@@ -1,5 +1,6 @@
 //! The staging client against a small in-process gRPC server on 127.0.0.1:0 that implements `Stat` and
-//! `Upload` the way the contract says (content checked against the header), and records what it got.
+//! `Upload` the way the contract says (content checked against the header, the application's staging
+//! token required), and records what it got.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -31,9 +32,21 @@ struct TestStore {
 
 type DownloadStream = Pin<Box<dyn Stream<Item = Result<pb::DownloadChunk, Status>> + Send>>;
 
+/// The staging token the test store accepts.
+const TOKEN: &[u8] = b"staging token of application_1700000000000_0001";
+
+fn check_token<T>(request: &Request<T>) -> Result<(), Status> {
+    let sent = request.metadata().get_bin(weft_proto::STAGING_TOKEN_METADATA).map(|v| v.to_bytes().unwrap());
+    match sent {
+        Some(token) if token.as_ref() == TOKEN => Ok(()),
+        _ => Err(Status::unauthenticated("no valid staging token")),
+    }
+}
+
 #[tonic::async_trait]
 impl Staging for TestStore {
     async fn upload(&self, request: Request<Streaming<UploadChunk>>) -> Result<Response<pb::UploadResponse>, Status> {
+        check_token(&request)?;
         let mut stream = request.into_inner();
         let mut chunks = Vec::new();
         let mut hasher = Sha256::new();
@@ -62,6 +75,7 @@ impl Staging for TestStore {
     }
 
     async fn stat(&self, request: Request<pb::StatBlobRequest>) -> Result<Response<pb::StatBlobResponse>, Status> {
+        check_token(&request)?;
         let mut recorded = self.recorded.lock().unwrap();
         recorded.stats += 1;
         let size = recorded.blobs.get(&request.into_inner().sha256).copied();
@@ -84,6 +98,13 @@ async fn serve(store: TestStore) -> String {
         tonic::transport::Server::builder().add_service(StagingServer::new(store)).serve_with_incoming(incoming),
     );
     address
+}
+
+/// A client of `store` holding the application's staging token, as after GetNewApplication.
+async fn connect(store: &TestStore) -> Rm {
+    let mut rm = Rm::connect(&serve(store.clone()).await).await.unwrap();
+    rm.staging_token = Some(TOKEN.to_vec());
+    rm
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
@@ -117,7 +138,7 @@ async fn uploads_a_large_file_in_1_mib_chunks_with_the_header_first() {
     let bytes = pattern(2 * CHUNK_BYTES + CHUNK_BYTES / 2);
     let path = write(dir.path(), "big.bin", &bytes);
     let store = TestStore::default();
-    let mut rm = Rm::connect(&serve(store.clone()).await).await.unwrap();
+    let mut rm = connect(&store).await;
     let staged = stage(&mut rm, &path, "weft", true).await.unwrap();
     let sha256 = hex::encode(Sha256::digest(&bytes));
     assert_eq!(
@@ -141,7 +162,7 @@ async fn skips_the_upload_when_the_store_has_the_content() {
     let path = write(dir.path(), "f", b"abc");
     let store = TestStore::default();
     store.recorded.lock().unwrap().blobs.insert(hex::encode(Sha256::digest(b"abc")), 3);
-    let mut rm = Rm::connect(&serve(store.clone()).await).await.unwrap();
+    let mut rm = connect(&store).await;
     let staged = stage(&mut rm, &path, "f", false).await.unwrap();
     assert_eq!(staged.size, 3);
     assert!(!staged.executable);
@@ -153,7 +174,7 @@ async fn skips_the_upload_when_the_store_has_the_content() {
 async fn empty_and_exactly_one_chunk_files() {
     let dir = tempfile::tempdir().unwrap();
     let store = TestStore::default();
-    let mut rm = Rm::connect(&serve(store.clone()).await).await.unwrap();
+    let mut rm = connect(&store).await;
     stage(&mut rm, &write(dir.path(), "empty", b""), "empty", false).await.unwrap();
     stage(&mut rm, &write(dir.path(), "one", &pattern(CHUNK_BYTES)), "one", false).await.unwrap();
     let recorded = store.recorded.lock().unwrap();
@@ -166,7 +187,7 @@ async fn a_hash_mismatch_is_reported_with_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "changing", b"first content");
     let store = TestStore::default();
-    let mut rm = Rm::connect(&serve(store.clone()).await).await.unwrap();
+    let mut rm = connect(&store).await;
     let digest = hash_file(&path).await.unwrap();
     // The file changes between hashing and uploading.
     std::fs::write(&path, b"other content").unwrap();
@@ -182,4 +203,21 @@ async fn a_missing_file_is_named() {
     let path = dir.path().join("absent");
     let err = hash_file(&path).await.unwrap_err().to_string();
     assert!(err.starts_with(&format!("cannot read {}: ", path.display())), "{err}");
+}
+
+#[tokio::test]
+async fn staging_needs_the_applications_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "f", b"abc");
+    let store = TestStore::default();
+    let mut rm = Rm::connect(&serve(store.clone()).await).await.unwrap();
+    let err = stage(&mut rm, &path, "f", false).await.unwrap_err().to_string();
+    assert!(err.contains("no staging token: an application id must be asked for"), "{err}");
+    assert_eq!(store.recorded.lock().unwrap().stats, 0, "nothing is sent without a token");
+    rm.staging_token = Some(b"another token".to_vec());
+    let err = stage(&mut rm, &path, "f", false).await.unwrap_err().to_string();
+    assert!(err.contains("no valid staging token"), "{err}");
+    rm.staging_token = Some(TOKEN.to_vec());
+    stage(&mut rm, &path, "f", false).await.unwrap();
+    assert_eq!(store.recorded.lock().unwrap().uploads.len(), 1);
 }

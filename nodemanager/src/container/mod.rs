@@ -11,7 +11,7 @@ mod tests;
 
 pub(crate) use diagnostics::{timestamp, STDERR_TAIL_BYTES};
 pub(crate) use kill::KillReason;
-pub(crate) use spec::{check_local_resource, is_plain_name, InvalidLaunch, LaunchSpec, LocalResource};
+pub(crate) use spec::{check_local_resource, is_plain_name, ContainerToken, InvalidLaunch, LaunchSpec, LocalResource};
 
 use weft_proto::{exit_status, states};
 

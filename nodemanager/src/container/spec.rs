@@ -27,6 +27,19 @@ pub(crate) struct LaunchSpec {
     pub(crate) resource: Resource,
     /// What a Hadoop launch context adds: `file:` resources and the container's token file.
     pub(crate) hadoop: Option<super::clc::HadoopExtras>,
+    /// The container token of the start request: the localizer shows it to the staging store, which
+    /// serves only files of the container's application.
+    pub(crate) container_token: ContainerToken,
+}
+
+/// An encoded container token, as the start request carried it. `Debug` shows only its length.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct ContainerToken(pub(crate) Vec<u8>);
+
+impl std::fmt::Debug for ContainerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ContainerToken({} bytes)", self.0.len())
+    }
 }
 
 /// Why a start request cannot be accepted as given.

@@ -16,6 +16,7 @@ fn spec(resources: usize) -> LaunchSpec {
             .collect(),
         resource: Resource::new(1024, 1),
         hadoop: None,
+        container_token: Default::default(),
     }
 }
 

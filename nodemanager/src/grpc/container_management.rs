@@ -20,9 +20,10 @@ impl ContainerManagementService {
         ContainerManagementService { nm }
     }
 
-    fn start_one(&self, mut request: pb::StartContainerRequest) -> Result<String, pb::ContainerError> {
+    fn start_one(&self, request: pb::StartContainerRequest) -> Result<String, pb::ContainerError> {
         let raw_id = request.container_id.clone();
-        let token = std::mem::take(&mut request.container_token);
+        // The spec keeps the token too: the localizer shows it to the staging store.
+        let token = request.container_token.clone();
         let spec = convert::launch_spec(request, &self.nm.info.default_user).map_err(|e| {
             tracing::warn!(container_id = %raw_id, error = %e, "start request refused");
             error(&raw_id, format!("invalid start request for {raw_id:?}: {e}"))

@@ -6,7 +6,7 @@ use weft_proto::{pb, states, ContainerId, Resource};
 use prost::Message;
 use weft_hadoop_ipc::yarn::ContainerLaunchContextProto;
 
-use crate::container::{check_local_resource, clc, InvalidLaunch, LaunchSpec, LocalResource};
+use crate::container::{check_local_resource, clc, ContainerToken, InvalidLaunch, LaunchSpec, LocalResource};
 use crate::node::ContainerStatus;
 
 fn local_resource(r: pb::LocalResource) -> Result<LocalResource, InvalidLaunch> {
@@ -17,7 +17,7 @@ fn local_resource(r: pb::LocalResource) -> Result<LocalResource, InvalidLaunch> 
 
 /// A start request as a checked spec; `default_user` stands in for an empty user.
 pub(crate) fn launch_spec(request: pb::StartContainerRequest, default_user: &str) -> Result<LaunchSpec, InvalidLaunch> {
-    let pb::StartContainerRequest { container_id, launch, resource, user, container_token: _, hadoop_launch_context } =
+    let pb::StartContainerRequest { container_id, launch, resource, user, container_token, hadoop_launch_context } =
         request;
     let id: ContainerId = container_id.parse()?;
     let resource: Resource = resource.ok_or(InvalidLaunch::Missing("resource"))?.into();
@@ -25,7 +25,8 @@ pub(crate) fn launch_spec(request: pb::StartContainerRequest, default_user: &str
     if !hadoop_launch_context.is_empty() {
         let context = ContainerLaunchContextProto::decode(hadoop_launch_context.as_slice())
             .map_err(|e| InvalidLaunch::HadoopContext(format!("it does not decode: {e}")))?;
-        return hadoop_spec(id, user, resource, &context);
+        return hadoop_spec(id, user, resource, &context)
+            .map(|spec| LaunchSpec { container_token: ContainerToken(container_token), ..spec });
     }
     let pb::ContainerLaunchContext { command, environment, local_resources } =
         launch.ok_or(InvalidLaunch::Missing("launch context"))?;
@@ -37,6 +38,7 @@ pub(crate) fn launch_spec(request: pb::StartContainerRequest, default_user: &str
         local_resources: local_resources.into_iter().map(local_resource).collect::<Result<_, _>>()?,
         resource,
         hadoop: None,
+        container_token: ContainerToken(container_token),
     };
     spec.check()?;
     Ok(spec)
@@ -59,6 +61,7 @@ pub(crate) fn hadoop_spec(
         local_resources: Vec::new(),
         resource,
         hadoop: Some(launch.extras),
+        container_token: ContainerToken::default(),
     };
     spec.check()?;
     Ok(spec)

@@ -89,6 +89,7 @@ mod tests {
             local_resources: Vec::new(),
             resource: Resource::new(1024, 1),
             hadoop: None,
+            container_token: Default::default(),
         };
         let node = NodeEnv {
             path: Some("/bin".into()),

@@ -19,6 +19,7 @@ fn spec(id: ContainerId) -> LaunchSpec {
         local_resources: Vec::new(),
         resource: Resource::new(1024, 1),
         hadoop: None,
+        container_token: Default::default(),
     }
 }
 

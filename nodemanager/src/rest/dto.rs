@@ -220,6 +220,7 @@ mod tests {
             local_resources: Vec::new(),
             resource: Resource::new(2048, 2),
             hadoop: None,
+            container_token: Default::default(),
         };
         let mut c = Container::new(spec, 5);
         c.limits = Limits::for_container(2048, 2.1);

@@ -45,6 +45,11 @@ pub struct RmState {
     /// Blobs by the sha256 the NodeManager asks for (the content need not match it).
     pub blobs: HashMap<String, Vec<u8>>,
     pub downloads: HashMap<String, usize>,
+    /// The application that alone may read a blob (sha256 → application id); others may read any
+    /// application.
+    pub owners: HashMap<String, String>,
+    /// The container of every Stat and Download, by the container token it carried, in order.
+    pub staging_callers: Vec<String>,
     /// Node ids that unregistered, in order.
     pub unregistered: Vec<String>,
     response_id: i64,
@@ -107,15 +112,28 @@ impl Staging for Service {
         Err(Status::unimplemented("the test ResourceManager only serves downloads"))
     }
 
-    async fn stat(&self, _: Request<pb::StatBlobRequest>) -> Result<Response<pb::StatBlobResponse>, Status> {
-        Err(Status::unimplemented("the test ResourceManager only serves downloads"))
+    async fn stat(&self, request: Request<pb::StatBlobRequest>) -> Result<Response<pb::StatBlobResponse>, Status> {
+        let container = staging_caller(&request)?;
+        let sha256 = request.into_inner().sha256;
+        let mut state = self.0.lock().unwrap();
+        state.staging_callers.push(container.to_string());
+        let size = state.blobs.get(&sha256).map(|b| b.len() as u64).filter(|_| state.may_read(container, &sha256));
+        Ok(Response::new(pb::StatBlobResponse { exists: size.is_some(), size: size.unwrap_or(0) }))
     }
 
     type DownloadStream = DownloadStream;
 
     async fn download(&self, request: Request<pb::DownloadRequest>) -> Result<Response<DownloadStream>, Status> {
+        let container = staging_caller(&request)?;
         let sha256 = request.into_inner().sha256;
         let mut state = self.0.lock().unwrap();
+        state.staging_callers.push(container.to_string());
+        if !state.may_read(container, &sha256) {
+            return Err(Status::permission_denied(format!(
+                "{} holds no staged file {sha256}",
+                container.application()
+            )));
+        }
         *state.downloads.entry(sha256.clone()).or_default() += 1;
         let blob = state.blobs.get(&sha256).cloned().ok_or_else(|| Status::not_found(format!("no blob {sha256}")))?;
         // Three-byte chunks, so a download really is a stream of several messages.
@@ -123,6 +141,32 @@ impl Staging for Service {
             blob.chunks(3).map(|c| Ok(pb::DownloadChunk { data: c.to_vec() })).collect();
         Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
     }
+}
+
+impl RmState {
+    fn may_read(&self, container: weft_proto::ContainerId, sha256: &str) -> bool {
+        self.owners.get(sha256).is_none_or(|owner| *owner == container.application().to_string())
+    }
+}
+
+/// The container whose token (signed with the test ResourceManager's key) a staging call carries.
+fn staging_caller<T>(request: &Request<T>) -> Result<weft_proto::ContainerId, Status> {
+    let token = request
+        .metadata()
+        .get_bin(weft_proto::CONTAINER_TOKEN_METADATA)
+        .and_then(|v| v.to_bytes().ok())
+        .ok_or_else(|| Status::unauthenticated("no container token"))?;
+    let token: weft_hadoop_ipc::common::TokenProto =
+        prost::Message::decode(token.as_ref()).map_err(|e| Status::unauthenticated(e.to_string()))?;
+    let identifier: weft_hadoop_ipc::yarn::ContainerTokenIdentifierProto =
+        MasterKey::new(RM_KEY_ID, RM_KEY_SECRET.to_vec())
+            .verify_token(&token, weft_hadoop_ipc::token::TokenKind::Container)
+            .map_err(|e| Status::unauthenticated(e.to_string()))?;
+    identifier
+        .container_id
+        .as_ref()
+        .and_then(weft_hadoop_ipc::ids::container_id)
+        .ok_or_else(|| Status::unauthenticated("the container token names no container"))
 }
 
 /// The test ResourceManager, serving until dropped.

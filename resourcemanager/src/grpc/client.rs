@@ -41,6 +41,7 @@ impl ApplicationClient for ClientService {
         Ok(Response::new(pb::GetNewApplicationResponse {
             application_id: id.to_string(),
             maximum_capability: Some(maximum.into()),
+            staging_token: self.rm.keys.staging_token(id),
         }))
     }
 

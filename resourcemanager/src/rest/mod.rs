@@ -346,7 +346,7 @@ mod tests {
     async fn call(method: Method, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
         let request = Request::builder().method(method).uri(path).body(Body::from(body)).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let staging = StagingStore::open(dir.path()).unwrap();
+        let staging = StagingStore::open(dir.path(), u64::MAX).unwrap();
         let response = router(rm(), staging).oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();

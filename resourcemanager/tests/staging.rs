@@ -1,0 +1,295 @@
+//! The staging store with the application's authority (issue 14), against a real ResourceManager on
+//! 127.0.0.1: uploads and checks need the application's staging token, downloads a container token
+//! of a container of the file's application; one application's files are not another's to read; a
+//! per-application quota refuses an upload past it and keeps nothing of it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tonic::transport::Channel;
+use tonic::{Code, Request};
+use weft_hadoop_ipc::common::TokenProto;
+use weft_hadoop_ipc::container_token::{self, Grant};
+use weft_hadoop_ipc::token::MasterKey;
+use weft_proto::pb;
+use weft_proto::pb::application_client_client::ApplicationClientClient;
+use weft_proto::pb::resource_tracker_client::ResourceTrackerClient;
+use weft_proto::pb::staging_client::StagingClient;
+use weft_proto::{ApplicationId, ContainerId, CONTAINER_TOKEN_METADATA, STAGING_TOKEN_METADATA};
+
+struct Rm {
+    child: Child,
+    client: String,
+    tracker: String,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Rm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A ResourceManager on loopback with no NodeManager.
+fn start(extra_config: &str) -> Rm {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rm.yaml");
+    let ports = dir.path().join("ports.json");
+    std::fs::write(
+        &config,
+        format!(
+            "yarn.resourcemanager.address: 127.0.0.1:0\n\
+             yarn.resourcemanager.scheduler.address: 127.0.0.1:0\n\
+             yarn.resourcemanager.resource-tracker.address: 127.0.0.1:0\n\
+             yarn.resourcemanager.webapp.address: 127.0.0.1:0\n\
+             hadoop.tmp.dir: {}\n{extra_config}",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_resourcemanager"))
+        .args(["--config", &config.display().to_string(), "--ports-file", &ports.display().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for waited in 0.. {
+        if let Ok(text) = std::fs::read_to_string(&ports) {
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let address = |key: &str| json[key].as_str().unwrap().to_string();
+            return Rm { child, client: address("client"), tracker: address("tracker"), dir };
+        }
+        assert!(waited < 1500, "the ResourceManager did not bind its ports within 30 s");
+        assert!(child.try_wait().unwrap().is_none(), "the ResourceManager exited at start-up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unreachable!()
+}
+
+async fn channel(address: &str) -> Channel {
+    Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap()
+}
+
+/// An application id and its staging token, as a client gets them.
+async fn new_application(rm: &Rm) -> (ApplicationId, Vec<u8>) {
+    let mut client = ApplicationClientClient::new(channel(&rm.client).await);
+    let reply = client.get_new_application(pb::GetNewApplicationRequest {}).await.unwrap().into_inner();
+    assert!(!reply.staging_token.is_empty(), "GetNewApplication hands out a staging token");
+    (reply.application_id.parse().unwrap(), reply.staging_token)
+}
+
+fn sha256(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+fn with<T>(key: &'static str, token: Option<&[u8]>, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    if let Some(token) = token {
+        request.metadata_mut().insert_bin(key, tonic::metadata::BinaryMetadataValue::from_bytes(token));
+    }
+    request
+}
+
+/// Uploads `data` as `name`, claiming `header_size` bytes, with the staging token `token`.
+async fn upload_claiming(
+    staging: &mut StagingClient<Channel>,
+    token: Option<&[u8]>,
+    name: &str,
+    sha: &str,
+    header_size: u64,
+    data: &[u8],
+) -> Result<pb::UploadResponse, tonic::Status> {
+    let header = pb::UploadHeader { name: name.into(), sha256: sha.into(), size: header_size };
+    let mut chunks = vec![pb::UploadChunk { header: Some(header), data: Vec::new() }];
+    chunks.extend(data.chunks(1000).map(|c| pb::UploadChunk { header: None, data: c.to_vec() }));
+    staging.upload(with(STAGING_TOKEN_METADATA, token, tokio_stream::iter(chunks))).await.map(|r| r.into_inner())
+}
+
+async fn upload(
+    staging: &mut StagingClient<Channel>,
+    token: Option<&[u8]>,
+    name: &str,
+    data: &[u8],
+) -> Result<pb::UploadResponse, tonic::Status> {
+    upload_claiming(staging, token, name, &sha256(data), data.len() as u64, data).await
+}
+
+async fn stat(
+    staging: &mut StagingClient<Channel>,
+    key: &'static str,
+    token: Option<&[u8]>,
+    sha: &str,
+) -> Result<bool, tonic::Status> {
+    let request = with(key, token, pb::StatBlobRequest { sha256: sha.into() });
+    staging.stat(request).await.map(|r| r.into_inner().exists)
+}
+
+async fn download(
+    staging: &mut StagingClient<Channel>,
+    container_token: Option<&[u8]>,
+    sha: &str,
+) -> Result<Vec<u8>, tonic::Status> {
+    let request = with(CONTAINER_TOKEN_METADATA, container_token, pb::DownloadRequest { sha256: sha.into() });
+    let mut stream = staging.download(request).await?.into_inner();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.message().await? {
+        bytes.extend(chunk.data);
+    }
+    Ok(bytes)
+}
+
+/// Registers as a NodeManager and returns the container-token master key the ResourceManager hands it.
+async fn register_node(rm: &Rm) -> MasterKey {
+    let mut tracker = ResourceTrackerClient::new(channel(&rm.tracker).await);
+    let request = pb::RegisterNodeRequest {
+        host: "127.0.0.1".into(),
+        rpc_port: 1,
+        http_port: 2,
+        total: Some(pb::Resource { memory_mb: 4096, vcores: 4 }),
+        version: "test".into(),
+        containers: Vec::new(),
+    };
+    let key = tracker.register_node_manager(request).await.unwrap().into_inner().container_token_master_key.unwrap();
+    MasterKey::new(key.key_id, key.secret)
+}
+
+/// A container token for the AM container of `app`, signed with `key`, as a NodeManager holds it.
+fn container_token(key: &MasterKey, app: ApplicationId) -> Vec<u8> {
+    let container: ContainerId =
+        format!("container_{}_{:04}_01_000001", app.cluster_timestamp, app.sequence).parse().unwrap();
+    container_token::sign(
+        key,
+        &Grant {
+            container,
+            node: "127.0.0.1:1",
+            user: "alice",
+            memory_mb: 1024,
+            vcores: 1,
+            priority: 0,
+            is_am: true,
+            created_ms: 1,
+            expiry_ms: 2,
+            rm_identifier: app.cluster_timestamp,
+        },
+    )
+}
+
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn one_applications_staged_file_is_not_anothers_to_read() {
+    let rm = start("");
+    let mut staging = StagingClient::new(channel(&rm.client).await);
+    let (a, token_a) = new_application(&rm).await;
+    let (b, token_b) = new_application(&rm).await;
+    let binary = b"application A's binary".repeat(100);
+    let sha = sha256(&binary);
+
+    // No token, a forged one, garbage: refused, nothing stored.
+    let refused = upload(&mut staging, None, "a.bin", &binary).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(refused.message().contains("needs the application's staging token"), "{}", refused.message());
+    assert!(refused.message().contains(STAGING_TOKEN_METADATA), "{}", refused.message());
+    let mut forged = TokenProto::decode(token_a.as_slice()).unwrap();
+    forged.password[0] ^= 1;
+    let refused = upload(&mut staging, Some(&forged.encode_to_vec()), "a.bin", &binary).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(refused.message().contains(&format!("the token of {a} is forged")), "{}", refused.message());
+    // A token rewritten to name another application keeps A's password: forged too.
+    let mut renamed = TokenProto::decode(token_a.as_slice()).unwrap();
+    renamed.identifier = TokenProto::decode(token_b.as_slice()).unwrap().identifier;
+    let refused = stat(&mut staging, STAGING_TOKEN_METADATA, Some(&renamed.encode_to_vec()), &sha).await.unwrap_err();
+    assert!(refused.message().contains(&format!("the token of {b} is forged")), "{}", refused.message());
+    let refused = upload(&mut staging, Some(b"garbage"), "a.bin", &binary).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(files_in(&rm.dir.path().join("staging/blobs")).is_empty());
+
+    // A stages its binary.
+    let staged = upload(&mut staging, Some(&token_a), "a.bin", &binary).await.unwrap();
+    assert_eq!((staged.sha256.as_str(), staged.size), (sha.as_str(), binary.len() as u64));
+    assert!(stat(&mut staging, STAGING_TOKEN_METADATA, Some(&token_a), &sha).await.unwrap());
+
+    // B knows the hash: its check says nothing is there, and a check without a token is refused.
+    assert!(!stat(&mut staging, STAGING_TOKEN_METADATA, Some(&token_b), &sha).await.unwrap());
+    let refused = stat(&mut staging, STAGING_TOKEN_METADATA, None, &sha).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+
+    // Downloads: a NodeManager with a container token of A's container gets the bytes; with one of
+    // B's it is refused, naming B; without one, or with a staging token, or signed by another key, too.
+    let key = register_node(&rm).await;
+    let a_container = container_token(&key, a);
+    let b_container = container_token(&key, b);
+    assert_eq!(download(&mut staging, Some(&a_container), &sha).await.unwrap(), binary);
+    let refused = download(&mut staging, Some(&b_container), &sha).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert!(refused.message().contains(&format!("{b} (container container_")), "{}", refused.message());
+    assert!(refused.message().contains(&format!("holds no staged file with sha256 {sha}")), "{}", refused.message());
+    let refused = download(&mut staging, None, &sha).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(refused.message().contains(CONTAINER_TOKEN_METADATA), "{}", refused.message());
+    let refused = download(&mut staging, Some(&token_a), &sha).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "a staging token is no container token");
+    let stranger = MasterKey::new(key.key_id(), b"not the ResourceManager's key".to_vec());
+    let refused = download(&mut staging, Some(&container_token(&stranger, a)), &sha).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(refused.message().contains("forged"), "{}", refused.message());
+    // A NodeManager's check with a container token answers for the container's application.
+    assert!(stat(&mut staging, CONTAINER_TOKEN_METADATA, Some(&a_container), &sha).await.unwrap());
+    assert!(!stat(&mut staging, CONTAINER_TOKEN_METADATA, Some(&b_container), &sha).await.unwrap());
+
+    // B claiming the hash with other bytes gets nothing; sending the same bytes, B holds it too.
+    let other = b"something else entirely".repeat(100);
+    let refused =
+        upload_claiming(&mut staging, Some(&token_b), "a.bin", &sha, binary.len() as u64, &other[..binary.len()])
+            .await
+            .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(!stat(&mut staging, STAGING_TOKEN_METADATA, Some(&token_b), &sha).await.unwrap());
+    assert!(download(&mut staging, Some(&b_container), &sha).await.is_err());
+    upload(&mut staging, Some(&token_b), "copy.bin", &binary).await.unwrap();
+    assert!(stat(&mut staging, STAGING_TOKEN_METADATA, Some(&token_b), &sha).await.unwrap());
+    assert_eq!(download(&mut staging, Some(&b_container), &sha).await.unwrap(), binary);
+    assert_eq!(files_in(&rm.dir.path().join("staging/blobs")), [sha], "one copy");
+}
+
+#[tokio::test]
+async fn an_upload_past_the_applications_quota_is_refused_and_nothing_of_it_is_kept() {
+    let rm = start("weft.resourcemanager.staging.max-app-bytes: 10000\n");
+    let mut staging = StagingClient::new(channel(&rm.client).await);
+    let (a, token_a) = new_application(&rm).await;
+    let (_, token_b) = new_application(&rm).await;
+    let first = vec![1u8; 6000];
+    upload(&mut staging, Some(&token_a), "first", &first).await.unwrap();
+
+    let second = vec![2u8; 5000];
+    let refused = upload(&mut staging, Some(&token_a), "second", &second).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    let message = refused.message();
+    for part in [&a.to_string(), "\"second\"", "quota of 10000 bytes", "weft.resourcemanager.staging.max-app-bytes"] {
+        assert!(message.contains(part), "{message}");
+    }
+    // A header that understates the size does not get past it: the upload fails, nothing is kept.
+    let refused =
+        upload_claiming(&mut staging, Some(&token_a), "second", &sha256(&second), 100, &second).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(files_in(&rm.dir.path().join("staging/blobs")), [sha256(&first)]);
+    assert!(files_in(&rm.dir.path().join("staging/tmp")).is_empty(), "the partial upload is discarded");
+    assert!(!stat(&mut staging, STAGING_TOKEN_METADATA, Some(&token_a), &sha256(&second)).await.unwrap());
+
+    // Nothing else was lost: A still holds its first file and may fill its quota exactly; another
+    // application has a quota of its own.
+    assert!(stat(&mut staging, STAGING_TOKEN_METADATA, Some(&token_a), &sha256(&first)).await.unwrap());
+    upload(&mut staging, Some(&token_a), "fits", &[3u8; 4000]).await.unwrap();
+    upload(&mut staging, Some(&token_b), "second", &second).await.unwrap();
+    let refused = upload(&mut staging, Some(&token_a), "one more", &[4u8; 1]).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+}
