@@ -7,10 +7,11 @@
 use std::sync::{PoisonError, RwLock};
 
 use prost::Message;
+use weft_hadoop_ipc::common::TokenProto;
 use weft_hadoop_ipc::container_token::{self, Refusal};
-use weft_hadoop_ipc::token::MasterKey;
+use weft_hadoop_ipc::token::{decode_identifier, MasterKey, TokenKind};
 use weft_hadoop_ipc::yarn::{ContainerTokenIdentifierProto, NmTokenIdentifierProto};
-use weft_proto::{pb, ContainerId};
+use weft_proto::{pb, ApplicationId, ContainerId};
 
 /// Keys kept: the current one and the one before it, so tokens signed just before a roll still
 /// start their containers.
@@ -61,6 +62,33 @@ impl Authority {
         }
         let keys = self.nm_keys.read().unwrap_or_else(PoisonError::into_inner);
         keys.iter().find(|k| k.key_id() == decoded.key_id()).map(|k| k.password(identifier))
+    }
+
+    /// The application an NM token (an encoded `TokenProto`, as Weft's gRPC calls carry it) speaks
+    /// for on the NodeManager at `node`, once its kind, node, key and password check out.
+    pub(crate) fn nm_token_application(&self, token: &[u8], node: &str) -> Result<ApplicationId, String> {
+        let token = TokenProto::decode(token).map_err(|e| format!("the NM token does not decode: {e}"))?;
+        let identifier: NmTokenIdentifierProto =
+            decode_identifier(&token, TokenKind::Nm).map_err(|e| format!("not an NM token: {e}"))?;
+        let application = identifier
+            .app_attempt_id
+            .as_ref()
+            .and_then(weft_hadoop_ipc::ids::attempt_id)
+            .map(|attempt| attempt.application)
+            .ok_or("the NM token names no application attempt")?;
+        let for_here = identifier.node_id.as_ref().map(weft_hadoop_ipc::token::node_address).as_deref() == Some(node);
+        let keys = self.nm_keys.read().unwrap_or_else(PoisonError::into_inner);
+        let key = keys.iter().find(|k| k.key_id() == identifier.key_id()).filter(|_| for_here);
+        match key {
+            None => Err(format!(
+                "the NM token of {application} is not for this NodeManager ({node}) or its key is not one the \
+                 ResourceManager gave it"
+            )),
+            Some(key) if !key.verify(&token.identifier, &token.password) => {
+                Err(format!("the NM token of {application} is forged (its password does not match)"))
+            }
+            Some(_) => Ok(application),
+        }
     }
 
     /// Whether `token` lets `container` start on the NodeManager at `node` now; its verified
@@ -137,5 +165,15 @@ mod tests {
         let elsewhere = key.nm_token(attempt, node(9999), "alice");
         assert_eq!(authority.nm_password(&elsewhere.identifier, "127.0.0.1:8041"), None);
         assert_eq!(authority.nm_password(b"garbage", "127.0.0.1:8041"), None);
+        // As Weft's gRPC calls carry it: the whole encoded token.
+        let here = "127.0.0.1:8041";
+        assert_eq!(authority.nm_token_application(&token.encode_to_vec(), here), Ok(c.application()));
+        let forged = TokenProto { password: vec![0; 20], ..token.clone() };
+        assert!(authority.nm_token_application(&forged.encode_to_vec(), here).unwrap_err().contains("forged"));
+        let error = authority.nm_token_application(&elsewhere.encode_to_vec(), here).unwrap_err();
+        assert!(error.contains("not for this NodeManager"), "{error}");
+        let other_key = MasterKey::new(8, b"other".to_vec()).nm_token(attempt, node(8041), "alice");
+        assert!(authority.nm_token_application(&other_key.encode_to_vec(), here).is_err());
+        assert!(authority.nm_token_application(b"garbage", here).unwrap_err().contains("does not decode"));
     }
 }

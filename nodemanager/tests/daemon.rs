@@ -137,6 +137,68 @@ async fn a_container_cannot_make_the_node_manager_serve_a_file_outside_its_log_d
 }
 
 #[tokio::test]
+async fn only_the_applications_nm_token_stops_or_reads_its_containers() {
+    let rm = TestRm::start(30).await;
+    let mut nm = TestNm::start(&rm).await;
+    let (victim, other) = (container_id(1, 2), container_id(2, 2));
+    let started =
+        nm.start_containers(vec![request(&victim, &["sleep", "60"]), request(&other, &["sleep", "60"])]).await;
+    assert_eq!(started.started.len(), 2, "{started:?}");
+    let node = nm.addresses.rpc.clone();
+    let stop = |token: Option<Vec<u8>>| {
+        let message = pb::StopContainersRequest { container_ids: vec![victim.clone()] };
+        match token {
+            Some(token) => support::with_nm_token(message, &token),
+            None => tonic::Request::new(message),
+        }
+    };
+    // No token, a forged one, one for another node, one of another key: refused outright.
+    let status = nm.client.stop_containers(stop(None)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    assert!(status.message().contains("needs the application's NM token"), "{}", status.message());
+    let status = nm.client.get_container_statuses(tonic::Request::new(pb::GetContainerStatusesRequest {
+        container_ids: vec![victim.clone()],
+    }));
+    assert_eq!(status.await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    let mut forged: weft_hadoop_ipc::common::TokenProto =
+        prost::Message::decode(support::nm_token(&victim, &node).as_slice()).unwrap();
+    forged.password = vec![7; 20];
+    let forged = prost::Message::encode_to_vec(&forged);
+    let elsewhere = support::nm_token(&victim, "127.0.0.1:1");
+    let stranger =
+        support::nm_token_with(&weft_hadoop_ipc::token::MasterKey::new(99, b"guess".to_vec()), &victim, &node);
+    for (token, expected) in
+        [(forged, "forged"), (elsewhere, "not for this NodeManager"), (stranger, "not for this NodeManager")]
+    {
+        let status = nm.client.stop_containers(stop(Some(token))).await.unwrap_err();
+        assert!(status.message().contains(expected), "{expected}: {}", status.message());
+    }
+    // Application 2's own token reaches only its own containers.
+    let theirs = support::nm_token(&other, &node);
+    let reply = nm.client.stop_containers(stop(Some(theirs.clone()))).await.unwrap().into_inner();
+    assert!(reply.stopped.is_empty(), "{reply:?}");
+    assert!(reply.failed[0].message.contains("not to application_1700000000000_0002"), "{reply:?}");
+    let statuses = nm
+        .client
+        .get_container_statuses(support::with_nm_token(
+            pb::GetContainerStatusesRequest { container_ids: vec![victim.clone(), other.clone()] },
+            &theirs,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(statuses.statuses.iter().map(|s| s.container_id.as_str()).collect::<Vec<_>>(), [other.as_str()]);
+    assert_eq!(statuses.failed[0].container_id, victim);
+    // The victim still runs; its own application's token stops it.
+    let (_, c) = nm.get_json(&format!("/ws/v1/node/containers/{victim}")).await;
+    assert_eq!(c["container"]["state"], "RUNNING", "{c}");
+    assert_eq!(nm.stop_containers(std::slice::from_ref(&victim)).await.stopped, std::slice::from_ref(&victim));
+    assert_eq!(rm.completed_status(&victim).await.exit_status, -105);
+    assert_eq!(nm.stop_containers(std::slice::from_ref(&other)).await.stopped, std::slice::from_ref(&other));
+    nm.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn files_are_localized_once_verified_and_linked_and_a_bad_hash_fails_the_container() {
     let rm = TestRm::start(30).await;
     let mut nm = TestNm::start(&rm).await;
@@ -207,23 +269,11 @@ async fn container_management_answers_each_request() {
     assert!(messages[1].contains("\"container_bad\""), "{messages:?}");
     assert!(messages[2].contains("the command is empty"), "{messages:?}");
     assert!(messages[3].contains("no resource"), "{messages:?}");
-    let statuses = nm
-        .client
-        .get_container_statuses(pb::GetContainerStatusesRequest {
-            container_ids: vec![good.clone(), container_id(9, 9)],
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let statuses = nm.container_statuses(&[good.clone(), container_id(1, 9)]).await;
     assert_eq!(statuses.statuses[0].container_id, good);
     assert_eq!(statuses.statuses[0].exit_status, -1000);
     assert!(statuses.failed[0].message.contains("not handled by this NodeManager"));
-    let stopped = nm
-        .client
-        .stop_containers(pb::StopContainersRequest { container_ids: vec![good.clone(), "nope".into()] })
-        .await
-        .unwrap()
-        .into_inner();
+    let stopped = nm.stop_containers(&[good.clone(), "nope".into()]).await;
     assert_eq!(stopped.stopped, std::slice::from_ref(&good));
     assert!(stopped.failed[0].message.contains("\"nope\""));
     let status = rm.completed_status(&good).await;

@@ -196,6 +196,7 @@ pub(crate) fn grant(container: pb::Container) -> Option<Grant> {
         resource,
         priority: _,
         container_token,
+        nm_token,
     } = container;
     match container_id.parse::<ContainerId>() {
         Ok(id) => Some(Grant {
@@ -204,6 +205,7 @@ pub(crate) fn grant(container: pb::Container) -> Option<Grant> {
             node_address,
             resource: resource.map(Resource::from).unwrap_or_default(),
             token: container_token,
+            nm_token,
         }),
         Err(e) => {
             tracing::warn!(error = %e, "the ResourceManager granted a container with a bad id; ignoring it");
@@ -336,9 +338,11 @@ mod tests {
             resource: Some(pb::Resource { memory_mb: 1024, vcores: 1 }),
             priority: 1,
             container_token: Vec::new(),
+            nm_token: b"nm".to_vec(),
         };
         assert!(grant(container("bogus")).is_none());
         let g = grant(container("container_1_0001_01_000002")).unwrap();
         assert_eq!((g.node_address.as_str(), g.resource), ("h:1", Resource::new(1024, 1)));
+        assert_eq!(g.nm_token, b"nm");
     }
 }

@@ -38,6 +38,8 @@ pub(crate) struct Grant {
     pub(crate) resource: Resource,
     /// The container token, passed on to the NodeManager unchanged when the container starts.
     pub(crate) token: Vec<u8>,
+    /// The attempt's NM token for the container's node: what a stop or status call carries.
+    pub(crate) nm_token: Vec<u8>,
 }
 
 /// The ask of the next allocate call.
@@ -290,6 +292,7 @@ mod tests {
             node_address: format!("node{}:8041", n % 2),
             resource: Resource::new(1024, 1),
             token: Vec::new(),
+            nm_token: Vec::new(),
         }
     }
 

@@ -119,6 +119,7 @@ mod tests {
             node_address: "h:1".into(),
             resource: Resource::new(1024, 1),
             token: Vec::new(),
+            nm_token: Vec::new(),
         }
     }
 

@@ -80,6 +80,8 @@ struct Executor {
     executor_id: String,
     node_id: String,
     node_address: String,
+    /// The attempt's NM token for that node, for the stop.
+    nm_token: Vec<u8>,
     phase: Phase,
 }
 
@@ -98,6 +100,8 @@ pub(crate) struct ToStop {
     pub(crate) container: ContainerId,
     /// `host:port` of the NodeManager's container-management service.
     pub(crate) node_address: String,
+    /// The attempt's NM token for that NodeManager.
+    pub(crate) nm_token: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -191,6 +195,7 @@ impl ExecutorBook {
                 executor_id: executor_id.clone(),
                 node_id: grant.node_id.clone(),
                 node_address: grant.node_address.clone(),
+                nm_token: grant.nm_token.clone(),
                 phase: Phase::Starting,
             };
             self.live.insert(grant.id, executor);
@@ -257,7 +262,7 @@ impl ExecutorBook {
         let id = *self.live.iter().find(|(_, e)| e.executor_id == executor_id)?.0;
         let executor = self.live.remove(&id).expect("found above");
         self.release(id);
-        Some(ToStop { container: id, node_address: executor.node_address })
+        Some(ToStop { container: id, node_address: executor.node_address, nm_token: executor.nm_token })
     }
 
     /// The application is ending: every executor's container is released and should be stopped, and
@@ -268,7 +273,7 @@ impl ExecutorBook {
         live.into_iter()
             .map(|(id, executor)| {
                 self.release(id);
-                ToStop { container: id, node_address: executor.node_address }
+                ToStop { container: id, node_address: executor.node_address, nm_token: executor.nm_token }
             })
             .collect()
     }
@@ -294,6 +299,7 @@ mod tests {
             node_address: format!("node{}:8041", n % 2),
             resource: Resource::new(2048, 2),
             token: Vec::new(),
+            nm_token: format!("nm token of node{}", n % 2).into_bytes(),
         }
     }
 
@@ -444,7 +450,14 @@ mod tests {
         let mut book = book(2, 1);
         launch(&mut book, &[2, 3]);
         assert_eq!(book.kill("9"), None);
-        assert_eq!(book.kill("2"), Some(ToStop { container: cid(3), node_address: "node1:8041".into() }));
+        assert_eq!(
+            book.kill("2"),
+            Some(ToStop {
+                container: cid(3),
+                node_address: "node1:8041".into(),
+                nm_token: b"nm token of node1".to_vec()
+            })
+        );
         assert_eq!(book.kill("2"), None, "killed once");
         assert_eq!(book.take_releases(), [cid(3)]);
         assert_eq!(book.completed(cid(3), exit_status::KILLED_BY_APPMASTER, ""), []);

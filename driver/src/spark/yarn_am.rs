@@ -401,15 +401,23 @@ impl Allocator {
 /// StopContainers on each node, the nodes in parallel. A container the NodeManager no longer has is
 /// fine; an unreachable NodeManager is logged, as the ResourceManager ends the container anyway.
 async fn stop_containers(stops: Vec<ToStop>) {
-    let mut by_node: BTreeMap<String, Vec<ContainerId>> = BTreeMap::new();
+    let mut by_node: BTreeMap<(String, Vec<u8>), Vec<ContainerId>> = BTreeMap::new();
     for stop in stops {
-        by_node.entry(stop.node_address).or_default().push(stop.container);
+        by_node.entry((stop.node_address, stop.nm_token)).or_default().push(stop.container);
     }
-    futures::future::join_all(by_node.into_iter().map(|(address, ids)| stop_on(address, ids))).await;
+    let calls = by_node.into_iter().map(|((address, nm_token), ids)| stop_on(address, nm_token, ids));
+    futures::future::join_all(calls).await;
 }
 
-async fn stop_on(address: String, ids: Vec<ContainerId>) {
-    let request = pb::StopContainersRequest { container_ids: ids.iter().map(ContainerId::to_string).collect() };
+/// StopContainers on one NodeManager, with the attempt's NM token for it (the NodeManager stops only
+/// containers of the application the token names).
+async fn stop_on(address: String, nm_token: Vec<u8>, ids: Vec<ContainerId>) {
+    let mut request = tonic::Request::new(pb::StopContainersRequest {
+        container_ids: ids.iter().map(ContainerId::to_string).collect(),
+    });
+    request
+        .metadata_mut()
+        .insert_bin(weft_proto::NM_TOKEN_METADATA, tonic::metadata::BinaryMetadataValue::from_bytes(&nm_token));
     let call = async {
         let channel = connect(NODE_MANAGER, &address).await.map_err(|e| e.to_string())?;
         let reply = ContainerManagementClient::new(channel).stop_containers(request).await;

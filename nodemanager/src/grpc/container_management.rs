@@ -1,11 +1,13 @@
 //! ContainerManagement: start, stop and query containers. Each request is answered once it is
-//! accepted or refused; localization and launch go on in the container's runner.
+//! accepted or refused; localization and launch go on in the container's runner. A start needs each
+//! container's token; a stop or a status query the application's NM token, and only reaches that
+//! application's containers.
 
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 use weft_proto::pb::{self, container_management_server::ContainerManagement};
-use weft_proto::ContainerId;
+use weft_proto::{ApplicationId, ContainerId, NM_TOKEN_METADATA};
 
 use super::convert::{self, error};
 use crate::container::KillReason;
@@ -56,6 +58,36 @@ fn parse(raw: &str) -> Result<ContainerId, pb::ContainerError> {
     raw.parse::<ContainerId>().map_err(|e| error(raw, e.to_string()))
 }
 
+impl ContainerManagementService {
+    /// The application whose NM token the call carries: only it may stop or query its containers.
+    fn caller<T>(&self, request: &Request<T>, call: &str) -> Result<ApplicationId, Status> {
+        let Some(value) = request.metadata().get_bin(NM_TOKEN_METADATA) else {
+            return Err(Status::unauthenticated(format!(
+                "{call} needs the application's NM token for this NodeManager (metadata {NM_TOKEN_METADATA})"
+            )));
+        };
+        let bytes =
+            value.to_bytes().map_err(|e| Status::unauthenticated(format!("the NM token is not binary: {e}")))?;
+        let node = self.nm.info.node_id.to_string();
+        self.nm.authority.nm_token_application(&bytes, &node).map_err(|refusal| {
+            tracing::warn!(call, error = %refusal, "call refused: no authority");
+            Status::unauthenticated(refusal)
+        })
+    }
+}
+
+/// A container named in a call of `app`: it must be one of that application's.
+fn own(raw: &str, app: ApplicationId) -> Result<ContainerId, pb::ContainerError> {
+    let id = parse(raw)?;
+    if id.application() != app {
+        return Err(error(
+            raw,
+            format!("container {id} belongs to {}, not to {app} whose NM token the call carries", id.application()),
+        ));
+    }
+    Ok(id)
+}
+
 #[tonic::async_trait]
 impl ContainerManagement for ContainerManagementService {
     async fn start_containers(
@@ -76,9 +108,10 @@ impl ContainerManagement for ContainerManagementService {
         &self,
         request: Request<pb::StopContainersRequest>,
     ) -> Result<Response<pb::StopContainersResponse>, Status> {
+        let app = self.caller(&request, "StopContainers")?;
         let mut response = pb::StopContainersResponse::default();
         for raw in request.into_inner().container_ids {
-            let stopped = parse(&raw)
+            let stopped = own(&raw, app)
                 .and_then(|id| self.nm.stop(id, KillReason::ByAppMaster).map_err(|e| error(&raw, e.to_string())));
             match stopped {
                 Ok(()) => response.stopped.push(raw),
@@ -92,9 +125,10 @@ impl ContainerManagement for ContainerManagementService {
         &self,
         request: Request<pb::GetContainerStatusesRequest>,
     ) -> Result<Response<pb::GetContainerStatusesResponse>, Status> {
+        let app = self.caller(&request, "GetContainerStatuses")?;
         let mut response = pb::GetContainerStatusesResponse::default();
         for raw in request.into_inner().container_ids {
-            let status = parse(&raw).and_then(|id| {
+            let status = own(&raw, app).and_then(|id| {
                 self.nm
                     .read(|core| core.status(&id))
                     .ok_or_else(|| error(&raw, crate::node::UnknownContainer(id).to_string()))

@@ -74,7 +74,7 @@ impl ResourceTracker for Service {
             cluster_timestamp: 1_700_000_000_000,
             diagnostics: String::new(),
             container_token_master_key: Some(pb::MasterKey { key_id: RM_KEY_ID, secret: RM_KEY_SECRET.to_vec() }),
-            ..Default::default()
+            nm_token_master_key: Some(pb::MasterKey { key_id: RM_NM_KEY_ID, secret: RM_NM_KEY_SECRET.to_vec() }),
         }))
     }
 
@@ -354,6 +354,20 @@ impl TestNm {
         panic!("the NodeManager never received the test ResourceManager's container-token key")
     }
 
+    /// StopContainers as the AM of the first container's application, with its NM token.
+    pub async fn stop_containers(&mut self, ids: &[String]) -> pb::StopContainersResponse {
+        let token = nm_token(&ids[0], &self.addresses.rpc);
+        let request = with_nm_token(pb::StopContainersRequest { container_ids: ids.to_vec() }, &token);
+        self.client.stop_containers(request).await.unwrap().into_inner()
+    }
+
+    /// GetContainerStatuses as the AM of the first container's application, with its NM token.
+    pub async fn container_statuses(&mut self, ids: &[String]) -> pb::GetContainerStatusesResponse {
+        let token = nm_token(&ids[0], &self.addresses.rpc);
+        let request = with_nm_token(pb::GetContainerStatusesRequest { container_ids: ids.to_vec() }, &token);
+        self.client.get_container_statuses(request).await.unwrap().into_inner()
+    }
+
     /// Starts containers exactly as given (tokens included, or not).
     pub async fn start_containers_as_sent(
         &mut self,
@@ -398,6 +412,34 @@ pub fn example(name: &str) -> String {
 /// The test ResourceManager's container-token key.
 pub const RM_KEY_ID: i32 = 41;
 pub const RM_KEY_SECRET: &[u8] = b"the test ResourceManager's container-token secret";
+
+/// The test ResourceManager's NM-token key.
+pub const RM_NM_KEY_ID: i32 = 42;
+pub const RM_NM_KEY_SECRET: &[u8] = b"the test ResourceManager's NM-token secret";
+
+/// The NM token (an encoded `TokenProto`) of the attempt of `container` for the NodeManager at
+/// `node`, signed with `key`.
+pub fn nm_token_with(key: &MasterKey, container: &str, node: &str) -> Vec<u8> {
+    let id: weft_proto::ContainerId = container.parse().expect("a container id");
+    let (host, port) = node.rsplit_once(':').expect("host:port");
+    let node = weft_hadoop_ipc::yarn::NodeIdProto { host: Some(host.into()), port: Some(port.parse().unwrap()) };
+    let token = key.nm_token(weft_hadoop_ipc::ids::attempt_id_proto(id.attempt), node, "alice");
+    prost::Message::encode_to_vec(&token)
+}
+
+/// The NM token the test ResourceManager would hand the AM of `container`'s attempt.
+pub fn nm_token(container: &str, node: &str) -> Vec<u8> {
+    nm_token_with(&MasterKey::new(RM_NM_KEY_ID, RM_NM_KEY_SECRET.to_vec()), container, node)
+}
+
+/// A request carrying `nm_token` as Weft's gRPC calls do.
+pub fn with_nm_token<T>(message: T, nm_token: &[u8]) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert_bin(weft_proto::NM_TOKEN_METADATA, tonic::metadata::BinaryMetadataValue::from_bytes(nm_token));
+    request
+}
 
 /// A container token for `container` on the NodeManager at `node`, signed with `key`.
 pub fn sign_with(key: &MasterKey, container: &str, node: &str) -> Vec<u8> {

@@ -103,7 +103,10 @@ impl ApplicationMaster for AmService {
             allocated: reply
                 .allocated
                 .iter()
-                .map(|c| convert::container(c, keys.container_token(c, &user, rm_identifier)))
+                .map(|c| {
+                    let nm_token = prost::Message::encode_to_vec(&keys.nm_token(attempt, &c.node, &user));
+                    convert::container(c, keys.container_token(c, &user, rm_identifier), nm_token)
+                })
                 .collect(),
             completed: reply.completed.into_iter().map(convert::completed_status).collect(),
             available: Some(reply.available.into()),

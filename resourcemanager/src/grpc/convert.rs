@@ -153,8 +153,9 @@ pub(crate) fn utilization(u: Option<pb::NodeUtilization>) -> Utilization {
     u.map(Utilization::from).unwrap_or_default()
 }
 
-/// A grant as its AM receives it, with the container token that lets the AM start it.
-pub(crate) fn container(c: &RmContainer, token: Vec<u8>) -> pb::Container {
+/// A grant as its AM receives it, with the container token that lets the AM start it and the NM
+/// token that lets it stop and query it.
+pub(crate) fn container(c: &RmContainer, token: Vec<u8>, nm_token: Vec<u8>) -> pb::Container {
     pb::Container {
         container_id: c.id.to_string(),
         node_id: c.node.to_string(),
@@ -163,6 +164,7 @@ pub(crate) fn container(c: &RmContainer, token: Vec<u8>) -> pb::Container {
         resource: Some(c.resource.into()),
         priority: c.priority,
         container_token: token,
+        nm_token,
     }
 }
 

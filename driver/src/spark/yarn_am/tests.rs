@@ -96,6 +96,7 @@ impl ApplicationMaster for Fake {
                 resource: Some(pb::Resource { memory_mb: 2048, vcores: 2 }),
                 priority: 1,
                 container_token: Vec::new(),
+                nm_token: Vec::new(),
             });
         }
         let completed = std::mem::take(&mut r.completions);
