@@ -130,6 +130,8 @@ demo() {
   # A Spark program: WordCount over a small text, submitted like spark-submit on YARN.
   local data="$home/wordcount"
   rm -rf "$data" && mkdir -p "$data"
+  # Run as root, the NodeManagers start containers as nobody: the job's directory must be theirs too.
+  chmod 1777 "$data"
   for i in $(seq 1 2000); do echo "the quick brown fox jumps over the lazy dog $((i % 7))"; done > "$data/input.txt"
   echo "\$ weft submit --master yarn --deploy-mode cluster --num-executors 2 --executor-memory 512m --executor-cores 1 \\"
   echo "    target/release/examples/wordcount $data/input.txt $data/counts"
