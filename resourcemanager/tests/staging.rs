@@ -293,3 +293,48 @@ async fn an_upload_past_the_applications_quota_is_refused_and_nothing_of_it_is_k
     let refused = upload(&mut staging, Some(&token_a), "one more", &[4u8; 1]).await.unwrap_err();
     assert_eq!(refused.code(), Code::ResourceExhausted);
 }
+
+#[tokio::test]
+async fn an_ended_applications_files_leave_its_account_and_then_the_store() {
+    let rm = start(
+        "weft.resourcemanager.staging.cleaner.interval-ms: 1000\n\
+         weft.resourcemanager.staging.retain-unreferenced-ms: 0\n",
+    );
+    let mut staging = StagingClient::new(channel(&rm.client).await);
+    let mut client = ApplicationClientClient::new(channel(&rm.client).await);
+    let (ended, token_ended) = new_application(&rm).await;
+    let (running, token_running) = new_application(&rm).await;
+    let only_ended = b"only the ended application's".to_vec();
+    let shared = b"both applications'".to_vec();
+    upload(&mut staging, Some(&token_ended), "mine", &only_ended).await.unwrap();
+    for token in [&token_ended, &token_running] {
+        upload(&mut staging, Some(token), "shared", &shared).await.unwrap();
+    }
+    for app in [ended, running] {
+        let context = pb::ApplicationSubmissionContext {
+            application_id: app.to_string(),
+            name: "staged".into(),
+            user: "alice".into(),
+            am_resource: Some(pb::Resource { memory_mb: 1024, vcores: 1 }),
+            am_container: Some(pb::ContainerLaunchContext { command: vec!["true".into()], ..Default::default() }),
+            ..Default::default()
+        };
+        client.submit_application(pb::SubmitApplicationRequest { context: Some(context) }).await.unwrap();
+    }
+    let kill = pb::KillApplicationRequest { application_id: ended.to_string(), diagnostics: "done".into() };
+    client.kill_application(kill).await.unwrap();
+
+    // Within a few cleaner passes: the ended application holds nothing, its own file is gone, and the
+    // file the running application also holds stays, still its.
+    let blobs = rm.dir.path().join("staging/blobs");
+    for waited in 0.. {
+        let released = !stat(&mut staging, STAGING_TOKEN_METADATA, Some(&token_ended), &sha256(&shared)).await.unwrap();
+        if released && files_in(&blobs) == [sha256(&shared)] {
+            break;
+        }
+        assert!(waited < 100, "the ended application's account was not released within 10 s: {:?}", files_in(&blobs));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!stat(&mut staging, STAGING_TOKEN_METADATA, Some(&token_ended), &sha256(&only_ended)).await.unwrap());
+    assert!(stat(&mut staging, STAGING_TOKEN_METADATA, Some(&token_running), &sha256(&shared)).await.unwrap());
+}
