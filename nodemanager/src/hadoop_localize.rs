@@ -6,6 +6,11 @@
 //! application (and, for PUBLIC and PRIVATE resources, later applications) share one copy; and the
 //! container's working directory gets a symlink under the resource's link name.
 //!
+//! The source is opened with the file-system identity of the user the container runs as (when the
+//! NodeManager runs containers as other users), every time, cache hit or not: a file that user may
+//! not read is refused, never copied by the NodeManager on its behalf; the copy reads from that
+//! descriptor, so nothing swapped in at the path afterwards is read.
+//!
 //! Work happens in a blocking task writing into a temp directory that is renamed into place when
 //! complete: a crash leaves no half entry, and concurrent containers wanting one entry share one
 //! fetch. Archives are read as streams (the 400 MB libs archive never sits in memory) and no entry
@@ -21,6 +26,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use sha2::{Digest, Sha256};
 use weft_proto::ApplicationId;
+
+use crate::run_as::Account;
 
 /// YARN's resource types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,11 +172,14 @@ impl UrlCache {
         }
     }
 
-    /// Localizes every resource and links it into `work_dir` under its link name.
+    /// Localizes every resource and links it into `work_dir` under its link name; `reader` is the
+    /// account the container runs as (`None`: the NodeManager's own), whose right to read each
+    /// source is what counts.
     pub(crate) async fn localize_into(
         &self,
         resources: &[UrlResource],
         user: &str,
+        reader: Option<&Account>,
         app: ApplicationId,
         work_dir: &Path,
     ) -> Result<(), UrlLocalizeError> {
@@ -181,19 +191,30 @@ impl UrlCache {
                 link: resource.link.clone(),
                 cause,
             };
-            let cached = self.fetch(resource, user, app).await.map_err(wrap)?;
+            let cached = self.fetch(resource, user, reader, app).await.map_err(wrap)?;
             link(&cached, work_dir, &resource.link).await.map_err(wrap)?;
         }
         Ok(())
     }
 
-    /// The cached copy, made first if needed; the source is checked every time.
-    async fn fetch(&self, resource: &UrlResource, user: &str, app: ApplicationId) -> Result<PathBuf, String> {
+    /// The cached copy, made first if needed; the source is opened as `reader` and checked every
+    /// time.
+    async fn fetch(
+        &self,
+        resource: &UrlResource,
+        user: &str,
+        reader: Option<&Account>,
+        app: ApplicationId,
+    ) -> Result<PathBuf, String> {
         check_link(&resource.link)?;
-        let source = resource.clone();
-        tokio::task::spawn_blocking(move || check_source(&source, crate::clock::now_ms() as i64))
-            .await
-            .map_err(|e| format!("the check task failed: {e}"))??;
+        let (source, reader) = (resource.clone(), reader.cloned());
+        let opened = tokio::task::spawn_blocking(move || {
+            let file = open_source(&source, reader.as_ref())?;
+            check_source(&source, &file, crate::clock::now_ms() as i64)?;
+            Ok::<File, String>(file)
+        })
+        .await
+        .map_err(|e| format!("the check task failed: {e}"))??;
         let root = self.root(resource.visibility, user, app);
         let entry = root.join(cache_key(resource));
         let target = entry.join(file_name(&resource.path)?);
@@ -206,7 +227,7 @@ impl UrlCache {
             let mut fetches = self.in_flight.fetches.lock().unwrap_or_else(PoisonError::into_inner);
             fetches
                 .entry(entry.clone())
-                .or_insert_with(|| spawn_fetch(&self.in_flight, resource, root, entry.clone()))
+                .or_insert_with(|| spawn_fetch(&self.in_flight, resource, opened, root, entry.clone()))
                 .clone()
         };
         let target = fetch.await?;
@@ -219,7 +240,13 @@ impl UrlCache {
 
 /// Makes the entry in a task of its own, so it finishes even if every waiter goes away; it leaves
 /// the in-flight map when done, so a failure is retried by the next container.
-fn spawn_fetch(in_flight: &Arc<InFlight>, resource: &UrlResource, root: PathBuf, entry: PathBuf) -> Fetch {
+fn spawn_fetch(
+    in_flight: &Arc<InFlight>,
+    resource: &UrlResource,
+    source: File,
+    root: PathBuf,
+    entry: PathBuf,
+) -> Fetch {
     let (in_flight, resource) = (in_flight.clone(), resource.clone());
     let task = tokio::task::spawn_blocking(move || {
         let result = file_name(&resource.path).and_then(|name| {
@@ -229,7 +256,7 @@ fn spawn_fetch(in_flight: &Arc<InFlight>, resource: &UrlResource, root: PathBuf,
             }
             #[cfg(test)]
             in_flight.n_made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            materialize(&resource, &root, &entry).map(|()| target)
+            materialize(&resource, source, &root, &entry).map(|()| target)
         });
         in_flight.fetches.lock().unwrap_or_else(PoisonError::into_inner).remove(&entry);
         result
@@ -293,14 +320,38 @@ fn file_name(path: &Path) -> Result<&std::ffi::OsStr, String> {
     path.file_name().ok_or_else(|| format!("{} names no file", path.display()))
 }
 
-/// The source must exist and still have the modification time (YARN's check, in its words) and
-/// the size the client saw.
-fn check_source(resource: &UrlResource, now_ms: i64) -> Result<(), String> {
+/// The source, opened as `reader` would open it (a regular file it may read), non-blocking.
+fn open_source(resource: &UrlResource, reader: Option<&Account>) -> Result<File, String> {
     let path = &resource.path;
-    let metadata = fs::metadata(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => format!("File file:{} does not exist", path.display()),
+    let opened = match reader {
+        Some(account) => crate::launcher::identity::open_as(account, path),
+        None => std::os::unix::fs::OpenOptionsExt::custom_flags(
+            fs::OpenOptions::new().read(true),
+            libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+        .open(path),
+    };
+    let file = opened.map_err(|e| match (e.kind(), reader) {
+        (io::ErrorKind::NotFound, _) => format!("File file:{} does not exist", path.display()),
+        (io::ErrorKind::PermissionDenied, Some(account)) => format!(
+            "Permission denied: file:{} is not readable by {}, the user the container runs as",
+            path.display(),
+            account.name
+        ),
         _ => format!("cannot read file:{}: {e}", path.display()),
     })?;
+    let is_file = file.metadata().is_ok_and(|m| m.is_file());
+    if !is_file {
+        return Err(format!("file:{} is not a regular file", path.display()));
+    }
+    Ok(file)
+}
+
+/// The source must still have the modification time (YARN's check, in its words) and the size the
+/// client saw.
+fn check_source(resource: &UrlResource, file: &File, now_ms: i64) -> Result<(), String> {
+    let path = &resource.path;
+    let metadata = file.metadata().map_err(|e| format!("cannot read file:{}: {e}", path.display()))?;
     let modified = metadata.modified().map_err(|e| format!("cannot read the time of file:{}: {e}", path.display()))?;
     let modified_ms = match modified.duration_since(std::time::UNIX_EPOCH) {
         Ok(after) => after.as_millis() as i64,
@@ -336,8 +387,8 @@ fn iso8601(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
-/// Copies or unpacks the source into a temp dir under `root`, then renames it to `entry`.
-fn materialize(resource: &UrlResource, root: &Path, entry: &Path) -> Result<(), String> {
+/// Copies or unpacks the opened source into a temp dir under `root`, then renames it to `entry`.
+fn materialize(resource: &UrlResource, source_file: File, root: &Path, entry: &Path) -> Result<(), String> {
     let name = file_name(&resource.path)?;
     fs::create_dir_all(root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
     let temp = tempfile::Builder::new()
@@ -349,21 +400,21 @@ fn materialize(resource: &UrlResource, root: &Path, entry: &Path) -> Result<(), 
     let lower = name.to_string_lossy().to_ascii_lowercase();
     let source = &resource.path;
     let unpacked = match resource.kind {
-        ResourceKind::File => None,
-        _ if lower.ends_with(".zip") || lower.ends_with(".jar") => Some(unzip(source, &destination)),
+        ResourceKind::File => Err(source_file),
+        _ if lower.ends_with(".zip") || lower.ends_with(".jar") => Ok(unzip(source_file, &destination)),
         _ if lower.ends_with(".tar.gz") || lower.ends_with(".tgz") => {
-            Some(untar(flate2::read::GzDecoder::new(open(source)?), &destination))
+            Ok(untar(flate2::read::GzDecoder::new(BufReader::new(source_file)), &destination))
         }
-        _ if lower.ends_with(".tar") => Some(untar(open(source)?, &destination)),
+        _ if lower.ends_with(".tar") => Ok(untar(BufReader::new(source_file), &destination)),
         _ => {
             // As FSDownload.unpack: an archive of no known format is copied as the file itself.
             tracing::warn!(path = %source.display(), "cannot unpack an archive of this name; localizing it as a file");
-            None
+            Err(source_file)
         }
     };
     match unpacked {
-        Some(result) => result.map_err(|e| format!("cannot unpack file:{}: {e}", source.display()))?,
-        None => copy(source, &destination)?,
+        Ok(result) => result.map_err(|e| format!("cannot unpack file:{}: {e}", source.display()))?,
+        Err(file) => copy(file, source, &destination)?,
     }
     let temp = temp.keep();
     if let Err(e) = fs::rename(&temp, entry) {
@@ -375,10 +426,6 @@ fn materialize(resource: &UrlResource, root: &Path, entry: &Path) -> Result<(), 
     }
     tracing::info!(path = %source.display(), entry = %entry.display(), "resource localized");
     Ok(())
-}
-
-fn open(path: &Path) -> Result<BufReader<File>, String> {
-    File::open(path).map(BufReader::new).map_err(|e| format!("cannot open file:{}: {e}", path.display()))
 }
 
 fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
@@ -394,11 +441,11 @@ fn file_mode(mode: u32) -> u32 {
     }
 }
 
-fn copy(source: &Path, destination: &Path) -> Result<(), String> {
-    let mut reader = open(source)?;
+fn copy(source_file: File, source: &Path, destination: &Path) -> Result<(), String> {
+    let mode = source_file.metadata().map_or(0o644, |m| file_mode(m.permissions().mode()));
+    let mut reader = BufReader::new(source_file);
     let mut file = File::create(destination).map_err(|e| format!("cannot create {}: {e}", destination.display()))?;
     io::copy(&mut reader, &mut file).map_err(|e| format!("cannot copy file:{}: {e}", source.display()))?;
-    let mode = fs::metadata(source).map_or(0o644, |m| file_mode(m.permissions().mode()));
     set_mode(destination, mode).map_err(|e| format!("cannot set the mode of {}: {e}", destination.display()))
 }
 
@@ -421,8 +468,8 @@ fn entry_path(destination: &Path, name: &Path) -> io::Result<PathBuf> {
 }
 
 /// A zip (or jar) entry by entry, each streamed to its file.
-fn unzip(source: &Path, destination: &Path) -> io::Result<()> {
-    let mut archive = zip::ZipArchive::new(File::open(source)?).map_err(io::Error::other)?;
+fn unzip(source: File, destination: &Path) -> io::Result<()> {
+    let mut archive = zip::ZipArchive::new(source).map_err(io::Error::other)?;
     fs::create_dir_all(destination)?;
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(io::Error::other)?;

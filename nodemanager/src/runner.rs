@@ -121,7 +121,8 @@ impl Runner {
     async fn execute(&mut self, effect: Effect) -> Vec<Effect> {
         match effect {
             Effect::Localize => {
-                self.localizing = Some(Box::pin(localize(self.nm.clone(), self.spec.clone())));
+                let (nm, spec, account) = (self.nm.clone(), self.spec.clone(), self.account.clone());
+                self.localizing = Some(Box::pin(localize(nm, spec, account)));
                 Vec::new()
             }
             Effect::Abort => {
@@ -264,7 +265,7 @@ fn exit_of(status: ExitStatus) -> ProcessExit {
 /// Creates the working directory and localizes the container's files into it: staged files by
 /// hash, then (for a Hadoop launch context) its token file and its `file:` resources. The error is
 /// the container's diagnostics.
-async fn localize(nm: Arc<Nm>, spec: Arc<LaunchSpec>) -> Result<(), String> {
+async fn localize(nm: Arc<Nm>, spec: Arc<LaunchSpec>, account: Option<Account>) -> Result<(), String> {
     let work_dir = nm.layout.work_dir(&spec.user, spec.id);
     if let Err(error) = tokio::fs::create_dir_all(&work_dir).await {
         return Err(format!("Failed to localize: cannot create {}: {error}", work_dir.display()));
@@ -281,7 +282,7 @@ async fn localize(nm: Arc<Nm>, spec: Arc<LaunchSpec>) -> Result<(), String> {
             .await
             .map_err(|e| format!("Failed to localize: cannot write {}: {e}", tokens.display()))?;
         nm.url_cache
-            .localize_into(&hadoop.resources, &spec.user, spec.id.application(), &work_dir)
+            .localize_into(&hadoop.resources, &spec.user, account.as_ref(), spec.id.application(), &work_dir)
             .await
             .map_err(|e| e.to_string())?;
     }

@@ -107,13 +107,13 @@ async fn a_file_is_copied_once_and_linked_under_a_link_with_subdirectories() {
     write(&jar, b"jar");
     let r = resource(&jar, "__spark_libs__/a.jar", ResourceKind::File, Visibility::Private);
     let (one, two) = (f.work_dir("c1"), f.work_dir("c2"));
-    f.cache.localize_into(std::slice::from_ref(&r), "alice", app(), &one).await.unwrap();
+    f.cache.localize_into(std::slice::from_ref(&r), "alice", None, app(), &one).await.unwrap();
     assert_eq!(fs::read(one.join("__spark_libs__/a.jar")).unwrap(), b"jar");
     let cached = fs::read_link(one.join("__spark_libs__/a.jar")).unwrap();
     let private = f.root.join("usercache/alice/filecache");
     assert_eq!(cached, private.join(cache_key(&r)).join("a.jar"));
     assert_eq!(fs::metadata(&cached).unwrap().permissions().mode() & 0o777, 0o644);
-    f.cache.localize_into(&[r], "alice", app(), &two).await.unwrap();
+    f.cache.localize_into(&[r], "alice", None, app(), &two).await.unwrap();
     assert_eq!(fs::read_link(two.join("__spark_libs__/a.jar")).unwrap(), cached);
     assert_eq!(f.n_made(), 1, "the second container reuses the copy");
     assert_eq!(f.entries(&private).len(), 1);
@@ -127,7 +127,7 @@ async fn zip_and_jar_archives_are_unpacked_with_their_directories_and_executable
         zip_file(&zip);
         let work = f.work_dir(name);
         let r = resource(&zip, "__spark_libs__", ResourceKind::Archive, Visibility::Application);
-        f.cache.localize_into(std::slice::from_ref(&r), "alice", app(), &work).await.unwrap();
+        f.cache.localize_into(std::slice::from_ref(&r), "alice", None, app(), &work).await.unwrap();
         let libs = work.join("__spark_libs__");
         assert_eq!(fs::read(libs.join("a.jar")).unwrap(), b"jar bytes", "{name}");
         assert_eq!(fs::read_to_string(libs.join("conf/spark.properties")).unwrap().lines().count(), 100);
@@ -147,7 +147,7 @@ async fn tar_gz_tgz_and_tar_archives_are_unpacked() {
         tar_file(&path, gzip);
         let work = f.work_dir(name);
         let r = resource(&path, "tools", ResourceKind::Pattern, Visibility::Public);
-        f.cache.localize_into(&[r], "alice", app(), &work).await.unwrap();
+        f.cache.localize_into(&[r], "alice", None, app(), &work).await.unwrap();
         let tool = work.join("tools/lib/tool.sh");
         assert_eq!(fs::read(&tool).unwrap(), b"#!/bin/sh\necho tar\n", "{name}");
         assert_eq!(fs::metadata(&tool).unwrap().permissions().mode() & 0o777, 0o755, "{name}");
@@ -162,7 +162,7 @@ async fn an_archive_of_unknown_format_is_copied_as_a_file() {
     write(&path, b"not an archive");
     let work = f.work_dir("c1");
     let r = resource(&path, "data", ResourceKind::Archive, Visibility::Private);
-    f.cache.localize_into(&[r], "alice", app(), &work).await.unwrap();
+    f.cache.localize_into(&[r], "alice", None, app(), &work).await.unwrap();
     assert_eq!(fs::read(work.join("data")).unwrap(), b"not an archive");
 }
 
@@ -184,11 +184,12 @@ fn a_changed_source_is_refused_in_yarns_words() {
          \"2023-11-14T22:13:20.123+0000\", current time: \"2023-11-14T22:13:21.000+0000\"",
         jar.display()
     );
-    assert_eq!(check_source(&r, 1_700_000_001_000), Err(expected));
+    let check = |r: &UrlResource, now| check_source(r, &File::open(&r.path).unwrap(), now);
+    assert_eq!(check(&r, 1_700_000_001_000), Err(expected));
     r.timestamp = 1_700_000_000_123;
     r.size = 4;
     let expected = format!("Resource file:{} changed on src filesystem - expected size: 4, was: 3", jar.display());
-    assert_eq!(check_source(&r, 0), Err(expected));
+    assert_eq!(check(&r, 0), Err(expected));
 }
 
 fn ms(n: u64) -> std::time::Duration {
@@ -202,14 +203,14 @@ async fn a_changed_or_missing_source_fails_the_resource() {
     write(&jar, b"jar");
     let mut r = resource(&jar, "a.jar", ResourceKind::File, Visibility::Private);
     r.timestamp -= 1000;
-    let error = f.cache.localize_into(&[r.clone()], "alice", app(), &f.work_dir("c1")).await.unwrap_err();
+    let error = f.cache.localize_into(&[r.clone()], "alice", None, app(), &f.work_dir("c1")).await.unwrap_err();
     assert!(error.cause.starts_with(&format!("Resource file:{} changed on src filesystem", jar.display())));
     let prefix =
         format!("Failed to download resource {{ file:{}, {}, FILE, null }} for a.jar: ", jar.display(), r.timestamp);
     assert!(error.to_string().starts_with(&prefix), "{error}");
     assert!(!f.root.join("work/c1/a.jar").exists());
     r.path = f.src.join("gone.jar");
-    let error = f.cache.localize_into(&[r], "alice", app(), &f.work_dir("c2")).await.unwrap_err();
+    let error = f.cache.localize_into(&[r], "alice", None, app(), &f.work_dir("c2")).await.unwrap_err();
     assert_eq!(error.cause, format!("File file:{} does not exist", f.src.join("gone.jar").display()));
     assert_eq!(f.n_made(), 0);
 }
@@ -220,10 +221,10 @@ async fn a_source_that_changes_after_it_was_cached_is_refused_too() {
     let jar = f.src.join("a.jar");
     write(&jar, b"jar");
     let r = resource(&jar, "a.jar", ResourceKind::File, Visibility::Private);
-    f.cache.localize_into(std::slice::from_ref(&r), "alice", app(), &f.work_dir("c1")).await.unwrap();
+    f.cache.localize_into(std::slice::from_ref(&r), "alice", None, app(), &f.work_dir("c1")).await.unwrap();
     let later = fs::metadata(&jar).unwrap().modified().unwrap() + std::time::Duration::from_secs(5);
     File::options().write(true).open(&jar).unwrap().set_modified(later).unwrap();
-    let error = f.cache.localize_into(&[r], "alice", app(), &f.work_dir("c2")).await.unwrap_err();
+    let error = f.cache.localize_into(&[r], "alice", None, app(), &f.work_dir("c2")).await.unwrap_err();
     assert!(error.cause.contains("changed on src filesystem"), "{error}");
     assert!(!f.root.join("work/c2/a.jar").exists());
 }
@@ -238,7 +239,7 @@ async fn a_zip_entry_that_escapes_is_refused_and_nothing_lands_outside() {
         zip.write_all(b"x").unwrap();
         zip.finish().unwrap();
         let r = resource(&zip_path, "evil", ResourceKind::Archive, Visibility::Private);
-        let error = f.cache.localize_into(&[r], "alice", app(), &f.work_dir("c1")).await.unwrap_err();
+        let error = f.cache.localize_into(&[r], "alice", None, app(), &f.work_dir("c1")).await.unwrap_err();
         assert!(error.cause.contains("would land outside the destination"), "{error}");
     }
     let cache = f.root.join("usercache/alice/filecache");
@@ -254,7 +255,7 @@ async fn a_tar_entry_written_through_a_symlink_is_refused() {
     let path = f.src.join("links.tar");
     tar_through_symlink(&path, &outside);
     let r = resource(&path, "links", ResourceKind::Archive, Visibility::Private);
-    let error = f.cache.localize_into(&[r], "alice", app(), &f.work_dir("c1")).await.unwrap_err();
+    let error = f.cache.localize_into(&[r], "alice", None, app(), &f.work_dir("c1")).await.unwrap_err();
     assert!(error.cause.contains("\"escape/evil\" would land outside the destination"), "{error}");
     assert!(!outside.join("evil").exists());
 }
@@ -267,8 +268,8 @@ async fn concurrent_containers_share_one_unpacking() {
     let r = resource(&zip, "__spark_libs__", ResourceKind::Archive, Visibility::Private);
     let (one, two) = (f.work_dir("c1"), f.work_dir("c2"));
     let (a, b) = tokio::join!(
-        f.cache.localize_into(std::slice::from_ref(&r), "alice", app(), &one),
-        f.cache.localize_into(std::slice::from_ref(&r), "alice", app(), &two),
+        f.cache.localize_into(std::slice::from_ref(&r), "alice", None, app(), &one),
+        f.cache.localize_into(std::slice::from_ref(&r), "alice", None, app(), &two),
     );
     a.unwrap();
     b.unwrap();
@@ -318,8 +319,8 @@ async fn finished_applications_leave_only_what_fits_the_target_and_what_others_u
     write(&own, b"own");
     let shared = resource(&shared, "shared.jar", ResourceKind::File, Visibility::Private);
     let own = resource(&own, "own.jar", ResourceKind::File, Visibility::Private);
-    cache.localize_into(&[shared.clone(), own], "alice", one, &f.work_dir("c1")).await.unwrap();
-    cache.localize_into(std::slice::from_ref(&shared), "alice", two, &f.work_dir("c2")).await.unwrap();
+    cache.localize_into(&[shared.clone(), own], "alice", None, one, &f.work_dir("c1")).await.unwrap();
+    cache.localize_into(std::slice::from_ref(&shared), "alice", None, two, &f.work_dir("c2")).await.unwrap();
     let private = f.root.join("usercache/alice/filecache");
     assert_eq!(f.entries(&private).len(), 2);
     // With a target of 0, app 1's own jar goes at its end; the shared one stays while app 2 runs.
@@ -330,7 +331,7 @@ async fn finished_applications_leave_only_what_fits_the_target_and_what_others_u
     let left: Vec<_> = fs::read_dir(&private).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(left.is_empty(), "nothing unused is kept beyond the target: {left:?}");
     // A later application localizes it afresh.
-    cache.localize_into(&[shared], "alice", one, &f.work_dir("c3")).await.unwrap();
+    cache.localize_into(&[shared], "alice", None, one, &f.work_dir("c3")).await.unwrap();
     assert_eq!(fs::read(f.root.join("work/c3/shared.jar")).unwrap(), b"shared");
 }
 
@@ -340,10 +341,55 @@ async fn entries_left_by_a_previous_run_count_against_the_target() {
     let jar = f.src.join("a.jar");
     write(&jar, b"jar");
     let r = resource(&jar, "a.jar", ResourceKind::File, Visibility::Public);
-    f.cache.localize_into(&[r], "alice", app(), &f.work_dir("c1")).await.unwrap();
+    f.cache.localize_into(&[r], "alice", None, app(), &f.work_dir("c1")).await.unwrap();
     let public = f.root.join("filecache/hadoop");
     assert_eq!(f.entries(&public).len(), 1);
     let reopened = UrlCache::open(f.root.clone(), 0).unwrap();
     reopened.app_finished("application_1700000000000_0009".parse().unwrap()).await;
     assert_eq!(f.entries(&public).len(), 0, "an unused entry from before the restart is evicted");
+}
+
+#[tokio::test]
+async fn a_source_the_containers_user_may_not_read_is_refused_and_not_read() {
+    assert!(nix::unistd::geteuid().is_root(), "this test reads files as another user, which needs root");
+    let nobody = crate::run_as::lookup("nobody").unwrap().expect("the user nobody");
+    let f = fixture();
+    // The fixture's temp dir is the test's own (0700): open the way to a readable file below it.
+    let mut dir = f.src.clone();
+    while dir != std::env::temp_dir() && dir.parent().is_some() {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        dir = dir.parent().unwrap().to_owned();
+    }
+    let open = f.src.join("open.jar");
+    write(&open, b"anyone may read this");
+    let secret = f.src.join("secret");
+    write(&secret, b"root's only");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let fifo = f.src.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
+
+    let r = resource(&open, "open.jar", ResourceKind::File, Visibility::Public);
+    f.cache.localize_into(&[r], "alice", Some(&nobody), app(), &f.work_dir("c1")).await.unwrap();
+    assert_eq!(fs::read(f.root.join("work/c1/open.jar")).unwrap(), b"anyone may read this");
+
+    let r = resource(&secret, "secret", ResourceKind::File, Visibility::Public);
+    let c2 = f.work_dir("c2");
+    let error = f.cache.localize_into(std::slice::from_ref(&r), "alice", Some(&nobody), app(), &c2).await.unwrap_err();
+    assert_eq!(
+        error.cause,
+        format!(
+            "Permission denied: file:{} is not readable by nobody, the user the container runs as",
+            secret.display()
+        )
+    );
+    assert!(!f.root.join("work/c2/secret").exists());
+    // Cached by a user who may read it, it is still refused to one who may not.
+    f.cache.localize_into(std::slice::from_ref(&r), "alice", None, app(), &f.work_dir("c3")).await.unwrap();
+    let error = f.cache.localize_into(&[r], "alice", Some(&nobody), app(), &f.work_dir("c4")).await.unwrap_err();
+    assert!(error.cause.starts_with("Permission denied"), "{error}");
+    assert!(!f.root.join("work/c4/secret").exists());
+
+    let r = resource(&fifo, "fifo", ResourceKind::File, Visibility::Public);
+    let error = f.cache.localize_into(&[r], "alice", Some(&nobody), app(), &f.work_dir("c5")).await.unwrap_err();
+    assert_eq!(error.cause, format!("file:{} is not a regular file", fifo.display()));
 }
