@@ -177,6 +177,10 @@ pub struct NmConfig {
     pub executor: ExecutorConfig,
     /// `weft.nodemanager.container.max-pids`: each container cgroup's `pids.max`.
     pub container_max_pids: u64,
+    /// `yarn.acl.enable`: container logs only for whom the application's VIEW_APP allows.
+    pub acl_enable: bool,
+    /// `yarn.admin.acl`, in Hadoop's ACL format.
+    pub admin_acl: String,
 }
 
 /// Which container executor, as `yarn.nodemanager.container-executor.class` names it.
@@ -237,6 +241,8 @@ impl NmConfig {
             cpu_limit_percent: s.int("yarn.nodemanager.resource.percentage-physical-cpu-limit") as u32,
             executor: executor(s)?,
             container_max_pids: s.int("weft.nodemanager.container.max-pids") as u64,
+            acl_enable: flag(s, "yarn.acl.enable"),
+            admin_acl: s.text("yarn.admin.acl").to_owned(),
         })
     }
 }

@@ -7,10 +7,15 @@
 //!   of leaving a half-working daemon;
 //! - [`shutdown_signal`]: SIGTERM or Ctrl-C;
 //! - [`write_ports_file`]: the bound addresses, written atomically;
-//! - [`rest`]: YARN's `RemoteException` error bodies, with 404/405/413 answers for any router.
+//! - [`rest`]: YARN's `RemoteException` error bodies, with 404/405/413 answers for any router;
+//! - [`acl`]: Hadoop's ACLs and YARN's application-ACL decision (pure), and [`callers`]: who is
+//!   calling, with the groups this host gives them — what the ResourceManager and the NodeManager
+//!   both check before showing or changing an application's things.
 //!
 //! **Invariant:** nothing here knows a daemon's state or configuration keys.
 
+pub mod acl;
+pub mod callers;
 pub mod log;
 pub mod rest;
 

@@ -81,7 +81,10 @@ impl NmRest {
         file_name: &str,
     ) -> Result<Fetched, String> {
         let url = format!("{}/ws/v1/node/containerlogs/{container_id}/{file_name}", base_url(node_http_address));
-        let response = self.http.get(&url).send().await.map_err(|e| chain(&e))?;
+        // YARN's simple authentication: the NodeManager lets whom the application's VIEW_APP allows
+        // read its logs when ACLs are on.
+        let user = crate::client::submitting_user();
+        let response = self.http.get(&url).query(&[("user.name", user)]).send().await.map_err(|e| chain(&e))?;
         let status = response.status().as_u16();
         let last_modified =
             response.headers().get(reqwest::header::LAST_MODIFIED).and_then(|v| v.to_str().ok()).map(str::to_owned);

@@ -1,6 +1,7 @@
 //! Hadoop IPC for Weft.
 mod pb;
 pub use pb::{common, yarn};
+pub mod acls;
 pub mod client;
 mod connection;
 pub mod container_token;

@@ -139,6 +139,11 @@ fn build(config: &NmConfig, total: Resource, listeners: &Listeners) -> anyhow::R
         max_completed,
         enforcement,
         executor,
+        acls: weft_daemon::acl::AclPolicy::new(
+            config.acl_enable,
+            &config.admin_acl,
+            &weft_daemon::callers::daemon_user(),
+        ),
     }))
 }
 

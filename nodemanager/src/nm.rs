@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify};
 use tokio_util::task::TaskTracker;
+use weft_daemon::acl::{AccessType, AclPolicy, AppAcls, Caller};
 use weft_proto::{ApplicationId, ContainerId, NodeId, Resource};
 
 use crate::authority::Authority;
@@ -49,6 +50,7 @@ pub(crate) struct NmParts {
     pub(crate) max_completed: usize,
     pub(crate) enforcement: Enforcement,
     pub(crate) executor: Executor,
+    pub(crate) acls: AclPolicy,
 }
 
 /// How containers are held to their resources.
@@ -96,6 +98,8 @@ pub(crate) struct Nm {
     pub(crate) enforcement: Enforcement,
     /// Who containers run as.
     pub(crate) executor: Executor,
+    /// `yarn.acl.enable` and `yarn.admin.acl`: who may read an application's container logs.
+    pub(crate) acls: AclPolicy,
     /// The ResourceManager's container-token keys: what every start is checked against.
     pub(crate) authority: Authority,
     inner: Mutex<Inner>,
@@ -109,7 +113,8 @@ pub(crate) struct Nm {
 
 impl Nm {
     pub(crate) fn new(parts: NmParts) -> Arc<Nm> {
-        let NmParts { info, layout, localizer, url_cache, sigkill_delay, max_completed, enforcement, executor } = parts;
+        let NmParts { info, layout, localizer, url_cache, sigkill_delay, max_completed, enforcement, executor, acls } =
+            parts;
         let memory = enforcement.memory_policy();
         Arc::new(Nm {
             metrics: Metrics::new(info.total),
@@ -120,6 +125,7 @@ impl Nm {
             sigkill_delay,
             enforcement,
             executor,
+            acls,
             authority: Authority::default(),
             inner: Mutex::new(Inner { core: NmCore::new(max_completed, memory), runners: HashMap::new() }),
             completions: Notify::new(),
@@ -152,6 +158,19 @@ impl Nm {
         tracing::info!(container_id = %spec.id, user = %spec.user, run_as, "container accepted");
         self.tasks.spawn(runner::run(self.clone(), spec, account, effects, receiver));
         Ok(())
+    }
+
+    /// Whether `caller` may read the logs of `container`: its application's owner and ACLs are those
+    /// of the containers of that application this node still knows (none known: the admins only).
+    pub(crate) fn may_read_logs(&self, caller: &Caller, container: ContainerId) -> bool {
+        let app = container.application();
+        let known = self.read(|core| {
+            core.container(&container)
+                .or_else(|| core.containers().find(|c| c.spec.id.application() == app))
+                .map(|c| (c.spec.user.clone(), merged_acls(core, app)))
+        });
+        let (owner, acls) = known.unwrap_or_default();
+        self.acls.allows(caller, AccessType::ViewApp, &owner, &acls)
     }
 
     /// Stops one container; a finished one is a no-op that succeeds.
@@ -301,6 +320,17 @@ impl Nm {
 }
 
 /// Hands each container's effects to its runner.
+/// The ACLs an application's containers on this node were started with (the first that gave any:
+/// its AM's, or any container of a Hadoop launch context).
+fn merged_acls(core: &NmCore, app: ApplicationId) -> AppAcls {
+    core.containers()
+        .filter(|c| c.spec.id.application() == app)
+        .map(|c| &c.spec.acls)
+        .find(|acls| acls.view.is_some() || acls.modify.is_some())
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn forward(inner: &Inner, work: Vec<Work>, reason: KillReason) {
     for (id, effects) in work {
         if inner.core.container(&id).is_some_and(|c| c.is_live()) {

@@ -66,6 +66,7 @@ pub(crate) fn nm_with(dir: &std::path::Path, sigkill_delay: Duration, enforcemen
         enforcement,
         // These tests run binaries of the checkout, which another user may not reach.
         executor: crate::run_as::Executor::NodeManagerUser,
+        acls: weft_daemon::acl::AclPolicy::disabled(),
     })
 }
 
@@ -83,6 +84,7 @@ pub(crate) fn spec(n: u64, command: &[&str]) -> LaunchSpec {
         resource: Resource::new(1024, 1),
         hadoop: None,
         container_token: Default::default(),
+        acls: Default::default(),
     }
 }
 

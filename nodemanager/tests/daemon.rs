@@ -199,6 +199,49 @@ async fn only_the_applications_nm_token_stops_or_reads_its_containers() {
 }
 
 #[tokio::test]
+async fn with_acls_on_only_the_owner_the_admins_and_the_view_acl_read_logs() {
+    let rm = TestRm::start(30).await;
+    let mut nm = TestNm::start_with(&rm, "yarn.acl.enable: true\nyarn.admin.acl: carol\n").await;
+    let (shared, private) = (container_id(1, 2), container_id(2, 2));
+    let mut with_acl = request(&shared, &["echo", "shared-line"]);
+    with_acl.launch.as_mut().unwrap().view_acls = "bob".into();
+    nm.start_containers(vec![with_acl, request(&private, &["echo", "private-line"])]).await;
+    for id in [&shared, &private] {
+        assert_eq!(rm.completed_status(id).await.exit_status, 0);
+    }
+    let read = |id: &str, user: Option<&str>| {
+        let query = user.map(|u| format!("?user.name={u}")).unwrap_or_default();
+        format!("/ws/v1/node/containerlogs/{id}/stdout{query}")
+    };
+    for (id, user, allowed) in [
+        (&shared, Some("alice"), true),
+        (&shared, Some("bob"), true),
+        (&shared, Some("carol"), true),
+        (&shared, Some("mallory"), false),
+        (&shared, None, false),
+        (&private, Some("alice"), true),
+        (&private, Some("bob"), false),
+    ] {
+        let (status, body) = nm.get(&read(id, user)).await;
+        if allowed {
+            assert_eq!(status, 200, "{user:?} on {id}: {body}");
+        } else {
+            let who = user.unwrap_or("dr.who");
+            let app = &id[..id.len() - 10].replace("container_", "application_");
+            let expected = format!("User [{who}] is not authorized to view the logs for {app}");
+            assert_eq!(status, 403, "{user:?} on {id}: {body}");
+            assert!(body.contains("ForbiddenException") && body.contains(&expected), "{body}");
+            assert!(!body.contains("-line"), "{body}");
+        }
+    }
+    let (status, page) = nm.get(&format!("/node/containerlogs/{shared}/alice/stdout?user.name=mallory")).await;
+    assert!(status == 403 && !page.contains("shared-line"), "{status}: {page}");
+    let (status, page) = nm.get(&format!("/node/containerlogs/{shared}/alice?user.name=bob")).await;
+    assert!(status == 200 && page.contains("stdout?user.name=bob"), "{status}: {page}");
+    nm.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn files_are_localized_once_verified_and_linked_and_a_bad_hash_fails_the_container() {
     let rm = TestRm::start(30).await;
     let mut nm = TestNm::start(&rm).await;

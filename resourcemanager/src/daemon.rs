@@ -19,7 +19,7 @@ use crate::staging::accounts::Standing;
 use crate::staging::StagingStore;
 use crate::state::{Rm, RmInfo};
 use crate::tokens::Keys;
-use crate::{callers, clock, launcher, rest};
+use crate::{clock, launcher, rest};
 
 /// The addresses the daemon bound, as clients should dial them.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -88,7 +88,7 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         container_allocation_expiry_ms: config.container_allocation_expiry.as_millis() as u64,
         max_completed_apps: config.max_completed_apps,
         max_kill_records: config.max_kill_records,
-        acls: AclPolicy::new(config.acl_enable, &config.admin_acl, &callers::daemon_user()),
+        acls: AclPolicy::new(config.acl_enable, &config.admin_acl, &weft_daemon::callers::daemon_user()),
     });
     let Listeners { client, scheduler, tracker, webapp, addresses } = listeners;
     let info = RmInfo {

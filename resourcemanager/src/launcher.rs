@@ -64,7 +64,17 @@ async fn carry_out(rm: Arc<Rm>, effect: Effect) {
                     }
                 }
             };
-            let launch = hadoop_launch_context.is_empty().then(|| convert_launch_context(launch, &env));
+            // The application's ACLs go with its AM: the NodeManager decides who may read its logs.
+            let acls = rm.with(|core, _| core.app(attempt.application).map(|a| a.submission.acls.clone()));
+            let text = |acl: Option<&crate::core::AccessControlList>| acl.map(ToString::to_string).unwrap_or_default();
+            let launch = hadoop_launch_context.is_empty().then(|| {
+                let acls = acls.unwrap_or_default();
+                pb::ContainerLaunchContext {
+                    view_acls: text(acls.view.as_ref()),
+                    modify_acls: text(acls.modify.as_ref()),
+                    ..convert_launch_context(launch, &env)
+                }
+            });
             let request = pb::StartContainerRequest {
                 container_id: container.to_string(),
                 launch,

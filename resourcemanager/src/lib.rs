@@ -6,7 +6,6 @@
 //!
 //! Invariant: the ResourceManager never spawns a process; containers start on NodeManagers.
 
-mod callers;
 mod clock;
 pub mod core;
 pub mod daemon;

@@ -52,6 +52,6 @@ impl Rm {
     /// The caller a request names (empty: anonymous), with its groups when ACLs are on.
     pub fn caller(&self, user: &str) -> Caller {
         let acls_on = self.with(|core, _| core.config().acls.is_enabled());
-        crate::callers::caller(user, acls_on)
+        weft_daemon::callers::caller(user, acls_on)
     }
 }

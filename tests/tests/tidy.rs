@@ -144,6 +144,8 @@ const RULES: &[(&str, &[&[&str]])] = &[
     ("resourcemanager/src/hadoop/asks.rs", &[NET, OS, CLOCK, TIME]),
     ("resourcemanager/src/hadoop/am_launch.rs", &[NET, OS, CLOCK, TIME]),
     ("resourcemanager/src/staging/accounts.rs", &[NET, OS, CLOCK, TIME, WIRE]),
+    // What the daemons share: Hadoop's ACLs and YARN's decision over them.
+    ("daemon/src/acl.rs", &[NET, OS, CLOCK, TIME, WIRE]),
     // The NodeManager's core: the container state machine, the node, the monitor's rule, samples,
     // sizes and reports, and the cgroup file formats.
     ("nodemanager/src/container", &[NET, OS, CLOCK, TIME, WIRE]),

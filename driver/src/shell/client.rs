@@ -43,6 +43,7 @@ fn submission(app: ApplicationId, plan: &ShellPlan, weft: pb::LocalResource) -> 
             command: plan::am_command(plan),
             environment: Vec::new(),
             local_resources: vec![weft],
+            ..Default::default()
         }),
         max_app_attempts: plan.max_app_attempts.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
         unmanaged_am: false,

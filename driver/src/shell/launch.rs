@@ -39,7 +39,7 @@ impl Launcher {
             .iter()
             .map(|(key, value)| pb::KeyValue { key: key.clone(), value: value.clone() })
             .collect();
-        pb::ContainerLaunchContext { command: self.command.clone(), environment, local_resources: Vec::new() }
+        pb::ContainerLaunchContext { command: self.command.clone(), environment, ..Default::default() }
     }
 
     #[cfg(test)]

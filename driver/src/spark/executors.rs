@@ -239,6 +239,7 @@ async fn start_yarn(
             .map(|(key, value)| pb::KeyValue { key, value })
             .collect(),
         local_resources: resources.clone(),
+        ..Default::default()
     });
     let spec = ExecutorSpec {
         instances: plan.instances,

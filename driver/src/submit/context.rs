@@ -83,6 +83,7 @@ pub(crate) fn cluster_submission(
             .map(|(name, value)| pb::KeyValue { key: name, value })
             .collect(),
         local_resources,
+        ..Default::default()
     };
     pb::ApplicationSubmissionContext { am_container: Some(am_container), unmanaged_am: false, ..base(app, plan, user) }
 }

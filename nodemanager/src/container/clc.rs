@@ -32,6 +32,8 @@ pub(crate) struct HadoopExtras {
 pub(crate) struct HadoopLaunch {
     pub(crate) command: Vec<String>,
     pub(crate) extras: HadoopExtras,
+    /// The context's `application_ACLs`.
+    pub(crate) acls: weft_daemon::acl::AppAcls,
 }
 
 fn invalid(message: impl Into<String>) -> InvalidLaunch {
@@ -148,9 +150,11 @@ pub(crate) fn convert(context: &ContainerLaunchContextProto) -> Result<HadoopLau
             Credentials::parse_token_file(bytes).map_err(|e| invalid(format!("its tokens do not parse: {e}")))?
         }
     };
+    let acls = weft_hadoop_ipc::acls::application_acls(context);
     Ok(HadoopLaunch {
         command: vec!["/bin/bash".into(), "-c".into(), script],
         extras: HadoopExtras { resources, token_file: credentials.to_token_file() },
+        acls: weft_daemon::acl::AppAcls::from_texts(acls.view.as_deref(), acls.modify.as_deref()),
     })
 }
 

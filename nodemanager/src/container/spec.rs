@@ -30,6 +30,9 @@ pub(crate) struct LaunchSpec {
     /// The container token of the start request: the localizer shows it to the staging store, which
     /// serves only files of the container's application.
     pub(crate) container_token: ContainerToken,
+    /// The application's ACLs, as its launch context gave them: who besides its owner and the
+    /// admins may read the container's logs when `yarn.acl.enable` is on.
+    pub(crate) acls: weft_daemon::acl::AppAcls,
 }
 
 /// An encoded container token, as the start request carried it. `Debug` shows only its length.

@@ -17,6 +17,7 @@ fn spec(resources: usize) -> LaunchSpec {
         resource: Resource::new(1024, 1),
         hadoop: None,
         container_token: Default::default(),
+        acls: Default::default(),
     }
 }
 

@@ -28,8 +28,10 @@ pub(crate) fn launch_spec(request: pb::StartContainerRequest, default_user: &str
         return hadoop_spec(id, user, resource, &context)
             .map(|spec| LaunchSpec { container_token: ContainerToken(container_token), ..spec });
     }
-    let pb::ContainerLaunchContext { command, environment, local_resources } =
+    let pb::ContainerLaunchContext { command, environment, local_resources, view_acls, modify_acls } =
         launch.ok_or(InvalidLaunch::Missing("launch context"))?;
+    let given = |text: &str| (!text.is_empty()).then_some(text.to_owned());
+    let acls = weft_daemon::acl::AppAcls::from_texts(given(&view_acls).as_deref(), given(&modify_acls).as_deref());
     let spec = LaunchSpec {
         id,
         user,
@@ -39,6 +41,7 @@ pub(crate) fn launch_spec(request: pb::StartContainerRequest, default_user: &str
         resource,
         hadoop: None,
         container_token: ContainerToken(container_token),
+        acls,
     };
     spec.check()?;
     Ok(spec)
@@ -62,6 +65,7 @@ pub(crate) fn hadoop_spec(
         resource,
         hadoop: Some(launch.extras),
         container_token: ContainerToken::default(),
+        acls: launch.acls,
     };
     spec.check()?;
     Ok(spec)
@@ -115,6 +119,8 @@ mod tests {
                     size: 3,
                     executable: true,
                 }],
+                view_acls: "alice,bob ops".into(),
+                modify_acls: String::new(),
             }),
             resource: Some(pb::Resource { memory_mb: 1024, vcores: 1 }),
             user: String::new(),
@@ -129,6 +135,8 @@ mod tests {
         assert_eq!(spec.user, "nm");
         assert_eq!(spec.local_resources[0].sha256, "ab".repeat(32));
         assert_eq!(spec.environment, [("A".to_owned(), "1".to_owned())]);
+        assert_eq!(spec.acls.view.as_ref().map(ToString::to_string).as_deref(), Some("alice,bob ops"));
+        assert_eq!(spec.acls.modify, None, "empty is not given");
     }
 
     #[test]

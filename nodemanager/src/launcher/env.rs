@@ -90,6 +90,7 @@ mod tests {
             resource: Resource::new(1024, 1),
             hadoop: None,
             container_token: Default::default(),
+            acls: Default::default(),
         };
         let node = NodeEnv {
             path: Some("/bin".into()),

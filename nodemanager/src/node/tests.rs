@@ -20,6 +20,7 @@ fn spec(id: ContainerId) -> LaunchSpec {
         resource: Resource::new(1024, 1),
         hadoop: None,
         container_token: Default::default(),
+        acls: Default::default(),
     }
 }
 

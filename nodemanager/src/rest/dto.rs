@@ -221,6 +221,7 @@ mod tests {
             resource: Resource::new(2048, 2),
             hadoop: None,
             container_token: Default::default(),
+            acls: Default::default(),
         };
         let mut c = Container::new(spec, 5);
         c.limits = Limits::for_container(2048, 2.1);

@@ -13,10 +13,43 @@ use weft_proto::ContainerId;
 use super::error::RestError;
 use crate::container::is_plain_name;
 use crate::dirs::Layout;
+use crate::nm::Nm;
 use crate::logfile;
 
 pub(crate) fn parse_container_id(text: &str) -> Result<ContainerId, RestError> {
     text.parse().map_err(|e: weft_proto::IdError| RestError::bad_request(e.to_string()))
+}
+
+/// The caller a request names: `?user.name=` (YARN's simple authentication; none is `dr.who`).
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct AsUser {
+    #[serde(rename = "user.name")]
+    pub(crate) user_name: Option<String>,
+}
+
+impl AsUser {
+    /// `?user.name=…` to carry on in links, or "".
+    pub(crate) fn query(&self) -> String {
+        self.user_name.as_deref().map(|u| format!("?user.name={u}")).unwrap_or_default()
+    }
+}
+
+/// With `yarn.acl.enable` on, only whom the application's VIEW_APP allows (its owner, the admins,
+/// its view ACL) reads its containers' logs; others get 403 with YARN's words.
+pub(crate) fn authorize(nm: &Nm, id: ContainerId, as_user: &AsUser) -> Result<(), RestError> {
+    if !nm.acls.is_enabled() {
+        return Ok(());
+    }
+    let caller = weft_daemon::callers::caller(as_user.user_name.as_deref().unwrap_or_default(), true);
+    if nm.may_read_logs(&caller, id) {
+        return Ok(());
+    }
+    tracing::info!(user = %caller.user, container_id = %id, "log read refused: no VIEW_APP");
+    Err(RestError::forbidden(format!(
+        "User [{}] is not authorized to view the logs for {}",
+        caller.user,
+        id.application()
+    )))
 }
 
 fn missing(id: ContainerId, name: &str) -> RestError {

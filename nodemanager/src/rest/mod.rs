@@ -98,8 +98,13 @@ async fn container(State(nm): Shared, Path(raw): Path<String>) -> RestResult {
     Ok(Json(json!({ "container": dto::container(&nm.info, &c, files) })).into_response())
 }
 
-async fn container_log(State(nm): Shared, Path((raw, file)): Path<(String, String)>) -> RestResult {
+async fn container_log(
+    State(nm): Shared,
+    Path((raw, file)): Path<(String, String)>,
+    Query(as_user): Query<logs::AsUser>,
+) -> RestResult {
     let id = logs::parse_container_id(&raw)?;
+    logs::authorize(&nm, id, &as_user)?;
     logs::serve(&nm.layout, id, &file).await
 }
 

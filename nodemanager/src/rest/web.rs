@@ -1,7 +1,7 @@
 //! Pages for people, as YARN's NM web UI has them: the node, its containers, and each container's
 //! log files. Plain HTML, escaped by maud.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
@@ -79,11 +79,16 @@ pub(super) async fn containers(State(nm): Shared) -> Markup {
     page("Containers", containers_table(&nm, &containers))
 }
 
-pub(super) async fn log_list(State(nm): Shared, Path((raw, user)): Path<(String, String)>) -> Response {
-    let id = match logs::parse_container_id(&raw) {
+pub(super) async fn log_list(
+    State(nm): Shared,
+    Path((raw, user)): Path<(String, String)>,
+    Query(as_user): Query<logs::AsUser>,
+) -> Response {
+    let id = match logs::parse_container_id(&raw).and_then(|id| logs::authorize(&nm, id, &as_user).map(|()| id)) {
         Ok(id) => id,
         Err(error) => return error_page(error),
     };
+    let query = as_user.query();
     let files = logs::log_files(&nm.layout, id).await;
     if files.is_empty() {
         return error_page(RestError::not_found(format!("no logs of {id} on this node")));
@@ -93,8 +98,8 @@ pub(super) async fn log_list(State(nm): Shared, Path((raw, user)): Path<(String,
         html! {
             ul {
                 @for f in &files {
-                    li { a href={ "/node/containerlogs/" (id) "/" (user) "/" (f) } { (f) } " "
-                         a href={ "/ws/v1/node/containerlogs/" (id) "/" (f) } { "(raw)" } }
+                    li { a href={ "/node/containerlogs/" (id) "/" (user) "/" (f) (query) } { (f) } " "
+                         a href={ "/ws/v1/node/containerlogs/" (id) "/" (f) (query) } { "(raw)" } }
                 }
             }
         },
@@ -102,17 +107,22 @@ pub(super) async fn log_list(State(nm): Shared, Path((raw, user)): Path<(String,
     .into_response()
 }
 
-pub(super) async fn log_file(State(nm): Shared, Path((raw, user, file)): Path<(String, String, String)>) -> Response {
-    let id = match logs::parse_container_id(&raw) {
+pub(super) async fn log_file(
+    State(nm): Shared,
+    Path((raw, user, file)): Path<(String, String, String)>,
+    Query(as_user): Query<logs::AsUser>,
+) -> Response {
+    let id = match logs::parse_container_id(&raw).and_then(|id| logs::authorize(&nm, id, &as_user).map(|()| id)) {
         Ok(id) => id,
         Err(error) => return error_page(error),
     };
+    let query = as_user.query();
     match logs::tail(&nm.layout, id, &file, PAGE_TAIL_BYTES).await {
         Ok((text, cut)) => page(
             &format!("{file} of {id}"),
             html! {
-                p { a href={ "/node/containerlogs/" (id) "/" (user) } { "All logs of " (id) } }
-                @if cut { p { "Showing the last " (PAGE_TAIL_BYTES) " bytes; " a href={ "/ws/v1/node/containerlogs/" (id) "/" (file) } { "the whole file" } "." } }
+                p { a href={ "/node/containerlogs/" (id) "/" (user) (query) } { "All logs of " (id) } }
+                @if cut { p { "Showing the last " (PAGE_TAIL_BYTES) " bytes; " a href={ "/ws/v1/node/containerlogs/" (id) "/" (file) (query) } { "the whole file" } "." } }
                 pre { (text) }
             },
         )

@@ -486,8 +486,7 @@ pub fn request(id: &str, command: &[&str]) -> pb::StartContainerRequest {
         container_id: id.to_owned(),
         launch: Some(pb::ContainerLaunchContext {
             command: command.iter().map(|s| s.to_string()).collect(),
-            environment: Vec::new(),
-            local_resources: Vec::new(),
+            ..Default::default()
         }),
         resource: Some(pb::Resource { memory_mb: 1024, vcores: 1 }),
         user: "alice".into(),

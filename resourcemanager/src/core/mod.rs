@@ -6,7 +6,7 @@
 //! Intent and observed are kept apart: the core records what it granted, and NodeManager heartbeats
 //! report what runs; a container missing from a report is "not reported yet", never "gone".
 
-mod acl;
+pub(crate) use weft_daemon::acl;
 mod app;
 mod apps;
 mod container;

@@ -8,7 +8,7 @@ use weft_proto::{ApplicationAttemptId, ApplicationId, ContainerId, NodeId, Resou
 
 use super::status::invalid;
 use crate::core::{
-    AccessControlList, App, AppAcls, ClusterMetrics, LaunchSpec, LocalFile, MemoryUsage, Node, ReportedContainer,
+    App, AppAcls, ClusterMetrics, LaunchSpec, LocalFile, MemoryUsage, Node, ReportedContainer,
     RmContainer, RmCore, Submission, Utilization,
 };
 use crate::state::RmInfo;
@@ -38,7 +38,8 @@ fn is_sha256(text: &str) -> bool {
 }
 
 pub(crate) fn launch_spec(ctx: pb::ContainerLaunchContext) -> Result<LaunchSpec, Status> {
-    let pb::ContainerLaunchContext { command, environment, local_resources } = ctx;
+    // The ACLs of a submission come with it, not with its AM's launch context.
+    let pb::ContainerLaunchContext { command, environment, local_resources, view_acls: _, modify_acls: _ } = ctx;
     let mut local_files = Vec::with_capacity(local_resources.len());
     for pb::LocalResource { name, sha256, size, executable } in local_resources {
         if name.is_empty() || name.contains('/') || name == "." || name == ".." {
@@ -61,7 +62,7 @@ pub(crate) fn launch_context(spec: LaunchSpec, extra_env: &[(String, String)]) -
         .into_iter()
         .map(|LocalFile { name, sha256, size, executable }| pb::LocalResource { name, sha256, size, executable })
         .collect();
-    pb::ContainerLaunchContext { command, environment, local_resources }
+    pb::ContainerLaunchContext { command, environment, local_resources, ..Default::default() }
 }
 
 pub(crate) fn submission(ctx: Option<pb::ApplicationSubmissionContext>) -> Result<Submission, Status> {
@@ -93,13 +94,13 @@ pub(crate) fn submission(ctx: Option<pb::ApplicationSubmissionContext>) -> Resul
         max_app_attempts: max_app_attempts as u32,
         unmanaged_am,
         tags,
-        acls: AppAcls { view: acl(&view_acls), modify: acl(&modify_acls) },
+        acls: AppAcls::from_texts(given(&view_acls), given(&modify_acls)),
     })
 }
 
 /// An application ACL as given; empty is "not given" (nobody beyond the owner and the admins).
-fn acl(text: &str) -> Option<AccessControlList> {
-    (!text.is_empty()).then(|| AccessControlList::parse(text))
+fn given(text: &str) -> Option<&str> {
+    (!text.is_empty()).then_some(text)
 }
 
 pub(crate) fn reported(status: pb::ContainerStatus) -> Result<ReportedContainer, Status> {

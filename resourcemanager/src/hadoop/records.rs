@@ -4,7 +4,7 @@
 use prost::Message;
 use weft_hadoop_ipc::ids;
 use weft_hadoop_ipc::yarn::{
-    ApplicationAccessTypeProto, ApplicationAttemptReportProto, ApplicationReportProto,
+    ApplicationAttemptReportProto, ApplicationReportProto,
     ApplicationResourceUsageReportProto, ApplicationSubmissionContextProto, ContainerLaunchContextProto,
     ContainerReportProto, ContainerStateProto, ExecutionTypeProto, FinalApplicationStatusProto, NodeIdProto,
     NodeReportProto, NodeStateProto, PriorityProto, QueueInfoProto, QueueStateProto, QueueStatisticsProto,
@@ -14,7 +14,7 @@ use weft_proto::states::{AppState, FinalStatus};
 use weft_proto::{NodeId, Resource};
 
 use crate::core::{
-    AccessControlList, App, AppAcls, Attempt, ClusterMetrics, LaunchSpec, Node, RmContainer, RmCore, Submission,
+    App, AppAcls, Attempt, ClusterMetrics, LaunchSpec, Node, RmContainer, RmCore, Submission,
 };
 use crate::state::RmInfo;
 
@@ -247,18 +247,10 @@ pub(crate) fn submission(ctx: ApplicationSubmissionContextProto, user: &str) -> 
 }
 
 /// YARN's `application_ACLs` (Spark fills them from `spark.acls.enable`, `spark.ui.view.acls` and
-/// `spark.modify.acls`); an entry of an access type Weft does not know is ignored.
+/// `spark.modify.acls`).
 fn app_acls(spec: &ContainerLaunchContextProto) -> AppAcls {
-    let mut acls = AppAcls::default();
-    for entry in &spec.application_acls {
-        let acl = Some(AccessControlList::parse(entry.acl()));
-        match entry.access_type.and_then(|t| ApplicationAccessTypeProto::try_from(t).ok()) {
-            Some(ApplicationAccessTypeProto::AppaccessViewApp) => acls.view = acl,
-            Some(ApplicationAccessTypeProto::AppaccessModifyApp) => acls.modify = acl,
-            None => {}
-        }
-    }
-    acls
+    let texts = weft_hadoop_ipc::acls::application_acls(spec);
+    AppAcls::from_texts(texts.view.as_deref(), texts.modify.as_deref())
 }
 
 #[cfg(test)]

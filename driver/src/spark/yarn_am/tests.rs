@@ -209,7 +209,7 @@ fn spec(instances: usize, max_failures: usize) -> ExecutorSpec {
         launch: Arc::new(|executor_id: &str, container: &ContainerId| pb::ContainerLaunchContext {
             command: vec!["app".into(), "--executor".into(), executor_id.into(), container.to_string()],
             environment: vec![pb::KeyValue { key: launch_env::EXECUTOR_ID.into(), value: executor_id.into() }],
-            local_resources: Vec::new(),
+            ..Default::default()
         }),
     }
 }

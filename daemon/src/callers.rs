@@ -1,16 +1,16 @@
 //! Who is calling: the user a request claims (YARN's simple authentication trusts it, as YARN's
-//! non-secure mode does) and that user's groups on this host, for the ACL decisions in
-//! [`crate::core`]. Groups come from the OS (NSS), as Hadoop's default group mapping does; a user
+//! non-secure mode does) and that user's groups on this host, for the ACL decisions of
+//! [`crate::acl`]. Groups come from the OS (NSS), as Hadoop's default group mapping does; a user
 //! unknown here has none.
 
 use std::ffi::CString;
 
 use nix::unistd::{getgrouplist, Group, User};
 
-use crate::core::{Caller, ANONYMOUS_USER};
+use crate::acl::{Caller, ANONYMOUS_USER};
 
 /// The caller named `user` (empty means anonymous), with its groups when `with_groups`.
-pub(crate) fn caller(user: &str, with_groups: bool) -> Caller {
+pub fn caller(user: &str, with_groups: bool) -> Caller {
     let user = if user.is_empty() { ANONYMOUS_USER } else { user };
     let groups = if with_groups { groups_of(user) } else { Vec::new() };
     Caller::new(user, groups)
@@ -26,7 +26,7 @@ fn groups_of(user: &str) -> Vec<String> {
 }
 
 /// The name of the user this process runs as (YARN makes it an admin).
-pub(crate) fn daemon_user() -> String {
+pub fn daemon_user() -> String {
     User::from_uid(nix::unistd::geteuid()).ok().flatten().map(|u| u.name).unwrap_or_default()
 }
 

@@ -87,8 +87,8 @@ fn names(text: &str) -> BTreeSet<String> {
     text.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect()
 }
 
-/// Someone calling the ResourceManager: the user its request claims (YARN's simple authentication)
-/// and that user's groups on the ResourceManager's host.
+/// Someone calling a daemon: the user its request claims (YARN's simple authentication) and that
+/// user's groups on the daemon's host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub user: String,
@@ -110,6 +110,11 @@ pub struct AppAcls {
 }
 
 impl AppAcls {
+    /// From the ACL strings a submission or launch context gives; `None` is "not given".
+    pub fn from_texts(view: Option<&str>, modify: Option<&str>) -> AppAcls {
+        AppAcls { view: view.map(AccessControlList::parse), modify: modify.map(AccessControlList::parse) }
+    }
+
     fn get(&self, access: AccessType) -> Option<&AccessControlList> {
         match access {
             AccessType::ViewApp => self.view.as_ref(),
