@@ -2,12 +2,14 @@
 //! (`yarn.admin.acl`) or someone its own ACL names may kill it or see its details — on REST, Weft's
 //! gRPC and Hadoop IPC alike; a refused kill changes nothing. With ACLs off, anyone may, as before.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use prost::Message;
+use support::{start, Rm};
 use weft_hadoop_ipc::client::{Client, ClientAuth, ClientError};
 use weft_hadoop_ipc::yarn::{
     ApplicationAccessTypeProto, ApplicationAclMapProto, ApplicationSubmissionContextProto, ContainerLaunchContextProto,
@@ -18,57 +20,6 @@ use weft_proto::pb;
 use weft_proto::pb::application_client_client::ApplicationClientClient;
 
 const HADOOP_CLIENT_PROTOCOL: &str = "org.apache.hadoop.yarn.api.ApplicationClientProtocolPB";
-
-struct Rm {
-    child: Child,
-    client: String,
-    web: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Rm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A ResourceManager on loopback, no NodeManager: submitted applications wait ACCEPTED.
-fn start(extra_config: &str) -> Rm {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("rm.yaml");
-    let ports = dir.path().join("ports.json");
-    std::fs::write(
-        &config,
-        format!(
-            "yarn.resourcemanager.address: 127.0.0.1:0\n\
-             yarn.resourcemanager.scheduler.address: 127.0.0.1:0\n\
-             yarn.resourcemanager.resource-tracker.address: 127.0.0.1:0\n\
-             yarn.resourcemanager.webapp.address: 127.0.0.1:0\n\
-             hadoop.tmp.dir: {}\n{extra_config}",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_resourcemanager"))
-        .args(["--config", &config.display().to_string(), "--ports-file", &ports.display().to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for waited in 0.. {
-        if let Ok(text) = std::fs::read_to_string(&ports) {
-            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-            let address = |key: &str| json[key].as_str().unwrap().to_string();
-            return Rm { child, client: address("client"), web: address("webapp"), _dir: dir };
-        }
-        assert!(waited < 1500, "the ResourceManager did not bind its ports within 30 s");
-        assert!(child.try_wait().unwrap().is_none(), "the ResourceManager exited at start-up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    unreachable!()
-}
 
 /// One HTTP/1.1 request; the status and the JSON body.
 fn http(rm: &Rm, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {

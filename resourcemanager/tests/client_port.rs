@@ -1,12 +1,14 @@
 //! The client port speaks two protocols: Hadoop IPC and Weft's gRPC share it, each connection told
 //! apart by its first bytes. Garbage and a half-open connection stop neither.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use prost::Message;
+use support::start;
 use weft_hadoop_ipc::common::{IpcConnectionContextProto, RequestHeaderProto, UserInformationProto};
 use weft_hadoop_ipc::frame::{
     call_frame, call_id, decode_response, request_header, AuthProtocol, FrameWriter, Preamble, Response,
@@ -21,55 +23,6 @@ use weft_proto::pb;
 
 const PROTOCOL: &str = "org.apache.hadoop.yarn.api.ApplicationClientProtocolPB";
 const CLIENT_ID: &[u8] = b"0123456789abcdef";
-
-struct Rm {
-    child: Child,
-    client: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Rm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start() -> Rm {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("rm.yaml");
-    let ports = dir.path().join("ports.json");
-    std::fs::write(
-        &config,
-        format!(
-            "yarn.resourcemanager.address: 127.0.0.1:0\n\
-             yarn.resourcemanager.scheduler.address: 127.0.0.1:0\n\
-             yarn.resourcemanager.resource-tracker.address: 127.0.0.1:0\n\
-             yarn.resourcemanager.webapp.address: 127.0.0.1:0\n\
-             hadoop.tmp.dir: {}\n",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_resourcemanager"))
-        .args(["--config", &config.display().to_string(), "--ports-file", &ports.display().to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for waited in 0.. {
-        if let Ok(text) = std::fs::read_to_string(&ports) {
-            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-            let client = json["client"].as_str().unwrap().to_string();
-            return Rm { child, client, _dir: dir };
-        }
-        assert!(waited < 1500, "the ResourceManager did not bind its ports within 30 s");
-        assert!(child.try_wait().unwrap().is_none(), "the ResourceManager exited at start-up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    unreachable!()
-}
 
 /// One call of ApplicationClientProtocolPB over a new SIMPLE connection, as Hadoop's client
 /// sends it; the response frame.
@@ -119,7 +72,7 @@ fn new_application_over_grpc(address: &str) -> String {
 
 #[test]
 fn hadoop_ipc_and_grpc_share_the_client_port_and_garbage_stops_neither() {
-    let rm = start();
+    let rm = start("");
     let first = new_application_over_hadoop_ipc(&rm.client);
     let id = first.application_id.expect("an application id");
     assert_eq!(id.id, Some(1));
@@ -142,7 +95,7 @@ fn hadoop_ipc_and_grpc_share_the_client_port_and_garbage_stops_neither() {
 
 #[test]
 fn unknown_applications_are_yarns_application_not_found_and_a_submitted_one_can_be_killed() {
-    let rm = start();
+    let rm = start("");
     let issued = new_application_over_hadoop_ipc(&rm.client).application_id.unwrap();
     let unknown = ApplicationIdProto { id: Some(99), ..issued };
     let response =

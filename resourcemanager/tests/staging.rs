@@ -3,11 +3,13 @@
 //! of a container of the file's application; one application's files are not another's to read; a
 //! per-application quota refuses an upload past it and keeps nothing of it.
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::Duration;
 
 use prost::Message;
 use sha2::{Digest, Sha256};
+use support::{start, Rm};
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 use weft_hadoop_ipc::common::TokenProto;
@@ -18,57 +20,6 @@ use weft_proto::pb::application_client_client::ApplicationClientClient;
 use weft_proto::pb::resource_tracker_client::ResourceTrackerClient;
 use weft_proto::pb::staging_client::StagingClient;
 use weft_proto::{ApplicationId, ContainerId, CONTAINER_TOKEN_METADATA, STAGING_TOKEN_METADATA};
-
-struct Rm {
-    child: Child,
-    client: String,
-    tracker: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Rm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A ResourceManager on loopback with no NodeManager.
-fn start(extra_config: &str) -> Rm {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("rm.yaml");
-    let ports = dir.path().join("ports.json");
-    std::fs::write(
-        &config,
-        format!(
-            "yarn.resourcemanager.address: 127.0.0.1:0\n\
-             yarn.resourcemanager.scheduler.address: 127.0.0.1:0\n\
-             yarn.resourcemanager.resource-tracker.address: 127.0.0.1:0\n\
-             yarn.resourcemanager.webapp.address: 127.0.0.1:0\n\
-             hadoop.tmp.dir: {}\n{extra_config}",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_resourcemanager"))
-        .args(["--config", &config.display().to_string(), "--ports-file", &ports.display().to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for waited in 0.. {
-        if let Ok(text) = std::fs::read_to_string(&ports) {
-            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-            let address = |key: &str| json[key].as_str().unwrap().to_string();
-            return Rm { child, client: address("client"), tracker: address("tracker"), dir };
-        }
-        assert!(waited < 1500, "the ResourceManager did not bind its ports within 30 s");
-        assert!(child.try_wait().unwrap().is_none(), "the ResourceManager exited at start-up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    unreachable!()
-}
 
 async fn channel(address: &str) -> Channel {
     Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap()
