@@ -1,7 +1,7 @@
 //! Containers as other users (YARN's LinuxContainerExecutor, the NodeManager as root): the process
 //! has the configured user's uid, gid and groups, no capabilities and `no_new_privs`; its
 //! directories are that user's with YARN's modes; it cannot write the cgroup file system nor signal
-//! a process of another user; a fork bomb stops at its cgroup's `pids.max` while a neighbour runs;
+//! a process of another user (root's, or another user's container); a fork bomb stops at its cgroup's `pids.max` while a neighbour runs;
 //! and a user the rules refuse starts nothing.
 
 mod support;
@@ -150,5 +150,49 @@ async fn users_the_rules_refuse_start_nothing() {
     assert_eq!(rm.completed_status(&id).await.exit_status, 0);
     assert_eq!(stdout_of(&nm, &id).await, "nobody\n");
     assert!(!marker.exists(), "a refused container ran");
+    nm.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_container_cannot_signal_another_users_container() {
+    require_root();
+    let rm = TestRm::start(30).await;
+    // Containers as their submitters; two system users stand in for two people.
+    let extra = format!(
+        "{LINUX}yarn.nodemanager.linux-container-executor.nonsecure-mode.limit-users: false\n\
+         weft.nodemanager.linux-container-executor.banned.users: root\n\
+         weft.nodemanager.linux-container-executor.min.user.id: 1\n"
+    );
+    let mut nm = TestNm::start_with(&rm, &extra).await;
+    let node = nm.addresses.rpc.clone();
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(shared.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let pid_file = shared.path().join("victim.pid");
+    let (victim, attacker) = (container_id(1, 2), container_id(2, 2));
+    let mut start = request(&victim, &["sh", "-c", &format!("echo $$ > {}; exec sleep 60", pid_file.display())]);
+    start.user = "nobody".into();
+    start.container_token = sign_as(&victim, &node, "nobody");
+    assert_eq!(nm.start_containers(vec![start]).await.started.len(), 1);
+    let mut pid = String::new();
+    for _ in 0..100 {
+        pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        if pid.ends_with('\n') {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = pid.trim().to_owned();
+    assert!(!pid.is_empty(), "the victim never wrote its pid");
+    let mut start =
+        request(&attacker, &["sh", "-c", &format!("kill -9 {pid} 2>/dev/null && echo killed || echo refused")]);
+    start.user = "daemon".into();
+    start.container_token = sign_as(&attacker, &node, "daemon");
+    assert_eq!(nm.start_containers(vec![start]).await.started.len(), 1);
+    assert_eq!(rm.completed_status(&attacker).await.exit_status, 0);
+    assert_eq!(stdout_of(&nm, &attacker).await, "refused\n");
+    let (_, c) = nm.get_json(&format!("/ws/v1/node/containers/{victim}")).await;
+    assert_eq!(c["container"]["state"], "RUNNING", "{c}");
+    assert_eq!(nm.stop_containers(std::slice::from_ref(&victim)).await.stopped, std::slice::from_ref(&victim));
+    assert_eq!(rm.completed_status(&victim).await.exit_status, -105);
     nm.stop().await.unwrap();
 }
