@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use futures::StreamExt;
 use tokio::runtime::Handle;
-use tonic::transport::Channel;
 use weft_proto::spark_pb::executor_endpoint_client::ExecutorEndpointClient;
 use weft_proto::spark_pb::{self as pb};
 
+use crate::auth::AuthChannel;
 use crate::context::{FetchedFrame, MapLocation};
 use crate::encoding::{split_stored, FrameCodec};
 use crate::error::TaskError;
@@ -79,7 +79,7 @@ pub(crate) struct FetchSetup {
     pub(crate) files: ShuffleFiles,
     pub(crate) handle: Handle,
     /// A client per remote address (an `Err` says why there is none).
-    pub(crate) clients: HashMap<String, Result<ExecutorEndpointClient<Channel>, String>>,
+    pub(crate) clients: HashMap<String, Result<ExecutorEndpointClient<AuthChannel>, String>>,
 }
 
 /// A started request: its chunks arrive on `chunks` as the consumer reads them.

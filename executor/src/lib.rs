@@ -13,11 +13,13 @@
 //! - [`shuffle`], [`fetch`], [`block_manager`]: shuffle files with their index, a reducer's lazy fetch,
 //!   cached blocks.
 //! - [`runtime`]: the executor process (gRPC endpoint, task threads, heartbeats).
+//! - [`auth`]: `spark.authenticate`, the application's secret on every call between driver and executors.
 //!
 //! Pure modules: `batch`, `plan`, `error`, `frame` (apart from reading the build id), `memory`'s policy, `size`,
 //! `encoding`. The operators themselves — the monomorphized constructors behind the code references —
 //! live with the RDD API in `driver`.
 
+pub mod auth;
 pub mod batch;
 pub mod block_manager;
 pub mod code;

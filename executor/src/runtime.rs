@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use tokio::runtime::Handle;
-use tonic::transport::{Channel, Endpoint, Server};
+use tonic::transport::{Endpoint, Server};
 use tonic::{Request, Response, Status, Streaming};
 use weft_proto::spark_pb::driver_endpoint_client::DriverEndpointClient;
 use weft_proto::spark_pb::executor_endpoint_client::ExecutorEndpointClient;
 use weft_proto::spark_pb::executor_endpoint_server::{ExecutorEndpoint, ExecutorEndpointServer};
 use weft_proto::spark_pb::{self as pb};
 
+use crate::auth::{AuthChannel, Present, Require, Secret};
 use crate::block_manager::BlockManager;
 use crate::code::{build_id, Verified};
 use crate::context::{DecodeBroadcast, FetchedFrames, KillFlag, MapLocation, SerializeBlock, Services};
@@ -54,6 +55,9 @@ pub struct ExecutorArgs {
     pub network_timeout: Duration,
     /// `spark.driver.maxResultSize` in bytes (0: unlimited): a larger result is dropped, its size reported.
     pub max_result_bytes: u64,
+    /// `spark.authenticate`: the application's secret, carried on every call to the driver and to
+    /// other executors and required on every call to this one; `None` when authentication is off.
+    pub secret: Option<Secret>,
 }
 
 /// Runs the executor until the driver stops it; returns the process exit code.
@@ -83,11 +87,13 @@ struct Executor {
     id: String,
     address: String,
     handle: Handle,
-    driver: DriverEndpointClient<Channel>,
+    driver: DriverEndpointClient<AuthChannel>,
+    /// Adds the application's secret to calls to the driver and to other executors.
+    present: Present,
     shuffle: ShuffleFiles,
     blocks: BlockManager,
     broadcasts: Mutex<HashMap<u64, Arc<dyn Any + Send + Sync>>>,
-    peers: Mutex<HashMap<String, ExecutorEndpointClient<Channel>>>,
+    peers: Mutex<HashMap<String, ExecutorEndpointClient<AuthChannel>>>,
     local_dir: PathBuf,
     active: std::sync::atomic::AtomicI32,
     queue: Mutex<mpsc::Sender<Work>>,
@@ -112,7 +118,8 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
         .connect()
         .await
         .map_err(|e| format!("executor {}: cannot reach the driver at {}: {e}", args.executor_id, args.driver_url))?;
-    let driver = DriverEndpointClient::new(channel);
+    let present = Present(args.secret.clone());
+    let driver = DriverEndpointClient::new(present.on(channel));
     let shuffle = ShuffleFiles::new(args.local_dir.join("shuffle"), args.shuffle_compress)
         .map_err(|e| format!("cannot create {}: {e}", args.local_dir.display()))?;
     let blocks = BlockManager::new(&args.memory, args.local_dir.join("blocks"))
@@ -123,6 +130,7 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
         address: address.clone(),
         handle: Handle::current(),
         driver: driver.clone(),
+        present,
         shuffle,
         blocks,
         broadcasts: Mutex::default(),
@@ -139,7 +147,8 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
     });
     start_task_threads(&executor, rx, args.cores.max(1));
 
-    let service = ExecutorEndpointServer::new(Service(executor.clone()));
+    let require = Require::new(args.secret.clone(), format!("executor {}", args.executor_id));
+    let service = ExecutorEndpointServer::with_interceptor(Service(executor.clone()), require);
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let stopper = executor.clone();
     let server = tokio::spawn(async move {
@@ -264,7 +273,7 @@ impl Executor {
         }
     }
 
-    fn peer(&self, address: &str) -> Result<ExecutorEndpointClient<Channel>, String> {
+    fn peer(&self, address: &str) -> Result<ExecutorEndpointClient<AuthChannel>, String> {
         let mut peers = self.peers.lock().expect("peers lock");
         if let Some(client) = peers.get(address) {
             return Ok(client.clone());
@@ -272,7 +281,7 @@ impl Executor {
         let endpoint = Endpoint::from_shared(format!("http://{address}")).map_err(|e| e.to_string())?;
         // Called from task threads: a lazy channel still needs the runtime to spawn its connection.
         let _runtime = self.handle.enter();
-        let client = ExecutorEndpointClient::new(endpoint.connect_lazy());
+        let client = ExecutorEndpointClient::new(self.present.on(endpoint.connect_lazy()));
         peers.insert(address.to_owned(), client.clone());
         Ok(client)
     }

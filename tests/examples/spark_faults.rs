@@ -2,7 +2,9 @@
 //! - `flaky`: every task of the job fails on its first two attempts, then succeeds;
 //! - `always-fail`: one task fails on every attempt (the job aborts after spark.task.maxFailures);
 //! - `reuse`: two jobs over the same reduceByKey; the second skips the map stage;
-//! - `checkpoint DIR`: a reduceByKey checkpointed under DIR; its lineage is cut, its answers unchanged.
+//! - `checkpoint DIR`: a reduceByKey checkpointed under DIR; its lineage is cut, its answers unchanged;
+//! - `hold FILE`: a reduceByKey whose reduce tasks wait (at most two minutes) until FILE exists, its
+//!   map output meanwhile stored on the executor; prints `sums` and the ten sums by key.
 
 use std::process::ExitCode;
 
@@ -61,7 +63,23 @@ fn main() -> ExitCode {
                 }
                 println!("checkpointed {} keys", after.len());
             }
-            other => return Err(format!("unknown mode {other:?}: flaky, always-fail, reuse or checkpoint").into()),
+            "hold" => {
+                let release = args.get(1).ok_or("hold needs a file")?.clone();
+                let sums = numbers.map(|x| (x % 10, x)).reduce_by_key(|a, b| a + b);
+                let held = sums.map_with(release, |release, pair| {
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+                    while !std::path::Path::new(release).exists() && std::time::Instant::now() < deadline {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                    pair
+                });
+                let mut sums = held.collect()?;
+                sums.sort();
+                println!("sums {sums:?}");
+            }
+            other => {
+                return Err(format!("unknown mode {other:?}: flaky, always-fail, reuse, checkpoint or hold").into())
+            }
         }
         Ok(())
     })

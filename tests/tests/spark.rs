@@ -1,12 +1,16 @@
 //! Issue 5, end to end: Spark programs submitted with `weft submit` to a ResourceManager and two
 //! NodeManagers (real processes on 127.0.0.1): WordCount in cluster and client mode against a plain
 //! Rust reference, the executors' containers as the ResourceManager reports them, task retries and
-//! job aborts in Spark's words, shuffle reuse across jobs, and an executor refusing another build.
+//! job aborts in Spark's words, shuffle reuse across jobs, an executor refusing another build, and
+//! `spark.authenticate` keeping executors and clients without the application's secret out.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use weft_executor::auth::{Present, Secret, SECRET_METADATA};
+use weft_proto::spark_pb::driver_endpoint_client::DriverEndpointClient;
+use weft_proto::spark_pb::executor_endpoint_client::ExecutorEndpointClient;
 use weft_tests::{example, printed_app_id, Cluster, ClusterOptions};
 
 /// A deterministic text of `lines` lines over a small vocabulary.
@@ -153,9 +157,10 @@ fn submit_refuses_a_missing_binary_and_bad_sizes_with_nothing_submitted() {
     cluster.stop_checked();
 }
 
-/// A driver endpoint that accepts any executor, for talking to a real executor process directly.
+/// A driver endpoint that accepts any executor, for talking to a real executor process directly; it
+/// reports each registration's address and the secret it carried.
 struct AcceptingDriver {
-    registered: tokio::sync::mpsc::UnboundedSender<String>,
+    registered: tokio::sync::mpsc::UnboundedSender<(String, Option<Vec<u8>>)>,
 }
 
 #[tonic::async_trait]
@@ -164,7 +169,8 @@ impl weft_proto::spark_pb::driver_endpoint_server::DriverEndpoint for AcceptingD
         &self,
         request: tonic::Request<weft_proto::spark_pb::RegisterExecutorRequest>,
     ) -> Result<tonic::Response<weft_proto::spark_pb::RegisterExecutorResponse>, tonic::Status> {
-        let _ = self.registered.send(request.into_inner().address);
+        let secret = request.metadata().get_bin(SECRET_METADATA).map(|v| v.to_bytes().unwrap().to_vec());
+        let _ = self.registered.send((request.into_inner().address, secret));
         Ok(tonic::Response::new(weft_proto::spark_pb::RegisterExecutorResponse { application_id: "test".into() }))
     }
     async fn heartbeat(
@@ -204,8 +210,10 @@ fn an_executor_refuses_a_task_from_another_build() {
         );
         let scratch = weft_tests::data_dir();
         // The WordCount binary as an executor; this test binary is "another build" of nothing it knows.
+        let secret = Secret::generate().unwrap();
         let mut executor = tokio::process::Command::new(example("wordcount"))
             .env("WEFT_SPARK_ROLE", "executor")
+            .env("WEFT_SPARK_SECRET", secret.to_hex())
             .env("WEFT_DRIVER_URL", &driver_url)
             .env("WEFT_EXECUTOR_ID", "7")
             .env("WEFT_EXECUTOR_CORES", "1")
@@ -214,7 +222,9 @@ fn an_executor_refuses_a_task_from_another_build() {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let address = tokio::time::timeout(Duration::from_secs(30), registered.recv()).await.unwrap().unwrap();
+        let (address, carried) =
+            tokio::time::timeout(Duration::from_secs(30), registered.recv()).await.unwrap().unwrap();
+        assert!(carried.is_some_and(|c| secret.matches(&c)), "the registration did not carry the secret");
         let task = weft_executor::TaskDescription {
             task_id: 1,
             attempt: 0,
@@ -233,11 +243,7 @@ fn an_executor_refuses_a_task_from_another_build() {
             },
         };
         let frame = weft_executor::frame::encode_task(&task);
-        let mut client = weft_proto::spark_pb::executor_endpoint_client::ExecutorEndpointClient::connect(format!(
-            "http://{address}"
-        ))
-        .await
-        .unwrap();
+        let mut client = executor_client(&address, Some(secret));
         let chunk = weft_proto::spark_pb::Chunk { data: frame };
         let refused = client.launch_task(futures::stream::iter(vec![chunk])).await.unwrap_err();
         assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
@@ -324,4 +330,158 @@ fn an_executor_refuses_a_malformed_or_bad_configuration() {
     let (code, stderr) = run(r#"{"spark.memory.fraction":"2","spark.reducer.maxSizeInFlight":"lots"}"#);
     assert_eq!(code, Some(64), "{stderr}");
     assert!(stderr.contains("spark.memory.fraction") && stderr.contains("spark.reducer.maxSizeInFlight"), "{stderr}");
+}
+
+/// A client of an executor at `address` whose calls carry `secret` (none: `None`).
+fn executor_client(address: &str, secret: Option<Secret>) -> ExecutorEndpointClient<weft_executor::auth::AuthChannel> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}")).unwrap().connect_lazy();
+    ExecutorEndpointClient::new(Present(secret).on(channel))
+}
+
+/// A bare executor process (the WordCount binary) told to register with `driver_url`; its exit code
+/// and stderr.
+fn rogue_executor(driver_url: &str, conf: &str, secret: Option<&str>) -> (Option<i32>, String) {
+    let scratch = weft_tests::data_dir();
+    let mut command = std::process::Command::new(example("wordcount"));
+    command
+        .env("WEFT_SPARK_ROLE", "executor")
+        .env("WEFT_DRIVER_URL", driver_url)
+        .env("WEFT_EXECUTOR_ID", "66")
+        .env("WEFT_SPARK_CONF", conf)
+        .env("WEFT_EXECUTOR_LOCAL_DIR", scratch.path())
+        .env("WEFT_EXECUTOR_HOST", "127.0.0.1");
+    if let Some(secret) = secret {
+        command.env("WEFT_SPARK_SECRET", secret);
+    }
+    let output = command.output().unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// One shuffle block's bytes, or `None` when the call or the stream fails.
+async fn fetch_block(
+    client: &mut ExecutorEndpointClient<weft_executor::auth::AuthChannel>,
+    request: &weft_proto::spark_pb::FetchBlocksRequest,
+) -> Option<Vec<u8>> {
+    let mut stream = client.fetch_blocks(request.clone()).await.ok()?.into_inner();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        bytes.extend(chunk.ok()?.data);
+    }
+    Some(bytes)
+}
+
+/// The text after `marker` on the first line of `lines` that holds it, up to the next space.
+fn after(lines: &std::sync::mpsc::Receiver<String>, seen: &mut Vec<String>, marker: &str) -> String {
+    if let Some(found) = seen.iter().find_map(|l| l.split_once(marker)) {
+        return found.1.split_whitespace().next().unwrap().to_owned();
+    }
+    loop {
+        let line = lines.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("no {marker:?} in {seen:#?}"));
+        seen.push(line.clone());
+        if let Some((_, rest)) = line.split_once(marker) {
+            return rest.split_whitespace().next().unwrap().to_owned();
+        }
+    }
+}
+
+/// Issue 14 (6): with `spark.authenticate` (on by default) a real driver and its executor refuse
+/// every call that lacks the application's secret — an executor without it cannot register, a client
+/// without it (or with another) cannot send a task, fetch a shuffle block, kill, remove or stop —
+/// while calls with it work and the application's answer is exact.
+#[test]
+fn spark_authenticate_keeps_out_executors_and_clients_without_the_secret() {
+    let dir = weft_tests::data_dir();
+    let release = dir.path().join("release");
+    let secret = Secret::generate().unwrap();
+    // As `weft submit --master local[2]` starts it: the secret in the driver's environment only.
+    let mut driver = std::process::Command::new(example("spark_faults"))
+        .args(["hold", release.to_str().unwrap()])
+        .env("WEFT_SPARK_ROLE", "driver")
+        .env(
+            "WEFT_SPARK_CONF",
+            r#"{"spark.master":"local[2]","spark.ui.enabled":"false","spark.ui.showConsoleProgress":"false"}"#,
+        )
+        .env("WEFT_SPARK_SECRET", secret.to_hex())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stderr = driver.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let driver_url = after(&lines, &mut seen, "Driver endpoint listening on ");
+    let executor = after(&lines, &mut seen, "Registered executor driver at ");
+    let block = weft_proto::spark_pb::FetchBlocksRequest { block_ids: vec!["shuffle_0_0_0".into()] };
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    // With the secret: the map stage's block is served (once the map stage has ended).
+    let mut trusted = executor_client(&executor, Some(secret.clone()));
+    let fetched = weft_tests::wait_for("the map output", Duration::from_secs(60), || {
+        runtime.block_on(fetch_block(&mut trusted, &block)).filter(|bytes| !bytes.is_empty())
+    });
+    assert!(!fetched.is_empty());
+    runtime.block_on(async {
+        // Without the secret, or with another application's: refused, naming what was missing.
+        for (caller, expected) in [
+            (None, format!("executor driver requires the application's secret (spark.authenticate is on): the call carries no {SECRET_METADATA} metadata")),
+            (Some(Secret::generate().unwrap()), format!("executor driver: the call's {SECRET_METADATA} metadata is not this application's secret")),
+        ] {
+            let mut rogue = executor_client(&executor, caller);
+            let refusals = [
+                rogue.fetch_blocks(block.clone()).await.map(|_| ()).unwrap_err(),
+                rogue.launch_task(futures::stream::iter(vec![weft_proto::spark_pb::Chunk { data: vec![1, 2, 3] }])).await.map(|_| ()).unwrap_err(),
+                rogue.kill_task(weft_proto::spark_pb::KillTaskRequest { task_id: 0, reason: "rogue".into() }).await.map(|_| ()).unwrap_err(),
+                rogue.remove_rdd(weft_proto::spark_pb::RemoveRddRequest { rdd_id: 1 }).await.map(|_| ()).unwrap_err(),
+                rogue.stop_executor(weft_proto::spark_pb::StopExecutorRequest {}).await.map(|_| ()).unwrap_err(),
+            ];
+            for refused in refusals {
+                assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+                assert_eq!(refused.message(), expected);
+            }
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{driver_url}")).unwrap().connect_lazy();
+            let mut rogue_driver_client = DriverEndpointClient::new(Present(None).on(channel));
+            let beat = weft_proto::spark_pb::HeartbeatRequest { executor_id: "driver".into(), ..Default::default() };
+            let refused = rogue_driver_client.heartbeat(beat).await.unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+        }
+        // With the secret a task frame gets past the check to the frame's own (and is refused there).
+        let garbage = futures::stream::iter(vec![weft_proto::spark_pb::Chunk { data: vec![1, 2, 3] }]);
+        let refused = trusted.launch_task(garbage).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
+    });
+
+    // An executor without the secret: refused by the driver, or not started at all.
+    let (code, stderr) = rogue_executor(&driver_url, r#"{"spark.authenticate":"false"}"#, None);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "executor 66: the driver refused the registration: the driver endpoint requires the application's secret"
+        ),
+        "{stderr}"
+    );
+    let (code, stderr) = rogue_executor(&driver_url, "{}", Some(&Secret::generate().unwrap().to_hex()));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("the driver refused the registration: the driver endpoint: the call's weft-spark-secret-bin metadata is not this application's secret"), "{stderr}");
+    let (code, stderr) = rogue_executor(&driver_url, "{}", None);
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(stderr.contains("spark.authenticate is on but WEFT_SPARK_SECRET is not set"), "{stderr}");
+
+    // The application is untouched: its executor kept running, its answer is exact.
+    std::fs::write(&release, "").unwrap();
+    let status = driver.wait().unwrap();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut driver.stdout.take().unwrap(), &mut stdout).unwrap();
+    reader.join().unwrap();
+    seen.extend(lines.try_iter());
+    assert!(status.success(), "{status:?}\n{}", seen.join("\n"));
+    let expected: Vec<(u64, u64)> = (0..10).map(|k| (k, 49_500 + 100 * k)).collect();
+    assert_eq!(stdout.trim(), format!("sums {expected:?}"));
+    assert!(!seen.iter().any(|l| l.contains("Registered executor 66")), "{seen:#?}");
 }

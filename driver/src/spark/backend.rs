@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
+use weft_executor::auth::{AuthChannel, Present};
 use weft_executor::context::{MapLocation, TaskMetrics};
 use weft_executor::plan::{ResultCtor, TaskEnd, TaskStatus};
 use weft_executor::{FnRef, TaskError};
@@ -92,7 +93,7 @@ pub(crate) struct Shared {
 struct Executor {
     address: String,
     host: String,
-    client: ExecutorEndpointClient<Channel>,
+    client: ExecutorEndpointClient<AuthChannel>,
 }
 
 struct JobInfo {
@@ -264,7 +265,7 @@ impl Core {
                 return;
             }
         };
-        let client = ExecutorEndpointClient::new(endpoint.connect_lazy());
+        let client = ExecutorEndpointClient::new(Present(self.settings.secret.clone()).on(endpoint.connect_lazy()));
         tracing::info!("Registered executor {id} at {address} with {cores} core(s)");
         self.executors.insert(id.clone(), Executor { address, host: host.clone(), client });
         self.tasks.add_executor(&id, &host, cores);

@@ -59,10 +59,11 @@ impl SparkContext {
             .map_err(|e| SparkError::Internal(format!("cannot start the async runtime: {e}")))?;
         let spark = SparkSettings::from_conf(&conf)?;
         let plan = executors::plan(&conf, &spark)?;
-        let settings = Settings::new(&spark, plan.kind == executors::Kind::Local);
+        let secret = executors::secret(&spark)?;
+        let settings = Settings::new(&spark, plan.kind == executors::Kind::Local, secret.clone());
         let shared = Arc::new(Shared::default());
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let launched = runtime.block_on(executors::start(&conf, &spark, &plan, tx.clone(), shared.clone()))?;
+        let launched = runtime.block_on(executors::start(&conf, &spark, &plan, tx.clone(), shared.clone(), secret))?;
         let ui_web_url = runtime.block_on(ui::start(&spark.ui, &launched.host, shared.clone())).map_err(config)?;
         runtime.spawn(backend::run_loop(rx, tx.clone(), shared.clone(), settings));
         let ticker = tx.clone();

@@ -109,6 +109,21 @@ fn run_executor() -> i32 {
             return usage(format!("{}: {text:?} is not a whole number above 0", env::EXECUTOR_CORES));
         }
     };
+    // spark.authenticate: the driver set the application's secret in this executor's environment.
+    let secret = match (spark.authenticate, var(env::SECRET)) {
+        (false, _) => None,
+        (true, Some(hex)) => match weft_executor::auth::Secret::from_hex(&hex) {
+            Ok(secret) => Some(secret),
+            Err(e) => return usage(format!("{}: {e}", env::SECRET)),
+        },
+        (true, None) => {
+            return usage(format!(
+                "spark.authenticate is on but {} is not set: an executor gets the application's secret from \
+                 the driver that starts it, and neither the driver nor other executors accept calls without it",
+                env::SECRET
+            ))
+        }
+    };
     let io = &spark.executor_io;
     let memory = weft_executor::memory::MemoryConfig {
         system_bytes: io.system_bytes,
@@ -138,6 +153,7 @@ fn run_executor() -> i32 {
         heartbeat_interval: Duration::from_millis(spark.executor.heartbeat_interval_ms),
         network_timeout: Duration::from_millis(spark.scheduler.network_timeout_ms),
         max_result_bytes: spark.driver.max_result_bytes,
+        secret,
     };
     weft_executor::runtime::run(args)
 }

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
+use tonic::service::interceptor::InterceptedService;
+use weft_executor::auth::{Require, Secret};
 use weft_proto::pb;
 use weft_proto::spark_pb::driver_endpoint_server::DriverEndpointServer;
 use weft_proto::{ContainerId, Resource};
@@ -91,13 +93,27 @@ fn lookup(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Binds the driver endpoint, serves it, and starts the executors.
+/// `spark.authenticate`: the application's secret, `None` when it is off. `weft submit` makes it and
+/// sets it in the driver's environment; a program run by hand (no `weft submit`) makes its own.
+pub(crate) fn secret(spark: &SparkSettings) -> Result<Option<Secret>, SparkError> {
+    if !spark.authenticate {
+        return Ok(None);
+    }
+    match lookup(env::SECRET) {
+        Some(hex) => Secret::from_hex(&hex).map(Some).map_err(|e| SparkError::Config(format!("{}: {e}", env::SECRET))),
+        None => Secret::generate().map(Some).map_err(SparkError::Internal),
+    }
+}
+
+/// Binds the driver endpoint, serves it (every call must carry `secret` when there is one), and
+/// starts the executors, each with `secret` in its launch environment.
 pub(crate) async fn start(
     conf: &SparkConf,
     spark: &SparkSettings,
     plan: &ExecPlan,
     tx: UnboundedSender<Event>,
     shared: Arc<Shared>,
+    secret: Option<Secret>,
 ) -> Result<Launched, SparkError> {
     let host = conf
         .driver_host()
@@ -111,23 +127,32 @@ pub(crate) async fn start(
     let bound = listener.local_addr().map_err(|e| SparkError::Internal(e.to_string()))?;
     let driver_url = format!("{host}:{}", bound.port());
     let application_id = application_id(plan.kind)?;
-    let service = DriverService { tx: tx.clone(), shared, application_id: application_id.clone() };
+    let service = driver_endpoint(
+        DriverService { tx: tx.clone(), shared, application_id: application_id.clone() },
+        secret.clone(),
+    );
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     tokio::spawn(async move {
-        let served = tonic::transport::Server::builder()
-            .add_service(DriverEndpointServer::new(service))
-            .serve_with_incoming(incoming)
-            .await;
+        let served = tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming).await;
         if let Err(e) = served {
             tracing::error!("the driver endpoint stopped: {e}");
         }
     });
     tracing::info!("Driver endpoint listening on {driver_url}");
     let source = match plan.kind {
-        Kind::Local => start_local(conf, plan, &driver_url, tx)?,
-        Kind::Yarn => start_yarn(conf, spark, plan, &driver_url, &host, bound.port(), tx).await?,
+        Kind::Local => start_local(conf, plan, &driver_url, secret.as_ref(), tx)?,
+        Kind::Yarn => start_yarn(conf, spark, plan, &host, bound.port(), secret, tx).await?,
     };
     Ok(Launched { application_id, host, source })
+}
+
+/// The driver endpoint as served: every call is checked for the application's secret before the
+/// service sees it.
+fn driver_endpoint(
+    service: DriverService,
+    secret: Option<Secret>,
+) -> InterceptedService<DriverEndpointServer<DriverService>, Require> {
+    DriverEndpointServer::with_interceptor(service, Require::new(secret, "the driver endpoint"))
 }
 
 fn application_id(kind: Kind) -> Result<String, SparkError> {
@@ -148,21 +173,32 @@ fn application_id(kind: Kind) -> Result<String, SparkError> {
     Ok(id.attempt.application.to_string())
 }
 
-fn executor_env(conf: &SparkConf, driver_url: &str, id: &str, cores: usize) -> Vec<(String, String)> {
-    vec![
+fn executor_env(
+    conf: &SparkConf,
+    driver_url: &str,
+    id: &str,
+    cores: usize,
+    secret: Option<&Secret>,
+) -> Vec<(String, String)> {
+    let mut vars = vec![
         (env::ROLE.into(), env::ROLE_EXECUTOR.into()),
         (env::CONF.into(), conf.to_json()),
         (env::DRIVER_URL.into(), driver_url.into()),
         (env::EXECUTOR_ID.into(), id.into()),
         (env::EXECUTOR_CORES.into(), cores.to_string()),
         (env::ALLOCATOR_RESERVE.0.into(), env::ALLOCATOR_RESERVE.1.into()),
-    ]
+    ];
+    if let Some(secret) = secret {
+        vars.push((env::SECRET.into(), secret.to_hex()));
+    }
+    vars
 }
 
 fn start_local(
     conf: &SparkConf,
     plan: &ExecPlan,
     driver_url: &str,
+    secret: Option<&Secret>,
     tx: UnboundedSender<Event>,
 ) -> Result<Source, SparkError> {
     let exe = std::env::current_exe().map_err(|e| SparkError::Internal(format!("cannot find this executable: {e}")))?;
@@ -173,7 +209,7 @@ fn start_local(
     let id = "driver";
     let mut command = tokio::process::Command::new(&exe);
     command
-        .envs(executor_env(conf, driver_url, id, plan.cores))
+        .envs(executor_env(conf, driver_url, id, plan.cores, secret))
         .env("WEFT_EXECUTOR_LOCAL_DIR", scratch.path())
         .env("WEFT_EXECUTOR_HOST", "127.0.0.1")
         .stdin(std::process::Stdio::null())
@@ -206,13 +242,14 @@ fn is_zombie(pid: u32) -> bool {
     procfs::process::Process::new(pid as i32).and_then(|p| p.stat()).map(|s| s.state == 'Z').unwrap_or(true)
 }
 
+/// Executors in YARN containers, told to register with the driver endpoint at `host:port`.
 async fn start_yarn(
     conf: &SparkConf,
     spark: &SparkSettings,
     plan: &ExecPlan,
-    driver_url: &str,
     host: &str,
     port: u16,
+    secret: Option<Secret>,
     tx: UnboundedSender<Event>,
 ) -> Result<Source, SparkError> {
     let binary = lookup(env::APP_BINARY).ok_or_else(|| {
@@ -230,11 +267,11 @@ async fn start_yarn(
     let memory = spark.executor.container_mb;
     let cores = plan.cores;
     let conf_for_launch = conf.clone();
-    let url = driver_url.to_owned();
+    let url = format!("{host}:{port}");
     let command = vec![format!("./{}", binary.name)];
     let launch = Arc::new(move |id: &str, _: &ContainerId| pb::ContainerLaunchContext {
         command: command.clone(),
-        environment: executor_env(&conf_for_launch, &url, id, cores)
+        environment: executor_env(&conf_for_launch, &url, id, cores, secret.as_ref())
             .into_iter()
             .map(|(key, value)| pb::KeyValue { key, value })
             .collect(),
@@ -276,4 +313,72 @@ async fn start_yarn(
         }
     });
     Ok(Source::Yarn(am))
+}
+
+#[cfg(test)]
+mod tests {
+    use weft_executor::auth::Present;
+    use weft_proto::spark_pb::driver_endpoint_client::DriverEndpointClient;
+    use weft_proto::spark_pb::{HeartbeatRequest, RegisterExecutorRequest};
+
+    use super::*;
+
+    fn registration() -> RegisterExecutorRequest {
+        RegisterExecutorRequest {
+            executor_id: "1".into(),
+            address: "127.0.0.1:1".into(),
+            host: "127.0.0.1".into(),
+            cores: 1,
+            build_id: weft_executor::build_id().to_string(),
+            pid: 1,
+            container_id: String::new(),
+            log_url: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_driver_endpoint_refuses_calls_without_the_secret_and_changes_nothing() {
+        let secret = Secret::generate().unwrap();
+        let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+        let shared = Arc::new(Shared::default());
+        let service = DriverService { tx, shared: shared.clone(), application_id: "app".into() };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(driver_endpoint(service, Some(secret.clone())))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}")).unwrap().connect_lazy();
+        let client = |secret: Option<Secret>| DriverEndpointClient::new(Present(secret).on(channel.clone()));
+
+        for (caller, expected) in [
+            (None, "the driver endpoint requires the application's secret"),
+            (Some(Secret::generate().unwrap()), "is not this application's secret"),
+        ] {
+            let refused = client(caller.clone()).register_executor(registration()).await.unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+            assert!(refused.message().contains(expected), "{}", refused.message());
+            let beat = HeartbeatRequest { executor_id: "1".into(), rss_bytes: 0, active_tasks: 0 };
+            let refused = client(caller).heartbeat(beat).await.unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+        }
+        assert!(events.try_recv().is_err(), "a refused registration reaches the driver loop");
+        assert!(shared.heartbeats.lock().unwrap().is_empty(), "a refused call left a heartbeat behind");
+
+        let answer = client(Some(secret)).register_executor(registration()).await.unwrap();
+        assert_eq!(answer.get_ref().application_id, "app");
+        assert!(matches!(events.try_recv(), Ok(Event::Registered { id, .. }) if id == "1"));
+    }
+
+    #[test]
+    fn executors_get_the_secret_in_their_environment_only_when_there_is_one() {
+        let secret = Secret::generate().unwrap();
+        let conf = SparkConf::new();
+        let vars = executor_env(&conf, "127.0.0.1:1", "1", 1, Some(&secret));
+        assert!(vars.contains(&(env::SECRET.to_owned(), secret.to_hex())));
+        assert!(!conf.to_json().contains(&secret.to_hex()));
+        let vars = executor_env(&conf, "127.0.0.1:1", "1", 1, None);
+        assert!(!vars.iter().any(|(name, _)| name == env::SECRET), "{vars:?}");
+    }
 }

@@ -24,6 +24,10 @@ pub const EXECUTOR_ID: &str = "WEFT_EXECUTOR_ID";
 /// Executors: how many task threads to run (`spark.executor.cores`).
 pub const EXECUTOR_CORES: &str = "WEFT_EXECUTOR_CORES";
 
+/// `spark.authenticate`: the application's secret (hex of 32 random bytes). `weft submit` makes it
+/// and sets it for the driver; the driver sets it for each executor. Only ever in an environment.
+pub const SECRET: &str = "WEFT_SPARK_SECRET";
+
 /// Values of `ROLE`.
 pub const ROLE_DRIVER: &str = "driver";
 pub const ROLE_EXECUTOR: &str = "executor";

@@ -3,6 +3,8 @@
 
 use weft_proto::{pb, ApplicationAttemptId, ApplicationId};
 
+use weft_executor::auth::Secret;
+
 use super::plan::SubmitPlan;
 use crate::spark::conf::{keys, SparkConf, StagedFile};
 use crate::spark::launch_env as env;
@@ -21,14 +23,20 @@ pub(crate) fn driver_conf(plan: &SubmitPlan, files: &[StagedFile]) -> SparkConf 
     conf
 }
 
-/// A local master: the role and the configuration.
-pub(crate) fn local_env(conf: &SparkConf) -> Vec<(String, String)> {
-    vec![(env::ROLE.to_owned(), env::ROLE_DRIVER.to_owned()), (env::CONF.to_owned(), conf.to_json())]
+/// A local master: the role, the configuration and, with `spark.authenticate`, the application's
+/// secret (only ever in the driver's environment: never on a command line, in the configuration or
+/// in a file).
+pub(crate) fn local_env(conf: &SparkConf, secret: Option<&Secret>) -> Vec<(String, String)> {
+    let mut vars = vec![(env::ROLE.to_owned(), env::ROLE_DRIVER.to_owned()), (env::CONF.to_owned(), conf.to_json())];
+    if let Some(secret) = secret {
+        vars.push((env::SECRET.to_owned(), secret.to_hex()));
+    }
+    vars
 }
 
 /// Cluster mode: what the AM container's driver gets (the ResourceManager adds its own variables).
-pub(crate) fn cluster_env(conf: &SparkConf, binary: &StagedFile) -> Vec<(String, String)> {
-    let mut vars = local_env(conf);
+pub(crate) fn cluster_env(conf: &SparkConf, binary: &StagedFile, secret: Option<&Secret>) -> Vec<(String, String)> {
+    let mut vars = local_env(conf, secret);
     vars.push((env::APP_BINARY.to_owned(), binary.to_json()));
     vars.push((env::ALLOCATOR_RESERVE.0.to_owned(), env::ALLOCATOR_RESERVE.1.to_owned()));
     vars
@@ -46,8 +54,13 @@ pub(crate) struct ClientDriver {
 }
 
 /// Client mode: the child driver registers as the unmanaged AM of `driver.attempt`.
-pub(crate) fn client_env(conf: &SparkConf, binary: &StagedFile, driver: &ClientDriver) -> Vec<(String, String)> {
-    let mut vars = cluster_env(conf, binary);
+pub(crate) fn client_env(
+    conf: &SparkConf,
+    binary: &StagedFile,
+    driver: &ClientDriver,
+    secret: Option<&Secret>,
+) -> Vec<(String, String)> {
+    let mut vars = cluster_env(conf, binary, secret);
     vars.extend([
         (env::APPLICATION_ID.to_owned(), driver.app.to_string()),
         (env::AM_ATTEMPT_ID.to_owned(), driver.attempt.to_string()),
@@ -73,12 +86,13 @@ pub(crate) fn cluster_submission(
     binary: &StagedFile,
     files: &[StagedFile],
     user: String,
+    secret: Option<&Secret>,
 ) -> pb::ApplicationSubmissionContext {
     let mut local_resources = vec![pb::LocalResource::from(binary.clone())];
     local_resources.extend(files.iter().cloned().map(pb::LocalResource::from));
     let am_container = pb::ContainerLaunchContext {
         command: am_command(plan),
-        environment: cluster_env(conf, binary)
+        environment: cluster_env(conf, binary, secret)
             .into_iter()
             .map(|(name, value)| pb::KeyValue { key: name, value })
             .collect(),
@@ -189,6 +203,7 @@ mod tests {
         let plan = yarn_plan("cluster");
         let (binary, file) = (staged("wordcount", true), staged("in.txt", false));
         let conf = driver_conf(&plan, std::slice::from_ref(&file));
+        let secret = Secret::generate().unwrap();
         let context = cluster_submission(
             ApplicationId::new(1, 7),
             &plan,
@@ -196,6 +211,7 @@ mod tests {
             &binary,
             std::slice::from_ref(&file),
             "alice".into(),
+            Some(&secret),
         );
         assert_eq!(context.application_id, "application_1_0007");
         assert_eq!((context.application_type.as_str(), context.name.as_str()), ("SPARK", "wordcount"));
@@ -208,7 +224,11 @@ mod tests {
         let environment: Vec<(&str, &str)> =
             am.environment.iter().map(|kv| (kv.key.as_str(), kv.value.as_str())).collect();
         assert_eq!(environment[0], ("WEFT_SPARK_ROLE", "driver"));
-        assert_eq!(environment[2], ("WEFT_APP_BINARY", binary.to_json().as_str()));
+        assert_eq!(environment[2], ("WEFT_SPARK_SECRET", secret.to_hex().as_str()));
+        assert_eq!(environment[3], ("WEFT_APP_BINARY", binary.to_json().as_str()));
+        // The secret is in the AM's environment only: not on its command line, not in the configuration.
+        assert!(!am.command.iter().any(|word| word.contains(&secret.to_hex())));
+        assert!(!environment[1].1.contains(&secret.to_hex()));
         let sent = SparkConf::from_json(environment[1].1).unwrap();
         assert_eq!(sent.get("spark.submit.deployMode"), Some("cluster"));
         assert_eq!(sent.get("spark.yarn.dist.files"), Some("data/in.txt"));
@@ -242,12 +262,14 @@ mod tests {
         };
         let binary = staged("wordcount", true);
         let conf = driver_conf(&plan, &[]);
-        let pairs = client_env(&conf, &binary, &driver);
+        let secret = Secret::from_hex(&"5a".repeat(32)).unwrap();
+        let pairs = client_env(&conf, &binary, &driver, Some(&secret));
         assert_eq!(
             vars(&pairs),
             [
                 ("WEFT_SPARK_ROLE", "driver"),
                 ("WEFT_SPARK_CONF", conf.to_json().as_str()),
+                ("WEFT_SPARK_SECRET", "5a".repeat(32).as_str()),
                 ("WEFT_APP_BINARY", binary.to_json().as_str()),
                 ("MIMALLOC_ARENA_RESERVE", "64MiB"),
                 ("WEFT_APPLICATION_ID", "application_1795428044281_0003"),
@@ -259,5 +281,32 @@ mod tests {
         );
         assert_eq!(conf.get("spark.submit.deployMode"), Some("client"));
         assert_eq!(conf.get("spark.weft.stagedFiles"), None, "nothing staged, nothing recorded");
+    }
+
+    #[test]
+    fn spark_authenticate_is_on_unless_set_false() {
+        assert!(yarn_plan("cluster").authenticate);
+        let with = |value: &str| {
+            plan(Flags {
+                master: Some("yarn".into()),
+                conf: vec![("spark.authenticate".into(), value.into())],
+                binary: "app".into(),
+                ..Flags::default()
+            })
+        };
+        assert!(!with("false").unwrap().authenticate);
+        assert!(with("true").unwrap().authenticate);
+        let refused = with("maybe").unwrap_err().to_string();
+        assert!(refused.contains("spark.authenticate"), "{refused}");
+    }
+
+    #[test]
+    fn without_spark_authenticate_no_driver_environment_holds_a_secret() {
+        let plan = yarn_plan("cluster");
+        let binary = staged("app", true);
+        let conf = driver_conf(&plan, &[]);
+        for pairs in [local_env(&conf, None), cluster_env(&conf, &binary, None)] {
+            assert!(!pairs.iter().any(|(name, _)| name == "WEFT_SPARK_SECRET"), "{pairs:?}");
+        }
     }
 }

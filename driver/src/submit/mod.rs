@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use weft_config::ClientConfig;
+use weft_executor::auth::Secret;
 
 use self::plan::{Flags, Master, SubmitPlan};
 use self::yarn::Addresses;
@@ -53,9 +54,14 @@ pub(crate) async fn run(
 
 /// A local master: the binary runs here as the driver, and its exit status is `weft submit`'s.
 async fn run_local(plan: &SubmitPlan) -> Result<ExitCode, CliError> {
-    let env = context::local_env(&plan.conf);
+    let env = context::local_env(&plan.conf, secret(plan)?.as_ref());
     let exit = child::run_driver(&plan.binary, &plan.args, &env).await?;
     Ok(ExitCode::from(exit.status()))
+}
+
+/// `spark.authenticate`: a fresh secret for this application, `None` when it is off.
+fn secret(plan: &SubmitPlan) -> Result<Option<Secret>, CliError> {
+    plan.authenticate.then(Secret::generate).transpose().map_err(CliError::failed)
 }
 
 fn read_properties(path: &Path) -> Result<Vec<(String, String)>, CliError> {

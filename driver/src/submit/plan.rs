@@ -69,6 +69,8 @@ pub(crate) struct SubmitPlan {
     pub(crate) am: Resource,
     pub(crate) executor: Resource,
     pub(crate) executor_instances: u32,
+    /// `spark.authenticate` (true unless set false): `weft submit` makes the application's secret.
+    pub(crate) authenticate: bool,
     /// Lines for stderr, such as the non-Spark keys that were ignored.
     pub(crate) warnings: Vec<String>,
 }
@@ -159,6 +161,7 @@ fn resources(
         am,
         executor: Resource::new(settings.executor.container_mb, vcores(settings.executor.cores)),
         executor_instances: settings.executor.instances,
+        authenticate: settings.authenticate,
         warnings,
         conf,
     }

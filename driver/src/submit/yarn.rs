@@ -37,7 +37,8 @@ pub(crate) async fn run_cluster(plan: &SubmitPlan, addresses: &Addresses) -> Res
     let app = new_application(&mut rm, plan).await?;
     let (binary, files) = stage(&mut rm, plan).await?;
     let conf = context::driver_conf(plan, &files);
-    let context = context::cluster_submission(app, plan, &conf, &binary, &files, submitting_user());
+    let secret = super::secret(plan)?;
+    let context = context::cluster_submission(app, plan, &conf, &binary, &files, submitting_user(), secret.as_ref());
     submit(&mut rm, app, context).await?;
     let mut poller = Poller::new(app);
     let report = poller.until(&mut rm, |r| report::is_final(&r.state)).await?;
@@ -73,7 +74,8 @@ pub(crate) async fn run_client(plan: &SubmitPlan, addresses: &Addresses) -> Resu
         scheduler_address: addresses.scheduler.clone(),
         amrm_token: report.am_rm_token.clone(),
     };
-    let env = context::client_env(&context::driver_conf(plan, &files), &binary, &driver);
+    let secret = super::secret(plan)?;
+    let env = context::client_env(&context::driver_conf(plan, &files), &binary, &driver, secret.as_ref());
     let exit = match child::run_driver(&plan.binary, &plan.args, &env).await {
         Ok(exit) => exit,
         Err(e) => {

@@ -1,8 +1,11 @@
 //! The driver loop's settings, read once from the application's Spark properties: the task
 //! scheduler's (mode, retries, locality, speculation, exclusion, `spark.driver.maxResultSize`), the
-//! DAG scheduler's stage-attempt limit, the executors' network timeout and the progress bar.
+//! DAG scheduler's stage-attempt limit, the executors' network timeout, the progress bar and the
+//! application's secret.
 
 use std::time::Duration;
+
+use weft_executor::auth::Secret;
 
 use crate::spark::conf::{SchedulerMode, SparkSettings};
 use crate::spark::tasks::{ExclusionConf, Mode, SchedulerConf, SpeculationConf};
@@ -13,12 +16,15 @@ pub(crate) struct Settings {
     pub(crate) max_consecutive_stage_attempts: u32,
     pub(crate) network_timeout: Duration,
     pub(crate) show_progress: bool,
+    /// `spark.authenticate`: the application's secret, carried on every call to an executor.
+    pub(crate) secret: Option<Secret>,
 }
 
 impl Settings {
     /// The driver's settings from the application's checked Spark settings; `local`: the one
-    /// executor of `local[N]` stands in for the cluster (a speculative copy may run on it).
-    pub(crate) fn new(spark: &SparkSettings, local: bool) -> Settings {
+    /// executor of `local[N]` stands in for the cluster (a speculative copy may run on it); `secret`:
+    /// the application's, when `spark.authenticate` is on.
+    pub(crate) fn new(spark: &SparkSettings, local: bool, secret: Option<Secret>) -> Settings {
         let s = &spark.scheduler;
         let mode = match s.mode {
             SchedulerMode::Fifo => Mode::Fifo,
@@ -49,6 +55,7 @@ impl Settings {
             max_consecutive_stage_attempts: s.stage_max_consecutive_attempts,
             network_timeout: Duration::from_millis(s.network_timeout_ms),
             show_progress: spark.ui.show_console_progress.unwrap_or(true),
+            secret,
         }
     }
 }

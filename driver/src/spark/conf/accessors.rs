@@ -246,6 +246,12 @@ impl SparkConf {
         Ok(self.get_time_as_ms(keys::NETWORK_TIMEOUT, TimeUnit::Seconds)?.unwrap_or(120_000))
     }
 
+    /// `spark.authenticate`, true on Weft (Spark's default is false): every call between the driver
+    /// and its executors carries the application's secret.
+    pub fn authenticate(&self) -> Result<bool, String> {
+        self.boolean_or(keys::AUTHENTICATE, true)
+    }
+
     // ---- speculation ----
 
     /// `spark.speculation`, false.

@@ -56,6 +56,8 @@ pub const LOCALITY_WAIT_NODE: &str = "spark.locality.wait.node";
 pub const LOCALITY_WAIT_RACK: &str = "spark.locality.wait.rack";
 pub const SCHEDULER_MODE: &str = "spark.scheduler.mode";
 pub const NETWORK_TIMEOUT: &str = "spark.network.timeout";
+/// Whether driver and executors require the application's secret on every call (true on Weft).
+pub const AUTHENTICATE: &str = "spark.authenticate";
 pub const EXECUTOR_HEARTBEAT_INTERVAL: &str = "spark.executor.heartbeatInterval";
 pub const EXECUTOR_MAX_NUM_FAILURES: &str = "spark.executor.maxNumFailures";
 /// Spark's YARN-era name of `spark.executor.maxNumFailures`, still read.

@@ -124,6 +124,8 @@ pub struct SparkSettings {
     pub scheduler: SchedulerSettings,
     pub executor_io: ExecutorIoSettings,
     pub ui: UiSettings,
+    /// `spark.authenticate`: driver and executors require the application's secret on every call.
+    pub authenticate: bool,
     /// `spark.weft.stagedFiles`: the files `weft submit` staged for the executors.
     pub staged_files: Vec<StagedFile>,
 }
@@ -221,6 +223,7 @@ impl SparkSettings {
             scheduler,
             executor_io,
             ui,
+            authenticate: p.take(conf.authenticate()),
             staged_files: p.take(conf.staged_files()),
         };
         if p.0.is_empty() {
