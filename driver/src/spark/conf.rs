@@ -292,6 +292,26 @@ impl SparkConf {
         Ok(minimum_mb.max((factor * memory_mb as f64) as i64))
     }
 
+    /// The application's VIEW_APP and MODIFY_APP ACLs as Spark's YARN client sets them
+    /// (`getApplicationAclsForYarn`), on the submission and on every executor's launch context:
+    /// `user`, `spark.admin.acls` and `spark.ui.view.acls` / `spark.modify.acls`, one space, then
+    /// `spark.admin.acls.groups` and the matching `.groups`; `*` in either list stands for everyone.
+    pub fn yarn_app_acls(&self, user: &str) -> (String, String) {
+        let acl = |users_key: &str, groups_key: &str| {
+            let names = |key: &str| {
+                self.get(key).unwrap_or_default().split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned)
+            };
+            let join = |list: Vec<String>| if list.iter().any(|n| n == "*") { "*".to_owned() } else { list.join(",") };
+            let mut users: Vec<String> =
+                names("spark.admin.acls").chain([user.to_owned()]).chain(names(users_key)).collect();
+            users.retain(|n| !n.is_empty());
+            users.dedup();
+            let groups: Vec<String> = names("spark.admin.acls.groups").chain(names(groups_key)).collect();
+            format!("{} {}", join(users), join(groups))
+        };
+        (acl("spark.ui.view.acls", "spark.ui.view.acls.groups"), acl("spark.modify.acls", "spark.modify.acls.groups"))
+    }
+
     fn overhead_factor(&self, key: &str) -> Result<f64, String> {
         self.fraction(key, MEMORY_OVERHEAD_FACTOR, |x| x > 0.0, "greater than 0")
     }

@@ -269,6 +269,8 @@ async fn start_yarn(
     let conf_for_launch = conf.clone();
     let url = format!("{host}:{port}");
     let command = vec![format!("./{}", binary.name)];
+    // As on the submission: the NodeManagers running executors decide who reads their logs by them.
+    let (view_acls, modify_acls) = conf.yarn_app_acls(&am_config.user);
     let launch = Arc::new(move |id: &str, _: &ContainerId| pb::ContainerLaunchContext {
         command: command.clone(),
         environment: executor_env(&conf_for_launch, &url, id, cores, secret.as_ref())
@@ -276,7 +278,8 @@ async fn start_yarn(
             .map(|(key, value)| pb::KeyValue { key, value })
             .collect(),
         local_resources: resources.clone(),
-        ..Default::default()
+        view_acls: view_acls.clone(),
+        modify_acls: modify_acls.clone(),
     });
     let spec = ExecutorSpec {
         instances: plan.instances,

@@ -119,8 +119,7 @@ pub(crate) fn client_submission(
 }
 
 fn base(app: ApplicationId, plan: &SubmitPlan, user: String) -> pb::ApplicationSubmissionContext {
-    let view_acls = app_acl(&plan.conf, &user, "spark.ui.view.acls", "spark.ui.view.acls.groups");
-    let modify_acls = app_acl(&plan.conf, &user, "spark.modify.acls", "spark.modify.acls.groups");
+    let (view_acls, modify_acls) = plan.conf.yarn_app_acls(&user);
     pb::ApplicationSubmissionContext {
         application_id: app.to_string(),
         name: plan.name.clone(),
@@ -135,21 +134,6 @@ fn base(app: ApplicationId, plan: &SubmitPlan, user: String) -> pb::ApplicationS
         view_acls,
         modify_acls,
     }
-}
-
-/// An application ACL as Spark's YARN client sets it (`getApplicationAclsForYarn`): the submitting
-/// user, `spark.admin.acls` and `users_key`, one space, `spark.admin.acls.groups` and `groups_key`;
-/// `*` in either list stands for everyone.
-fn app_acl(conf: &SparkConf, user: &str, users_key: &str, groups_key: &str) -> String {
-    let names = |key: &str| {
-        conf.get(key).unwrap_or_default().split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned)
-    };
-    let join = |list: Vec<String>| if list.iter().any(|n| n == "*") { "*".to_owned() } else { list.join(",") };
-    let mut users: Vec<String> = names("spark.admin.acls").chain([user.to_owned()]).chain(names(users_key)).collect();
-    users.retain(|n| !n.is_empty());
-    users.dedup();
-    let groups: Vec<String> = names("spark.admin.acls.groups").chain(names(groups_key)).collect();
-    format!("{} {}", join(users), join(groups))
 }
 
 #[cfg(test)]
