@@ -135,6 +135,7 @@ impl Heartbeater {
                     if let Some(key) = &registered.nm_token_master_key {
                         self.nm.authority.accept_nm(key);
                     }
+                    self.nm.keys_arrived();
                     tracing::info!(node_id, rm = %self.tracker.address, interval_ms = self.interval.as_millis() as u64, "registered with the ResourceManager");
                     self.node_id = Some(node_id);
                     self.response_id = 0;

@@ -102,6 +102,8 @@ pub(crate) struct Nm {
     pub(crate) acls: AclPolicy,
     /// The ResourceManager's container-token keys: what every start is checked against.
     pub(crate) authority: Authority,
+    /// Whether the registration answer with those keys has been read.
+    keys_ready: tokio::sync::watch::Sender<bool>,
     inner: Mutex<Inner>,
     completions: Notify,
     /// Container runners and the stops they start.
@@ -127,6 +129,7 @@ impl Nm {
             executor,
             acls,
             authority: Authority::default(),
+            keys_ready: tokio::sync::watch::Sender::new(false),
             inner: Mutex::new(Inner { core: NmCore::new(max_completed, memory), runners: HashMap::new() }),
             completions: Notify::new(),
             tasks: TaskTracker::new(),
@@ -171,6 +174,20 @@ impl Nm {
         });
         let (owner, acls) = known.unwrap_or_default();
         self.acls.allows(caller, AccessType::ViewApp, &owner, &acls)
+    }
+
+    /// The registration answer, with the ResourceManager's keys, has been read.
+    pub(crate) fn keys_arrived(&self) {
+        self.keys_ready.send_replace(true);
+    }
+
+    /// Waits, at most `limit`, for the ResourceManager's keys. The ResourceManager may grant a
+    /// container on this node as soon as it has registered it, before this node has read the answer
+    /// that carries the keys; a start arriving in that moment waits for them instead of failing (as
+    /// YARN's clients retry a NodeManager that is not ready yet).
+    pub(crate) async fn await_keys(&self, limit: Duration) {
+        let mut ready = self.keys_ready.subscribe();
+        let _ = tokio::time::timeout(limit, ready.wait_for(|ready| *ready)).await;
     }
 
     /// Stops one container; a finished one is a no-op that succeeds.

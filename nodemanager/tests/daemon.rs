@@ -242,6 +242,21 @@ async fn with_acls_on_only_the_owner_the_admins_and_the_view_acl_read_logs() {
 }
 
 #[tokio::test]
+async fn a_start_sent_while_the_node_registers_waits_for_the_keys() {
+    // The ResourceManager may grant on a node it has just registered before the node has read the
+    // answer carrying the keys; such a start is served once they arrive, not refused.
+    let rm = TestRm::start(30).await;
+    let mut nm = TestNm::start(&rm).await;
+    let id = container_id(1, 2);
+    let mut start = request(&id, &["echo", "early"]);
+    start.container_token = support::sign(&id, &nm.addresses.rpc);
+    let response = nm.start_containers_as_sent(vec![start]).await;
+    assert_eq!(response.started, std::slice::from_ref(&id), "{response:?}");
+    assert_eq!(rm.completed_status(&id).await.exit_status, 0);
+    nm.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn files_are_localized_once_verified_and_linked_and_a_bad_hash_fails_the_container() {
     let rm = TestRm::start(30).await;
     let mut nm = TestNm::start(&rm).await;

@@ -16,7 +16,7 @@ use weft_hadoop_ipc::yarn::{
     SubmitApplicationRequestProto, YarnApplicationAttemptStateProto,
 };
 use weft_proto::{ApplicationAttemptId, ContainerId};
-use weft_tests::{wait_for, Cluster, ClusterOptions};
+use weft_tests::{Cluster, ClusterOptions};
 
 const CLIENT: &str = "org.apache.hadoop.yarn.api.ApplicationClientProtocolPB";
 
@@ -56,12 +56,24 @@ fn yarn_clients_read_nodes_the_queue_attempts_and_containers_over_hadoop_ipc() {
     let am: ContainerId = format!("container_{}_{:04}_01_000001", app.cluster_timestamp, app.sequence).parse().unwrap();
 
     // The AM container runs (it never registers: the attempt stays LAUNCHED).
-    let report = wait_for("the AM container to run", Duration::from_secs(30), || {
+    let mut last;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let report = loop {
         let request = GetContainerReportRequestProto { container_id: Some(ids::container_id_proto(am)) };
-        let report: GetContainerReportResponseProto = call(&mut client, "getContainerReport", &request).ok()?;
-        let report = report.container_report?;
-        (report.container_state() == ContainerStateProto::CRunning).then_some(report)
-    });
+        match call::<GetContainerReportResponseProto>(&mut client, "getContainerReport", &request) {
+            Ok(GetContainerReportResponseProto { container_report: Some(report) })
+                if report.container_state() == ContainerStateProto::CRunning =>
+            {
+                break report;
+            }
+            other => last = format!("{other:?}"),
+        }
+        if std::time::Instant::now() > deadline {
+            let (_, app_report) = cluster.get(&format!("/ws/v1/cluster/apps/{app}"));
+            panic!("the AM container {am} did not run in 30 s; last answer: {last}; the application: {app_report}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(report.resource.as_ref().and_then(|r| r.memory), Some(1024), "normalized to the minimum allocation");
     let node = report.node_id.clone().unwrap();
     assert!(report.log_url().ends_with(&format!("/node/containerlogs/{am}/alice")), "{}", report.log_url());

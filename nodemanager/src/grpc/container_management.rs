@@ -13,6 +13,9 @@ use super::convert::{self, error};
 use crate::container::KillReason;
 use crate::nm::Nm;
 
+/// How long a start waits for the keys of a registration in progress before it is refused.
+const KEYS_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 pub(crate) struct ContainerManagementService {
     nm: Arc<Nm>,
 }
@@ -94,6 +97,7 @@ impl ContainerManagement for ContainerManagementService {
         &self,
         request: Request<pb::StartContainersRequest>,
     ) -> Result<Response<pb::StartContainersResponse>, Status> {
+        self.nm.await_keys(KEYS_WAIT).await;
         let mut response = pb::StartContainersResponse::default();
         for one in request.into_inner().requests {
             match self.start_one(one) {
