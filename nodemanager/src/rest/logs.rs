@@ -13,8 +13,8 @@ use weft_proto::ContainerId;
 use super::error::RestError;
 use crate::container::is_plain_name;
 use crate::dirs::Layout;
-use crate::nm::Nm;
 use crate::logfile;
+use crate::nm::Nm;
 
 pub(crate) fn parse_container_id(text: &str) -> Result<ContainerId, RestError> {
     text.parse().map_err(|e: weft_proto::IdError| RestError::bad_request(e.to_string()))

@@ -8,8 +8,8 @@ use weft_proto::{ApplicationAttemptId, ApplicationId, ContainerId, NodeId, Resou
 
 use super::status::invalid;
 use crate::core::{
-    App, AppAcls, ClusterMetrics, LaunchSpec, LocalFile, MemoryUsage, Node, ReportedContainer,
-    RmContainer, RmCore, Submission, Utilization,
+    App, AppAcls, ClusterMetrics, LaunchSpec, LocalFile, MemoryUsage, Node, ReportedContainer, RmContainer, RmCore,
+    Submission, Utilization,
 };
 use crate::state::RmInfo;
 

@@ -4,18 +4,16 @@
 use prost::Message;
 use weft_hadoop_ipc::ids;
 use weft_hadoop_ipc::yarn::{
-    ApplicationAttemptReportProto, ApplicationReportProto,
-    ApplicationResourceUsageReportProto, ApplicationSubmissionContextProto, ContainerLaunchContextProto,
-    ContainerReportProto, ContainerStateProto, ExecutionTypeProto, FinalApplicationStatusProto, NodeIdProto,
-    NodeReportProto, NodeStateProto, PriorityProto, QueueInfoProto, QueueStateProto, QueueStatisticsProto,
-    ResourceProto, YarnApplicationAttemptStateProto, YarnApplicationStateProto, YarnClusterMetricsProto,
+    ApplicationAttemptReportProto, ApplicationReportProto, ApplicationResourceUsageReportProto,
+    ApplicationSubmissionContextProto, ContainerLaunchContextProto, ContainerReportProto, ContainerStateProto,
+    ExecutionTypeProto, FinalApplicationStatusProto, NodeIdProto, NodeReportProto, NodeStateProto, PriorityProto,
+    QueueInfoProto, QueueStateProto, QueueStatisticsProto, ResourceProto, YarnApplicationAttemptStateProto,
+    YarnApplicationStateProto, YarnClusterMetricsProto,
 };
 use weft_proto::states::{AppState, FinalStatus};
 use weft_proto::{NodeId, Resource};
 
-use crate::core::{
-    App, AppAcls, Attempt, ClusterMetrics, LaunchSpec, Node, RmContainer, RmCore, Submission,
-};
+use crate::core::{App, AppAcls, Attempt, ClusterMetrics, LaunchSpec, Node, RmContainer, RmCore, Submission};
 use crate::state::RmInfo;
 
 pub(crate) fn resource(r: Resource) -> ResourceProto {
