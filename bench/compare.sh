@@ -131,7 +131,7 @@ fi
 if [ "$BUILD" = 1 ]; then
   log "building release binaries (daemons, weft, examples)"
   (cd "$repo" && flock /tmp/weft-cargo.lock cargo build --release --bins --quiet)
-  (cd "$repo" && flock /tmp/weft-cargo.lock cargo build --release --bins -p weft-driver --examples --quiet)
+  (cd "$repo" && flock /tmp/weft-cargo.lock cargo build --release --bins -p weft-cli -p weft-spark --examples --quiet)
   if [ "$RUST" = run ] && [ ! -x "$RUST_BIN" ]; then
     (cd "$BENCH_HARNESS/rust_baseline" && flock /tmp/weft-cargo.lock \
       env CARGO_TARGET_DIR=/tmp/rust_baseline_target cargo build --release --quiet)

@@ -59,7 +59,7 @@ trap 'exit 143' TERM
 if [ "$BUILD" = 1 ]; then
   log "building release binaries"
   (cd "$repo" && flock /tmp/weft-cargo.lock cargo build --release --bins --quiet)
-  (cd "$repo" && flock /tmp/weft-cargo.lock cargo build --release -p weft-driver --example wordcount --example sort --quiet)
+  (cd "$repo" && flock /tmp/weft-cargo.lock cargo build --release -p weft-spark --example wordcount --example sort --quiet)
 fi
 now() { date +%s.%N; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }

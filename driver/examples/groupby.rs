@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use common::{counted, key_str, kv_key, kv_num};
 
 fn main() -> ExitCode {
-    weft_driver::spark::run(|sc, args| {
+    weft_spark::run(|sc, args| {
         let [input, output] = args.as_slice() else {
             return Err("usage: groupby INPUT OUTPUT".into());
         };

@@ -16,7 +16,7 @@
 
 use std::process::ExitCode;
 
-use weft_driver::spark::{Rdd, SparkError};
+use weft_spark::{Rdd, SparkError};
 
 /// When the centers together move less than this (squared distance), the clustering has converged.
 const CONVERGE_DIST: f64 = 1e-9;
@@ -82,7 +82,7 @@ fn format_point(p: &[f64]) -> String {
 }
 
 fn main() -> ExitCode {
-    weft_driver::spark::run(|sc, args| {
+    weft_spark::run(|sc, args| {
         let (input, k, iterations, output) = match args.as_slice() {
             [input, k, iterations] => (input, k, iterations, None),
             [input, k, iterations, output] => (input, k, iterations, Some(output)),

@@ -31,7 +31,7 @@ fn parse_edge(line: &str) -> Option<(u32, u32)> {
 }
 
 fn main() -> ExitCode {
-    weft_driver::spark::run(|sc, args| {
+    weft_spark::run(|sc, args| {
         let [input, iterations, output] = args.as_slice() else {
             return Err("usage: pagerank INPUT ITERATIONS OUTPUT".into());
         };

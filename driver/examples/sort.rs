@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use common::{counted, kv_key};
 
 fn main() -> ExitCode {
-    weft_driver::spark::run(|sc, args| {
+    weft_spark::run(|sc, args| {
         let [input, output] = args.as_slice() else {
             return Err("usage: sort INPUT OUTPUT".into());
         };

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    weft_driver::spark::run(|sc, args| {
+    weft_spark::run(|sc, args| {
         let slices: usize = args.first().map(|s| s.parse()).transpose()?.unwrap_or(2);
         let n = 100_000u64 * slices as u64;
         let inside = sc

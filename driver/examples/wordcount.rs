@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    weft_driver::spark::run(|sc, args| {
+    weft_spark::run(|sc, args| {
         let [input, output] = args.as_slice() else {
             return Err("usage: wordcount INPUT OUTPUT".into());
         };

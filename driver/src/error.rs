@@ -1,112 +1,28 @@
-//! Errors of the `weft` commands, and the one map from an error's kind to the process exit status.
+//! What a Spark program sees when something goes wrong.
 
-use std::fmt;
-
-/// Exit status for a bad argument, bad configuration or an ask the cluster cannot grant (`EX_USAGE`).
-pub const EXIT_USAGE: u8 = weft_config::EXIT_USAGE as u8;
-/// Exit status for a command that ran and failed: a refused request, an unreachable service, a failed app.
-pub(crate) const EXIT_FAILURE: u8 = 1;
-
-/// Why a `weft` command failed. `Display` is the one line printed on stderr.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// An argument that cannot work: a malformed id, an unknown state, an ask above the cluster's maximum.
+/// An error of the runtime, as user code receives it from an action or the context.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SparkError {
+    /// A job failed; the message is Spark's (`Job aborted due to stage failure: …`).
     #[error("{0}")]
-    Usage(String),
-    /// The `--config` file does not load.
-    #[error(transparent)]
-    Config(#[from] weft_config::ConfigError),
-    /// No connection to a service, or it went away mid-call.
-    #[error("cannot reach the {service} at {address}: {cause}")]
-    Unreachable { service: &'static str, address: String, cause: String },
-    /// The service answered with an error; NotFound prints the service's own words only.
-    #[error("{}", remote_message(.action, *.code, .message))]
-    Remote { action: String, code: tonic::Code, message: String },
-    /// Local work failed: reading a file, an answer that makes no sense.
+    JobAborted(String),
+    /// Reading input or writing output failed.
     #[error("{0}")]
-    Failed(String),
-}
-
-fn remote_message(action: &str, code: tonic::Code, message: &str) -> String {
-    match code {
-        tonic::Code::NotFound => message.to_owned(),
-        _ => format!("{action}: {message}"),
-    }
-}
-
-impl CliError {
-    /// The process exit status for this error.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Usage(_) | CliError::Config(_) => EXIT_USAGE,
-            CliError::Unreachable { .. } | CliError::Remote { .. } | CliError::Failed(_) => EXIT_FAILURE,
-        }
-    }
-
-    pub(crate) fn failed(what: impl fmt::Display) -> CliError {
-        CliError::Failed(what.to_string())
-    }
-}
-
-/// An error and its sources, `outer: inner: innermost`, skipping a source that repeats its parent.
-pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        let inner_text = inner.to_string();
-        if !text.ends_with(&inner_text) {
-            text.push_str(": ");
-            text.push_str(&inner_text);
-        }
-        source = inner.source();
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(error: CliError, message: &str, code: u8) {
-        assert_eq!(error.to_string(), message);
-        assert_eq!(error.exit_code(), code);
-    }
-
-    #[test]
-    fn messages_and_exit_codes() {
-        check(CliError::Usage("bad".into()), "bad", 64);
-        check(
-            CliError::Unreachable {
-                service: "ResourceManager",
-                address: "127.0.0.1:8032".into(),
-                cause: "refused".into(),
-            },
-            "cannot reach the ResourceManager at 127.0.0.1:8032: refused",
-            1,
-        );
-        check(
-            CliError::Remote {
-                action: "get the report of application_1_0099".into(),
-                code: tonic::Code::NotFound,
-                message: "application with id 'application_1_0099' doesn't exist in RM".into(),
-            },
-            "application with id 'application_1_0099' doesn't exist in RM",
-            1,
-        );
-        check(
-            CliError::Remote {
-                action: "submit application_1_0001".into(),
-                code: tonic::Code::InvalidArgument,
-                message: "queue \"q\" does not exist".into(),
-            },
-            "submit application_1_0001: queue \"q\" does not exist",
-            1,
-        );
-    }
-
-    #[test]
-    fn chain_joins_sources_once() {
-        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
-        assert_eq!(chain(&io), "connection refused");
-    }
+    Io(String),
+    /// The launch environment is wrong (a variable missing or malformed, a port that cannot be bound).
+    #[error("{0}")]
+    Config(String),
+    /// Spark properties with bad values: every problem, each naming its key.
+    #[error("{0}")]
+    Conf(#[from] super::conf::ConfError),
+    /// The ResourceManager could not be reached, or refused the application master.
+    #[error("{0}")]
+    ResourceManager(String),
+    /// The operation cannot be done on this data (`empty collection`).
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("SparkContext has been shut down")]
+    Stopped,
+    #[error("internal error: {0}")]
+    Internal(String),
 }

@@ -9,14 +9,14 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    weft_driver::spark::run(|sc, args| {
+    weft_spark::run(|sc, args| {
         let mode = args.first().map(String::as_str).unwrap_or("");
         let numbers = sc.parallelize((0..1000u64).collect(), 4);
         match mode {
             "flaky" => {
                 let sum = numbers
                     .map(|x| {
-                        let ctx = weft_driver::spark::task_context().expect("inside a task");
+                        let ctx = weft_spark::task_context().expect("inside a task");
                         if ctx.attempt < 2 {
                             panic!("flaky failure on attempt {}", ctx.attempt);
                         }

@@ -24,12 +24,12 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use weft_driver::spark::{Rdd, SparkContext, StorageLevel};
+use weft_spark::{Rdd, SparkContext, StorageLevel};
 
 type AppResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 fn main() -> ExitCode {
-    weft_driver::spark::run(|sc, args| {
+    weft_spark::run(|sc, args| {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         match args.as_slice() {
             ["kill-in", stage, dir] => kill_in(sc, stage, dir),

@@ -5,7 +5,7 @@
 //! Included by the examples with `mod common;`; each uses only part of it.
 #![allow(dead_code)]
 
-use weft_driver::spark::Accumulator;
+use weft_spark::Accumulator;
 
 /// A kv record's key: its first 10 bytes (printable ASCII), compared and hashed as bytes.
 pub(crate) type Key = [u8; 10];

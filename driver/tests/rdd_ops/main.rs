@@ -4,7 +4,7 @@
 //! records, empty partitions, one partition, keys that all hash alike); text input whose lines cross
 //! split boundaries; the storage levels; task retries, job aborts and shuffle reuse.
 //!
-//! The binary is its own driver and executor (`weft_driver::spark::run`), so it has no test harness:
+//! The binary is its own driver and executor (`weft_spark::run`), so it has no test harness:
 //! `main` runs every check, prints `ok  <name>` or `FAIL <name>: <why>` for each, and returns an
 //! error (a non-zero exit, so `cargo test` fails) if any failed. Closures given to RDD operations
 //! capture nothing: values reach them through the `*_with` variants.
@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use weft_driver::spark::{
+use weft_spark::{
     task_context, Accumulator, Broadcast, Data, HashPartitioner, Partitioner, RangePartitioner, Rdd, Records,
     SparkConf, SparkContext, SparkError, StorageLevel,
 };
@@ -65,7 +65,7 @@ use spilling::*;
 use volume::*;
 
 fn main() -> ExitCode {
-    weft_driver::spark::run(|sc, _args| {
+    weft_spark::run(|sc, _args| {
         let scratch = tempfile::tempdir()?;
         let t = Ctx { sc: sc.clone(), dir: scratch.path().to_owned() };
         let started = Instant::now();

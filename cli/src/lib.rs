@@ -1,0 +1,19 @@
+//! The `weft` command line: YARN's `application`, `node` and `logs` commands with their syntax and
+//! output, the distributed shell (`shell`, with its application master `shell-am`), `submit` with
+//! spark-submit's flags, and `hadoop-conf`.
+//!
+//! Pure modules (listed in `tests/tests/tidy.rs`) do no I/O; the cluster is reached through
+//! `weft_yarn_client` (sessions, staging) and `nm_rest` (NodeManagers' log pages), and a Spark
+//! application's settings are checked by `weft_spark::conf`, the same code its driver runs.
+
+mod cli;
+mod convert;
+mod error;
+mod format;
+mod nm_rest;
+mod query;
+mod shell;
+mod submit;
+
+pub use cli::{run, yarn_argv, Cli};
+pub use error::{CliError, EXIT_USAGE};

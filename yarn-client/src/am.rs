@@ -1,0 +1,204 @@
+//! An application master's session with the ResourceManager's scheduler: register, allocate,
+//! unregister. Every call carries the attempt's AMRM token (metadata `weft-amrm-token-bin`), which
+//! the ResourceManager's launcher put in the AM container's environment; a call that finds the
+//! scheduler unavailable is retried, as YARN's AM client does across a ResourceManager restart.
+
+use std::time::Duration;
+
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use weft_proto::pb::application_master_client::ApplicationMasterClient;
+use weft_proto::{pb, ApplicationAttemptId, ContainerId, Resource};
+
+use crate::grant::Ask;
+use crate::rm::{call_error, connect, SCHEDULER};
+use crate::Error;
+
+/// A call that finds the ResourceManager unavailable is retried this many times, this far apart.
+pub const MAX_RETRIES: u32 = 40;
+pub const RETRY_DELAY: Duration = Duration::from_millis(250);
+
+/// The AMRM token the launcher put in the environment (hex of an encoded `TokenProto`).
+pub fn amrm_token_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Vec<u8>, String> {
+    let name = weft_proto::AMRM_TOKEN_ENV;
+    let text = lookup(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+        format!("{name} is not set: the application master has no AMRM token to prove its attempt with")
+    })?;
+    hex::decode(text.trim()).map_err(|e| format!("{name} is not a hex-encoded token: {e}"))
+}
+
+/// Sends the attempt's AMRM token with every ApplicationMaster call.
+#[derive(Clone)]
+pub struct AmrmToken(tonic::metadata::BinaryMetadataValue);
+
+impl tonic::service::Interceptor for AmrmToken {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert_bin(weft_proto::AMRM_TOKEN_METADATA, self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A scheduler client whose calls carry the attempt's AMRM token.
+pub type AmClient = ApplicationMasterClient<InterceptedService<Channel, AmrmToken>>;
+
+pub fn am_client(channel: Channel, token: &[u8]) -> AmClient {
+    let value = tonic::metadata::BinaryMetadataValue::from_bytes(token);
+    ApplicationMasterClient::with_interceptor(channel, AmrmToken(value))
+}
+
+/// Whether a failed call may succeed when tried again: the service was unreachable or too slow.
+pub fn retriable(status: &tonic::Status) -> bool {
+    matches!(status.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded)
+}
+
+/// Runs `call` until it succeeds, fails for good, or has found the service unavailable `MAX_RETRIES` times.
+pub async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> Result<T, tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let mut retries = 0;
+    loop {
+        match call().await {
+            Err(status) if retriable(&status) && retries < MAX_RETRIES => {
+                retries += 1;
+                tracing::warn!(error = %status.message(), retries, "{what} failed; retrying");
+                tokio::time::sleep(RETRY_DELAY).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Who registers: the attempt, and what the ResourceManager shows as its AM host, port and tracking URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The ResourceManager's scheduler service, `host:port`.
+    pub scheduler_address: String,
+    pub attempt_id: ApplicationAttemptId,
+    /// The attempt's AMRM token (an encoded `TokenProto`).
+    pub amrm_token: Vec<u8>,
+    pub host: String,
+    /// -1 when the application master serves nothing.
+    pub rpc_port: i32,
+    pub tracking_url: String,
+}
+
+/// What the scheduler answered a registration with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub queue: String,
+    /// The largest container the scheduler grants.
+    pub maximum: Resource,
+}
+
+/// A registered attempt's conversation with the scheduler.
+pub struct AmSession {
+    rm: AmClient,
+    address: String,
+    attempt_id: ApplicationAttemptId,
+    response_id: i64,
+}
+
+impl AmSession {
+    /// Connects and registers, retrying while the scheduler is unreachable or unavailable.
+    pub async fn register(registration: &Registration) -> Result<(AmSession, Registered), Error> {
+        let address = registration.scheduler_address.clone();
+        let attempt_id = registration.attempt_id;
+        let request = pb::RegisterApplicationMasterRequest {
+            attempt_id: attempt_id.to_string(),
+            host: registration.host.clone(),
+            rpc_port: registration.rpc_port,
+            tracking_url: registration.tracking_url.clone(),
+        };
+        let connected = with_retries("connect", || async {
+            connect(SCHEDULER, &address).await.map_err(|e| tonic::Status::unavailable(e.to_string()))
+        })
+        .await;
+        let channel = connected.map_err(|status| Error::failed(status.message()))?;
+        let rm = am_client(channel, &registration.amrm_token);
+        let reply = with_retries("register", || {
+            let (mut rm, request) = (rm.clone(), request.clone());
+            async move { rm.register_application_master(request).await }
+        })
+        .await
+        .map_err(|s| call_error(SCHEDULER, &address, format!("register {attempt_id}"), s))?
+        .into_inner();
+        let registered = Registered {
+            queue: reply.queue,
+            maximum: reply.maximum_capability.map(Resource::from).unwrap_or_default(),
+        };
+        tracing::info!(attempt = %attempt_id, queue = %registered.queue, maximum = %registered.maximum.yarn_notation(), "registered");
+        Ok((AmSession { rm, address, attempt_id, response_id: 0 }, registered))
+    }
+
+    pub fn attempt_id(&self) -> ApplicationAttemptId {
+        self.attempt_id
+    }
+
+    /// One allocate call carrying the ask, the releases and the progress (0–1).
+    pub async fn allocate(
+        &mut self,
+        ask: Ask,
+        releases: &[ContainerId],
+        progress: f32,
+    ) -> Result<pb::AllocateResponse, Error> {
+        let request = pb::AllocateRequest {
+            attempt_id: self.attempt_id.to_string(),
+            response_id: self.response_id,
+            asks: vec![ask.to_request()],
+            releases: releases.iter().map(ContainerId::to_string).collect(),
+            progress,
+        };
+        let rm = &self.rm;
+        let reply = with_retries("allocate", || {
+            let (mut rm, request) = (rm.clone(), request.clone());
+            async move { rm.allocate(request).await }
+        })
+        .await
+        .map_err(|s| call_error(SCHEDULER, &self.address, "allocate", s))?
+        .into_inner();
+        self.response_id = reply.response_id;
+        Ok(reply)
+    }
+
+    /// Unregisters with `final_status` (`SUCCEEDED`, `FAILED` or `KILLED`) and `diagnostics`.
+    pub async fn finish(&mut self, final_status: &str, diagnostics: &str) -> Result<(), Error> {
+        let request = pb::FinishApplicationMasterRequest {
+            attempt_id: self.attempt_id.to_string(),
+            final_status: final_status.to_owned(),
+            diagnostics: diagnostics.to_owned(),
+            tracking_url: String::new(),
+        };
+        let rm = &self.rm;
+        with_retries("unregister", || {
+            let (mut rm, request) = (rm.clone(), request.clone());
+            async move { rm.finish_application_master(request).await }
+        })
+        .await
+        .map_err(|s| call_error(SCHEDULER, &self.address, "unregister", s))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_amrm_token_is_read_from_hex_and_its_absence_named() {
+        let token = amrm_token_from(|_| Some("0a0b".into())).unwrap();
+        assert_eq!(token, vec![0x0a, 0x0b]);
+        let missing = amrm_token_from(|_| None).unwrap_err();
+        assert!(missing.starts_with(weft_proto::AMRM_TOKEN_ENV), "{missing}");
+        let bad = amrm_token_from(|_| Some("zz".into())).unwrap_err();
+        assert!(bad.contains("not a hex-encoded token"), "{bad}");
+    }
+
+    #[test]
+    fn only_unavailable_and_timeouts_are_retried() {
+        assert!(retriable(&tonic::Status::unavailable("down")));
+        assert!(retriable(&tonic::Status::deadline_exceeded("slow")));
+        assert!(!retriable(&tonic::Status::permission_denied("token")));
+    }
+}
