@@ -63,7 +63,7 @@ impl Client {
             ClientAuth::Simple { user } => (AuthProtocol::None, user.clone()),
             ClientAuth::Token { .. } => (AuthProtocol::Sasl, String::new()),
         };
-        client.stream.write_all(&Preamble { service_class: 0, auth: sasl }.encode())?;
+        client.send(&Preamble { service_class: 0, auth: sasl }.encode())?;
         if let ClientAuth::Token { identifier, password } = auth {
             client.digest_md5(identifier, password)?;
         }
@@ -75,7 +75,7 @@ impl Client {
             .message(&request_header(call_id::CONNECTION_CONTEXT, &client.client_id, -1))
             .message(&context)
             .finish();
-        client.stream.write_all(&frame)?;
+        client.send(&frame)?;
         Ok(client)
     }
 
@@ -89,12 +89,24 @@ impl Client {
             client_protocol_version: 1,
         };
         let frame = call_frame(&request_header(id, &self.client_id, 0), &header, &request.encode_to_vec());
-        self.stream.write_all(&frame)?;
+        self.send(&frame)?;
         let response = self.read()?;
         if response.call_id() != id {
             return Err(ClientError::Sasl(format!("answer to call {} while waiting for {id}", response.call_id())));
         }
         Ok(response.message.unwrap_or_default())
+    }
+
+    /// Writes `bytes`. When the server has closed the connection, the FATAL answer it sent before
+    /// closing is the error (as Hadoop's client reports it), not the failed write.
+    fn send(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        match self.stream.write_all(bytes) {
+            Ok(()) => Ok(()),
+            Err(write_error) => match self.read() {
+                Err(remote @ ClientError::Remote { .. }) => Err(remote),
+                _ => Err(write_error.into()),
+            },
+        }
     }
 
     /// Reads one response; ERROR and FATAL become [`ClientError::Remote`].
@@ -119,7 +131,7 @@ impl Client {
     fn sasl(&mut self, message: &RpcSaslProto) -> Result<RpcSaslProto, ClientError> {
         let frame =
             FrameWriter::new().message(&request_header(call_id::SASL, &self.client_id, -1)).message(message).finish();
-        self.stream.write_all(&frame)?;
+        self.send(&frame)?;
         let response = self.read()?;
         let body = response.message.unwrap_or_default();
         RpcSaslProto::decode(body.as_slice())

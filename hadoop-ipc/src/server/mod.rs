@@ -36,6 +36,10 @@ use source::{FrameSource, Incoming};
 
 /// Frames waiting for the connection's writer before callers wait.
 const WRITE_QUEUE_FRAMES: usize = 64;
+/// After a FATAL answer, how long and how much of what the client still sends is read and dropped
+/// before the connection closes.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1024 * 1024;
 /// Random bytes in a DIGEST-MD5 nonce.
 const NONCE_BYTES: usize = 24;
 
@@ -149,7 +153,7 @@ impl<H: Handler> Server<H> {
         };
         let mut connection = match Connection::open(&preamble, &self.config.auth, nonce()?) {
             Ok(connection) => connection,
-            Err(fatal) => return send_fatal(&sender, fatal).await,
+            Err(fatal) => return send_fatal(&mut source, sender, fatal).await,
         };
         let mut calls = JoinSet::new();
         let mut idle_deadline = Instant::now() + idle;
@@ -161,7 +165,7 @@ impl<H: Handler> Server<H> {
                         Incoming::Frame(body) => body,
                         Incoming::Eof => break,
                         Incoming::Truncated => return Err(ConnectionError::Truncated),
-                        Incoming::BadLength(error) => return send_fatal(&sender, bad_length(&error)).await,
+                        Incoming::BadLength(error) => return send_fatal(&mut source, sender, bad_length(&error)).await,
                     };
                     match connection.on_frame(&body) {
                         Step::Send(frame) => {
@@ -173,7 +177,7 @@ impl<H: Handler> Server<H> {
                         Step::Dispatch { call, reply_to } => {
                             calls.spawn(answer(Arc::clone(&self.handler), call, reply_to, sender.clone()));
                         }
-                        Step::Fatal(fatal) => return send_fatal(&sender, fatal).await,
+                        Step::Fatal(fatal) => return send_fatal(&mut source, sender, fatal).await,
                     }
                     idle_deadline = Instant::now() + idle;
                 }
@@ -221,8 +225,16 @@ async fn answer<H: Handler>(
     fatal
 }
 
-async fn send_fatal(sender: &mpsc::Sender<Vec<u8>>, fatal: Fatal) -> Result<(), ConnectionError> {
+/// Queues the FATAL answer, then reads what the client still sends until it closes (at most
+/// `LINGER`, `LINGER_BYTES`), so that it reads the answer rather than a reset connection.
+async fn send_fatal<R: AsyncRead + Unpin>(
+    source: &mut FrameSource<R>,
+    sender: mpsc::Sender<Vec<u8>>,
+    fatal: Fatal,
+) -> Result<(), ConnectionError> {
     let _ = sender.send(fatal.frame).await;
+    drop(sender);
+    let _ = tokio::time::timeout(LINGER, source.discard(LINGER_BYTES)).await;
     Err(ConnectionError::Fatal(fatal.reason))
 }
 

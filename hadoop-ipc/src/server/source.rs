@@ -43,6 +43,21 @@ impl<R: AsyncRead + Unpin> FrameSource<R> {
         Ok(true)
     }
 
+    /// Reads and discards what the client still sends, until it closes, fails or `limit` bytes went
+    /// by. A socket closed with unread bytes is reset, and a reset client loses the answer it has not
+    /// read yet (a FATAL refusal, say).
+    pub(super) async fn discard(&mut self, limit: usize) {
+        self.buffer.clear();
+        let mut scratch = [0u8; 4096];
+        let mut seen = 0;
+        while seen < limit {
+            match self.reader.read(&mut scratch).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen += n,
+            }
+        }
+    }
+
     /// The 7-byte preamble, or `None` when the client closes before sending all of it.
     pub(super) async fn preamble(&mut self) -> std::io::Result<Option<[u8; PREAMBLE_LEN]>> {
         if !self.fill(PREAMBLE_LEN).await? {
