@@ -11,6 +11,7 @@ mod convert;
 mod error;
 mod format;
 mod nm_rest;
+mod output;
 mod query;
 mod shell;
 mod submit;

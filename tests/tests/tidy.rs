@@ -1,5 +1,6 @@
 //! Tidy checks that run with the tests: every Rust file says what it is for, ARCHITECTURE.md names
-//! every crate, pure modules stay pure, no test is skipped, and the README lists every config key.
+//! every crate, pure modules stay pure, no crate's modules import each other in a cycle, no test is
+//! skipped, and the README lists every config key.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -682,4 +683,96 @@ fn files_compiled_only_for_tests_are_found_through_the_module_tree() {
         ("tests.rs", true),
     ];
     assert_eq!(files, expected.map(|(path, test)| (path.to_string(), test)));
+}
+
+/// Crates whose top-level modules may not import each other in a cycle: what a module imports, it
+/// does not reach back into (the pure DAG does not import the runtime that drives it).
+const ACYCLIC: &[&str] = &["driver/src", "executor/src", "yarn-client/src", "cli/src"];
+
+/// Which top-level modules each top-level module of the crate at `src` names in non-test code:
+/// `crate::m…` anywhere, `super::m…` in a file directly under `src`, `use` declarations included.
+fn module_imports(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let files = module_files(src);
+    let top_of = |file: &Path| -> Option<(String, bool)> {
+        let rel = file.strip_prefix(src).ok()?;
+        let first = rel.components().next()?.as_os_str().to_string_lossy().into_owned();
+        Some((first.trim_end_matches(".rs").to_owned(), rel.components().count() == 1))
+    };
+    let modules: BTreeSet<String> = files.keys().filter_map(|f| top_of(f)).map(|(m, _)| m).collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (file, test) in &files {
+        let Some((module, at_root)) = top_of(file) else { continue };
+        if *test || module == "lib" || module == "main" {
+            continue;
+        }
+        let source = fs::read_to_string(file).unwrap();
+        let parsed = syn::parse_file(&source).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let mut aliases = Aliases::default();
+        aliases.visit_file(&parsed);
+        let mut names = Names { aliases: &aliases.0, found: Vec::new() };
+        names.visit_file(&parsed);
+        let paths = names.found.into_iter().map(|(_, path)| path).chain(aliases.0.values().cloned());
+        for path in paths {
+            let target = match path.first().map(String::as_str) {
+                Some("crate") => path.get(1),
+                Some("super") if at_root => path.get(1),
+                _ => None,
+            };
+            if let Some(target) = target.filter(|t| **t != module && modules.contains(*t)) {
+                edges.entry(module.clone()).or_default().insert(target.clone());
+            }
+        }
+    }
+    edges
+}
+
+/// A cycle in `edges` as `a → b → a`, if there is one.
+fn a_cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<String> {
+    fn visit(
+        node: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<String> {
+        if let Some(start) = path.iter().position(|n| n == node) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle.join(" → "));
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    edges.keys().find_map(|node| visit(node, edges, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_import_cycle_among_a_crates_modules() {
+    for src in ACYCLIC {
+        let edges = module_imports(&repo().join(src));
+        assert!(edges.len() > 3, "{src}: too few modules found: {edges:?}");
+        if let Some(cycle) = a_cycle(&edges) {
+            panic!("{src}: the modules import each other in a cycle: {cycle}");
+        }
+    }
+}
+
+#[test]
+fn a_planted_cycle_is_found() {
+    let mut edges = module_imports(&repo().join("driver/src"));
+    assert!(edges["backend"].contains("dag"), "the runtime drives the DAG: {edges:?}");
+    edges.entry("dag".into()).or_default().insert("context".into());
+    edges.entry("context".into()).or_default().insert("backend".into());
+    let cycle = a_cycle(&edges).expect("dag → context → backend → dag");
+    assert!(cycle.contains("dag") && cycle.contains("backend"), "{cycle}");
 }

@@ -13,7 +13,6 @@ mod shell;
 mod shell_am;
 mod submit;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,6 +22,7 @@ use weft_config::ClientConfig;
 pub use argv::yarn_argv;
 
 use crate::error::CliError;
+use crate::output::{emit, emit_bytes};
 
 /// Command line of `weft`.
 #[derive(Debug, Parser)]
@@ -83,20 +83,6 @@ pub async fn run(cli: Cli, config: &ClientConfig) -> Result<ExitCode, CliError> 
         Command::ShellAm(args) => crate::shell::am::run(args.into_spec()).await,
         Command::Submit(args) => submit::run(args, config).await,
         Command::HadoopConf(args) => hadoop_conf::run(args, config).await,
-    }
-}
-
-/// Writes `text` to stdout; a closed pipe (`weft … | head`) ends the output quietly.
-pub(crate) fn emit(text: &str) -> Result<(), CliError> {
-    emit_bytes(text.as_bytes())
-}
-
-pub(crate) fn emit_bytes(bytes: &[u8]) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::failed(format!("cannot write to stdout: {e}"))),
     }
 }
 

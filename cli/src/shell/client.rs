@@ -10,8 +10,8 @@ use weft_proto::{pb, ApplicationId};
 
 use super::plan::{self, ShellPlan};
 use super::watch::{self, Watch};
-use crate::cli::emit;
 use crate::error::CliError;
+use crate::output::emit;
 use weft_yarn_client::rm::{submitting_user, Rm};
 use weft_yarn_client::staging;
 
