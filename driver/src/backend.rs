@@ -8,6 +8,7 @@
 mod actions;
 mod endpoint;
 mod failures;
+mod listen;
 mod settings;
 
 use std::collections::{HashMap, HashSet};
@@ -33,6 +34,7 @@ use super::lineage::{PlanCtx, RddNode};
 use super::loss::ExecutorLoss;
 use super::progress::{self, StageProgress};
 use super::tasks::{Outcome, Prefs, TaskScheduler, TaskSpec};
+pub(crate) use listen::{AppStart, Listener};
 
 pub(crate) type JobReply = std::sync::mpsc::Sender<Result<Vec<Vec<u8>>, SparkError>>;
 
@@ -75,7 +77,8 @@ pub(crate) enum Event {
     CheckSpeculation,
     /// `RESUBMIT_TIMEOUT` after a fetch failure: resubmit the failed stages.
     ResubmitFailedStages,
-    Stop(std::sync::mpsc::Sender<()>),
+    /// The application ends with this exit code (0: it succeeded); replies once executors are stopped.
+    Stop(std::sync::mpsc::Sender<()>, i32),
 }
 
 /// State shared with the gRPC handlers and the `SparkContext`.
@@ -115,6 +118,8 @@ struct Core {
     bar: progress::Bar,
     last_progress: Instant,
     lost: HashSet<String>,
+    /// The event log's hooks, when `spark.eventLog.enabled`.
+    listener: Option<Listener>,
 }
 
 impl PlanCtx for Core {
@@ -157,6 +162,7 @@ pub(crate) async fn run_loop(
     tx: UnboundedSender<Event>,
     shared: Arc<Shared>,
     settings: Settings,
+    listener: Option<Listener>,
 ) {
     if let Some(speculation) = &settings.scheduler.speculation {
         tracing::info!("Starting speculative execution thread");
@@ -175,10 +181,14 @@ pub(crate) async fn run_loop(
         bar: progress::Bar::default(),
         last_progress: Instant::now(),
         lost: HashSet::new(),
+        listener,
     };
     while let Some(event) = rx.recv().await {
-        if let Event::Stop(done) = event {
+        if let Event::Stop(done, exit_code) = event {
             core.stop_executors().await;
+            if let Some(listener) = core.listener.take() {
+                listener.stop(exit_code);
+            }
             let _ = done.send(());
             return;
         }
@@ -213,8 +223,10 @@ impl Core {
             Event::ExecutorGone { id, loss } => self.executor_gone(&id, &loss),
             Event::Fatal(message) => {
                 *self.shared.fatal.lock().expect("fatal lock") = Some(message.clone());
-                for (job, info) in self.jobs.drain() {
+                let jobs: Vec<(u32, JobInfo)> = self.jobs.drain().collect();
+                for (job, info) in jobs {
                     tracing::error!("Job {job} ({}) failed: {message}", info.name);
+                    self.listen_job_ended(job, Some(&message));
                     let _ = info.reply.send(Err(SparkError::JobAborted(message.clone())));
                 }
             }
@@ -228,7 +240,7 @@ impl Core {
                 let events = self.dag.resubmit_failed_stages();
                 self.dag_events(events);
             }
-            Event::Stop(_) => {}
+            Event::Stop(..) => {}
         }
     }
 
@@ -249,6 +261,7 @@ impl Core {
         let (job, events) = self.dag.submit_job(rdd, partitions, ctor, env, name.clone());
         tracing::info!("Got job {job} ({name}) with {count} output partitions");
         self.jobs.insert(job, JobInfo { reply, name, started: Instant::now() });
+        self.listen_job_started(job);
         if let Some(j) = self.dag.jobs.get(&job) {
             for s in &j.skipped {
                 tracing::info!("Stage {s} of job {job} skipped: its shuffle output exists");
@@ -267,6 +280,7 @@ impl Core {
         };
         let client = ExecutorEndpointClient::new(Present(self.settings.secret.clone()).on(endpoint.connect_lazy()));
         tracing::info!("Registered executor {id} at {address} with {cores} core(s)");
+        self.listen_executor_added(&id, &address, &host, cores);
         self.executors.insert(id.clone(), Executor { address, host: host.clone(), client });
         self.tasks.add_executor(&id, &host, cores);
     }
@@ -306,6 +320,7 @@ impl Core {
                 DagEvent::StageCompleted { stage, name } => self.stage_completed(stage, &name),
                 DagEvent::JobSucceeded { job, results } => {
                     self.clear_progress();
+                    self.listen_job_ended(job, None);
                     if let Some(info) = self.jobs.remove(&job) {
                         tracing::info!(
                             "Job {job} finished: {}, took {:.6} s",
@@ -317,6 +332,7 @@ impl Core {
                 }
                 DagEvent::JobFailed { job, message } => {
                     self.clear_progress();
+                    self.listen_job_ended(job, Some(&message));
                     if let Some(info) = self.jobs.remove(&job) {
                         tracing::error!(
                             "Job {job} failed: {}, took {:.6} s: {message}",
@@ -357,6 +373,7 @@ impl Core {
         let job = s.jobs.iter().next().copied().unwrap_or(0);
         let total = s.partitions.len();
         self.stage_started.entry(stage).or_insert_with(Instant::now);
+        self.listen_stage_submitted(stage, attempt);
         let now = self.now_ms();
         self.tasks.submit(stage, attempt, job, total, tasks, now);
     }
@@ -365,6 +382,7 @@ impl Core {
     fn stage_completed(&mut self, stage: u32, name: &str) {
         let took = self.stage_started.remove(&stage).map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
         tracing::info!("Stage {stage} ({name}) finished in {took:.3} s");
+        self.listen_stage_ended(stage, None);
         let sizes = self.dag.reduce_partition_bytes(stage);
         let figures = self.shared.stage_metrics.lock().expect("stage metrics lock").stage_completed(
             stage,
@@ -386,14 +404,18 @@ impl Core {
                     self.task_failed(task_id, TaskError::Killed { reason });
                     return;
                 }
-                if let Outcome::Succeeded { .. } = self.tasks.succeeded(task_id, now) {
+                let outcome = self.tasks.succeeded(task_id, now);
+                self.listen_task_ended(task_id, &r, None, &metrics);
+                if let Outcome::Succeeded { .. } = outcome {
                     self.task_succeeded(r.stage, &executor_id, accumulators, blocks, &metrics);
                     let events = self.dag.result_task_succeeded(r.stage, r.index, bytes);
                     self.dag_events(events);
                 }
             }
             TaskEnd::Map(map) => {
-                if let Outcome::Succeeded { .. } = self.tasks.succeeded(task_id, now) {
+                let outcome = self.tasks.succeeded(task_id, now);
+                self.listen_task_ended(task_id, &r, None, &metrics);
+                if let Outcome::Succeeded { .. } = outcome {
                     self.task_succeeded(r.stage, &executor_id, accumulators, blocks, &metrics);
                     let out = MapOut { executor: executor_id, sizes: map.sizes };
                     let events = self.dag.map_task_succeeded(r.stage, r.index, out);

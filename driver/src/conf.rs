@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use weft_config::size;
 
 pub use settings::{
-    AmSettings, ConfError, DriverSettings, ExclusionSettings, ExecutorIoSettings, ExecutorSettings, SchedulerSettings,
-    SparkSettings, SpeculationSettings, UiSettings,
+    AmSettings, ConfError, DriverSettings, EventLogSettings, ExclusionSettings, ExecutorIoSettings, ExecutorSettings,
+    SchedulerSettings, SparkSettings, SpeculationSettings, UiSettings,
 };
 
 mod accessors;
@@ -68,6 +68,22 @@ pub enum SchedulerMode {
     #[default]
     Fifo,
     Fair,
+}
+
+/// `spark.eventLog.compression.codec`: the codecs Weft writes event logs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EventLogCodec {
+    #[default]
+    Zstd,
+}
+
+impl EventLogCodec {
+    /// Spark's short name, the log file's suffix.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            EventLogCodec::Zstd => "zstd",
+        }
+    }
 }
 
 /// A file in the ResourceManager's staging store, as containers localize it: the shape of

@@ -10,10 +10,11 @@ use tokio::sync::mpsc::UnboundedSender;
 use weft_executor::plan::ResultCtor;
 use weft_executor::FnRef;
 
-use super::backend::{self, Event, Settings, Shared};
+use super::backend::{self, AppStart, Event, Listener, Settings, Shared};
 use super::conf::{SparkConf, SparkSettings};
 use super::dag::metrics::StageMetrics;
 use super::error::SparkError;
+use super::event_log::EventLog;
 use super::executors::{self, Launched};
 use super::lineage::{Data, RddNode};
 use super::shared::{self, Accumulator, AccumulatorValue, Broadcast};
@@ -46,6 +47,38 @@ fn config(e: String) -> SparkError {
     SparkError::Config(e)
 }
 
+/// A property's value as Spark shows it: redacted when the key looks like a secret (Spark's default
+/// `spark.redaction.regex`, `(?i)secret|password|token|access[.]?key`).
+fn redact(key: &str, value: &str) -> String {
+    let key = key.to_ascii_lowercase();
+    let secret = ["secret", "password", "token", "accesskey", "access.key"].iter().any(|w| key.contains(w));
+    if secret {
+        "*********(redacted)".to_owned()
+    } else {
+        value.to_owned()
+    }
+}
+
+/// What the event log's opening events say: the application, its user and its Spark properties.
+fn app_start(conf: &SparkConf, spark: &SparkSettings, app_id: &str, attempt_id: Option<String>) -> AppStart {
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default();
+    let mut spark_properties: Vec<(String, String)> =
+        conf.iter().filter(|(k, _)| !k.starts_with("spark.weft.")).map(|(k, v)| (k.to_owned(), redact(k, v))).collect();
+    spark_properties.push(("spark.app.id".to_owned(), app_id.to_owned()));
+    let executor_memory_mb = u64::try_from(spark.executor.memory_mb).unwrap_or(0);
+    let container_mb = u64::try_from(spark.executor.container_mb).unwrap_or(0);
+    AppStart {
+        name: conf.app_name().unwrap_or("unnamed").to_owned(),
+        app_id: app_id.to_owned(),
+        attempt_id,
+        user,
+        spark_properties,
+        executor_cores: spark.executor.cores,
+        executor_memory_mb,
+        overhead_mb: container_mb.saturating_sub(executor_memory_mb),
+    }
+}
+
 impl SparkContext {
     /// Starts the driver: its RPC endpoint, the scheduler loop and the executors the master asks for
     /// (`local[N]`: one executor process with N task threads; `yarn`/`weft://…`: containers through
@@ -65,7 +98,16 @@ impl SparkContext {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let launched = runtime.block_on(executors::start(&conf, &spark, &plan, tx.clone(), shared.clone(), secret))?;
         let ui_web_url = runtime.block_on(ui::start(&spark.ui, &launched.host, shared.clone())).map_err(config)?;
-        runtime.spawn(backend::run_loop(rx, tx.clone(), shared.clone(), settings));
+        let listener = match &spark.ui.event_log {
+            Some(log_settings) => {
+                let attempt = executors::attempt_id(plan.kind);
+                let log =
+                    EventLog::start(log_settings, &launched.application_id, attempt.as_deref()).map_err(config)?;
+                Some(Listener::start(log, app_start(&conf, &spark, &launched.application_id, attempt)))
+            }
+            None => None,
+        };
+        runtime.spawn(backend::run_loop(rx, tx.clone(), shared.clone(), settings, listener));
         let ticker = tx.clone();
         runtime.spawn(async move {
             let mut ticks = tokio::time::interval(Duration::from_millis(100));
@@ -209,7 +251,7 @@ impl SparkContext {
     pub fn stop_with(&self, succeeded: bool, diagnostics: &str) {
         let Some(runtime) = self.inner.runtime.lock().expect("runtime lock").take() else { return };
         let (done, wait) = std::sync::mpsc::channel();
-        if self.inner.tx.send(Event::Stop(done)).is_ok() {
+        if self.inner.tx.send(Event::Stop(done, if succeeded { 0 } else { 1 })).is_ok() {
             let _ = wait.recv_timeout(Duration::from_secs(15));
         }
         let fatal = self.inner.shared.fatal.lock().expect("fatal lock").clone();

@@ -19,7 +19,7 @@ use super::conf::{SparkConf, SparkSettings, StagedFile};
 use super::error::SparkError;
 use super::launch_env as env;
 use super::loss;
-use super::yarn_am::{AmConfig, AmEvent, ExecutorSpec, YarnAm};
+use super::yarn_am::{history_url, AmConfig, AmEvent, ExecutorSpec, YarnAm};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -155,6 +155,16 @@ fn driver_endpoint(
     DriverEndpointServer::with_interceptor(service, Require::new(secret, "the driver endpoint"))
 }
 
+/// Spark's application attempt id: the AM container's attempt number in cluster mode; none in client
+/// and local mode (the driver is not in an attempt's container).
+pub(crate) fn attempt_id(kind: Kind) -> Option<String> {
+    if kind == Kind::Local || lookup(env::AM_ATTEMPT_ID).is_some() {
+        return None;
+    }
+    let container: ContainerId = lookup("CONTAINER_ID")?.parse().ok()?;
+    Some(container.attempt.attempt.to_string())
+}
+
 fn application_id(kind: Kind) -> Result<String, SparkError> {
     if kind == Kind::Local {
         let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
@@ -262,8 +272,11 @@ async fn start_yarn(
             resources.push(file.into());
         }
     }
-    let am_config =
+    let mut am_config =
         AmConfig::from_env(lookup, host.to_owned(), i32::from(port), String::new()).map_err(SparkError::Config)?;
+    if let Some(address) = &spark.ui.history_server_address {
+        am_config.final_tracking_url = history_url(address, am_config.attempt_id);
+    }
     let memory = spark.executor.container_mb;
     let cores = plan.cores;
     let conf_for_launch = conf.clone();

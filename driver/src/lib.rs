@@ -18,6 +18,8 @@ mod context;
 mod dag;
 mod entry;
 mod error;
+mod event_log;
+mod events;
 pub(crate) mod executor_book;
 mod executors;
 mod input;

@@ -41,10 +41,21 @@ pub(crate) struct AmConfig {
     pub(crate) host: String,
     pub(crate) rpc_port: i32,
     pub(crate) tracking_url: String,
+    /// Where the tracking link points once the application has finished: its page on the History
+    /// Server (`spark.yarn.historyServer.address`), or empty.
+    pub(crate) final_tracking_url: String,
     /// Executors run as this user.
     pub(crate) user: String,
     /// The attempt's AMRM token (an encoded `TokenProto`), sent with every scheduler call.
     pub(crate) amrm_token: Vec<u8>,
+}
+
+/// A finished attempt's page on the History Server at `address` (`host:port`, or a URL with its
+/// scheme), as Spark's application master hands it to YARN at unregistration.
+pub(crate) fn history_url(address: &str, attempt: ApplicationAttemptId) -> String {
+    let address = address.trim_end_matches('/');
+    let base = if address.contains("://") { address.to_owned() } else { format!("http://{address}") };
+    format!("{base}/history/{}/{}", attempt.application, attempt.attempt)
 }
 
 impl AmConfig {
@@ -74,7 +85,17 @@ impl AmConfig {
             .ok_or_else(|| format!("{} is not set", launch_env::RM_SCHEDULER_ADDRESS))?;
         let user = lookup("USER").unwrap_or_default();
         let amrm_token = amrm_token_from(lookup)?;
-        Ok(AmConfig { scheduler_address, attempt_id, host, rpc_port, tracking_url, user, amrm_token })
+        let final_tracking_url = String::new();
+        Ok(AmConfig {
+            scheduler_address,
+            attempt_id,
+            host,
+            rpc_port,
+            tracking_url,
+            final_tracking_url,
+            user,
+            amrm_token,
+        })
     }
 
     /// What the scheduler is told at registration.
@@ -117,6 +138,7 @@ enum Command {
 /// The running application master: its allocate loop runs in a spawned task until `finish`. Dropped
 /// without `finish`, the loop stops and releases the executors but the attempt stays registered.
 pub(crate) struct YarnAm {
+    final_tracking_url: String,
     commands: mpsc::UnboundedSender<Command>,
     task: tokio::task::JoinHandle<(AmSession, Result<(), String>)>,
 }
@@ -149,7 +171,7 @@ impl YarnAm {
             commands: commands_rx,
         };
         let task = tokio::spawn(allocator.run());
-        Ok((YarnAm { commands, task }, events))
+        Ok((YarnAm { final_tracking_url: config.final_tracking_url, commands, task }, events))
     }
 
     /// Asks the allocate loop to stop and release one executor's container (StopContainers to its
@@ -165,7 +187,7 @@ impl YarnAm {
         let _ = self.commands.send(Command::Stop);
         let (mut session, _) = self.task.await.map_err(|e| format!("the allocate loop ended abnormally: {e}"))?;
         tracing::info!(attempt = %session.attempt_id(), final_status, diagnostics, "unregistering");
-        session.finish(final_status, diagnostics).await.map_err(|e| e.to_string())
+        session.finish(final_status, diagnostics, &self.final_tracking_url).await.map_err(|e| e.to_string())
     }
 }
 

@@ -162,13 +162,15 @@ impl AmSession {
         Ok(reply)
     }
 
-    /// Unregisters with `final_status` (`SUCCEEDED`, `FAILED` or `KILLED`) and `diagnostics`.
-    pub async fn finish(&mut self, final_status: &str, diagnostics: &str) -> Result<(), Error> {
+    /// Unregisters with `final_status` (`SUCCEEDED`, `FAILED` or `KILLED`), `diagnostics` and the
+    /// URL the application's tracking link points at from now on (empty: the ResourceManager keeps
+    /// the one given at registration).
+    pub async fn finish(&mut self, final_status: &str, diagnostics: &str, tracking_url: &str) -> Result<(), Error> {
         let request = pb::FinishApplicationMasterRequest {
             attempt_id: self.attempt_id.to_string(),
             final_status: final_status.to_owned(),
             diagnostics: diagnostics.to_owned(),
-            tracking_url: String::new(),
+            tracking_url: tracking_url.to_owned(),
         };
         let rm = &self.rm;
         with_retries("unregister", || {

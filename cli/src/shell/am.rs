@@ -144,7 +144,7 @@ async fn drive(spec: AmSpec, env: AmEnv) -> Result<ExitCode, CliError> {
     }
     let outcome = book.outcome();
     tracing::info!(final_status = %outcome.final_status, diagnostics = %outcome.diagnostics, "every container has ended; unregistering");
-    session.finish(outcome.final_status.as_str(), &outcome.diagnostics).await?;
+    session.finish(outcome.final_status.as_str(), &outcome.diagnostics, "").await?;
     Ok(ExitCode::SUCCESS)
 }
 

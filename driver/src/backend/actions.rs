@@ -78,6 +78,7 @@ impl Core {
                 sink,
             };
             let Some(executor) = self.executors.get(&launch.executor) else { continue };
+            let host = executor.host.clone();
             let line = format!(
                 "Starting task {}.{} in stage {}.{} (TID {}) ({}, executor {}, partition {partition}, {})",
                 launch.index,
@@ -109,6 +110,7 @@ impl Core {
                     let _ = tx.send(Event::LaunchFailed { task_id, executor_id, refused, message });
                 }
             });
+            self.listen_task_started(&launch, partition, &host);
         }
     }
 }

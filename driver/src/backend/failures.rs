@@ -22,6 +22,7 @@ impl Core {
     /// ignore, abort) and, for a fetch failure, the DAG scheduler regenerates the lost output.
     pub(super) fn task_failed(&mut self, task_id: u64, error: TaskError) {
         let Some(r) = self.tasks.describe(task_id).cloned() else { return };
+        self.listen_task_ended(task_id, &r, Some(&error), &Default::default());
         let lost = Self::lost_text(task_id, &r, &error);
         let now = self.now_ms();
         match &error {
@@ -65,6 +66,7 @@ impl Core {
         }
         let host = self.executors.get(id).map(|e| e.host.clone()).unwrap_or_default();
         tracing::error!("Lost executor {id} on {host}: {}", loss.message);
+        self.listen_executor_removed(id, &loss.message);
         self.executors.remove(id);
         self.shared.heartbeats.lock().expect("heartbeat lock").remove(id);
         for task_id in self.tasks.running_on(id) {

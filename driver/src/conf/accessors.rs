@@ -6,7 +6,7 @@ use super::{invalid, MEMORY_OVERHEAD_FACTOR, MIB};
 
 /// Spark's `RESERVED_SYSTEM_MEMORY_BYTES`: kept out of the unified memory.
 const RESERVED_MEMORY_BYTES: u64 = 300 * MIB;
-use super::{DeployMode, SchedulerMode, SparkConf, StagedFile, TimeUnit};
+use super::{DeployMode, EventLogCodec, SchedulerMode, SparkConf, StagedFile, TimeUnit};
 
 impl SparkConf {
     // ---- the application ----
@@ -457,9 +457,67 @@ impl SparkConf {
         self.boolean_or(keys::EVENT_LOG_ENABLED, false)
     }
 
-    /// `spark.eventLog.dir`, `/tmp/spark-events`.
-    pub fn event_log_dir(&self) -> &str {
-        self.get(keys::EVENT_LOG_DIR).unwrap_or("/tmp/spark-events")
+    /// `spark.eventLog.dir`, `/tmp/spark-events`: a local directory, as a path or a `file:` URI
+    /// (`file:/d`, `file:///d`). Other filesystems are refused by name.
+    pub fn event_log_dir(&self) -> Result<std::path::PathBuf, String> {
+        let key = keys::EVENT_LOG_DIR;
+        let text = self.get(key).unwrap_or("/tmp/spark-events");
+        let path = match text.split_once(':') {
+            Some(("file", rest)) => rest.strip_prefix("//").unwrap_or(rest),
+            Some((scheme, _)) if !scheme.contains('/') && !scheme.is_empty() => {
+                return Err(invalid(
+                    key,
+                    text,
+                    "a local directory (a path or a file: URI); Weft writes no other filesystem",
+                ))
+            }
+            _ => text,
+        };
+        if !path.starts_with('/') {
+            return Err(invalid(key, text, "an absolute local directory"));
+        }
+        Ok(std::path::PathBuf::from(path))
+    }
+
+    /// `spark.eventLog.compress`, true (Spark 4's default).
+    pub fn event_log_compress(&self) -> Result<bool, String> {
+        self.boolean_or(keys::EVENT_LOG_COMPRESS, true)
+    }
+
+    /// `spark.eventLog.compression.codec`, `zstd`. Weft writes zstd; Spark's other codecs are refused.
+    pub fn event_log_codec(&self) -> Result<EventLogCodec, String> {
+        let key = keys::EVENT_LOG_COMPRESSION_CODEC;
+        match self.get(key).map(str::trim) {
+            None => Ok(EventLogCodec::Zstd),
+            Some(codec) if codec.eq_ignore_ascii_case("zstd") => Ok(EventLogCodec::Zstd),
+            Some(codec) => Err(invalid(
+                key,
+                codec,
+                "zstd (Weft writes no other event-log codec; set spark.eventLog.compress=false for plain text)",
+            )),
+        }
+    }
+
+    /// `spark.eventLog.rolling.enabled`, true (Spark 4's default): a directory of event files.
+    pub fn event_log_rolling(&self) -> Result<bool, String> {
+        self.boolean_or(keys::EVENT_LOG_ROLLING_ENABLED, true)
+    }
+
+    /// `spark.eventLog.rolling.maxFileSize`, 128m, at least 10m as Spark requires.
+    pub fn event_log_max_file_bytes(&self) -> Result<u64, String> {
+        let key = keys::EVENT_LOG_ROLLING_MAX_FILE_SIZE;
+        match self.get_size_as_bytes(key, 1)? {
+            None => Ok(128 * MIB),
+            Some(bytes) if bytes < 10 * MIB => {
+                Err(invalid(key, self.get(key).unwrap_or_default(), "a size of at least 10m"))
+            }
+            Some(bytes) => Ok(bytes),
+        }
+    }
+
+    /// `spark.eventLog.overwrite`, false: a log already there is an error.
+    pub fn event_log_overwrite(&self) -> Result<bool, String> {
+        self.boolean_or(keys::EVENT_LOG_OVERWRITE, false)
     }
 
     // ---- files ----

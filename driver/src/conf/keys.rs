@@ -82,3 +82,10 @@ pub const SHUFFLE_COMPRESS: &str = "spark.shuffle.compress";
 pub const RDD_COMPRESS: &str = "spark.rdd.compress";
 pub const EVENT_LOG_ENABLED: &str = "spark.eventLog.enabled";
 pub const EVENT_LOG_DIR: &str = "spark.eventLog.dir";
+pub const EVENT_LOG_COMPRESS: &str = "spark.eventLog.compress";
+pub const EVENT_LOG_COMPRESSION_CODEC: &str = "spark.eventLog.compression.codec";
+pub const EVENT_LOG_ROLLING_ENABLED: &str = "spark.eventLog.rolling.enabled";
+pub const EVENT_LOG_ROLLING_MAX_FILE_SIZE: &str = "spark.eventLog.rolling.maxFileSize";
+pub const EVENT_LOG_OVERWRITE: &str = "spark.eventLog.overwrite";
+/// Where a finished application's `trackingUrl` points when set (`host:port` of a History Server).
+pub const YARN_HISTORY_SERVER_ADDRESS: &str = "spark.yarn.historyServer.address";

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::{DeployMode, SchedulerMode, SparkConf, StagedFile};
+use super::{keys, DeployMode, EventLogCodec, SchedulerMode, SparkConf, StagedFile};
 
 /// Every problem of a configuration, each naming the key and the bad value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +110,22 @@ pub struct UiSettings {
     pub enabled: bool,
     pub port: u16,
     pub port_max_retries: u16,
-    pub event_log_enabled: bool,
+    /// `spark.eventLog.*`, when the event log is on.
+    pub event_log: Option<EventLogSettings>,
+    /// `spark.yarn.historyServer.address`: where a finished application's tracking URL points.
+    pub history_server_address: Option<String>,
+}
+
+/// `spark.eventLog.*`: where and how the driver writes Spark's listener events.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventLogSettings {
+    pub dir: std::path::PathBuf,
+    /// `None`: plain text.
+    pub codec: Option<EventLogCodec>,
+    /// A directory of event files, a new one past `max_file_bytes` (Spark's `eventlog_v2_` layout).
+    pub rolling: bool,
+    pub max_file_bytes: u64,
+    pub overwrite: bool,
 }
 
 /// Every `spark.*` key Weft reads, parsed and checked.
@@ -212,8 +227,18 @@ impl SparkSettings {
             enabled: p.take(conf.ui_enabled()),
             port: p.take(conf.ui_port()),
             port_max_retries: p.take(conf.port_max_retries()),
-            event_log_enabled: p.take(conf.event_log_enabled()),
+            event_log: None,
+            history_server_address: conf.get(keys::YARN_HISTORY_SERVER_ADDRESS).map(str::to_owned),
         };
+        // Like Spark, the event log's own keys are read only when it is on.
+        let event_log = p.take(conf.event_log_enabled()).then(|| EventLogSettings {
+            dir: p.take(conf.event_log_dir()),
+            codec: p.take(conf.event_log_compress()).then(|| p.take(conf.event_log_codec())),
+            rolling: p.take(conf.event_log_rolling()),
+            max_file_bytes: p.take(conf.event_log_max_file_bytes()),
+            overwrite: p.take(conf.event_log_overwrite()),
+        });
+        let ui = UiSettings { event_log, ..ui };
         let settings = SparkSettings {
             deploy_mode: p.take(conf.deploy_mode()),
             max_app_attempts: p.take(conf.max_app_attempts()),

@@ -32,7 +32,12 @@ fn defaults_are_spark_4s() {
     assert_eq!((c.show_console_progress(), c.max_app_attempts()), (Ok(None), Ok(None)));
     assert_eq!((c.memory_fraction(), c.memory_storage_fraction()), (Ok(0.6), Ok(0.5)));
     assert_eq!((c.shuffle_compress(), c.rdd_compress(), c.event_log_enabled()), (Ok(true), Ok(false), Ok(false)));
-    assert_eq!((c.event_log_dir(), c.local_dir()), ("/tmp/spark-events", None));
+    assert_eq!((c.event_log_dir(), c.local_dir()), (Ok("/tmp/spark-events".into()), None));
+    assert_eq!(
+        (c.event_log_compress(), c.event_log_codec(), c.event_log_rolling()),
+        (Ok(true), Ok(EventLogCodec::Zstd), Ok(true))
+    );
+    assert_eq!((c.event_log_max_file_bytes(), c.event_log_overwrite()), (Ok(128 << 20), Ok(false)));
     assert_eq!((c.driver_host(), c.driver_port()), (None, Ok(0)));
     assert_eq!(c.staged_files(), Ok(Vec::new()));
 }
@@ -330,4 +335,36 @@ fn memory_keys_in_sparks_spellings_and_rules() {
     refused(conf(&[(key, "1.5g")]).executor_system_and_reserved_bytes(), key, "1.5g");
     let key = "spark.shuffle.spill.compress";
     refused(conf(&[(key, "maybe")]).shuffle_spill_compress(), key, "maybe");
+}
+
+#[test]
+fn the_event_log_is_a_local_directory_and_zstd_or_plain() {
+    let conf = |pairs: &[(&str, &str)]| {
+        let mut c = SparkConf::new();
+        for (k, v) in pairs {
+            c.set(*k, *v);
+        }
+        c
+    };
+    let dir = |text: &str| conf(&[(keys::EVENT_LOG_DIR, text)]).event_log_dir();
+    assert_eq!(dir("file:/var/log/spark"), Ok("/var/log/spark".into()));
+    assert_eq!(dir("file:///var/log/spark"), Ok("/var/log/spark".into()));
+    assert_eq!(dir("/var/log/spark"), Ok("/var/log/spark".into()));
+    let hdfs = dir("hdfs://nn:8020/spark-logs").unwrap_err();
+    assert!(hdfs.contains("spark.eventLog.dir") && hdfs.contains("a local directory"), "{hdfs}");
+    assert!(dir("spark-logs").unwrap_err().contains("an absolute local directory"));
+    let lz4 = conf(&[(keys::EVENT_LOG_COMPRESSION_CODEC, "lz4")]).event_log_codec().unwrap_err();
+    assert!(lz4.contains("spark.eventLog.compression.codec") && lz4.contains("zstd"), "{lz4}");
+    let small = conf(&[(keys::EVENT_LOG_ROLLING_MAX_FILE_SIZE, "1m")]).event_log_max_file_bytes().unwrap_err();
+    assert!(small.contains("at least 10m"), "{small}");
+    // Off, the log's own keys are not read; on, every problem is named at once.
+    let off = conf(&[(keys::EVENT_LOG_DIR, "hdfs://nn/x")]);
+    assert_eq!(SparkSettings::from_conf(&off).map(|s| s.ui.event_log), Ok(None));
+    let on = conf(&[
+        (keys::EVENT_LOG_ENABLED, "true"),
+        (keys::EVENT_LOG_DIR, "hdfs://nn/x"),
+        (keys::EVENT_LOG_COMPRESSION_CODEC, "snappy"),
+    ]);
+    let problems = SparkSettings::from_conf(&on).unwrap_err().problems;
+    assert_eq!(problems.len(), 2, "{problems:?}");
 }

@@ -26,6 +26,8 @@ struct Recorded {
     address: String,
     completions: Vec<pb::ContainerStatus>,
     finished: Option<(String, String)>,
+    /// The tracking URL the attempt unregistered with.
+    final_tracking_url: Option<String>,
     refuse_start: BTreeSet<String>,
     started: Vec<pb::StartContainerRequest>,
     stopped: Vec<String>,
@@ -114,7 +116,9 @@ impl ApplicationMaster for Fake {
         request: Request<pb::FinishApplicationMasterRequest>,
     ) -> Result<Response<pb::FinishApplicationMasterResponse>, Status> {
         let request = request.into_inner();
-        self.0.lock().unwrap().finished = Some((request.final_status, request.diagnostics));
+        let mut recorded = self.0.lock().unwrap();
+        recorded.finished = Some((request.final_status, request.diagnostics));
+        recorded.final_tracking_url = Some(request.tracking_url);
         Ok(Response::new(pb::FinishApplicationMasterResponse { unregistered: true }))
     }
 }
@@ -195,6 +199,7 @@ impl Fake {
             host: "driver-host".into(),
             rpc_port: 4041,
             tracking_url: "http://driver-host:4040".into(),
+            final_tracking_url: history_url("shs:18080", attempt()),
             user: "alice".into(),
             amrm_token: b"token".to_vec(),
         }
@@ -259,6 +264,8 @@ async fn executors_are_launched_replaced_killed_and_released() {
 
     am.finish("SUCCEEDED", "").await.unwrap();
     assert_eq!(fake.with(|r| r.finished.clone()), Some(("SUCCEEDED".into(), String::new())));
+    let history = format!("http://shs:18080/history/{}/{}", attempt().application, attempt().attempt);
+    assert_eq!(fake.with(|r| r.final_tracking_url.clone()), Some(history), "spark.yarn.historyServer.address");
     let (c4, c5) = (cid(4).to_string(), cid(5).to_string());
     assert_eq!(fake.with(|r| r.stopped.clone()), [c2, c4.clone(), c5.clone()]);
     assert_eq!(fake.with(|r| r.allocates.last().cloned()), Some((0, vec![c4, c5])));
@@ -359,4 +366,14 @@ fn the_attempt_comes_from_either_mode() {
     ])
     .unwrap_err();
     assert!(err.starts_with("WEFT_AMRM_TOKEN is not set"), "{err}");
+}
+
+#[test]
+fn a_finished_attempt_points_at_its_history_server_page() {
+    let attempt = weft_proto::ApplicationId::new(1_700_000_000_000, 7).attempt(2);
+    assert_eq!(history_url("shs:18080", attempt), "http://shs:18080/history/application_1700000000000_0007/2");
+    assert_eq!(
+        history_url("https://shs.example.com/", attempt),
+        "https://shs.example.com/history/application_1700000000000_0007/2"
+    );
 }
