@@ -91,6 +91,8 @@ pub(crate) struct Shared {
     pub(crate) fatal: Mutex<Option<String>>,
     /// Per-stage spill and skew figures.
     pub(crate) stage_metrics: Mutex<StageMetricsBook>,
+    /// What `/api/v1` shows: the application's jobs, stages, tasks and executors.
+    pub(crate) status: Mutex<crate::status::AppStatus>,
 }
 
 struct Executor {
@@ -118,7 +120,7 @@ struct Core {
     bar: progress::Bar,
     last_progress: Instant,
     lost: HashSet<String>,
-    /// The event log's hooks, when `spark.eventLog.enabled`.
+    /// The listener's hooks: `/api/v1`'s store, and the event log when `spark.eventLog.enabled`.
     listener: Option<Listener>,
 }
 

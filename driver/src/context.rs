@@ -96,17 +96,31 @@ impl SparkContext {
         let settings = Settings::new(&spark, plan.kind == executors::Kind::Local, secret.clone());
         let shared = Arc::new(Shared::default());
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let launched = runtime.block_on(executors::start(&conf, &spark, &plan, tx.clone(), shared.clone(), secret))?;
-        let ui_web_url = runtime.block_on(ui::start(&spark.ui, &launched.host, shared.clone())).map_err(config)?;
-        let listener = match &spark.ui.event_log {
+        // The application's events start before anything can ask about it: the web port's
+        // `/api/v1` answers from the first request.
+        let application_id = executors::application_id(plan.kind)?;
+        let attempt = executors::attempt_id(plan.kind);
+        let log = match &spark.ui.event_log {
             Some(log_settings) => {
-                let attempt = executors::attempt_id(plan.kind);
-                let log =
-                    EventLog::start(log_settings, &launched.application_id, attempt.as_deref()).map_err(config)?;
-                Some(Listener::start(log, app_start(&conf, &spark, &launched.application_id, attempt)))
+                Some(EventLog::start(log_settings, &application_id, attempt.as_deref()).map_err(config)?)
             }
             None => None,
         };
+        let app = app_start(&conf, &spark, &application_id, attempt);
+        let listener = Some(Listener::start(log, app, shared.clone()));
+        // The web port before the executors: the application master registers its URL as the
+        // tracking URL.
+        let host = executors::driver_host(&conf, plan.kind);
+        let ui_web_url = runtime.block_on(ui::start(&spark.ui, &host, shared.clone())).map_err(config)?;
+        let launched = runtime.block_on(executors::start(
+            &conf,
+            &spark,
+            &plan,
+            executors::Channels { tx: tx.clone(), shared: shared.clone() },
+            &application_id,
+            secret,
+            ui_web_url.as_deref(),
+        ))?;
         runtime.spawn(backend::run_loop(rx, tx.clone(), shared.clone(), settings, listener));
         let ticker = tx.clone();
         runtime.spawn(async move {

@@ -60,8 +60,6 @@ pub(crate) fn plan(conf: &SparkConf, spark: &SparkSettings) -> Result<ExecPlan, 
 /// The running executors' source, to be finished when the application ends.
 pub(crate) struct Launched {
     pub(crate) application_id: String,
-    /// The host the driver's endpoints listen on.
-    pub(crate) host: String,
     source: Source,
 }
 
@@ -107,26 +105,29 @@ pub(crate) fn secret(spark: &SparkSettings) -> Result<Option<Secret>, SparkError
 
 /// Binds the driver endpoint, serves it (every call must carry `secret` when there is one), and
 /// starts the executors, each with `secret` in its launch environment.
+/// Where the executors' news goes: the scheduler loop's channel and the state it shares.
+pub(crate) struct Channels {
+    pub(crate) tx: UnboundedSender<Event>,
+    pub(crate) shared: Arc<Shared>,
+}
+
 pub(crate) async fn start(
     conf: &SparkConf,
     spark: &SparkSettings,
     plan: &ExecPlan,
-    tx: UnboundedSender<Event>,
-    shared: Arc<Shared>,
+    Channels { tx, shared }: Channels,
+    application_id: &str,
     secret: Option<Secret>,
+    ui_url: Option<&str>,
 ) -> Result<Launched, SparkError> {
-    let host = conf
-        .driver_host()
-        .map(str::to_owned)
-        .or_else(|| if plan.kind == Kind::Yarn { lookup("NM_HOST") } else { None })
-        .unwrap_or_else(|| "127.0.0.1".to_owned());
+    let host = driver_host(conf, plan.kind);
     let port = spark.driver.port;
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
         .await
         .map_err(|e| SparkError::Config(format!("cannot bind the driver endpoint on {host}:{port}: {e}")))?;
     let bound = listener.local_addr().map_err(|e| SparkError::Internal(e.to_string()))?;
     let driver_url = format!("{host}:{}", bound.port());
-    let application_id = application_id(plan.kind)?;
+    let application_id = application_id.to_owned();
     let service = driver_endpoint(
         DriverService { tx: tx.clone(), shared, application_id: application_id.clone() },
         secret.clone(),
@@ -141,9 +142,9 @@ pub(crate) async fn start(
     tracing::info!("Driver endpoint listening on {driver_url}");
     let source = match plan.kind {
         Kind::Local => start_local(conf, plan, &driver_url, secret.as_ref(), tx)?,
-        Kind::Yarn => start_yarn(conf, spark, plan, &host, bound.port(), secret, tx).await?,
+        Kind::Yarn => start_yarn(conf, spark, plan, (&host, bound.port()), secret, tx, ui_url).await?,
     };
-    Ok(Launched { application_id, host, source })
+    Ok(Launched { application_id, source })
 }
 
 /// The driver endpoint as served: every call is checked for the application's secret before the
@@ -153,6 +154,15 @@ fn driver_endpoint(
     secret: Option<Secret>,
 ) -> InterceptedService<DriverEndpointServer<DriverService>, Require> {
     DriverEndpointServer::with_interceptor(service, Require::new(secret, "the driver endpoint"))
+}
+
+/// The host the driver's endpoint and web port listen on: `spark.driver.host`, else the node's
+/// (`NM_HOST`) on a cluster, else loopback.
+pub(crate) fn driver_host(conf: &SparkConf, kind: Kind) -> String {
+    conf.driver_host()
+        .map(str::to_owned)
+        .or_else(|| if kind == Kind::Yarn { lookup("NM_HOST") } else { None })
+        .unwrap_or_else(|| "127.0.0.1".to_owned())
 }
 
 /// Spark's application attempt id: the AM container's attempt number in cluster mode; none in client
@@ -165,7 +175,8 @@ pub(crate) fn attempt_id(kind: Kind) -> Option<String> {
     Some(container.attempt.attempt.to_string())
 }
 
-fn application_id(kind: Kind) -> Result<String, SparkError> {
+/// Spark's application id: `local-<ms>` in local mode, the YARN application's id on a cluster.
+pub(crate) fn application_id(kind: Kind) -> Result<String, SparkError> {
     if kind == Kind::Local {
         let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
         return Ok(format!("local-{ms}"));
@@ -257,10 +268,10 @@ async fn start_yarn(
     conf: &SparkConf,
     spark: &SparkSettings,
     plan: &ExecPlan,
-    host: &str,
-    port: u16,
+    (host, port): (&str, u16),
     secret: Option<Secret>,
     tx: UnboundedSender<Event>,
+    ui_url: Option<&str>,
 ) -> Result<Source, SparkError> {
     let binary = lookup(env::APP_BINARY).ok_or_else(|| {
         SparkError::Config(format!("{} is not set: submit the application with `weft submit`", env::APP_BINARY))
@@ -273,7 +284,8 @@ async fn start_yarn(
         }
     }
     let mut am_config =
-        AmConfig::from_env(lookup, host.to_owned(), i32::from(port), String::new()).map_err(SparkError::Config)?;
+        AmConfig::from_env(lookup, host.to_owned(), i32::from(port), ui_url.unwrap_or_default().to_owned())
+            .map_err(SparkError::Config)?;
     if let Some(address) = &spark.ui.history_server_address {
         am_config.final_tracking_url = history_url(address, am_config.attempt_id);
     }

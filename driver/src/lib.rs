@@ -30,6 +30,7 @@ pub mod partitioner;
 mod progress;
 pub mod rdd;
 mod shared;
+mod status;
 mod tasks;
 mod ui;
 pub(crate) mod yarn_am;

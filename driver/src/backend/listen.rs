@@ -1,7 +1,7 @@
 //! The scheduler loop's listener: what happened (an executor added, a job or stage submitted, a task
-//! launched or ended, a job done) as Spark's listener events, written to the event log when
-//! `spark.eventLog.enabled`. It remembers what later events repeat (a task's info from its launch,
-//! a stage's submission time) and writes nothing when the log is off.
+//! launched or ended, a job done) as Spark's listener events, applied to `/api/v1`'s store and
+//! written to the event log when `spark.eventLog.enabled`. It remembers what later events repeat (a
+//! task's info from its launch, a stage's submission time).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use weft_executor::context::TaskMetrics;
 use weft_executor::TaskError;
 
-use super::Core;
+use super::{Core, Shared};
 use crate::dag::Stage;
 use crate::event_log::EventLog;
 use crate::events::{RddInfo, SparkEvent, StageInfo, TaskEndReason, TaskInfo};
@@ -34,9 +34,10 @@ pub(crate) struct AppStart {
     pub(crate) overhead_mb: u64,
 }
 
-/// The event log and what its events need to remember.
+/// The store and the event log, and what their events need to remember.
 pub(crate) struct Listener {
-    log: EventLog,
+    shared: Arc<Shared>,
+    log: Option<EventLog>,
     /// Task infos from launch to end.
     tasks: HashMap<u64, TaskInfo>,
     /// Stage attempts submitted and not completed: their info as submitted, and their jobs.
@@ -44,8 +45,8 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    /// Starts the log with Spark's opening events.
-    pub(crate) fn start(mut log: EventLog, app: AppStart) -> Listener {
+    /// Starts with Spark's opening events.
+    pub(crate) fn start(log: Option<EventLog>, app: AppStart, shared: Arc<Shared>) -> Listener {
         let time = epoch_ms();
         let system_properties = vec![
             ("os.name".to_owned(), std::env::consts::OS.to_owned()),
@@ -69,21 +70,27 @@ impl Listener {
                 user: app.user,
             },
         ];
-        for event in &opening {
-            log.post(event, false);
+        let mut listener = Listener { shared, log, tasks: HashMap::new(), open_stages: HashMap::new() };
+        let last = opening.len() - 1;
+        for (i, event) in opening.into_iter().enumerate() {
+            listener.post(event, i == last);
         }
-        log.post(&SparkEvent::LogStart, true);
-        Listener { log, tasks: HashMap::new(), open_stages: HashMap::new() }
+        listener
     }
 
     fn post(&mut self, event: SparkEvent, flush: bool) {
-        self.log.post(&event, flush);
+        self.shared.status.lock().expect("status lock").apply(&event);
+        if let Some(log) = self.log.as_mut() {
+            log.post(&event, flush);
+        }
     }
 
     /// The application's end: the last event, and the log marked complete.
     pub(crate) fn stop(mut self, exit_code: i32) {
         self.post(SparkEvent::ApplicationEnd { time: epoch_ms(), exit_code }, true);
-        self.log.stop();
+        if let Some(log) = self.log.take() {
+            log.stop();
+        }
     }
 }
 

@@ -70,7 +70,10 @@ pub struct Attempt {
     pub am_node_http_address: String,
     pub host: String,
     pub rpc_port: i32,
+    /// The URL the AM registered (its UI): where `/proxy/{app}/` forwards while it runs.
     pub tracking_url: String,
+    /// The URL the AM unregistered with (a History Server page): where the proxy sends people after.
+    pub final_tracking_url: String,
     pub started_ms: u64,
     pub finished_ms: u64,
     pub diagnostics: String,
@@ -84,6 +87,47 @@ pub struct Attempt {
     pub(crate) unregistered_ms: Option<u64>,
 }
 
+/// Where the web proxy takes a request for an application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyTarget {
+    /// The running application master's UI: requests are forwarded there.
+    Forward(String),
+    /// Its History Server page after it finished: a redirect.
+    Redirect(String),
+    /// No UI of its own: its page on the ResourceManager.
+    RmPage,
+}
+
+impl App {
+    /// Where `/proxy/{app}/` leads, as YARN's web proxy decides: the registered UI while the
+    /// application runs, the URL it unregistered with once it has finished, else the RM's own page.
+    pub fn proxy_target(&self) -> ProxyTarget {
+        let a = self.current_attempt();
+        if self.state.is_final() || a.unregistered_ms.is_some() {
+            if a.final_tracking_url.is_empty() {
+                ProxyTarget::RmPage
+            } else {
+                ProxyTarget::Redirect(a.final_tracking_url.clone())
+            }
+        } else if a.tracking_url.is_empty() {
+            ProxyTarget::RmPage
+        } else {
+            ProxyTarget::Forward(a.tracking_url.clone())
+        }
+    }
+
+    /// The application's own tracking URL (YARN's originalTrackingUrl): the final one once given,
+    /// else the registered one; empty when it gave none.
+    pub fn original_tracking_url(&self) -> &str {
+        let a = self.current_attempt();
+        if a.final_tracking_url.is_empty() {
+            &a.tracking_url
+        } else {
+            &a.final_tracking_url
+        }
+    }
+}
+
 impl Attempt {
     pub(crate) fn new(id: ApplicationAttemptId, unmanaged: bool, now_ms: u64) -> Self {
         Attempt {
@@ -95,6 +139,7 @@ impl Attempt {
             host: String::new(),
             rpc_port: -1,
             tracking_url: String::new(),
+            final_tracking_url: String::new(),
             started_ms: now_ms,
             finished_ms: 0,
             diagnostics: String::new(),

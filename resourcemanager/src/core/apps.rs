@@ -262,9 +262,7 @@ impl RmCore {
         }
         a.state = AttemptState::FINISHING;
         a.unregistered_ms = Some(now_ms);
-        if !tracking_url.is_empty() {
-            a.tracking_url = tracking_url;
-        }
+        a.final_tracking_url = tracking_url;
         let unmanaged = a.am_container.is_none();
         let granted: Vec<ContainerId> = a.containers.iter().copied().collect();
         app.finish(AppState::FINISHED, final_status, diagnostics, now_ms);

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use weft_proto::{ApplicationAttemptId, ApplicationId, ContainerId, NodeId, Resource};
 
 pub use acl::{AccessControlList, AccessType, AclPolicy, AppAcls, Caller, ANONYMOUS_USER};
-pub use app::{App, Attempt, LaunchSpec, LocalFile, Submission};
+pub use app::{App, Attempt, LaunchSpec, LocalFile, ProxyTarget, Submission};
 pub use apps::AskRequest;
 pub use container::{MemoryUsage, ReportedContainer, RmContainer};
 pub use error::RmError;

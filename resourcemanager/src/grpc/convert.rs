@@ -185,13 +185,13 @@ pub(crate) fn container_report(c: &RmContainer, user: &str) -> pb::ContainerRepo
     }
 }
 
-/// The tracking URL of an application: the AM's own when it gave one, else its page on the RM.
+/// The tracking URL of an application, as YARN gives it: the RM's web proxy (`/proxy/{app}/`) when
+/// the AM gave a URL of its own (its UI, or a History Server page after), else its page on the RM.
 pub(crate) fn tracking_url(app: &App, info: &RmInfo) -> String {
-    let attempt = app.current_attempt();
-    if attempt.tracking_url.is_empty() {
+    if app.original_tracking_url().is_empty() {
         format!("http://{}/cluster/app/{}", info.webapp_address, app.id())
     } else {
-        attempt.tracking_url.clone()
+        format!("http://{}/proxy/{}/", info.webapp_address, app.id())
     }
 }
 

@@ -102,7 +102,10 @@ fn full_app_report(app: &App, core: &RmCore, info: &RmInfo) -> ApplicationReport
             vcore_seconds: Some(app.vcore_seconds),
             ..Default::default()
         }),
-        original_tracking_url: Some(tracking_url),
+        original_tracking_url: Some(match app.original_tracking_url() {
+            "" => tracking_url,
+            own => own.to_owned(),
+        }),
         current_application_attempt_id: Some(ids::attempt_id_proto(attempt.id)),
         progress: Some(app.progress),
         application_type: Some(s.application_type.clone()),

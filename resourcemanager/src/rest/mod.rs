@@ -4,6 +4,7 @@
 mod dto;
 mod error;
 mod metrics;
+mod proxy;
 mod web;
 
 use std::sync::Arc;
@@ -34,6 +35,9 @@ pub fn router(rm: Arc<Rm>, staging: StagingStore) -> Router {
         .route("/cluster/apps", get(web::apps))
         .route("/cluster/app/{id}", get(web::app))
         .route("/metrics", get(metrics::render))
+        .route("/proxy/{app}", get(proxy::proxy))
+        .route("/proxy/{app}/", get(proxy::proxy))
+        .route("/proxy/{app}/{*rest}", get(proxy::proxy))
         .route("/ws/v1/cluster", get(info))
         .route("/ws/v1/cluster/info", get(info))
         .route("/ws/v1/cluster/metrics", get(cluster_metrics))
