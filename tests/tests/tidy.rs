@@ -202,6 +202,7 @@ const RULES: &[(&str, &[&[&str]])] = &[
     ("driver/src/tasks", &[NET, OS, CLOCK]),
     ("driver/src/lineage.rs", &[NET, OS, CLOCK]),
     ("driver/src/events.rs", &[NET, OS, CLOCK]),
+    ("driver/src/status.rs", &[NET, OS, CLOCK]),
     ("driver/src/loss.rs", &[NET, OS, CLOCK]),
     ("driver/src/progress.rs", &[NET, OS, CLOCK]),
     ("driver/src/executor_book.rs", &[NET, OS, CLOCK]),
