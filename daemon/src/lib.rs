@@ -8,6 +8,8 @@
 //! - [`shutdown_signal`]: SIGTERM or Ctrl-C;
 //! - [`write_ports_file`]: the bound addresses, written atomically;
 //! - [`rest`]: YARN's `RemoteException` error bodies, with 404/405/413 answers for any router;
+//! - [`pages`]: what the pages for people share: dates, durations and sizes, style, sortable tables,
+//!   SVG charts;
 //! - [`acl`]: Hadoop's ACLs and YARN's application-ACL decision (pure), and [`callers`]: who is
 //!   calling, with the groups this host gives them — what the ResourceManager and the NodeManager
 //!   both check before showing or changing an application's things.
@@ -17,6 +19,7 @@
 pub mod acl;
 pub mod callers;
 pub mod log;
+pub mod pages;
 pub mod rest;
 
 use std::io::Write;

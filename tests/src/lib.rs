@@ -4,6 +4,7 @@
 //! Daemon binaries come from the same target directory as the running test (`cargo test
 //! --workspace` builds them); a missing binary fails the test with a message saying so.
 
+pub mod browser;
 pub mod cgroups;
 pub mod cluster;
 pub mod procs;

@@ -123,3 +123,65 @@ fn virtual_memory_past_the_ratio_is_killed_103_unless_the_check_is_off_or_the_ra
         cluster.stop_checked();
     }
 }
+
+/// Numbers that look like epoch milliseconds (13 digits) standing alone in a page's text; ids that
+/// carry a timestamp (`application_1796378474436_0001`) are one word and do not count.
+fn epoch_numbers(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.len() == 13 && word.starts_with('1') && word.chars().all(|c| c.is_ascii_digit()))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Issue 15: the pages people read, in a real browser: the kill-feed page lists a memory kill with a
+/// link that opens that container's stderr, and no page shows a time as epoch milliseconds.
+#[test]
+fn the_kill_page_links_a_memory_kill_to_its_stderr_and_no_page_shows_epoch_numbers() {
+    use weft_tests::browser::{dom, visible_text};
+    let cluster = cluster("");
+    let hog = example("memhog");
+    let app = run_shell(&cluster, "1", &["sh", "-c", &format!("echo about to grow >&2; exec {hog} 1536 400")]);
+    let feed = kills(&cluster, &app);
+    let kill = feed.first().unwrap_or_else(|| panic!("no kill for {app}"));
+    let container = kill["containerId"].as_str().unwrap();
+
+    let page = dom(&cluster.web_url("/cluster/kills"));
+    let text = visible_text(&page);
+    assert!(text.contains(container), "the kill page lists {container}:\n{text}");
+    assert!(text.contains(kill["reason"].as_str().unwrap()), "{text}");
+    let stderr_link = page
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|href| href.contains(container) && href.ends_with("/stderr"))
+        .unwrap_or_else(|| panic!("no stderr link for {container} in:\n{page}"))
+        .replace("&amp;", "&");
+    let log = visible_text(&dom(&stderr_link));
+    assert!(log.contains(&format!("stderr of {container}")), "{stderr_link}:\n{log}");
+    assert!(log.contains("about to grow"), "the container's own stderr: {log}");
+
+    let (_, nodes) = cluster.get("/ws/v1/cluster/nodes");
+    let nm = nodes["nodes"]["node"][0]["nodeHTTPAddress"].as_str().unwrap().to_owned();
+    let id = app["id"].as_str().unwrap();
+    let pages = [
+        cluster.web_url("/cluster"),
+        cluster.web_url("/cluster/nodes"),
+        cluster.web_url("/cluster/apps"),
+        cluster.web_url(&format!("/cluster/app/{id}")),
+        cluster.web_url("/cluster/kills"),
+        format!("http://{nm}/node"),
+        format!("http://{nm}/node/containers"),
+    ];
+    for url in pages {
+        let text = visible_text(&dom(&url));
+        assert!(epoch_numbers(&text).is_empty(), "{url} shows epoch numbers {:?}:\n{text}", epoch_numbers(&text));
+    }
+    let overview = dom(&cluster.web_url("/cluster"));
+    assert!(overview.matches("<svg").count() >= 3, "the overview's charts: {overview}");
+}
+
+#[test]
+fn an_epoch_number_is_told_from_an_id() {
+    assert_eq!(epoch_numbers("started 1796378474436 ago"), ["1796378474436"]);
+    assert!(epoch_numbers("application_1796378474436_0001 at 2026-12-04 10:06:23 UTC").is_empty());
+}

@@ -9,7 +9,7 @@ mod spec;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use diagnostics::{timestamp, STDERR_TAIL_BYTES};
+pub(crate) use diagnostics::STDERR_TAIL_BYTES;
 pub(crate) use kill::KillReason;
 pub(crate) use spec::{check_local_resource, is_plain_name, ContainerToken, InvalidLaunch, LaunchSpec, LocalResource};
 

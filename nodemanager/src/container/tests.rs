@@ -1,5 +1,6 @@
 //! The container state machine with a fake clock: every test is events in, a snapshot out.
 
+use super::diagnostics::timestamp;
 use super::*;
 use weft_proto::{ContainerId, Resource};
 

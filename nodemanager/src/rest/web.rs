@@ -1,35 +1,26 @@
-//! Pages for people, as YARN's NM web UI has them: the node, its containers, and each container's
-//! log files. Plain HTML, escaped by maud.
+//! Pages for people, as YARN's NM web UI has them: the node, its containers with their memory use
+//! against their limits, and each container's log files. Dates, durations and sizes in the units
+//! people read, tables that sort by a click (the frame is `weft_daemon::pages`). Plain HTML, escaped
+//! by maud.
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup};
+use weft_daemon::pages::{diagnostics, human_bytes, human_mb, human_time};
 
 use super::error::RestError;
 use super::{dto, logs, Shared};
-use crate::container::{timestamp, Container};
+use crate::container::Container;
 use crate::nm::Nm;
 
-const STYLE: &str = "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.5em 0 1.5em}\
-td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-size:.9em;vertical-align:top}th{background:#eef}\
-nav a{margin-right:1em}.EXITED_WITH_FAILURE,.LOCALIZATION_FAILED,.KILLING,.CONTAINER_CLEANEDUP_AFTER_KILL{color:#b00}\
-.RUNNING,.EXITED_WITH_SUCCESS{color:#070}pre{white-space:pre-wrap}";
+const NAV: &[(&str, &str)] =
+    &[("/node", "Node"), ("/node/containers", "Containers"), ("/ws/v1/node/info", "REST"), ("/metrics", "Metrics")];
 
 /// How much of a log file a page shows; the REST path serves the whole file.
 const PAGE_TAIL_BYTES: u64 = 4 * 1024 * 1024;
 
 fn page(title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html {
-            head { meta charset="utf-8"; title { (title) " - Weft NodeManager" } style { (STYLE) } }
-            body {
-                nav { a href="/node" { "Node" } a href="/node/containers" { "Containers" } a href="/ws/v1/node/info" { "REST" } a href="/metrics" { "Metrics" } }
-                h1 { (title) }
-                (body)
-            }
-        }
-    }
+    weft_daemon::pages::page(title, "NodeManager", NAV, body)
 }
 
 fn error_page(error: RestError) -> Response {
@@ -37,17 +28,30 @@ fn error_page(error: RestError) -> Response {
     (status, page(status.canonical_reason().unwrap_or("Error"), html! { p { (error.message()) } })).into_response()
 }
 
+/// Memory in use (peak) against the limit, as `412 MB (peak 498 MB) of 1 GB`.
+fn memory_use(c: &Container) -> Markup {
+    let limit = c.limits.pmem_bytes as i64;
+    html! {
+        td class="num" data-sort=(c.peak.pmem_bytes) {
+            (human_bytes(c.usage.pmem_bytes as i64)) " (peak " (human_bytes(c.peak.pmem_bytes as i64)) ") of " (human_bytes(limit))
+        }
+    }
+}
+
 fn containers_table(nm: &Nm, containers: &[Container]) -> Markup {
     html! {
-        table {
-            tr { th { "Container" } th { "Application" } th { "User" } th { "State" } th { "Exit Code" } th { "Memory" } th { "VCores" } th { "Accepted" } th { "Finished" } th { "Diagnostics" } }
+        table class="sortable" {
+            tr { th { "Container" } th { "Application" } th { "User" } th { "State" } th { "Exit Code" } th { "Memory" } th { "Memory Used" } th { "VCores" } th { "Accepted" } th { "Finished" } th { "Diagnostics" } }
             @for c in containers.iter().rev() {
                 tr {
                     td { a href=(dto::container_logs_link(&nm.info, c)) { (c.spec.id) } }
                     td { (c.spec.id.application()) } td { (c.spec.user) } td class=(c.state) { (c.state) }
-                    td { (c.exit_status) } td { (c.spec.resource.memory_mb) " MB" } td { (c.spec.resource.vcores) }
-                    td { (timestamp(c.created_ms)) } td { (c.finished_ms.map(timestamp).unwrap_or_default()) }
-                    td { pre { (c.diagnostics()) } }
+                    td class="num" { (c.exit_status) } td class="num" data-sort=(c.spec.resource.memory_mb) { (human_mb(c.spec.resource.memory_mb)) }
+                    (memory_use(c))
+                    td class="num" { (c.spec.resource.vcores) }
+                    td class="time" data-sort=(c.created_ms) { (human_time(c.created_ms)) }
+                    td class="time" data-sort=(c.finished_ms.unwrap_or(0)) { (human_time(c.finished_ms.unwrap_or(0))) }
+                    td { (diagnostics(&c.diagnostics())) }
                 }
             }
         }
@@ -63,9 +67,9 @@ pub(super) async fn overview(State(nm): Shared) -> Markup {
             table {
                 tr { th { "Node Id" } td { (info.node_id) } }
                 tr { th { "HTTP Address" } td { (info.http_address) } }
-                tr { th { "Memory for Containers" } td { (info.total.memory_mb) " MB (" (allocated.memory_mb) " MB allocated)" } }
+                tr { th { "Memory for Containers" } td { (human_mb(info.total.memory_mb)) " (" (human_mb(allocated.memory_mb)) " allocated)" } }
                 tr { th { "VCores for Containers" } td { (info.total.vcores) " (" (allocated.vcores) " allocated)" } }
-                tr { th { "Last Heartbeat Answered" } td { (timestamp(nm.last_heartbeat_ms())) } }
+                tr { th { "Last Heartbeat Answered" } td { (human_time(nm.last_heartbeat_ms())) } }
                 tr { th { "Version" } td { (info.version) } }
             }
             h2 { "Containers" }

@@ -12,6 +12,7 @@ mod apps;
 mod container;
 mod error;
 mod events;
+mod history;
 mod node;
 mod nodes;
 mod reports;
@@ -31,6 +32,7 @@ pub use apps::AskRequest;
 pub use container::{MemoryUsage, ReportedContainer, RmContainer};
 pub use error::RmError;
 pub use events::{KillEvent, KillReason};
+pub use history::{UsageSample, KEEP_MS};
 pub use node::{HeartbeatReply, Node, Utilization};
 pub use reports::{AllocateReply, AppFilter, ClusterMetrics, KillFilter};
 
@@ -102,6 +104,8 @@ pub struct RmCore {
     completed_order: VecDeque<ApplicationId>,
     kills: VecDeque<KillEvent>,
     kill_counts: BTreeMap<KillReason, u64>,
+    /// The last hour's use, for the overview's charts.
+    usage: history::UsageHistory,
     effects: Vec<Effect>,
 }
 
@@ -118,6 +122,7 @@ impl RmCore {
             completed_order: VecDeque::new(),
             kills: VecDeque::new(),
             kill_counts: BTreeMap::new(),
+            usage: Default::default(),
             effects: Vec::new(),
         }
     }
@@ -136,6 +141,7 @@ impl RmCore {
         self.expire_nodes(now_ms);
         self.expire_unused_containers(now_ms);
         self.finish_unregistered_attempts(now_ms);
+        self.sample_usage(now_ms);
     }
 
     /// Runs the scheduler and turns its grants into containers.

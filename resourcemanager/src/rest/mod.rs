@@ -34,6 +34,7 @@ pub fn router(rm: Arc<Rm>, staging: StagingStore) -> Router {
         .route("/cluster/nodes", get(web::nodes))
         .route("/cluster/apps", get(web::apps))
         .route("/cluster/app/{id}", get(web::app))
+        .route("/cluster/kills", get(web::kills))
         .route("/metrics", get(metrics::render))
         .route("/proxy/{app}", get(proxy::proxy))
         .route("/proxy/{app}/", get(proxy::proxy))
