@@ -61,7 +61,7 @@ fn redact(key: &str, value: &str) -> String {
 
 /// What the event log's opening events say: the application, its user and its Spark properties.
 fn app_start(conf: &SparkConf, spark: &SparkSettings, app_id: &str, attempt_id: Option<String>) -> AppStart {
-    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default();
+    let user = weft_yarn_client::rm::submitting_user();
     let mut spark_properties: Vec<(String, String)> =
         conf.iter().filter(|(k, _)| !k.starts_with("spark.weft.")).map(|(k, v)| (k.to_owned(), redact(k, v))).collect();
     spark_properties.push(("spark.app.id".to_owned(), app_id.to_owned()));

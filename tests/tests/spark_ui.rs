@@ -1,7 +1,8 @@
 //! A running Spark application seen from one port: the ResourceManager's trackingUrl leads through
 //! its web proxy (`/proxy/{app}/`, YARN's path) to the driver's `/api/v1`, which answers in Spark's
-//! shapes while a stage is held open (its tasks wait for a file the test creates); an unknown
-//! application is a 404 in YARN's JSON, and a finished one's proxy leads to its RM page.
+//! shapes while a stage is held open (its tasks wait for a file the test creates), and to the driver's
+//! pages (jobs, stages, a stage's task summary, executors); an unknown application is a 404 in YARN's
+//! JSON, and a finished one's proxy leads to its RM page.
 
 use std::process::Child;
 use std::time::Duration;
@@ -97,6 +98,20 @@ fn the_rm_proxy_leads_to_the_drivers_api_while_a_stage_runs() {
     // Without the attempt, as in client mode, the same application.
     let (status, _) = cluster.get_url(&format!("{tracking}api/v1/applications/{id}/jobs"));
     assert_eq!(status, 200);
+
+    // The driver's pages, through the proxy: its root leads to the jobs page (relative links).
+    let (status, jobs_page) = cluster.get_text(&tracking);
+    assert_eq!(status, 200, "{jobs_page}");
+    assert!(jobs_page.contains("<title>Jobs of held") && jobs_page.contains("RUNNING"), "{jobs_page}");
+    let (status, stages_page) = cluster.get_text(&format!("{tracking}stages/"));
+    assert_eq!(status, 200);
+    assert!(stages_page.contains("ACTIVE") && stages_page.contains("COMPLETE"), "{stages_page}");
+    let (status, stage_page) = cluster.get_text(&format!("{tracking}stages/stage/?id={stage_id}&attempt=0"));
+    assert_eq!(status, 200, "{stage_page}");
+    assert!(stage_page.contains("Summary of the") && stage_page.contains("RUNNING"), "{stage_page}");
+    let (status, executors_page) = cluster.get_text(&format!("{tracking}executors/"));
+    assert_eq!(status, 200);
+    assert!(executors_page.contains("Active"), "{executors_page}");
 
     // An application the RM does not know: YARN's RemoteException, 404.
     let (status, missing) = cluster.get("/proxy/application_1_9999/");

@@ -1,5 +1,5 @@
 //! The driver's web port (`spark.ui.port`, 4040): Spark's monitoring REST API at `/api/v1` (`api.rs`),
-//! and Prometheus metrics at `/metrics`, sampled at scrape time from the per-stage figures the scheduler keeps — spills, shuffle bytes and the skew of each
+//! pages for people at `/jobs/`, `/stages/` and `/executors/` (`pages.rs`), and Prometheus metrics at `/metrics`, sampled at scrape time from the per-stage figures the scheduler keeps — spills, shuffle bytes and the skew of each
 //! stage's output — so a dashboard sees what a job did without reading the driver's log. The port is
 //! taken as Spark takes it: the configured one, else the next of `spark.port.maxRetries` ports; if none
 //! is free the driver says so and runs without it (Spark would fail the application).
@@ -16,6 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 mod api;
+mod pages;
 
 use super::backend::Shared;
 use super::conf::UiSettings;
@@ -52,7 +53,7 @@ pub(crate) async fn start(ui: &UiSettings, host: &str, shared: Arc<Shared>) -> R
     tracing::info!("Successfully started service 'SparkUI' on port {port}.");
     let url = format!("http://{host}:{port}");
     tracing::info!("Bound SparkUI to {host}, and started at {url}");
-    let app = api::routes().route("/metrics", get(metrics)).with_state(shared);
+    let app = api::routes().merge(pages::routes()).route("/metrics", get(metrics)).with_state(shared);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("the driver's web port stopped: {e}");
