@@ -34,7 +34,10 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] 
 shs_pid=
 cleanup() {
   local rc=$?
-  [ -n "$shs_pid" ] && kill "$shs_pid" 2>/dev/null && wait "$shs_pid" 2>/dev/null
+  if [ -n "$shs_pid" ]; then
+    kill "$shs_pid" 2>/dev/null || true
+    wait "$shs_pid" 2>/dev/null || true
+  fi
   exit "$rc"
 }
 trap cleanup EXIT

@@ -75,6 +75,7 @@ pub enum SchedulerMode {
 pub enum EventLogCodec {
     #[default]
     Zstd,
+    Lz4,
 }
 
 impl EventLogCodec {
@@ -82,6 +83,7 @@ impl EventLogCodec {
     pub fn short_name(self) -> &'static str {
         match self {
             EventLogCodec::Zstd => "zstd",
+            EventLogCodec::Lz4 => "lz4",
         }
     }
 }

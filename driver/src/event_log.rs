@@ -5,7 +5,9 @@
 //!   `eventlog_v2_<app>[_<attempt>]/` holding `events_<n>_<app>[_<attempt>][.zstd]` (a new file once
 //!   one passes `spark.eventLog.rolling.maxFileSize`) and an empty marker `appstatus_<…>.inprogress`,
 //!   renamed to `appstatus_<…>` when the application ends;
-//! - single file: `<app>[_<attempt>][.zstd].inprogress`, renamed without `.inprogress` at the end.
+//! - single file: `<app>[_<attempt>][.zstd|.lz4].inprogress`, renamed without `.inprogress` at the end.
+//!
+//! Compressed as Spark compresses: zstd frames, or Spark's lz4 block stream (`lz4_block.rs`).
 //!
 //! Files are 0770 as Spark makes them. Lines are flushed at the events a History Server polls for
 //! (job and stage boundaries, executors, the application's start and end), so an application that
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use crate::conf::{EventLogCodec, EventLogSettings};
 use crate::events::SparkEvent;
+use crate::lz4_block::Lz4BlockWriter;
 
 const FILE_MODE: u32 = 0o770;
 const BUFFER_BYTES: usize = 100 * 1024;
@@ -28,6 +31,7 @@ const ZSTD_LEVEL: i32 = 1;
 enum Sink {
     Plain(BufWriter<File>),
     Zstd(zstd::stream::write::Encoder<'static, BufWriter<File>>),
+    Lz4(Lz4BlockWriter<BufWriter<File>>),
 }
 
 impl Sink {
@@ -37,6 +41,7 @@ impl Sink {
         Ok(match codec {
             None => Sink::Plain(buffered),
             Some(EventLogCodec::Zstd) => Sink::Zstd(zstd::stream::write::Encoder::new(buffered, ZSTD_LEVEL)?),
+            Some(EventLogCodec::Lz4) => Sink::Lz4(Lz4BlockWriter::new(buffered)),
         })
     }
 
@@ -44,6 +49,7 @@ impl Sink {
         let out: &mut dyn Write = match self {
             Sink::Plain(w) => w,
             Sink::Zstd(w) => w,
+            Sink::Lz4(w) => w,
         };
         out.write_all(line.as_bytes())?;
         out.write_all(b"\n")
@@ -54,6 +60,7 @@ impl Sink {
         match self {
             Sink::Plain(w) => w.flush(),
             Sink::Zstd(w) => w.flush(),
+            Sink::Lz4(w) => w.flush(),
         }
     }
 
@@ -61,6 +68,7 @@ impl Sink {
         match self {
             Sink::Plain(mut w) => w.flush(),
             Sink::Zstd(w) => w.finish()?.flush(),
+            Sink::Lz4(w) => w.finish()?.flush(),
         }
     }
 }

@@ -26,6 +26,7 @@ mod input;
 pub mod launch_env;
 mod lineage;
 mod loss;
+mod lz4_block;
 pub mod partitioner;
 mod progress;
 pub mod rdd;

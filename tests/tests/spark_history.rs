@@ -1,5 +1,6 @@
 //! A Weft application's event log read by an unmodified Spark History Server: WordCount runs with
-//! `spark.eventLog.enabled` (Spark 4's defaults: a rolling directory of zstd files) and a memory pool
+//! `spark.eventLog.enabled` (Spark 4's defaults: a rolling directory of zstd files; and again into
+//! one lz4 file, Spark's other codec) and a memory pool
 //! small enough to spill, then Spark 4.3's own History Server (from the pyspark install the
 //! YARN-compatibility tests use, on the machine's Java 17) is pointed at the directory. Through the
 //! History Server's `/api/v1` the application, its job, both stages, their task counts, shuffle bytes
@@ -94,8 +95,9 @@ impl HistoryServer {
 
 /// The events of Weft's log: every `events_N_*` file of the rolling directory, zstd-decoded, in order.
 fn read_events(log_dir: &Path) -> Vec<Value> {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(log_dir).unwrap().flatten().map(|e| e.path()).collect();
-    assert_eq!(dirs.len(), 1, "one application's log: {dirs:?}");
+    let dirs: Vec<PathBuf> =
+        std::fs::read_dir(log_dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    assert_eq!(dirs.len(), 1, "one application's rolling log: {dirs:?}");
     let dir = &dirs[0];
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
     assert!(name.starts_with("eventlog_v2_local-"), "{name}");
@@ -140,6 +142,24 @@ fn figures_by_stage(events: &[Value]) -> BTreeMap<u64, (u64, u64, u64, u64, u64)
     stages
 }
 
+/// `weft submit --master local[2]` of WordCount with the event log on and `extra` settings.
+fn wordcount(log_dir: &Path, name: &str, extra: &[&str], input: &Path, output: &Path) {
+    let mut command = Command::new(binary("weft"));
+    command
+        .args(["submit", "--master", "local[2]", "--name", name])
+        .args(["--conf", "spark.eventLog.enabled=true"])
+        .arg("--conf")
+        .arg(format!("spark.eventLog.dir=file://{}", log_dir.display()))
+        .args(["--conf", "spark.default.parallelism=4"])
+        .args(["--conf", "spark.testing.memory=8388608", "--conf", "spark.testing.reservedMemory=0"])
+        .args(["--conf", "spark.ui.showConsoleProgress=false"]);
+    for setting in extra {
+        command.args(["--conf", setting]);
+    }
+    let run = command.arg(example("wordcount")).arg(input).arg(output).output().unwrap();
+    assert!(run.status.success(), "wordcount {name} failed:\n{}", String::from_utf8_lossy(&run.stderr));
+}
+
 #[test]
 fn an_unmodified_history_server_replays_a_weft_applications_event_log() {
     let work = data_dir();
@@ -153,22 +173,18 @@ fn an_unmodified_history_server_replays_a_weft_applications_event_log() {
         text.push_str(&format!("u{i} v{i} common\n"));
     }
     std::fs::write(&input, text).unwrap();
-    let output = work.path().join("counts");
-    let run = Command::new(binary("weft"))
-        .args(["submit", "--master", "local[2]", "--name", "history-wordcount"])
-        .args(["--conf", "spark.eventLog.enabled=true"])
-        .arg("--conf")
-        .arg(format!("spark.eventLog.dir=file://{}", log_dir.display()))
-        .args(["--conf", "spark.default.parallelism=4"])
-        .args(["--conf", "spark.testing.memory=8388608", "--conf", "spark.testing.reservedMemory=0"])
-        .args(["--conf", "spark.ui.showConsoleProgress=false"])
-        .arg(example("wordcount"))
-        .arg(&input)
-        .arg(&output)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "wordcount failed:\n{stderr}");
+    // Spark 4's defaults (a rolling directory of zstd files), then one lz4 file as Spark's
+    // LZ4CompressionCodec writes it.
+    wordcount(&log_dir, "history-wordcount", &[], &input, &work.path().join("counts"));
+    let lz4 = ["spark.eventLog.compression.codec=lz4", "spark.eventLog.rolling.enabled=false"];
+    wordcount(&log_dir, "history-wordcount-lz4", &lz4, &input, &work.path().join("counts-lz4"));
+    let lz4_log = std::fs::read_dir(&log_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|name| name.ends_with(".lz4"))
+        .expect("a single lz4 log file");
+    assert!(lz4_log.starts_with("local-"), "{lz4_log}");
 
     let events = read_events(&log_dir);
     assert_eq!(events[0]["Event"], "SparkListenerLogStart");
@@ -185,11 +201,23 @@ fn an_unmodified_history_server_replays_a_weft_applications_event_log() {
     assert!(mem_spilled > 0 && disk_spilled > 0, "the small pool made the map side spill: {recorded:?}");
 
     let mut server = HistoryServer::start(&log_dir, work.path());
-    let apps = server.wait_for("applications", |v| v.as_array().is_some_and(|a| !a.is_empty()));
-    let app = &apps[0];
-    assert_eq!(app["id"], app_id.as_str());
+    let apps = server.wait_for("applications", |v| v.as_array().is_some_and(|a| a.len() == 2));
+    let app = apps.as_array().unwrap().iter().find(|a| a["id"] == app_id.as_str()).unwrap_or_else(|| panic!("{apps}"));
     assert_eq!(app["name"], "history-wordcount");
     assert_eq!(app["attempts"][0]["completed"], true, "{app}");
+    // The lz4 log replays too: the same job over the same input.
+    let lz4_app = apps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "history-wordcount-lz4")
+        .unwrap_or_else(|| panic!("{apps}"));
+    assert_eq!(lz4_app["attempts"][0]["completed"], true, "{lz4_app}");
+    let lz4_jobs = server.wait_for(&format!("applications/{}/jobs", lz4_app["id"].as_str().unwrap()), |v| {
+        v.as_array().is_some_and(|a| !a.is_empty())
+    });
+    assert_eq!(lz4_jobs[0]["status"], "SUCCEEDED", "{lz4_jobs}");
+    assert_eq!(lz4_jobs[0]["numCompletedTasks"].as_u64(), Some(map_tasks + reduce_tasks), "{lz4_jobs}");
 
     let jobs = server.wait_for(&format!("applications/{app_id}/jobs"), |v| v.as_array().is_some_and(|a| !a.is_empty()));
     assert_eq!(jobs.as_array().unwrap().len(), 1, "{jobs}");

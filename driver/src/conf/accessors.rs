@@ -484,16 +484,17 @@ impl SparkConf {
         self.boolean_or(keys::EVENT_LOG_COMPRESS, true)
     }
 
-    /// `spark.eventLog.compression.codec`, `zstd`. Weft writes zstd; Spark's other codecs are refused.
+    /// `spark.eventLog.compression.codec`, `zstd`; `lz4` too. Spark's other codecs are refused.
     pub fn event_log_codec(&self) -> Result<EventLogCodec, String> {
         let key = keys::EVENT_LOG_COMPRESSION_CODEC;
         match self.get(key).map(str::trim) {
             None => Ok(EventLogCodec::Zstd),
             Some(codec) if codec.eq_ignore_ascii_case("zstd") => Ok(EventLogCodec::Zstd),
+            Some(codec) if codec.eq_ignore_ascii_case("lz4") => Ok(EventLogCodec::Lz4),
             Some(codec) => Err(invalid(
                 key,
                 codec,
-                "zstd (Weft writes no other event-log codec; set spark.eventLog.compress=false for plain text)",
+                "zstd or lz4 (Weft writes no other event-log codec; spark.eventLog.compress=false for plain text)",
             )),
         }
     }

@@ -353,8 +353,9 @@ fn the_event_log_is_a_local_directory_and_zstd_or_plain() {
     let hdfs = dir("hdfs://nn:8020/spark-logs").unwrap_err();
     assert!(hdfs.contains("spark.eventLog.dir") && hdfs.contains("a local directory"), "{hdfs}");
     assert!(dir("spark-logs").unwrap_err().contains("an absolute local directory"));
-    let lz4 = conf(&[(keys::EVENT_LOG_COMPRESSION_CODEC, "lz4")]).event_log_codec().unwrap_err();
-    assert!(lz4.contains("spark.eventLog.compression.codec") && lz4.contains("zstd"), "{lz4}");
+    assert_eq!(conf(&[(keys::EVENT_LOG_COMPRESSION_CODEC, "LZ4")]).event_log_codec(), Ok(EventLogCodec::Lz4));
+    let snappy = conf(&[(keys::EVENT_LOG_COMPRESSION_CODEC, "snappy")]).event_log_codec().unwrap_err();
+    assert!(snappy.contains("spark.eventLog.compression.codec") && snappy.contains("zstd or lz4"), "{snappy}");
     let small = conf(&[(keys::EVENT_LOG_ROLLING_MAX_FILE_SIZE, "1m")]).event_log_max_file_bytes().unwrap_err();
     assert!(small.contains("at least 10m"), "{small}");
     // Off, the log's own keys are not read; on, every problem is named at once.
