@@ -13,6 +13,10 @@ use crate::events::{SparkEvent, StageInfo, TaskEndReason, TaskInfo, SPARK_VERSIO
 
 /// Tasks kept per stage attempt for `taskList` (Spark's `spark.ui.retainedTasks` is 100,000).
 const RETAINED_TASKS_PER_STAGE: usize = 100_000;
+/// Ended jobs and stage attempts kept (Spark's `spark.ui.retainedJobs` and `retainedStages`, 1000
+/// each): a driver that runs for days keeps a bounded store, the oldest ended ones going first.
+const RETAINED_JOBS: usize = 1000;
+const RETAINED_STAGES: usize = 1000;
 
 /// Spark's API dates: `2026-11-23T05:42:11.020GMT`.
 pub(crate) fn api_date(epoch_ms: u64) -> String {
@@ -123,6 +127,26 @@ fn add_metrics(total: &mut TaskMetrics, m: &TaskMetrics) {
 impl AppStatus {
     /// Takes in one event.
     pub(crate) fn apply(&mut self, event: &SparkEvent) {
+        self.take(event);
+        if matches!(event, SparkEvent::JobEnd { .. } | SparkEvent::StageCompleted { .. }) {
+            self.forget_oldest_ended();
+        }
+    }
+
+    /// Drops the oldest ended jobs and stage attempts past what is retained; running ones stay.
+    fn forget_oldest_ended(&mut self) {
+        while self.jobs.len() > RETAINED_JOBS {
+            let Some(id) = self.jobs.iter().find(|(_, j)| j.completion.is_some()).map(|(id, _)| *id) else { break };
+            self.jobs.remove(&id);
+        }
+        while self.stages.len() > RETAINED_STAGES {
+            let ended = |s: &Stage| matches!(s.status, "COMPLETE" | "FAILED" | "SKIPPED");
+            let Some(key) = self.stages.iter().find(|(_, s)| ended(s)).map(|(key, _)| *key) else { break };
+            self.stages.remove(&key);
+        }
+    }
+
+    fn take(&mut self, event: &SparkEvent) {
         match event {
             SparkEvent::EnvironmentUpdate { spark_properties, system_properties } => {
                 self.app.spark_properties = spark_properties.clone();
@@ -423,42 +447,36 @@ impl AppStatus {
             value["failureReason"] = json!(reason);
         }
         let local_read = m.shuffle_read_bytes.saturating_sub(m.shuffle_remote_bytes);
-        let rest = json!({
-            "executorDeserializeTime": 0,
-            "executorDeserializeCpuTime": 0,
-            "executorRunTime": m.executor_run_time_ms,
-            "executorCpuTime": m.executor_cpu_time_ns,
-            "resultSize": m.result_size,
-            "jvmGcTime": 0,
-            "resultSerializationTime": 0,
-            "memoryBytesSpilled": m.memory_bytes_spilled,
-            "diskBytesSpilled": m.disk_bytes_spilled,
-            "peakExecutionMemory": 0,
-            "inputBytes": m.input_bytes,
-            "inputRecords": m.input_records,
-            "outputBytes": m.output_bytes,
-            "outputRecords": m.output_records,
-            "shuffleRemoteBlocksFetched": 0,
-            "shuffleLocalBlocksFetched": 0,
-            "shuffleFetchWaitTime": 0,
-            "shuffleRemoteBytesRead": m.shuffle_remote_bytes,
-            "shuffleRemoteBytesReadToDisk": 0,
-            "shuffleLocalBytesRead": local_read,
-            "shuffleReadBytes": m.shuffle_read_bytes,
-            "shuffleReadRecords": m.shuffle_read_records,
-            "shuffleWriteBytes": m.shuffle_write_bytes,
-            "shuffleWriteTime": 0,
-            "shuffleWriteRecords": m.shuffle_write_records,
-            "name": info.name,
-            "details": info.name,
-            "schedulingPool": "default",
-            "rddIds": info.rdds.iter().map(|r| r.id).collect::<Vec<_>>(),
-            "accumulatorUpdates": [],
-            "killedTasksSummary": {},
-            "resourceProfileId": 0,
-            "isShufflePushEnabled": false,
-            "shuffleMergersCount": 0,
-        });
+        let mut rest = time_and_spill(m);
+        merge(
+            &mut rest,
+            json!({
+                "inputBytes": m.input_bytes,
+                "inputRecords": m.input_records,
+                "outputBytes": m.output_bytes,
+                "outputRecords": m.output_records,
+                "shuffleRemoteBlocksFetched": 0,
+                "shuffleLocalBlocksFetched": 0,
+                "shuffleFetchWaitTime": 0,
+                "shuffleRemoteBytesRead": m.shuffle_remote_bytes,
+                "shuffleRemoteBytesReadToDisk": 0,
+                "shuffleLocalBytesRead": local_read,
+                "shuffleReadBytes": m.shuffle_read_bytes,
+                "shuffleReadRecords": m.shuffle_read_records,
+                "shuffleWriteBytes": m.shuffle_write_bytes,
+                "shuffleWriteTime": 0,
+                "shuffleWriteRecords": m.shuffle_write_records,
+                "name": info.name,
+                "details": info.name,
+                "schedulingPool": "default",
+                "rddIds": info.rdds.iter().map(|r| r.id).collect::<Vec<_>>(),
+                "accumulatorUpdates": [],
+                "killedTasksSummary": {},
+                "resourceProfileId": 0,
+                "isShufflePushEnabled": false,
+                "shuffleMergersCount": 0,
+            }),
+        );
         merge(&mut value, rest);
         if with_tasks {
             let tasks: serde_json::Map<String, Value> =
@@ -595,6 +613,23 @@ impl Stage {
     }
 }
 
+/// The times, result size and spills both Spark shapes (a stage's totals, a task's `taskMetrics`)
+/// open with; what Weft does not measure is 0.
+fn time_and_spill(m: &TaskMetrics) -> Value {
+    json!({
+        "executorDeserializeTime": 0,
+        "executorDeserializeCpuTime": 0,
+        "executorRunTime": m.executor_run_time_ms,
+        "executorCpuTime": m.executor_cpu_time_ns,
+        "resultSize": m.result_size,
+        "jvmGcTime": 0,
+        "resultSerializationTime": 0,
+        "memoryBytesSpilled": m.memory_bytes_spilled,
+        "diskBytesSpilled": m.disk_bytes_spilled,
+        "peakExecutionMemory": 0,
+    })
+}
+
 /// Appends `rest`'s fields to `value` in order.
 fn merge(value: &mut Value, rest: Value) {
     if let (Value::Object(target), Value::Object(fields)) = (value, rest) {
@@ -629,35 +664,30 @@ fn task_json(t: &Task) -> Value {
     }
     if let Some(m) = &t.metrics {
         let local_read = m.shuffle_read_bytes.saturating_sub(m.shuffle_remote_bytes);
-        value["taskMetrics"] = json!({
-            "executorDeserializeTime": 0,
-            "executorDeserializeCpuTime": 0,
-            "executorRunTime": m.executor_run_time_ms,
-            "executorCpuTime": m.executor_cpu_time_ns,
-            "resultSize": m.result_size,
-            "jvmGcTime": 0,
-            "resultSerializationTime": 0,
-            "memoryBytesSpilled": m.memory_bytes_spilled,
-            "diskBytesSpilled": m.disk_bytes_spilled,
-            "peakExecutionMemory": 0,
-            "inputMetrics": {"bytesRead": m.input_bytes, "recordsRead": m.input_records},
-            "outputMetrics": {"bytesWritten": m.output_bytes, "recordsWritten": m.output_records},
-            "shuffleReadMetrics": {
-                "remoteBlocksFetched": 0,
-                "localBlocksFetched": 0,
-                "fetchWaitTime": 0,
-                "remoteBytesRead": m.shuffle_remote_bytes,
-                "remoteBytesReadToDisk": 0,
-                "localBytesRead": local_read,
-                "recordsRead": m.shuffle_read_records,
-                "remoteReqsDuration": 0,
-            },
-            "shuffleWriteMetrics": {
-                "bytesWritten": m.shuffle_write_bytes,
-                "writeTime": 0,
-                "recordsWritten": m.shuffle_write_records,
-            },
-        });
+        let mut metrics = time_and_spill(m);
+        merge(
+            &mut metrics,
+            json!({
+                "inputMetrics": {"bytesRead": m.input_bytes, "recordsRead": m.input_records},
+                "outputMetrics": {"bytesWritten": m.output_bytes, "recordsWritten": m.output_records},
+                "shuffleReadMetrics": {
+                    "remoteBlocksFetched": 0,
+                    "localBlocksFetched": 0,
+                    "fetchWaitTime": 0,
+                    "remoteBytesRead": m.shuffle_remote_bytes,
+                    "remoteBytesReadToDisk": 0,
+                    "localBytesRead": local_read,
+                    "recordsRead": m.shuffle_read_records,
+                    "remoteReqsDuration": 0,
+                },
+                "shuffleWriteMetrics": {
+                    "bytesWritten": m.shuffle_write_bytes,
+                    "writeTime": 0,
+                    "recordsWritten": m.shuffle_write_records,
+                },
+            }),
+        );
+        value["taskMetrics"] = metrics;
     }
     value["executorLogs"] = json!({});
     value["schedulerDelay"] = json!(0);
@@ -841,6 +871,25 @@ mod tests {
             (app["attempts"][0]["completed"].as_bool(), app["attempts"][0]["duration"].as_u64()),
             (Some(true), Some(1000))
         );
+    }
+
+    #[test]
+    fn a_long_running_driver_keeps_a_bounded_store() {
+        let mut status = AppStatus::default();
+        for job in 0..(RETAINED_JOBS as u32 + 50) {
+            let info = StageInfo { submission_time: Some(1), ..stage(job, 1) };
+            status.apply(&SparkEvent::JobStart {
+                job_id: job,
+                time: 1,
+                stages: vec![info.clone()],
+                properties: vec![],
+            });
+            status.apply(&SparkEvent::StageSubmitted { stage: info.clone(), properties: vec![] });
+            status.apply(&SparkEvent::StageCompleted { stage: StageInfo { completion_time: Some(2), ..info } });
+            status.apply(&SparkEvent::JobEnd { job_id: job, time: 2, failure: None });
+        }
+        assert_eq!((status.jobs.len(), status.stages.len()), (RETAINED_JOBS, RETAINED_STAGES));
+        assert!(status.job(0).is_none() && status.job(RETAINED_JOBS as u32 + 49).is_some(), "the oldest went first");
     }
 
     #[test]

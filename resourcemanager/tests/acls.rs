@@ -195,6 +195,15 @@ fn with_acls_on_a_stranger_sees_the_summary_but_not_the_details() {
     let (status, body) = http(&rm, "GET", &format!("/ws/v1/cluster/apps/{app}/appattempts?user.name=mallory"), "");
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["RemoteException"]["message"], format!("User mallory cannot perform operation VIEW_APP on {app}"));
+    // The web proxy asks the same question before leading anywhere: a stranger (or a caller who
+    // names nobody) gets the refusal, the viewer is led to the application's page.
+    for caller in ["?user.name=mallory", ""] {
+        let (status, body) = http(&rm, "GET", &format!("/proxy/{app}/{caller}"), "");
+        assert_eq!(status, 403, "{caller}: {body}");
+        assert_eq!(body["RemoteException"]["exception"], "ForbiddenException", "{body}");
+    }
+    let (status, body) = http(&rm, "GET", &format!("/proxy/{app}/?user.name=viewer"), "");
+    assert!((300..400).contains(&status), "the viewer is redirected: {status} {body}");
 
     // Weft's gRPC and Hadoop IPC reports: YARN's "N/A" in place of the details.
     runtime().block_on(async {
