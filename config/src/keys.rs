@@ -140,6 +140,42 @@ pub const KEYS: &[Key] = &[
         "kills kept for the kill feed /ws/v1/cluster/containers/kills (newest kept)",
     ),
     key(
+        "yarn.resourcemanager.recovery.enabled",
+        "false",
+        Kind::Bool,
+        "keep applications, attempts and keys in the state store and recover them after a restart (work-preserving)",
+    ),
+    key(
+        "yarn.resourcemanager.store.class",
+        "org.apache.hadoop.yarn.server.resourcemanager.recovery.FileSystemRMStateStore",
+        Kind::Text,
+        "the state store; only YARN's FileSystemRMStateStore (on a local directory) is offered",
+    ),
+    key(
+        "yarn.resourcemanager.fs.state-store.uri",
+        "${hadoop.tmp.dir}/yarn/system/rmstore",
+        Kind::Text,
+        "where the state store lives: a local directory, as a path or a file:// URI",
+    ),
+    key(
+        "yarn.am.liveness-monitor.expiry-interval-ms",
+        "600000",
+        Kind::Int { min: 1000, max: MS_MAX },
+        "after a ResourceManager restart, an attempt whose AM container no NodeManager reports within this long fails",
+    ),
+    key(
+        "yarn.resourcemanager.connect.max-wait.ms",
+        "900000",
+        Kind::Int { min: 0, max: MS_MAX },
+        "how long clients and application masters keep retrying an unreachable ResourceManager",
+    ),
+    key(
+        "yarn.resourcemanager.connect.retry-interval.ms",
+        "30000",
+        Kind::Int { min: 10, max: MS_MAX },
+        "how long they wait between tries",
+    ),
+    key(
         "weft.resourcemanager.staging-dir",
         "${hadoop.tmp.dir}/staging",
         Kind::Text,
@@ -193,6 +229,24 @@ pub const KEYS: &[Key] = &[
         "${yarn.nodemanager.hostname}:8041",
         Kind::Address,
         "container management service; its host:port is the node id",
+    ),
+    key(
+        "yarn.nodemanager.recovery.enabled",
+        "false",
+        Kind::Bool,
+        "record containers in the recovery directory so a restarted NodeManager takes them back",
+    ),
+    key(
+        "yarn.nodemanager.recovery.dir",
+        "${hadoop.tmp.dir}/yarn-nm-recovery",
+        Kind::Text,
+        "where the NodeManager records its containers for recovery",
+    ),
+    key(
+        "yarn.nodemanager.recovery.supervised",
+        "false",
+        Kind::Bool,
+        "the NodeManager is restarted by a supervisor: when it stops, its containers keep running (needs recovery)",
     ),
     key(
         "yarn.nodemanager.webapp.address",

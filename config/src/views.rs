@@ -53,6 +53,10 @@ pub struct RmConfig {
     pub staging_max_app_bytes: u64,
     pub minimum_allocation: Resource,
     pub maximum_allocation: Resource,
+    /// The state store's directory when `yarn.resourcemanager.recovery.enabled` is true.
+    pub recovery_store: Option<PathBuf>,
+    /// After a restart, how long a recovered attempt waits for a NodeManager to report its AM container.
+    pub am_liveness_expiry: Duration,
 }
 
 impl RmConfig {
@@ -80,6 +84,8 @@ impl RmConfig {
             staging_max_app_bytes: s.int("weft.resourcemanager.staging.max-app-bytes") as u64,
             minimum_allocation: allocation_bounds(s).0,
             maximum_allocation: allocation_bounds(s).1,
+            recovery_store: recovery_store(s)?,
+            am_liveness_expiry: ms(s, "yarn.am.liveness-monitor.expiry-interval-ms"),
         };
         config.check(s.source_name())?;
         Ok(config)
@@ -93,6 +99,44 @@ impl RmConfig {
             Err(ConfigError { source_name: source_name.to_owned(), problems })
         }
     }
+}
+
+/// The state store's directory, when recovery is on: YARN's FileSystemRMStateStore on a local
+/// directory (`/var/lib/weft/rmstore` or `file:///var/lib/weft/rmstore`).
+fn recovery_store(s: &Settings) -> Result<Option<PathBuf>, ConfigError> {
+    if !flag(s, "yarn.resourcemanager.recovery.enabled") {
+        return Ok(None);
+    }
+    let problem = |key: &str, message: String| ConfigError {
+        source_name: s.source_name().to_owned(),
+        problems: vec![Problem { key: key.into(), message }],
+    };
+    const CLASS: &str = "yarn.resourcemanager.store.class";
+    let class = s.text(CLASS).trim();
+    if !matches!(class, "" | "FileSystemRMStateStore")
+        && class != "org.apache.hadoop.yarn.server.resourcemanager.recovery.FileSystemRMStateStore"
+    {
+        return Err(problem(
+            CLASS,
+            format!(
+                "value {class:?}: only org.apache.hadoop.yarn.server.resourcemanager.recovery.FileSystemRMStateStore \
+                 (on a local directory) is offered"
+            ),
+        ));
+    }
+    const URI: &str = "yarn.resourcemanager.fs.state-store.uri";
+    let raw = s.text(URI).trim();
+    let path = match raw.strip_prefix("file://") {
+        Some(rest) => rest,
+        None if raw.contains("://") => {
+            return Err(problem(URI, format!("value {raw:?}: only a local directory (a path or a file:// URI) is offered")))
+        }
+        None => raw,
+    };
+    if !path.starts_with('/') {
+        return Err(problem(URI, format!("value {raw:?}: expected an absolute directory, e.g. file:///var/lib/weft/rmstore")));
+    }
+    Ok(Some(PathBuf::from(path)))
 }
 
 /// The scheduler's allocation bounds from the file.
@@ -181,6 +225,10 @@ pub struct NmConfig {
     pub acl_enable: bool,
     /// `yarn.admin.acl`, in Hadoop's ACL format.
     pub admin_acl: String,
+    /// Where containers are recorded for a restart, when `yarn.nodemanager.recovery.enabled` is true.
+    pub recovery_dir: Option<PathBuf>,
+    /// `yarn.nodemanager.recovery.supervised`: stopping the NodeManager leaves its containers running.
+    pub recovery_supervised: bool,
 }
 
 /// Which container executor, as `yarn.nodemanager.container-executor.class` names it.
@@ -243,8 +291,40 @@ impl NmConfig {
             container_max_pids: s.int("weft.nodemanager.container.max-pids") as u64,
             acl_enable: flag(s, "yarn.acl.enable"),
             admin_acl: s.text("yarn.admin.acl").to_owned(),
+            recovery_dir: nm_recovery_dir(s)?,
+            recovery_supervised: flag(s, "yarn.nodemanager.recovery.supervised"),
         })
     }
+}
+
+/// The recovery directory, when recovery is on. A recovered node keeps its node id, so its
+/// container port must be fixed (YARN refuses an ephemeral port the same way).
+fn nm_recovery_dir(s: &Settings) -> Result<Option<PathBuf>, ConfigError> {
+    let problem = |key: &str, message: String| ConfigError {
+        source_name: s.source_name().to_owned(),
+        problems: vec![Problem { key: key.into(), message }],
+    };
+    if !flag(s, "yarn.nodemanager.recovery.enabled") {
+        if flag(s, "yarn.nodemanager.recovery.supervised") {
+            return Err(problem(
+                "yarn.nodemanager.recovery.supervised",
+                "value \"true\": needs yarn.nodemanager.recovery.enabled: true".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    let address = s.text("yarn.nodemanager.address");
+    if address.rsplit_once(':').is_none_or(|(_, port)| port.trim() == "0") {
+        return Err(problem(
+            "yarn.nodemanager.address",
+            format!("value {address:?}: a NodeManager with recovery enabled needs a fixed port (its node id must survive a restart)"),
+        ));
+    }
+    let dir = s.text("yarn.nodemanager.recovery.dir").trim();
+    if !dir.starts_with('/') {
+        return Err(problem("yarn.nodemanager.recovery.dir", format!("value {dir:?}: expected an absolute directory")));
+    }
+    Ok(Some(PathBuf::from(dir)))
 }
 
 fn names(settings: &Settings, key: &str) -> Vec<String> {
@@ -323,6 +403,10 @@ pub struct ClientConfig {
     /// The ResourceManager's scheduler (application master) service, as `host:port` to connect to:
     /// where a client-mode driver registers as an unmanaged application master.
     pub rm_scheduler_address: String,
+    /// How long an unreachable ResourceManager is retried (`yarn.resourcemanager.connect.max-wait.ms`).
+    pub connect_max_wait: Duration,
+    /// The wait between tries (`yarn.resourcemanager.connect.retry-interval.ms`).
+    pub connect_retry_interval: Duration,
 }
 
 impl ClientConfig {
@@ -331,6 +415,8 @@ impl ClientConfig {
             rm_address: connect_address(s.text("yarn.resourcemanager.address")),
             rm_webapp_address: connect_address(s.text("yarn.resourcemanager.webapp.address")),
             rm_scheduler_address: connect_address(s.text("yarn.resourcemanager.scheduler.address")),
+            connect_max_wait: ms(s, "yarn.resourcemanager.connect.max-wait.ms"),
+            connect_retry_interval: ms(s, "yarn.resourcemanager.connect.retry-interval.ms"),
         }
     }
 }

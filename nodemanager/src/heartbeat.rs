@@ -18,8 +18,6 @@ const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);
 /// Repeated failures are logged at most this often.
 const LOG_EVERY: Duration = Duration::from_secs(5);
-/// How long a RESYNC waits for the containers to stop before registering again.
-const RESYNC_WAIT: Duration = Duration::from_secs(30);
 
 /// Logs the first failure of a series at once, then at most once per `LOG_EVERY`.
 #[derive(Default)]
@@ -112,10 +110,12 @@ impl Heartbeater {
     async fn register(&mut self, shutdown: &CancellationToken) -> bool {
         let mut delay = FIRST_RETRY;
         loop {
-            let live = self.nm.read(|core| core.live().filter_map(|c| core.status(&c.spec.id)).collect());
+            // Every live container and every completion not acknowledged yet: a restarted
+            // ResourceManager rebuilds this node's use from them and hands the completions on.
+            let containers = self.nm.heartbeat_statuses();
             let registered = tokio::select! {
                 _ = shutdown.cancelled() => return false,
-                registered = self.tracker.register(&self.nm.info, live) => registered,
+                registered = self.tracker.register(&self.nm.info, containers) => registered,
             };
             match registered {
                 Ok(registered) => {
@@ -200,13 +200,12 @@ impl Heartbeater {
         Ok(answer)
     }
 
-    /// RESYNC: stop every container, wait for them, then register again.
+    /// RESYNC (the ResourceManager restarted, or had declared this node lost): register again with
+    /// every container, which keep running — YARN's work-preserving resync. The ResourceManager
+    /// takes back those of applications it knows and names the others for cleanup.
     async fn resync(&mut self) {
-        tracing::warn!("the ResourceManager asked for a resync: stopping every container and registering again");
-        self.nm.kill_all(KillReason::Resync);
-        if !self.nm.wait_until_idle(RESYNC_WAIT).await {
-            tracing::warn!("some containers had not stopped {RESYNC_WAIT:?} after the resync");
-        }
+        let live = self.nm.read(|core| core.live().count());
+        tracing::warn!(live, "the ResourceManager asked for a resync: registering again with the running containers");
         self.node_id = None;
     }
 
