@@ -26,6 +26,7 @@ use crate::launcher::NodeEnv;
 use crate::localizer::Localizer;
 use crate::monitor::Checks;
 use crate::nm::{Enforcement, Nm, NmParts, NodeInfo};
+use crate::recovery::{ContainerRecord, Store};
 use crate::run_as::Executor;
 use crate::{resources, rest, watcher};
 
@@ -89,7 +90,25 @@ fn own_user() -> String {
     nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.name).unwrap_or_else(|| uid.to_string())
 }
 
-fn build(config: &NmConfig, total: Resource, listeners: &Listeners) -> anyhow::Result<Arc<Nm>> {
+/// The recovery records (recovery on), read before anything else is set up so their cgroups and
+/// directories are kept. A record that cannot be read is logged, naming the file and the problem.
+fn recovery_records(config: &NmConfig) -> anyhow::Result<Option<(Store, Vec<ContainerRecord>)>> {
+    let Some(dir) = &config.recovery_dir else { return Ok(None) };
+    let store = Store::open(dir).map_err(|e| anyhow::anyhow!("yarn.nodemanager.recovery.dir: {e}"))?;
+    let (records, problems) = store.load().map_err(|e| anyhow::anyhow!("yarn.nodemanager.recovery.dir: {e}"))?;
+    for problem in problems {
+        tracing::error!("{problem}");
+    }
+    tracing::info!(dir = %store.dir().display(), records = records.len(), "recovery is on");
+    Ok(Some((store, records)))
+}
+
+fn build(
+    config: &NmConfig,
+    total: Resource,
+    listeners: &Listeners,
+    recovery: Option<(Store, &[ContainerRecord])>,
+) -> anyhow::Result<Arc<Nm>> {
     let layout = Layout::new(config.local_dirs.clone(), config.log_dirs.clone())?;
     for dir in layout.roots() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -117,7 +136,8 @@ fn build(config: &NmConfig, total: Resource, listeners: &Listeners) -> anyhow::R
         default_user: own_user(),
     };
     let max_completed = config.max_completed_containers;
-    let enforcement = enforcement(config);
+    let keep = recovery.as_ref().map(|(_, records)| records.iter().map(|r| r.id.clone()).collect());
+    let enforcement = enforcement(config, keep.unwrap_or_default());
     let executor =
         Executor::from_config(&config.executor, nix::unistd::geteuid().is_root()).map_err(anyhow::Error::msg)?;
     if let Executor::Linux(_) = executor {
@@ -144,6 +164,7 @@ fn build(config: &NmConfig, total: Resource, listeners: &Listeners) -> anyhow::R
             &config.admin_acl,
             &weft_daemon::callers::daemon_user(),
         ),
+        recovery: recovery.map(|(store, _)| store),
     }))
 }
 
@@ -202,7 +223,7 @@ fn online_cpus() -> u32 {
 }
 
 /// Sets cgroups up (or says why not) and gathers the monitor's settings.
-fn enforcement(config: &NmConfig) -> Enforcement {
+fn enforcement(config: &NmConfig, keep: std::collections::BTreeSet<String>) -> Enforcement {
     let setup = cgroups::Setup {
         enabled: config.cgroups_enabled,
         hierarchy: config.cgroups_hierarchy.clone(),
@@ -212,6 +233,7 @@ fn enforcement(config: &NmConfig) -> Enforcement {
             limit_percent: config.cpu_limit_percent,
         },
         max_pids: config.container_max_pids,
+        keep,
     };
     let result = Cgroups::set_up(&setup);
     let cgroups_status = cgroups::status(&result, &setup.hierarchy);
@@ -246,7 +268,14 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     // Before any directory or cgroup is touched: this NodeManager's alone, or it does not start.
     let _locks = crate::lock::take(&locks_wanted(&config))?;
-    let nm = build(&config, total, &listeners)?;
+    let recovery = recovery_records(&config)?;
+    let (store, records) = match recovery {
+        Some((store, records)) => (Some(store), records),
+        None => (None, Vec::new()),
+    };
+    let nm = build(&config, total, &listeners, store.map(|s| (s, records.as_slice())))?;
+    // Before registering: the registration reports what was taken back.
+    crate::recovery::take_back(&nm, records).await;
     let tracker = Tracker::new(&config.tracker_address)
         .with_context(|| format!("bad resource tracker address {}", config.tracker_address))?;
     let Listeners { rpc, http, addresses, .. } = listeners;
@@ -276,7 +305,11 @@ pub async fn run(
     );
     shutdown.cancelled().await;
     let heartbeats = async { heartbeats.await.context("the heartbeat task") };
-    stop_containers(&nm, config.sigkill_delay, heartbeats).await?;
+    if config.recovery_dir.is_some() && config.recovery_supervised {
+        leave_containers_running(&nm, heartbeats).await?;
+    } else {
+        stop_containers(&nm, config.sigkill_delay, heartbeats).await?;
+    }
     monitor.await.context("the container monitor")?;
     serving.cancel();
     sniffing.abort();
@@ -303,6 +336,26 @@ async fn stop_containers(
     let mut heartbeater = heartbeats.await?;
     heartbeater.last_beat(LAST_HEARTBEAT).await;
     heartbeater.leave(LAST_HEARTBEAT).await;
+    nm.tasks.close();
+    if tokio::time::timeout(Duration::from_secs(5), nm.tasks.wait()).await.is_err() {
+        tracing::warn!("some container tasks did not finish within 5 s of shutdown");
+    }
+    Ok(())
+}
+
+/// Shutdown with recovery under a supervisor (YARN cleans applications up at shutdown only when
+/// not both): the containers keep running, recorded, for the NodeManager that comes next with the
+/// same node id; the last heartbeat goes out, but no UnregisterNodeManager, so the ResourceManager
+/// keeps the node and its containers until it re-registers (or its liveness expires).
+async fn leave_containers_running(
+    nm: &Nm,
+    heartbeats: impl std::future::Future<Output = anyhow::Result<Heartbeater>>,
+) -> anyhow::Result<()> {
+    let live = nm.read(|core| core.live().count());
+    tracing::info!(live, "shutting down under a supervisor with recovery: the containers keep running");
+    nm.leave_containers_running();
+    let mut heartbeater = heartbeats.await?;
+    heartbeater.last_beat(LAST_HEARTBEAT).await;
     nm.tasks.close();
     if tokio::time::timeout(Duration::from_secs(5), nm.tasks.wait()).await.is_err() {
         tracing::warn!("some container tasks did not finish within 5 s of shutdown");

@@ -51,8 +51,13 @@ impl TestCgroups {
     /// Fails the test, saying why, when this machine cannot hold containers in cgroups.
     fn new(strict: bool) -> TestCgroups {
         let hierarchy = format!("weft-test-{}-{}", std::process::id(), NEXT_HIERARCHY.fetch_add(1, Ordering::Relaxed));
-        let setup =
-            Setup { enabled: true, hierarchy, cpu: CpuPolicy { strict, cpus: 2, limit_percent: 100 }, max_pids: 8192 };
+        let setup = Setup {
+            enabled: true,
+            hierarchy,
+            cpu: CpuPolicy { strict, cpus: 2, limit_percent: 100 },
+            max_pids: 8192,
+            keep: Default::default(),
+        };
         let cgroups = Cgroups::set_up(&setup).unwrap_or_else(|reason| {
             panic!("these tests need cgroups with the memory and cpu controllers, as root; here: {reason}")
         });
@@ -384,6 +389,7 @@ async fn usage_and_limits_reach_the_status_and_stale_cgroups_are_emptied_and_rem
         hierarchy: cgroups.cgroups.hierarchy().to_owned(),
         cpu: CpuPolicy { strict: false, cpus: 2, limit_percent: 100 },
         max_pids: 8192,
+        keep: Default::default(),
     };
     Cgroups::set_up(&setup).expect("set up again");
     if let Some(stale) = &stale {

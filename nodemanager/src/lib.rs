@@ -26,6 +26,7 @@ mod metrics;
 mod monitor;
 mod nm;
 mod node;
+mod recovery;
 mod resources;
 mod rest;
 mod run_as;

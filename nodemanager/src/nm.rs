@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weft_daemon::acl::{AccessType, AclPolicy, AppAcls, Caller};
 use weft_proto::{ApplicationId, ContainerId, NodeId, Resource};
 
 use crate::authority::Authority;
 use crate::cgroups::{Cgroups, CgroupsStatus};
-use crate::container::{Effect, Event, KillReason, LaunchSpec};
+use crate::container::{Container, Effect, Event, KillReason, LaunchSpec};
 use crate::dirs::Layout;
 use crate::hadoop_localize::UrlCache;
 use crate::launcher::NodeEnv;
@@ -22,6 +23,7 @@ use crate::localizer::Localizer;
 use crate::metrics::Metrics;
 use crate::monitor::{Checks, Usage};
 use crate::node::{ContainerStatus, MemoryPolicy, NmCore, StartError, UnknownContainer, Work};
+use crate::recovery::{ContainerRecord, Place, Store, Watch};
 use crate::run_as::Executor;
 use crate::{clock, runner};
 
@@ -51,6 +53,8 @@ pub(crate) struct NmParts {
     pub(crate) enforcement: Enforcement,
     pub(crate) executor: Executor,
     pub(crate) acls: AclPolicy,
+    /// The recovery records, when `yarn.nodemanager.recovery.enabled` is true.
+    pub(crate) recovery: Option<Store>,
 }
 
 /// How containers are held to their resources.
@@ -102,6 +106,11 @@ pub(crate) struct Nm {
     pub(crate) acls: AclPolicy,
     /// The ResourceManager's container-token keys: what every start is checked against.
     pub(crate) authority: Authority,
+    /// Where containers are recorded for a restart (recovery on).
+    pub(crate) recovery: Option<Store>,
+    /// Cancelled when the NodeManager stops leaving its containers running (recovery, supervised):
+    /// every runner then ends at once without touching its container.
+    pub(crate) detach: CancellationToken,
     /// Whether the registration answer with those keys has been read.
     keys_ready: tokio::sync::watch::Sender<bool>,
     inner: Mutex<Inner>,
@@ -115,8 +124,18 @@ pub(crate) struct Nm {
 
 impl Nm {
     pub(crate) fn new(parts: NmParts) -> Arc<Nm> {
-        let NmParts { info, layout, localizer, url_cache, sigkill_delay, max_completed, enforcement, executor, acls } =
-            parts;
+        let NmParts {
+            info,
+            layout,
+            localizer,
+            url_cache,
+            sigkill_delay,
+            max_completed,
+            enforcement,
+            executor,
+            acls,
+            recovery,
+        } = parts;
         let memory = enforcement.memory_policy();
         Arc::new(Nm {
             metrics: Metrics::new(info.total),
@@ -129,6 +148,8 @@ impl Nm {
             executor,
             acls,
             authority: Authority::default(),
+            recovery,
+            detach: CancellationToken::new(),
             keys_ready: tokio::sync::watch::Sender::new(false),
             inner: Mutex::new(Inner { core: NmCore::new(max_completed, memory), runners: HashMap::new() }),
             completions: Notify::new(),
@@ -161,6 +182,64 @@ impl Nm {
         tracing::info!(container_id = %spec.id, user = %spec.user, run_as, "container accepted");
         self.tasks.spawn(runner::run(self.clone(), spec, account, effects, receiver));
         Ok(())
+    }
+
+    /// Puts back a container found in the recovery records and, unless it is DONE, starts a runner
+    /// for it: `then` is applied first (a container that never started is lost), `process` is the
+    /// process it watches instead of a child, started at `start_time_ticks`.
+    pub(crate) fn take_back(
+        self: &Arc<Self>,
+        container: Container,
+        then: Option<Event>,
+        process: Option<(u32, Watch)>,
+        start_time_ticks: Option<u64>,
+    ) {
+        let spec = container.spec.clone();
+        let (inbox, receiver) = mpsc::unbounded_channel();
+        let effects = {
+            let mut inner = self.lock();
+            let mut effects = inner.core.recover(container);
+            if let Some(event) = then {
+                effects.extend(inner.core.handle(spec.id, event, clock::now_ms()));
+            }
+            if !inner.core.container(&spec.id).is_some_and(|c| c.is_live()) {
+                return;
+            }
+            inner.runners.insert(spec.id, inbox);
+            effects
+        };
+        let adopted = runner::Adopted { process, start_time_ticks };
+        self.tasks.spawn(runner::run_adopted(self.clone(), spec, adopted, effects, receiver));
+    }
+
+    /// Records a container as it is now (recovery on); a failure is logged, the container goes on.
+    pub(crate) async fn save_record(&self, id: ContainerId, place: Place) {
+        let Some(store) = self.recovery.clone() else { return };
+        let Some(record) = self.read(|core| core.container(&id).map(|c| ContainerRecord::of(c, &place))) else {
+            return;
+        };
+        match tokio::task::spawn_blocking(move || store.save(&record)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(container_id = %id, %error, "cannot record the container for recovery"),
+            Err(error) => tracing::warn!(container_id = %id, %error, "cannot record the container for recovery"),
+        }
+    }
+
+    /// Forgets the recovery records of `ids` (acknowledged, or their application cleaned up).
+    fn remove_records(&self, ids: impl IntoIterator<Item = ContainerId>) {
+        let Some(store) = &self.recovery else { return };
+        for id in ids {
+            if let Err(error) = store.remove(id) {
+                tracing::warn!(container_id = %id, %error, "cannot remove the container's recovery record");
+            }
+        }
+    }
+
+    /// Stopping with recovery and a supervisor: starts are refused and every runner lets go of its
+    /// container, which keeps running for the next NodeManager to take back.
+    pub(crate) fn leave_containers_running(&self) {
+        self.lock().core.shut_down();
+        self.detach.cancel();
     }
 
     /// Whether `caller` may read the logs of `container`: its application's owner and ACLs are those
@@ -261,6 +340,10 @@ impl Nm {
             }
         }
         self.url_cache.app_finished(app).await;
+        let done: Vec<ContainerId> = self.read(|core| {
+            core.containers().filter(|c| c.spec.id.application() == app && !c.is_live()).map(|c| c.spec.id).collect()
+        });
+        self.remove_records(done);
     }
 
     /// Stops every live container.
@@ -293,6 +376,8 @@ impl Nm {
     /// A heartbeat carrying `sent` was answered.
     pub(crate) fn heartbeat_answered(&self, sent: &[ContainerStatus]) {
         self.lock().core.acknowledge(sent);
+        let complete = sent.iter().filter(|s| s.state == weft_proto::states::ContainerState::COMPLETE);
+        self.remove_records(complete.map(|s| s.id));
         self.last_heartbeat_ms.store(clock::now_ms(), Ordering::Relaxed);
     }
 

@@ -67,6 +67,7 @@ pub(crate) fn nm_with(dir: &std::path::Path, sigkill_delay: Duration, enforcemen
         // These tests run binaries of the checkout, which another user may not reach.
         executor: crate::run_as::Executor::NodeManagerUser,
         acls: weft_daemon::acl::AclPolicy::disabled(),
+        recovery: None,
     })
 }
 

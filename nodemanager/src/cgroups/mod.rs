@@ -31,6 +31,8 @@ pub(crate) struct Setup {
     pub(crate) cpu: CpuPolicy,
     /// `pids.max` of each container's group (`weft.nodemanager.container.max-pids`).
     pub(crate) max_pids: u64,
+    /// Groups of containers taken back after a restart (by name): not stale, kept at start-up.
+    pub(crate) keep: std::collections::BTreeSet<String>,
 }
 
 /// Whether containers are held in cgroups, as `/ws/v1/node/info` reports it.
@@ -160,7 +162,7 @@ impl Cgroups {
             return Err(format!("{who}cannot create {}: {}", cgroups.dirs.memory.display(), cause(&e)));
         }
         cgroups.cap_hierarchy_cpu(&group).map_err(|e| e.0)?;
-        cgroups.remove_stale_children();
+        cgroups.remove_stale_children(&setup.keep);
         Ok(cgroups)
     }
 
@@ -182,12 +184,15 @@ impl Cgroups {
 
     /// Children of the NodeManager's group left by an earlier run, in every mounted controller:
     /// they are removed, after SIGKILL to any process still in them (containers of a NodeManager
-    /// that died without stopping them; the hierarchy is this NodeManager's alone).
-    fn remove_stale_children(&self) {
+    /// that died without stopping them; the hierarchy is this NodeManager's alone), except those
+    /// named in `keep`: containers a restarted NodeManager takes back.
+    fn remove_stale_children(&self, keep: &std::collections::BTreeSet<String>) {
         for mount in mount_points() {
             let dir = mount.join(&self.hierarchy);
             let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-            for child in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+            let stale =
+                |p: &PathBuf| p.is_dir() && !p.file_name().is_some_and(|n| keep.contains(&*n.to_string_lossy()));
+            for child in entries.flatten().map(|e| e.path()).filter(stale) {
                 let killed = kill_all_in(&child);
                 match remove_tree(&child) {
                     Ok(()) => tracing::info!(cgroup = %child.display(), ?killed, "removed a stale cgroup"),
@@ -492,6 +497,7 @@ mod tests {
             hierarchy: "weft-never".into(),
             cpu: CpuPolicy { strict: false, cpus: 1, limit_percent: 100 },
             max_pids: 8192,
+            keep: Default::default(),
         };
         let result = Cgroups::set_up(&setup);
         let s = status(&result, &setup.hierarchy);

@@ -76,6 +76,11 @@ impl KillReason {
         }
     }
 
+    /// The reason named by its label ([`KillReason::as_str`]), as recovery records keep it.
+    pub(crate) fn from_label(label: &str) -> Option<KillReason> {
+        KillReason::ALL.into_iter().find(|k| k.as_str() == label)
+    }
+
     /// A short label for logs and metrics.
     pub(crate) fn as_str(self) -> &'static str {
         match self {

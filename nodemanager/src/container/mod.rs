@@ -17,6 +17,10 @@ use weft_proto::{exit_status, states};
 
 use crate::monitor::{Limits, Usage};
 
+/// YARN's `ExitCode.LOST`: a container's exit code could not be found (its process ended while no
+/// NodeManager watched it and left no exit-code file).
+pub(crate) const LOST: i32 = 154;
+
 /// YARN's NodeManager container states (the subset Weft uses), as NM REST shows them.
 ///
 /// ```text
@@ -53,6 +57,24 @@ pub(crate) enum ContainerState {
 }
 
 impl ContainerState {
+    const ALL: [ContainerState; 10] = [
+        ContainerState::NEW,
+        ContainerState::LOCALIZING,
+        ContainerState::LOCALIZATION_FAILED,
+        ContainerState::SCHEDULED,
+        ContainerState::RUNNING,
+        ContainerState::EXITED_WITH_SUCCESS,
+        ContainerState::EXITED_WITH_FAILURE,
+        ContainerState::KILLING,
+        ContainerState::CONTAINER_CLEANEDUP_AFTER_KILL,
+        ContainerState::DONE,
+    ];
+
+    /// The state named `name` ([`ContainerState::as_str`]), as recovery records keep it.
+    pub(crate) fn from_name(name: &str) -> Option<ContainerState> {
+        ContainerState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             ContainerState::NEW => "NEW",
@@ -155,6 +177,11 @@ pub(crate) enum Event {
         reason: KillReason,
         diagnostics: String,
     },
+    /// The process ended while no NodeManager was its parent and left no exit code (a container
+    /// taken back after a restart): reported with YARN's `LOST` code, 154, and these diagnostics.
+    Lost {
+        diagnostics: String,
+    },
     /// The runner stopped waiting for localization after a kill.
     Aborted,
     /// The working directory is removed.
@@ -222,6 +249,21 @@ impl Container {
         }
     }
 
+    /// The diagnostics entries, oldest first (what a recovery record keeps).
+    pub(crate) fn entries(&self) -> &[String] {
+        &self.entries
+    }
+
+    /// A container as a recovery record describes it: `entries` are its diagnostics so far.
+    pub(crate) fn restored(
+        spec: LaunchSpec,
+        state: ContainerState,
+        entries: Vec<String>,
+        created_ms: u64,
+    ) -> Container {
+        Container { state, entries, ..Container::new(spec, created_ms) }
+    }
+
     /// The diagnostics text: every entry, joined by "\n".
     pub(crate) fn diagnostics(&self) -> String {
         self.entries.join("\n")
@@ -277,6 +319,15 @@ impl Container {
                 vec![Effect::KillProcess { pid }]
             }
             (KILLING, Event::Exited { exit, .. }) => self.killed_process_exited(exit, now_ms),
+            (NEW | LOCALIZING | SCHEDULED | RUNNING, Event::Lost { diagnostics }) => {
+                self.entries.push(diagnostics::entry(now_ms, &diagnostics));
+                self.exit(EXITED_WITH_FAILURE, LOST, now_ms)
+            }
+            (KILLING, Event::Lost { diagnostics }) => {
+                self.entries.push(diagnostics::entry(now_ms, &diagnostics));
+                let status = self.kill.map_or(exit_status::ABORTED, KillReason::exit_status);
+                self.exit(CONTAINER_CLEANEDUP_AFTER_KILL, status, now_ms)
+            }
             (
                 KILLING,
                 Event::Aborted | Event::Localized | Event::LocalizationFailed { .. } | Event::LaunchFailed { .. },

@@ -74,6 +74,62 @@ pub(crate) fn argv(spec: &LaunchSpec, log_dir: &Path) -> Vec<String> {
     spec.command.iter().map(|arg| arg.replace("<LOG_DIR>", &log_dir)).collect()
 }
 
+/// What the launch wrapper runs under `/bin/sh` with recovery on: the container's command as
+/// `"$@"`, then its exit status written to `<file>.tmp` and renamed to `<file>`, then the same exit
+/// status. The shell catches SIGHUP, SIGINT and SIGTERM with a no-op trap, so a stop's SIGTERM to
+/// the process group ends the command (whose handlers are reset at exec) and the shell still
+/// records how; a trapped signal waits for the foreground command, as POSIX says.
+const RECORDING_SCRIPT: &str = r#"trap : HUP INT TERM
+f=$1; mv=$2; shift 2
+"$@"
+c=$?
+{ printf '%s\n' "$c" >"$f.tmp" && "$mv" -f "$f.tmp" "$f"; } 2>/dev/null
+exit "$c""#;
+
+/// argv of the launch wrapper around `argv`: it records the exit code in `exit_code_file` (with the
+/// `mv` program at `mv`) and exits with the same code.
+pub(crate) fn recording_argv(argv: Vec<String>, exit_code_file: &Path, mv: &str) -> Vec<String> {
+    let mut wrapped = vec![
+        "/bin/sh".to_owned(),
+        "-c".to_owned(),
+        RECORDING_SCRIPT.to_owned(),
+        "weft-container".to_owned(),
+        exit_code_file.display().to_string(),
+        mv.to_owned(),
+    ];
+    wrapped.extend(argv);
+    wrapped
+}
+
+/// Where `program` would be found as exec does it (a name with a `/` relative to `work_dir`, else
+/// searched in `path`, the container's PATH), so a program that cannot be run fails to launch with
+/// the error a direct exec gives (ENOENT, EACCES) even when a wrapper runs it. `is_executable`
+/// answers for one candidate file.
+pub(crate) fn find_program(
+    program: &str,
+    path: Option<&str>,
+    work_dir: &Path,
+    is_executable: impl Fn(&Path) -> std::io::Result<()>,
+) -> std::io::Result<std::path::PathBuf> {
+    if program.contains('/') {
+        let candidate = work_dir.join(program);
+        return is_executable(&candidate).map(|()| candidate);
+    }
+    let mut first_error = None;
+    for dir in path.unwrap_or("/bin:/usr/bin").split(':') {
+        let candidate = Path::new(if dir.is_empty() { "." } else { dir }).join(program);
+        let candidate = if candidate.is_relative() { work_dir.join(candidate) } else { candidate };
+        match is_executable(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| std::io::Error::from_raw_os_error(libc::ENOENT)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +166,29 @@ mod tests {
              LOGNAME=alice LOG_DIRS=/logs/c NM_HOST=h1 NM_HTTP_PORT=8042 NM_PORT=8041 PATH=/bin PWD=/w USER=alice"
         );
         assert_eq!(argv(&spec, Path::new("/logs/c"))[2], "echo x > /logs/c/out; cat /logs/c/out");
+    }
+
+    #[test]
+    fn the_recording_wrapper_runs_the_command_as_its_arguments() {
+        let wrapped = recording_argv(vec!["sleep".into(), "5".into()], Path::new("/w/.exitcode"), "/bin/mv");
+        assert_eq!(wrapped[..2], ["/bin/sh", "-c"]);
+        assert_eq!(wrapped[3..], ["weft-container", "/w/.exitcode", "/bin/mv", "sleep", "5"]);
+        assert!(wrapped[2].contains("\"$@\""), "{}", wrapped[2]);
+    }
+
+    #[test]
+    fn programs_are_found_as_exec_finds_them() {
+        let present = |p: &Path| match p.to_str() {
+            Some("/usr/bin/tool" | "/w/./run.sh") => Ok(()),
+            Some("/bin/locked") => Err(std::io::Error::from_raw_os_error(libc::EACCES)),
+            _ => Err(std::io::Error::from_raw_os_error(libc::ENOENT)),
+        };
+        let w = Path::new("/w");
+        assert_eq!(find_program("tool", Some("/bin:/usr/bin"), w, present).unwrap(), Path::new("/usr/bin/tool"));
+        assert_eq!(find_program("./run.sh", None, w, present).unwrap(), Path::new("/w/./run.sh"));
+        let missing = find_program("nope", Some("/bin:/usr/bin"), w, present).unwrap_err();
+        assert_eq!(missing.raw_os_error(), Some(libc::ENOENT));
+        let locked = find_program("locked", Some("/bin:/usr/bin"), w, present).unwrap_err();
+        assert_eq!(locked.raw_os_error(), Some(libc::EACCES));
     }
 }

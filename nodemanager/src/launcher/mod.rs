@@ -7,7 +7,7 @@ mod stop;
 pub(crate) mod tree;
 
 pub(crate) use env::NodeEnv;
-pub(crate) use stop::{stop_tree, sweep_group, Stopped};
+pub(crate) use stop::{stop_cgroup, stop_tree, sweep_group, Stopped};
 
 use std::ffi::CString;
 use std::io::SeekFrom;
@@ -24,6 +24,10 @@ use crate::run_as::Account;
 /// The token file of a container launched from a Hadoop launch context, in its working directory
 /// (`HADOOP_TOKEN_FILE_LOCATION`), as YARN names it.
 pub(crate) const TOKEN_FILE: &str = "container_tokens";
+
+/// With recovery on, the launch wrapper writes the exit code of the container's command here, in
+/// its working directory (renamed into place from `.exitcode.tmp`).
+pub(crate) const EXIT_CODE_FILE: &str = ".exitcode";
 
 /// Exit code of a process that could not be started, as a shell reports it.
 pub(crate) const SPAWN_FAILED: i32 = 127;
@@ -50,13 +54,16 @@ fn create_dir(path: &Path) -> Result<(), LaunchError> {
 
 /// Starts the container's process in its working directory, in a new session; with `cgroup`
 /// (the `cgroup.procs` files of its groups) it joins them before its first instruction; with
-/// `account` its directories become that user's and the process runs as that user.
+/// `account` its directories become that user's and the process runs as that user. With
+/// `exit_code_file` (recovery on) the command runs under the recording wrapper (`env`), which
+/// leaves its exit code in that file for a NodeManager that is not its parent.
 pub(crate) fn launch(
     spec: &LaunchSpec,
     node: &NodeEnv,
     layout: &Layout,
     cgroup: Option<Vec<CString>>,
     account: Option<&Account>,
+    exit_code_file: Option<&Path>,
 ) -> Result<Child, LaunchError> {
     let work_dir = layout.work_dir(&spec.user, spec.id);
     let tmp_dir = work_dir.join("tmp");
@@ -80,11 +87,32 @@ pub(crate) fn launch(
     let switch = account.map(identity::Switch::new);
     let dirs = env::ContainerDirs { work_dir: &work_dir, log_dir: &log_dir, app_local_dirs: &app_local_dirs };
     let argv = env::argv(spec, &log_dir);
+    let environment = env::environment(spec, node, dirs);
+    let argv = match exit_code_file {
+        None => argv,
+        Some(file) => {
+            let cannot_run = |error: std::io::Error| LaunchError {
+                exit_code: SPAWN_FAILED,
+                message: format!(
+                    "Cannot run program \"{}\" (in directory \"{}\"): {error}",
+                    argv[0],
+                    work_dir.display()
+                ),
+            };
+            let path = environment.get("PATH").map(String::as_str);
+            env::find_program(&argv[0], path, &work_dir, is_executable).map_err(cannot_run)?;
+            match std::fs::remove_file(file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_failure("remove", file, e)),
+                _ => {}
+            }
+            env::recording_argv(argv, file, mv_program())
+        }
+    };
     let mut command = Command::new(&argv[0]);
     command
         .args(&argv[1..])
         .env_clear()
-        .envs(env::environment(spec, node, dirs))
+        .envs(environment)
         .current_dir(&work_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::from(stdout))
@@ -108,6 +136,22 @@ pub(crate) fn launch(
         exit_code: SPAWN_FAILED,
         message: format!("Cannot run program \"{}\" (in directory \"{}\"): {error}", argv[0], work_dir.display()),
     })
+}
+
+/// Whether exec could run `path`: a file (not a directory) the NodeManager may execute.
+fn is_executable(path: &Path) -> std::io::Result<()> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+    }
+    nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).map_err(std::io::Error::from)
+}
+
+/// The `mv` the launch wrapper renames the exit-code file with (found once; `mv` on the
+/// container's PATH when none of the usual places has it).
+fn mv_program() -> &'static str {
+    static MV: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    MV.get_or_init(|| ["/bin/mv", "/usr/bin/mv"].into_iter().find(|p| Path::new(p).is_file()).unwrap_or("mv"))
 }
 
 /// The last `STDERR_TAIL_BYTES` of the container's `stderr`, as text ("" when unreadable, or when

@@ -75,6 +75,34 @@ pub(crate) async fn sweep_group(root: u32, grace: Duration, cgroup: Option<Conta
     Stopped { signalled: targets.len(), forced }
 }
 
+/// Stops every process of a container's cgroup alone: SIGTERM, then SIGKILL after `grace` to what
+/// is left. For a container taken back after a restart whose root process is gone, whose pid (and
+/// so process group) may belong to someone else by now. Without a cgroup there is nothing it may
+/// safely signal.
+pub(crate) async fn stop_cgroup(grace: Duration, cgroup: Option<ContainerCgroup>) -> Stopped {
+    let targets = group_pids(&cgroup).await;
+    if targets.is_empty() {
+        return Stopped { signalled: 0, forced: false };
+    }
+    for &pid in &targets {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    loop {
+        let left = group_pids(&cgroup).await;
+        if left.is_empty() {
+            return Stopped { signalled: targets.len(), forced: false };
+        }
+        if tokio::time::Instant::now() >= deadline {
+            for &pid in &left {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            return Stopped { signalled: targets.len(), forced: true };
+        }
+        tokio::time::sleep(POLL.min(deadline - tokio::time::Instant::now())).await;
+    }
+}
+
 /// Waits up to `grace` for the group, `tree` and the cgroup to be empty, then SIGKILLs the rest;
 /// true if it had to.
 async fn finish(pgrp: i32, tree: &BTreeSet<i32>, grace: Duration, cgroup: &Option<ContainerCgroup>) -> bool {

@@ -127,6 +127,29 @@ impl NmCore {
         Ok(effects)
     }
 
+    /// Puts back a container a restarted NodeManager found in its recovery records: a DONE one is
+    /// reported again until acknowledged; a KILLING one with a process is stopped again. Returns
+    /// the effects for its runner. A container already known is left as it is.
+    pub(crate) fn recover(&mut self, mut container: Container) -> Vec<Effect> {
+        let id = container.spec.id;
+        if self.containers.contains_key(&id) {
+            return Vec::new();
+        }
+        container.limits = Limits::for_container(container.spec.resource.memory_mb, self.memory.vmem_ratio);
+        let effects = match (container.state, container.pid) {
+            (ContainerState::DONE, _) => {
+                self.completed.push_back(id);
+                self.unacknowledged.insert(id);
+                Vec::new()
+            }
+            (ContainerState::KILLING, Some(pid)) => vec![Effect::KillProcess { pid }],
+            _ => Vec::new(),
+        };
+        self.containers.insert(id, container);
+        self.evict();
+        effects
+    }
+
     /// Applies an event to one container; unknown ids change nothing.
     pub(crate) fn handle(&mut self, id: ContainerId, event: Event, now_ms: u64) -> Vec<Effect> {
         let Some(container) = self.containers.get_mut(&id) else { return Vec::new() };
