@@ -16,5 +16,10 @@ mod query;
 mod shell;
 mod submit;
 
+/// How long `weft` keeps trying an unreachable ResourceManager (YARN's connect keys).
+pub(crate) fn retry(config: &weft_config::ClientConfig) -> weft_yarn_client::rm::Retry {
+    weft_yarn_client::rm::Retry { max_wait: config.connect_max_wait, interval: config.connect_retry_interval }
+}
+
 pub use cli::{run, yarn_argv, Cli};
 pub use error::{CliError, EXIT_USAGE};

@@ -30,7 +30,12 @@ fn closed_port_config(dir: &Path) -> (std::path::PathBuf, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let address = format!("127.0.0.1:{port}");
     let path = dir.join("client.yaml");
-    std::fs::write(&path, format!("yarn.resourcemanager.address: {address}\n")).unwrap();
+    // One try: YARN's clients wait 15 minutes for a ResourceManager by default.
+    std::fs::write(
+        &path,
+        format!("yarn.resourcemanager.address: {address}\nyarn.resourcemanager.connect.max-wait.ms: 0\n"),
+    )
+    .unwrap();
     (path, address)
 }
 

@@ -129,12 +129,18 @@ fn recovery_store(s: &Settings) -> Result<Option<PathBuf>, ConfigError> {
     let path = match raw.strip_prefix("file://") {
         Some(rest) => rest,
         None if raw.contains("://") => {
-            return Err(problem(URI, format!("value {raw:?}: only a local directory (a path or a file:// URI) is offered")))
+            return Err(problem(
+                URI,
+                format!("value {raw:?}: only a local directory (a path or a file:// URI) is offered"),
+            ))
         }
         None => raw,
     };
     if !path.starts_with('/') {
-        return Err(problem(URI, format!("value {raw:?}: expected an absolute directory, e.g. file:///var/lib/weft/rmstore")));
+        return Err(problem(
+            URI,
+            format!("value {raw:?}: expected an absolute directory, e.g. file:///var/lib/weft/rmstore"),
+        ));
     }
     Ok(Some(PathBuf::from(path)))
 }
@@ -482,6 +488,31 @@ mod tests {
             let err = NmConfig::from_settings(&s).unwrap_err().to_string();
             assert!(err.contains("cgroups.hierarchy: value"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn recovery_takes_a_local_store_and_a_fixed_node_manager_port() {
+        let rm = |yaml: &str| RmConfig::from_settings(&Settings::parse(yaml, "rm.yaml").unwrap());
+        let on = "yarn.resourcemanager.recovery.enabled: true\n";
+        assert_eq!(rm("").unwrap().recovery_store, None);
+        let store = rm(&format!("{on}yarn.resourcemanager.fs.state-store.uri: file:///var/lib/weft/rmstore\n"));
+        assert_eq!(store.unwrap().recovery_store, Some(PathBuf::from("/var/lib/weft/rmstore")));
+        let hdfs = rm(&format!("{on}yarn.resourcemanager.fs.state-store.uri: hdfs://nn/rmstore\n")).unwrap_err();
+        assert!(hdfs.to_string().contains("only a local directory"), "{hdfs}");
+        let zk = rm(&format!(
+            "{on}yarn.resourcemanager.store.class: org.apache.hadoop.yarn.server.resourcemanager.recovery.ZKRMStateStore\n"
+        ))
+        .unwrap_err();
+        assert!(zk.to_string().contains("yarn.resourcemanager.store.class"), "{zk}");
+
+        let nm = |yaml: &str| NmConfig::from_settings(&Settings::parse(yaml, "nm.yaml").unwrap());
+        let on = "yarn.nodemanager.recovery.enabled: true\nyarn.nodemanager.recovery.dir: /var/lib/weft/nm\n";
+        let fixed = nm(&format!("{on}yarn.nodemanager.address: 10.0.0.2:8041\n")).unwrap();
+        assert_eq!(fixed.recovery_dir, Some(PathBuf::from("/var/lib/weft/nm")));
+        let ephemeral = nm(&format!("{on}yarn.nodemanager.address: 10.0.0.2:0\n")).unwrap_err();
+        assert!(ephemeral.to_string().contains("needs a fixed port"), "{ephemeral}");
+        let alone = nm("yarn.nodemanager.recovery.supervised: true\n").unwrap_err();
+        assert!(alone.to_string().contains("needs yarn.nodemanager.recovery.enabled"), "{alone}");
     }
 
     #[test]

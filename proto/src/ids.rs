@@ -66,6 +66,11 @@ impl ApplicationAttemptId {
     pub fn container(self, id: u64) -> ContainerId {
         ContainerId { attempt: self, epoch: 0, id }
     }
+
+    /// A container granted by a ResourceManager that has restarted `epoch` times with recovery.
+    pub fn container_in_epoch(self, epoch: u32, id: u64) -> ContainerId {
+        ContainerId { attempt: self, epoch, id }
+    }
 }
 
 impl ContainerId {

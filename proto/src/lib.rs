@@ -25,6 +25,11 @@ pub mod spark_pb {
 /// The gRPC metadata key under which an application master sends its attempt's AMRM token (the
 /// encoded `hadoop.common.TokenProto`) with every ApplicationMaster call.
 pub const AMRM_TOKEN_METADATA: &str = "weft-amrm-token-bin";
+/// The gRPC metadata key under which a refusal names YARN's exception class when a client must act
+/// on which one it was (as Hadoop's client acts on the class of a `RemoteException`).
+pub const EXCEPTION_METADATA: &str = "weft-exception";
+/// The attempt has not registered (again) with this ResourceManager: register, then send the asks again.
+pub const AM_NOT_REGISTERED: &str = "ApplicationMasterNotRegisteredException";
 /// The gRPC metadata key under which a client names the user it calls as (YARN's simple
 /// authentication: the ResourceManager trusts it). A call without it is anonymous (`dr.who`).
 pub const USER_METADATA: &str = "weft-user";

@@ -15,6 +15,7 @@ use weft_proto::pb;
 use crate::core::{AclPolicy, CoreConfig, RmCore};
 use crate::grpc::{AmService, ClientService, StagingService, TrackerService, MAX_MESSAGE_BYTES};
 use crate::hadoop::{ClientProtocol, MasterProtocol};
+use crate::recovery::StateStore;
 use crate::staging::accounts::Standing;
 use crate::staging::StagingStore;
 use crate::state::{Rm, RmInfo};
@@ -77,7 +78,17 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
     let store = StagingStore::open(&config.staging_dir, config.staging_max_app_bytes)
         .with_context(|| format!("cannot open the staging store at {}", config.staging_dir.display()))?;
     let cluster_timestamp = clock::now_ms();
-    let core = RmCore::new(CoreConfig {
+    let recovered = match &config.recovery_store {
+        Some(dir) => {
+            // Before anything is served: nothing else waits on this thread yet.
+            let opened =
+                StateStore::open(dir).with_context(|| format!("cannot open the state store at {}", dir.display()))?;
+            Some(opened)
+        }
+        None => None,
+    };
+    let epoch = recovered.as_ref().map_or(0, |(_, r)| r.epoch);
+    let mut core = RmCore::new(CoreConfig {
         cluster_timestamp,
         minimum_allocation: config.minimum_allocation,
         maximum_allocation: config.maximum_allocation,
@@ -89,6 +100,8 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         max_completed_apps: config.max_completed_apps,
         max_kill_records: config.max_kill_records,
         acls: AclPolicy::new(config.acl_enable, &config.admin_acl, &weft_daemon::callers::daemon_user()),
+        epoch,
+        am_liveness_expiry_ms: config.am_liveness_expiry.as_millis() as u64,
     });
     let Listeners { client, scheduler, tracker, webapp, addresses } = listeners;
     let info = RmInfo {
@@ -99,9 +112,33 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         webapp_address: addresses.webapp.clone(),
         version: env!("CARGO_PKG_VERSION"),
     };
-    let keys = Keys::generate(cluster_timestamp, config.container_allocation_expiry)
-        .context("cannot draw the token master keys from the system's random source")?;
-    let (rm, effects) = Rm::new(core, info, keys);
+    let fresh_keys = || {
+        Keys::generate(cluster_timestamp, config.container_allocation_expiry)
+            .context("cannot draw the token master keys from the system's random source")
+    };
+    let (keys, state_store, store) = match recovered {
+        None => (fresh_keys()?, None, store),
+        Some((state_store, recovered)) => {
+            let keys = match &recovered.keys {
+                Some(kept) => Keys::from_record(kept, config.container_allocation_expiry)
+                    .map_err(|e| anyhow::anyhow!("the state store's master keys: {e}"))?,
+                None => {
+                    let keys = fresh_keys()?;
+                    state_store.put_keys(&keys.to_record()).context("cannot keep the master keys")?;
+                    keys
+                }
+            };
+            let apps = recovered.apps.len();
+            core.recover(recovered.apps, clock::now_ms());
+            let state_store = Arc::new(state_store);
+            let store = store.with_journal(state_store.clone(), recovered.staging);
+            tracing::info!(epoch, apps, "recovered from the state store");
+            (keys, Some(state_store), store)
+        }
+    };
+    let (rm, effects) = Rm::new(core, info, keys, state_store);
+    // Whatever recovery changed (an attempt started again, say) is written before anything is served.
+    rm.with(|_, _| ());
     let rm = Arc::new(rm);
     let tasks = TaskTracker::new();
     tasks.spawn(launcher::run(rm.clone(), effects, tasks.clone(), shutdown.clone()));

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod grpc;
 pub mod hadoop;
 pub mod launcher;
+pub mod recovery;
 pub mod rest;
 pub mod scheduler;
 pub mod staging;

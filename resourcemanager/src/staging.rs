@@ -26,6 +26,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use weft_proto::ApplicationId;
 
+use crate::recovery::records::StagingRecord;
+use crate::recovery::StateStore;
 use accounts::{Accounts, QuotaExceeded, Standing};
 
 /// Why an upload was refused.
@@ -46,23 +48,32 @@ pub struct StagingStore {
     dir: PathBuf,
     removed: Arc<Removed>,
     accounts: Arc<Mutex<Accounts>>,
+    /// With recovery on: the state store, which keeps who holds what across a restart.
+    journal: Option<Arc<StateStore>>,
 }
 
 /// Bytes set aside for one upload of one application; dropped without [`Reservation::record`]
 /// (the upload failed or was refused), they are given back.
 pub struct Reservation {
     accounts: Arc<Mutex<Accounts>>,
+    journal: Option<Arc<StateStore>>,
     app: ApplicationId,
     size: u64,
     recorded: bool,
 }
 
 impl Reservation {
-    /// The upload completed as the blob `sha256` of `size` bytes: the application holds it now.
+    /// The upload completed as the blob `sha256` of `size` bytes: the application holds it now
+    /// (in the state store too, before the upload is answered, when recovery is on).
     pub fn record(mut self, sha256: &str, size: u64) {
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
         accounts.record(self.app, sha256, size, self.size, crate::clock::now_ms());
         self.recorded = true;
+        if let Some(journal) = &self.journal {
+            if let Err(error) = journal.put_staging(self.app, &accounts.files_of(self.app)) {
+                panic!("cannot write the state store: {error:#}");
+            }
+        }
     }
 }
 
@@ -119,7 +130,19 @@ impl StagingStore {
         std::fs::create_dir_all(dir.join("blobs"))?;
         std::fs::create_dir_all(dir.join("tmp"))?;
         let accounts = Arc::new(Mutex::new(Accounts::new(max_app_bytes)));
-        Ok(StagingStore { dir: dir.to_owned(), removed: Arc::default(), accounts })
+        Ok(StagingStore { dir: dir.to_owned(), removed: Arc::default(), accounts, journal: None })
+    }
+
+    /// Keeps the accounts in `journal` from now on, starting from what it had kept.
+    pub fn with_journal(mut self, journal: Arc<StateStore>, kept: Vec<(ApplicationId, StagingRecord)>) -> Self {
+        let now = crate::clock::now_ms();
+        let mut accounts = self.accounts();
+        for (app, files) in kept {
+            accounts.restore(app, files, now);
+        }
+        drop(accounts);
+        self.journal = Some(journal);
+        self
     }
 
     fn accounts(&self) -> std::sync::MutexGuard<'_, Accounts> {
@@ -137,7 +160,7 @@ impl StagingStore {
     /// Sets `size` bytes aside for an upload of `name` by `app`, or refuses it past the quota.
     pub fn reserve(&self, app: ApplicationId, name: &str, size: u64) -> Result<Reservation, QuotaExceeded> {
         self.accounts().reserve(app, name, size, crate::clock::now_ms())?;
-        Ok(Reservation { accounts: self.accounts.clone(), app, size, recorded: false })
+        Ok(Reservation { accounts: self.accounts.clone(), journal: self.journal.clone(), app, size, recorded: false })
     }
 
     /// Drops the accounts of applications that ended (and of ids never submitted, idle for
@@ -147,7 +170,15 @@ impl StagingStore {
         standing: impl Fn(ApplicationId) -> Standing,
         retain: Duration,
     ) -> Vec<(ApplicationId, usize, u64)> {
-        self.accounts().release(standing, crate::clock::now_ms(), retain.as_millis() as u64)
+        let released = self.accounts().release(standing, crate::clock::now_ms(), retain.as_millis() as u64);
+        if let Some(journal) = &self.journal {
+            for (app, _, _) in &released {
+                if let Err(error) = journal.remove_staging(*app) {
+                    tracing::warn!(%app, error = format!("{error:#}"), "cannot drop a released staging account from the state store");
+                }
+            }
+        }
+        released
     }
 
     /// Every complete blob with its size and last touch (blocking: run it off the async threads).

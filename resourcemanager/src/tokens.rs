@@ -6,8 +6,10 @@
 //! token, handed to its client with the application id, is what lets that client put files in (and
 //! check files of) the application's account in the staging store; a NodeManager downloads a file
 //! for a container with that container's token, which this ResourceManager checks with the
-//! container-token key it signed it with. Keys live in memory only: a restarted ResourceManager has new ones,
-//! and its NodeManagers learn them when they register again.
+//! container-token key it signed it with. Without recovery the keys live in memory only: a
+//! restarted ResourceManager has new ones, and its NodeManagers learn them when they register
+//! again; with recovery they are kept in the state store, so tokens handed out before a restart
+//! (an AM's AMRM token, a running container's token) stay good after it.
 
 use std::time::Duration;
 
@@ -55,6 +57,36 @@ impl Keys {
             nm: MasterKey::generate(id + 1)?,
             amrm: MasterKey::generate(id + 2)?,
             staging: MasterKey::generate(id + 3)?,
+            container_token_life,
+        })
+    }
+
+    /// The keys as the state store keeps them.
+    pub fn to_record(&self) -> crate::recovery::records::KeysRecord {
+        let pair = |key: &MasterKey| (key.key_id(), hex::encode(key.secret()));
+        crate::recovery::records::KeysRecord {
+            container: pair(&self.container),
+            nm: pair(&self.nm),
+            amrm: pair(&self.amrm),
+            staging: pair(&self.staging),
+        }
+    }
+
+    /// The keys the state store kept; an error names the key that does not decode.
+    pub fn from_record(
+        record: &crate::recovery::records::KeysRecord,
+        container_token_life: Duration,
+    ) -> Result<Keys, String> {
+        let key = |(id, secret): &(i32, String), which: &str| {
+            hex::decode(secret)
+                .map(|secret| MasterKey::new(*id, secret))
+                .map_err(|e| format!("the stored {which} key is not hex: {e}"))
+        };
+        Ok(Keys {
+            container: key(&record.container, "container-token")?,
+            nm: key(&record.nm, "NM-token")?,
+            amrm: key(&record.amrm, "AMRM")?,
+            staging: key(&record.staging, "staging")?,
             container_token_life,
         })
     }

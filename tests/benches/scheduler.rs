@@ -50,7 +50,7 @@ fn bench_core() {
             format!("node{i:04}:8042"),
             "bench".into(),
             Resource::new(NODE_MEMORY_MB, NODE_VCORES),
-            &[],
+            vec![],
             now,
         );
     }

@@ -1,7 +1,9 @@
 //! An application master's session with the ResourceManager's scheduler: register, allocate,
 //! unregister. Every call carries the attempt's AMRM token (metadata `weft-amrm-token-bin`), which
 //! the ResourceManager's launcher put in the AM container's environment; a call that finds the
-//! scheduler unavailable is retried, as YARN's AM client does across a ResourceManager restart.
+//! scheduler unavailable is retried, as YARN's AM client does across a ResourceManager restart, and
+//! a call the restarted ResourceManager answers with ApplicationMasterNotRegistered registers the
+//! attempt again and is sent again (the ask in it is the whole outstanding ask, so nothing is lost).
 
 use std::time::Duration;
 
@@ -14,9 +16,12 @@ use crate::grant::Ask;
 use crate::rm::{call_error, connect, SCHEDULER};
 use crate::Error;
 
-/// A call that finds the ResourceManager unavailable is retried this many times, this far apart.
-pub const MAX_RETRIES: u32 = 40;
+/// A call that finds the ResourceManager unavailable is retried this far apart, for up to
+/// `MAX_WAIT` (YARN's `yarn.resourcemanager.connect.max-wait.ms` default: a restart, an upgrade).
 pub const RETRY_DELAY: Duration = Duration::from_millis(250);
+pub const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
+/// While retrying, one line in this many is logged.
+const LOG_EVERY: u32 = 40;
 
 /// The AMRM token the launcher put in the environment (hex of an encoded `TokenProto`).
 pub fn amrm_token_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Vec<u8>, String> {
@@ -51,21 +56,35 @@ pub fn retriable(status: &tonic::Status) -> bool {
     matches!(status.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded)
 }
 
-/// Runs `call` until it succeeds, fails for good, or has found the service unavailable `MAX_RETRIES` times.
+/// Whether the ResourceManager asks the attempt to register (again) before it calls.
+pub fn not_registered(status: &tonic::Status) -> bool {
+    status.code() == tonic::Code::FailedPrecondition
+        && status.metadata().get(weft_proto::EXCEPTION_METADATA).is_some_and(|v| v == weft_proto::AM_NOT_REGISTERED)
+}
+
+/// Runs `call` until it succeeds, fails for good, or has found the service unavailable for `MAX_WAIT`.
 pub async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> Result<T, tonic::Status>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, tonic::Status>>,
 {
+    let started = tokio::time::Instant::now();
     let mut retries = 0;
     loop {
         match call().await {
-            Err(status) if retriable(&status) && retries < MAX_RETRIES => {
+            Err(status) if retriable(&status) && started.elapsed() < MAX_WAIT => {
                 retries += 1;
-                tracing::warn!(error = %status.message(), retries, "{what} failed; retrying");
+                if retries % LOG_EVERY == 1 {
+                    tracing::warn!(error = %status.message(), retries, "{what} failed; retrying");
+                }
                 tokio::time::sleep(RETRY_DELAY).await;
             }
-            result => return result,
+            result => {
+                if retries > 0 && result.is_ok() {
+                    tracing::info!(retries, "{what} succeeded after the ResourceManager came back");
+                }
+                return result;
+            }
         }
     }
 }
@@ -98,6 +117,8 @@ pub struct AmSession {
     address: String,
     attempt_id: ApplicationAttemptId,
     response_id: i64,
+    /// What it registered with, to register again after a ResourceManager restart.
+    registration: pb::RegisterApplicationMasterRequest,
 }
 
 impl AmSession {
@@ -117,19 +138,42 @@ impl AmSession {
         .await;
         let channel = connected.map_err(|status| Error::failed(status.message()))?;
         let rm = am_client(channel, &registration.amrm_token);
-        let reply = with_retries("register", || {
-            let (mut rm, request) = (rm.clone(), request.clone());
-            async move { rm.register_application_master(request).await }
-        })
-        .await
-        .map_err(|s| call_error(SCHEDULER, &address, format!("register {attempt_id}"), s))?
-        .into_inner();
+        let reply = send_registration(&rm, &request)
+            .await
+            .map_err(|s| call_error(SCHEDULER, &address, format!("register {attempt_id}"), s))?;
         let registered = Registered {
             queue: reply.queue,
             maximum: reply.maximum_capability.map(Resource::from).unwrap_or_default(),
         };
         tracing::info!(attempt = %attempt_id, queue = %registered.queue, maximum = %registered.maximum.yarn_notation(), "registered");
-        Ok((AmSession { rm, address, attempt_id, response_id: 0 }, registered))
+        Ok((AmSession { rm, address, attempt_id, response_id: 0, registration: request }, registered))
+    }
+
+    /// Sends a call (retried while the scheduler is unavailable); told to register first, registers
+    /// the attempt again and sends it once more.
+    async fn call<T, F, Fut>(&mut self, what: &str, call: F) -> Result<T, Error>
+    where
+        F: Fn(AmClient) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let mut registered_again = false;
+        loop {
+            match with_retries(what, || call(self.rm.clone())).await {
+                Err(status) if not_registered(&status) && !registered_again => {
+                    tracing::warn!(attempt = %self.attempt_id, "the ResourceManager asks to register again (it restarted)");
+                    send_registration(&self.rm, &self.registration).await.map_err(|s| {
+                        call_error(SCHEDULER, &self.address, format!("register {} again", self.attempt_id), s)
+                    })?;
+                    self.response_id = 0;
+                    registered_again = true;
+                }
+                result => {
+                    return result
+                        .map(tonic::Response::into_inner)
+                        .map_err(|s| call_error(SCHEDULER, &self.address, what, s))
+                }
+            }
+        }
     }
 
     pub fn attempt_id(&self) -> ApplicationAttemptId {
@@ -150,14 +194,12 @@ impl AmSession {
             releases: releases.iter().map(ContainerId::to_string).collect(),
             progress,
         };
-        let rm = &self.rm;
-        let reply = with_retries("allocate", || {
-            let (mut rm, request) = (rm.clone(), request.clone());
-            async move { rm.allocate(request).await }
-        })
-        .await
-        .map_err(|s| call_error(SCHEDULER, &self.address, "allocate", s))?
-        .into_inner();
+        let reply = self
+            .call("allocate", |mut rm| {
+                let request = request.clone();
+                async move { rm.allocate(request).await }
+            })
+            .await?;
         self.response_id = reply.response_id;
         Ok(reply)
     }
@@ -172,15 +214,25 @@ impl AmSession {
             diagnostics: diagnostics.to_owned(),
             tracking_url: tracking_url.to_owned(),
         };
-        let rm = &self.rm;
-        with_retries("unregister", || {
-            let (mut rm, request) = (rm.clone(), request.clone());
+        self.call("unregister", |mut rm| {
+            let request = request.clone();
             async move { rm.finish_application_master(request).await }
         })
-        .await
-        .map_err(|s| call_error(SCHEDULER, &self.address, "unregister", s))?;
+        .await?;
         Ok(())
     }
+}
+
+async fn send_registration(
+    rm: &AmClient,
+    request: &pb::RegisterApplicationMasterRequest,
+) -> Result<pb::RegisterApplicationMasterResponse, tonic::Status> {
+    with_retries("register", || {
+        let (mut rm, request) = (rm.clone(), request.clone());
+        async move { rm.register_application_master(request).await }
+    })
+    .await
+    .map(tonic::Response::into_inner)
 }
 
 #[cfg(test)]
@@ -202,5 +254,16 @@ mod tests {
         assert!(retriable(&tonic::Status::unavailable("down")));
         assert!(retriable(&tonic::Status::deadline_exceeded("slow")));
         assert!(!retriable(&tonic::Status::permission_denied("token")));
+    }
+
+    #[test]
+    fn not_registered_is_told_by_the_exception_name() {
+        let mut status = tonic::Status::failed_precondition("AM is not registered for known application attempt");
+        assert!(!not_registered(&status), "the words alone do not say it");
+        status.metadata_mut().insert(
+            weft_proto::EXCEPTION_METADATA,
+            tonic::metadata::MetadataValue::from_static(weft_proto::AM_NOT_REGISTERED),
+        );
+        assert!(not_registered(&status));
     }
 }

@@ -62,6 +62,32 @@ impl Interceptor for AsUser {
     }
 }
 
+/// How long an unreachable ResourceManager is tried again, and how often
+/// (`yarn.resourcemanager.connect.max-wait.ms`, `…connect.retry-interval.ms`): a restart or an
+/// upgrade of the ResourceManager does not fail the clients waiting on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub max_wait: Duration,
+    pub interval: Duration,
+}
+
+impl Retry {
+    /// One try.
+    pub const NEVER: Retry = Retry { max_wait: Duration::ZERO, interval: Duration::from_millis(100) };
+
+    /// Whether a failure `elapsed` after the first try leaves time for another.
+    pub fn again(&self, elapsed: Duration) -> bool {
+        elapsed + self.interval <= self.max_wait
+    }
+
+    /// For a loop that polls every so often: whether to go on after a failure; `since` holds when
+    /// the failures began (the caller clears it after a success).
+    pub fn go_on(&self, since: &mut Option<tokio::time::Instant>) -> bool {
+        let began = *since.get_or_insert_with(tokio::time::Instant::now);
+        began.elapsed() <= self.max_wait
+    }
+}
+
 /// The ResourceManager's client port: application reports and staging share one connection.
 pub struct Rm {
     pub apps: ApplicationClientClient<InterceptedService<Channel, AsUser>>,
@@ -69,17 +95,33 @@ pub struct Rm {
     /// The staging token GetNewApplication answered with: staging calls carry it.
     pub staging_token: Option<Vec<u8>>,
     address: String,
+    pub retry: Retry,
 }
 
 impl Rm {
-    pub async fn connect(address: &str) -> Result<Rm, Error> {
-        let channel = connect(RESOURCE_MANAGER, address).await?;
+    /// Connects, trying again while the ResourceManager is unreachable, as `retry` allows; the
+    /// first failure is logged once with how long it will be tried.
+    pub async fn connect(address: &str, retry: Retry) -> Result<Rm, Error> {
+        let started = tokio::time::Instant::now();
+        let channel = loop {
+            match connect(RESOURCE_MANAGER, address).await {
+                Ok(channel) => break channel,
+                Err(error) if retry.again(started.elapsed()) => {
+                    if started.elapsed() < retry.interval {
+                        tracing::warn!("{error}; retrying every {:?} for up to {:?}", retry.interval, retry.max_wait);
+                    }
+                    tokio::time::sleep(retry.interval).await;
+                }
+                Err(error) => return Err(error),
+            }
+        };
         Ok(Rm {
             apps: ApplicationClientClient::with_interceptor(channel.clone(), AsUser::current())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
             staging: StagingClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES),
             staging_token: None,
             address: address.to_owned(),
+            retry,
         })
     }
 
@@ -144,10 +186,19 @@ mod tests {
         // Bind and drop a listener so the port is (almost certainly) closed.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let address = format!("127.0.0.1:{port}");
-        let err = Rm::connect(&address).await.err().expect("nothing listens there");
+        let err = Rm::connect(&address, Retry::NEVER).await.err().expect("nothing listens there");
         let text = err.to_string();
         assert!(text.starts_with(&format!("cannot reach the ResourceManager at {address}: ")), "{text}");
         assert_eq!(err.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_retry_leaves_room_for_one_more_interval_only_within_the_wait() {
+        let retry = Retry { max_wait: Duration::from_secs(10), interval: Duration::from_secs(3) };
+        assert!(retry.again(Duration::ZERO));
+        assert!(retry.again(Duration::from_secs(7)));
+        assert!(!retry.again(Duration::from_secs(8)));
+        assert!(!Retry::NEVER.again(Duration::ZERO));
     }
 
     #[test]

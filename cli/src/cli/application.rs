@@ -48,7 +48,7 @@ pub(crate) async fn run(args: ApplicationArgs, config: &ClientConfig) -> Result<
 async fn list(app_states: &[String], app_types: &[String], config: &ClientConfig) -> Result<ExitCode, CliError> {
     let states = query::app_states(app_states)?;
     let types = query::app_types(app_types);
-    let mut rm = Rm::connect(&config.rm_address).await?;
+    let mut rm = Rm::connect(&config.rm_address, crate::retry(config)).await?;
     let request = pb::GetApplicationsRequest {
         states: states.iter().map(|s| s.to_string()).collect(),
         queue: String::new(),
@@ -75,7 +75,7 @@ async fn report(rm: &mut Rm, id: ApplicationId) -> Result<pb::ApplicationReport,
 }
 
 async fn status(id: ApplicationId, config: &ClientConfig) -> Result<ExitCode, CliError> {
-    let mut rm = Rm::connect(&config.rm_address).await?;
+    let mut rm = Rm::connect(&config.rm_address, crate::retry(config)).await?;
     let report = report(&mut rm, id).await?;
     emit(&apps::status(&convert::app_report(report)))?;
     Ok(ExitCode::SUCCESS)
@@ -91,7 +91,7 @@ fn already_finished(id: ApplicationId) -> String {
 }
 
 async fn kill(id: ApplicationId, config: &ClientConfig) -> Result<ExitCode, CliError> {
-    let mut rm = Rm::connect(&config.rm_address).await?;
+    let mut rm = Rm::connect(&config.rm_address, crate::retry(config)).await?;
     let report = report(&mut rm, id).await?;
     if is_final(&report.state) {
         emit(&already_finished(id))?;

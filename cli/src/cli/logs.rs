@@ -31,7 +31,7 @@ pub(crate) async fn run(args: LogsArgs, config: &ClientConfig) -> Result<ExitCod
             return Err(CliError::Usage(format!("container {container} does not belong to application {app}")));
         }
     }
-    let mut rm = Rm::connect(&config.rm_address).await?;
+    let mut rm = Rm::connect(&config.rm_address, crate::retry(config)).await?;
     let request = pb::GetContainersRequest { id: app.to_string() };
     let action = format!("list the containers of {app}");
     let reply = rm.apps.get_containers(request).await.map_err(|s| rm.error(&action, s))?;

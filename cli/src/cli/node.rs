@@ -27,7 +27,7 @@ pub(crate) struct NodeArgs {
 
 pub(crate) async fn run(args: NodeArgs, config: &ClientConfig) -> Result<ExitCode, CliError> {
     let states = query::node_states(args.all, &args.states)?;
-    let mut rm = Rm::connect(&config.rm_address).await?;
+    let mut rm = Rm::connect(&config.rm_address, crate::retry(config)).await?;
     let request = pb::GetClusterNodesRequest { states: states.iter().map(|s| s.to_string()).collect() };
     let reply = rm.apps.get_cluster_nodes(request).await.map_err(|s| rm.error("list nodes", s))?;
     let rows: Vec<nodes::NodeRow> = reply.into_inner().nodes.into_iter().map(convert::node_row).collect();

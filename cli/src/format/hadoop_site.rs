@@ -6,6 +6,8 @@ use weft_config::ClientConfig;
 
 /// Each file's name and its text, in the order they are written.
 pub(crate) fn files(config: &ClientConfig) -> [(&'static str, String); 2] {
+    let max_wait = config.connect_max_wait.as_millis().to_string();
+    let interval = config.connect_retry_interval.as_millis().to_string();
     let yarn = [
         (
             "yarn.resourcemanager.address",
@@ -18,6 +20,12 @@ pub(crate) fn files(config: &ClientConfig) -> [(&'static str, String); 2] {
             "Where application masters register and allocate (Hadoop IPC with AMRM tokens).",
         ),
         ("yarn.resourcemanager.webapp.address", config.rm_webapp_address.as_str(), "The REST API and web pages."),
+        (
+            "yarn.resourcemanager.connect.max-wait.ms",
+            max_wait.as_str(),
+            "How long clients and application masters keep trying a ResourceManager that is down (a restart).",
+        ),
+        ("yarn.resourcemanager.connect.retry-interval.ms", interval.as_str(), "The wait between those tries."),
     ];
     let core = [
         (
@@ -75,6 +83,8 @@ mod tests {
             rm_address: "rm.example:8032".into(),
             rm_webapp_address: "rm.example:8088".into(),
             rm_scheduler_address: "rm.example:8030".into(),
+            connect_max_wait: std::time::Duration::from_secs(900),
+            connect_retry_interval: std::time::Duration::from_secs(30),
         }
     }
 

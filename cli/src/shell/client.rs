@@ -16,11 +16,9 @@ use weft_yarn_client::rm::{submitting_user, Rm};
 use weft_yarn_client::staging;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
-/// Polls in a row that may fail with the ResourceManager unreachable before the client gives up.
-const MAX_POLL_FAILURES: u32 = 100;
 
 pub(crate) async fn run(plan: ShellPlan, config: &ClientConfig) -> Result<ExitCode, CliError> {
-    let mut rm = Rm::connect(&config.rm_address).await?;
+    let mut rm = Rm::connect(&config.rm_address, crate::retry(config)).await?;
     let (app, maximum) = rm.new_application().await?;
     plan::check_capacity(&plan, maximum)?;
     let exe = std::env::current_exe()
@@ -62,7 +60,7 @@ async fn submit(rm: &mut Rm, app: ApplicationId, plan: &ShellPlan, weft: pb::Loc
 /// Polls the report every `POLL_INTERVAL`, printing each new state, until the application ends.
 async fn wait(rm: &mut Rm, app: ApplicationId) -> Result<ExitCode, CliError> {
     let mut watch = Watch::new(app);
-    let mut failures = 0;
+    let mut failing_since = None;
     let mut ticks = tokio::time::interval(POLL_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -70,13 +68,12 @@ async fn wait(rm: &mut Rm, app: ApplicationId) -> Result<ExitCode, CliError> {
         let request = pb::GetApplicationReportRequest { application_id: app.to_string() };
         let report = match rm.apps.get_application_report(request).await {
             Ok(reply) => reply.into_inner().report,
-            Err(status) if status.code() == tonic::Code::Unavailable && failures < MAX_POLL_FAILURES => {
-                failures += 1;
+            Err(status) if status.code() == tonic::Code::Unavailable && rm.retry.go_on(&mut failing_since) => {
                 continue;
             }
             Err(status) => return Err(rm.error(format!("get the report of {app}"), status)),
         };
-        failures = 0;
+        failing_since = None;
         let Some(report) = report else { continue };
         if let Some(line) = watch.observe(&report.state) {
             emit(&line)?;

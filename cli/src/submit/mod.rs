@@ -99,11 +99,12 @@ fn check_inputs(plan: &SubmitPlan) -> Result<(), CliError> {
 /// `yarn`: the ResourceManager of the configuration. `weft://HOST:PORT`: that client address, and the
 /// scheduler on the same host at the configured scheduler port.
 fn addresses(master: &Master, config: &ClientConfig) -> Addresses {
-    let configured = Addresses { rm: config.rm_address.clone(), scheduler: config.rm_scheduler_address.clone() };
+    let retry = crate::retry(config);
+    let configured = Addresses { rm: config.rm_address.clone(), scheduler: config.rm_scheduler_address.clone(), retry };
     let Master::Weft { address } = master else { return configured };
     let host = address.rsplit_once(':').map_or(address.as_str(), |(host, _)| host);
     let port = configured.scheduler.rsplit_once(':').map_or("8030", |(_, port)| port);
-    Addresses { rm: address.clone(), scheduler: format!("{host}:{port}") }
+    Addresses { rm: address.clone(), scheduler: format!("{host}:{port}"), retry }
 }
 
 #[cfg(test)]

@@ -19,8 +19,6 @@ use weft_yarn_client::rm::{submitting_user, Rm};
 use weft_yarn_client::staging;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
-/// Polls in a row that may fail with the ResourceManager unreachable before `weft submit` gives up.
-const MAX_POLL_FAILURES: u32 = 100;
 /// How long a client-mode application gets to reach a final state after its driver exits.
 const CLIENT_FINISH_WAIT: Duration = Duration::from_secs(10);
 
@@ -29,11 +27,13 @@ const CLIENT_FINISH_WAIT: Duration = Duration::from_secs(10);
 pub(crate) struct Addresses {
     pub(crate) rm: String,
     pub(crate) scheduler: String,
+    /// How long an unreachable ResourceManager is tried again.
+    pub(crate) retry: weft_yarn_client::rm::Retry,
 }
 
 /// Cluster mode: the driver runs in the AM container. Exits 0 only for SUCCEEDED.
 pub(crate) async fn run_cluster(plan: &SubmitPlan, addresses: &Addresses) -> Result<ExitCode, CliError> {
-    let mut rm = Rm::connect(&addresses.rm).await?;
+    let mut rm = Rm::connect(&addresses.rm, addresses.retry).await?;
     let app = new_application(&mut rm, plan).await?;
     let (binary, files) = stage(&mut rm, plan).await?;
     let conf = context::driver_conf(plan, &files);
@@ -49,7 +49,7 @@ pub(crate) async fn run_cluster(plan: &SubmitPlan, addresses: &Addresses) -> Res
 /// Client mode: the driver runs here as the unmanaged AM. Exits 0 only when the driver exited 0 and
 /// the application SUCCEEDED.
 pub(crate) async fn run_client(plan: &SubmitPlan, addresses: &Addresses) -> Result<ExitCode, CliError> {
-    let mut rm = Rm::connect(&addresses.rm).await?;
+    let mut rm = Rm::connect(&addresses.rm, addresses.retry).await?;
     let app = new_application(&mut rm, plan).await?;
     let (binary, files) = stage(&mut rm, plan).await?;
     submit(&mut rm, app, context::client_submission(app, plan, &binary, &files, submitting_user())).await?;
@@ -159,19 +159,18 @@ impl Poller {
         rm: &mut Rm,
         done: impl Fn(&pb::ApplicationReport) -> bool,
     ) -> Result<pb::ApplicationReport, CliError> {
-        let mut failures = 0;
+        let mut failing_since = None;
         loop {
             self.ticks.tick().await;
             let request = pb::GetApplicationReportRequest { application_id: self.app.to_string() };
             let report = match rm.apps.get_application_report(request).await {
                 Ok(reply) => reply.into_inner().report,
-                Err(status) if status.code() == tonic::Code::Unavailable && failures < MAX_POLL_FAILURES => {
-                    failures += 1;
+                Err(status) if status.code() == tonic::Code::Unavailable && rm.retry.go_on(&mut failing_since) => {
                     continue;
                 }
                 Err(status) => return Err(rm.error(format!("get the report of {}", self.app), status)),
             };
-            failures = 0;
+            failing_since = None;
             let Some(report) = report else { continue };
             if let Some(line) = self.watch.observe(&report.state) {
                 eprint!("{line}");

@@ -85,6 +85,8 @@ pub struct Attempt {
     /// Completed since the last allocate call (non-AM containers only).
     pub(crate) newly_completed: Vec<ReportedContainer>,
     pub(crate) unregistered_ms: Option<u64>,
+    /// Taken back from the state store after a restart and not registered again since (when).
+    pub(crate) recovered_ms: Option<u64>,
 }
 
 /// Where the web proxy takes a request for an application.
@@ -148,6 +150,7 @@ impl Attempt {
             newly_allocated: Vec::new(),
             newly_completed: Vec::new(),
             unregistered_ms: None,
+            recovered_ms: None,
         }
     }
 

@@ -97,11 +97,18 @@ impl RmCore {
         let unmanaged = app.submission.unmanaged_am;
         app.attempts.push(Attempt::new(attempt_id, unmanaged, now_ms));
         app.state = AppState::ACCEPTED;
+        let am_resource = app.submission.am_resource;
+        self.changed(id);
         if !unmanaged {
-            let ask = Ask { priority: AM_PRIORITY, capability: app.submission.am_resource, num_containers: 1 };
-            self.scheduler.update_asks(attempt_id, &[ask]);
-            self.schedule(now_ms);
+            self.ask_for_am(attempt_id, am_resource, now_ms);
         }
+    }
+
+    /// Asks the scheduler for an attempt's AM container.
+    pub(crate) fn ask_for_am(&mut self, attempt: ApplicationAttemptId, resource: weft_proto::Resource, now_ms: u64) {
+        let ask = Ask { priority: AM_PRIORITY, capability: resource, num_containers: 1 };
+        self.scheduler.update_asks(attempt, &[ask]);
+        self.schedule(now_ms);
     }
 
     /// The AM launcher's outcome: the NodeManager started the AM container, or could not.
@@ -109,7 +116,10 @@ impl RmCore {
         let Some(app) = self.apps.get_mut(&attempt.application) else { return };
         let Some(a) = app.attempt_mut(attempt) else { return };
         match result {
-            Ok(()) if a.state == AttemptState::ALLOCATED => a.state = AttemptState::LAUNCHED,
+            Ok(()) if a.state == AttemptState::ALLOCATED => {
+                a.state = AttemptState::LAUNCHED;
+                self.changed(attempt.application);
+            }
             Ok(()) => {}
             Err(error) => {
                 let Some(container) = a.am_container else { return };
@@ -137,6 +147,7 @@ impl RmCore {
         self.release_containers(&live, Release::ByResourceManager, now_ms);
         let nodes = self.nodes_running(id);
         self.cleanup_app_on(nodes, id);
+        self.changed(id);
         tracing::info!(app = %id, "application killed");
         self.app_ended(id);
         Ok(true)
@@ -165,11 +176,15 @@ impl RmCore {
         if !matches!(a.state, AttemptState::ALLOCATED | AttemptState::LAUNCHED | AttemptState::RUNNING) {
             return Err(RmError::AttemptState { attempt, state: a.state, what: "it cannot register" });
         }
+        if a.recovered_ms.take().is_some() {
+            tracing::info!(attempt = %attempt, "application master registered again after the restart");
+        }
         a.state = AttemptState::RUNNING;
         a.host = host;
         a.rpc_port = rpc_port;
         a.tracking_url = tracking_url;
         app.state = AppState::RUNNING;
+        self.changed(attempt.application);
         Ok(())
     }
 
@@ -195,6 +210,9 @@ impl RmCore {
         }
         let app = self.current_attempt_checked(attempt)?;
         let state = app.current_attempt().state;
+        if matches!(state, AttemptState::ALLOCATED | AttemptState::LAUNCHED) {
+            return Err(RmError::NotRegistered(attempt));
+        }
         if state != AttemptState::RUNNING {
             return Err(RmError::AttemptState {
                 attempt,
@@ -253,6 +271,9 @@ impl RmCore {
         if a.state == AttemptState::FINISHING || a.state == AttemptState::FINISHED {
             return Ok(());
         }
+        if matches!(a.state, AttemptState::ALLOCATED | AttemptState::LAUNCHED) {
+            return Err(RmError::NotRegistered(attempt));
+        }
         if a.state != AttemptState::RUNNING {
             return Err(RmError::AttemptState {
                 attempt,
@@ -303,6 +324,7 @@ impl RmCore {
         let Some(a) = app.attempt_mut(attempt) else { return };
         a.end(AttemptState::FINISHED, now_ms);
         let held: Vec<ContainerId> = a.containers.iter().copied().collect();
+        self.changed(attempt.application);
         let nodes = self.nodes_running(attempt.application);
         self.cleanup_app_on(nodes, attempt.application);
         self.release_containers(&held, Release::AttemptEnded, now_ms);
@@ -311,9 +333,16 @@ impl RmCore {
     /// Bookkeeping when an application reaches a final state: retention of finished applications.
     pub(crate) fn app_ended(&mut self, id: ApplicationId) {
         self.name_kills_in_diagnostics(id);
+        self.changed(id);
         self.completed_order.push_back(id);
+        self.retain_completed();
+    }
+
+    /// Forgets the oldest finished applications beyond `max_completed_apps` (the store too).
+    pub(crate) fn retain_completed(&mut self) {
         while self.completed_order.len() > self.config.max_completed_apps {
             let Some(old) = self.completed_order.pop_front() else { break };
+            self.changed(old);
             if let Some(app) = self.apps.remove(&old) {
                 for attempt in &app.attempts {
                     for c in &attempt.containers {

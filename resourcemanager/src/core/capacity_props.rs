@@ -104,7 +104,7 @@ impl World {
         let mut nms = BTreeMap::new();
         for i in 1..=NODES {
             let total = Resource::new(2048 * i as i64, 4);
-            core.register_node(node(i), format!("127.0.0.1:{}", 8000 + i), "t".into(), total, &[], T0);
+            core.register_node(node(i), format!("127.0.0.1:{}", 8000 + i), "t".into(), total, vec![], T0);
             nms.insert(node(i), SimNm::default());
         }
         World { core, nms, apps: Vec::new(), now: T0 }
@@ -147,7 +147,7 @@ impl World {
             nm.running.clear();
             nm.done.clear();
             let total = self.core.node(id).unwrap().total;
-            self.core.register_node(id.clone(), "x".into(), "t".into(), total, &[], self.now);
+            self.core.register_node(id.clone(), "x".into(), "t".into(), total, vec![], self.now);
             return;
         }
         for c in reply.containers_to_cleanup {
@@ -248,7 +248,7 @@ impl World {
                 let nm = self.nms.get_mut(&id).unwrap();
                 nm.done.clear();
                 let total = self.core.node(&id).unwrap().total;
-                self.core.register_node(id, "x".into(), "t".into(), total, &[], now);
+                self.core.register_node(id, "x".into(), "t".into(), total, vec![], now);
             }
         }
     }

@@ -70,6 +70,9 @@ pub struct ReportedContainer {
     pub usage: MemoryUsage,
     /// The NodeManager's reason when it killed the container (e.g. `kernel_oom`), and when.
     pub kill: Option<(String, u64)>,
+    /// What it was granted, as the NodeManager holds it (zero when not said): how a restarted
+    /// ResourceManager rebuilds a node's use from the containers it reports.
+    pub resource: Resource,
 }
 
 impl ReportedContainer {
@@ -81,6 +84,7 @@ impl ReportedContainer {
             diagnostics: String::new(),
             usage: MemoryUsage::default(),
             kill: None,
+            resource: Resource::ZERO,
         }
     }
 
@@ -92,6 +96,7 @@ impl ReportedContainer {
             diagnostics: diagnostics.into(),
             usage: MemoryUsage::default(),
             kill: None,
+            resource: Resource::ZERO,
         }
     }
 }

@@ -32,6 +32,10 @@ pub enum RmError {
     NegativeContainerCount(i64),
     #[error("application attempt {attempt} is not the current attempt of its application (current: {current})")]
     NotCurrentAttempt { attempt: ApplicationAttemptId, current: ApplicationAttemptId },
+    /// YARN's ApplicationMasterNotRegisteredException, word for word: AMRMClient re-registers and
+    /// sends its asks again when it reads it (after a ResourceManager restart, say).
+    #[error("AM is not registered for known application attempt: {0} or RM had restarted after AM registered. AM should re-register.")]
+    NotRegistered(ApplicationAttemptId),
     #[error("application attempt {attempt} is {state}; {what}")]
     AttemptState { attempt: ApplicationAttemptId, state: weft_proto::states::AttemptState, what: &'static str },
     /// YARN's words (ClientRMService): `User {user} cannot perform operation MODIFY_APP on {app}`.

@@ -15,6 +15,7 @@ mod events;
 mod history;
 mod node;
 mod nodes;
+mod recover;
 mod reports;
 
 #[cfg(test)]
@@ -56,6 +57,11 @@ pub struct CoreConfig {
     pub max_kill_records: usize,
     /// `yarn.acl.enable` and `yarn.admin.acl`: who may view and kill which application.
     pub acls: AclPolicy,
+    /// How many times this ResourceManager has restarted with recovery: container ids granted now
+    /// carry it (`container_e<epoch>_…`), so they never collide with ones granted before.
+    pub epoch: u32,
+    /// After a restart, a recovered attempt that has not registered again within this long fails.
+    pub am_liveness_expiry_ms: u64,
 }
 
 impl CoreConfig {
@@ -73,6 +79,8 @@ impl CoreConfig {
             max_completed_apps: 1000,
             max_kill_records: 1000,
             acls: AclPolicy::disabled(),
+            epoch: 0,
+            am_liveness_expiry_ms: 600_000,
         }
     }
 }
@@ -107,6 +115,9 @@ pub struct RmCore {
     /// The last hour's use, for the overview's charts.
     usage: history::UsageHistory,
     effects: Vec<Effect>,
+    /// Applications whose stored record changed (or that were dropped) since the last
+    /// [`RmCore::take_changed`]: what the state store must write before a reply goes out.
+    changed: BTreeSet<ApplicationId>,
 }
 
 impl RmCore {
@@ -124,6 +135,7 @@ impl RmCore {
             kill_counts: BTreeMap::new(),
             usage: Default::default(),
             effects: Vec::new(),
+            changed: BTreeSet::new(),
         }
     }
 
@@ -136,10 +148,22 @@ impl RmCore {
         std::mem::take(&mut self.effects)
     }
 
+    /// Applications whose durable record changed since the last call: each is written again (or
+    /// removed, when [`RmCore::app`] no longer has it).
+    pub fn take_changed(&mut self) -> BTreeSet<ApplicationId> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Marks an application's durable record as changed.
+    pub(crate) fn changed(&mut self, id: ApplicationId) {
+        self.changed.insert(id);
+    }
+
     /// Periodic work: node liveness, AM-finish grace, retention.
     pub fn tick(&mut self, now_ms: u64) {
         self.expire_nodes(now_ms);
         self.expire_unused_containers(now_ms);
+        self.expire_recovered_attempts(now_ms);
         self.finish_unregistered_attempts(now_ms);
         self.sample_usage(now_ms);
     }
@@ -169,7 +193,7 @@ impl RmCore {
             self.scheduler.release(&grant.node, grant.resource);
             return;
         }
-        let id = attempt.id.container(attempt.next_container_id);
+        let id = attempt.id.container_in_epoch(self.config.epoch, attempt.next_container_id);
         attempt.next_container_id += 1;
         attempt.containers.insert(id);
         node.allocated += grant.resource;
@@ -198,6 +222,7 @@ impl RmCore {
             attempt.am_node = Some(grant.node.clone());
             attempt.am_node_http_address = node.http_address.clone();
             attempt.state = weft_proto::states::AttemptState::ALLOCATED;
+            self.changed.insert(grant.attempt.application);
             self.effects.push(Effect::LaunchAm {
                 attempt: attempt.id,
                 container: id,

@@ -44,17 +44,21 @@ impl Release {
 pub(crate) const LOST_NODE_DIAGNOSTICS: &str = "Container released on a *lost* node";
 
 impl RmCore {
-    /// A NodeManager registers (or registers again after a restart or a resync). Containers the RM
-    /// had on it that the node does not list any more are complete with -100.
+    /// A NodeManager registers (or registers again after a restart or a resync) with the containers
+    /// it holds. Containers the RM had on it that the node does not list any more are complete with
+    /// -100; those a previous incarnation of this ResourceManager granted to attempts that still run
+    /// are taken back (work-preserving recovery); any other live one is named for cleanup.
     pub fn register_node(
         &mut self,
         id: NodeId,
         http_address: String,
         version: String,
         total: Resource,
-        running: &[ContainerId],
+        reported: Vec<ReportedContainer>,
         now_ms: u64,
     ) {
+        let running: Vec<ContainerId> =
+            reported.iter().filter(|c| c.state != ContainerState::COMPLETE).map(|c| c.id).collect();
         if let Some(old) = self.nodes.get(&id) {
             let gone: Vec<ContainerId> = old.containers.iter().filter(|c| !running.contains(c)).copied().collect();
             for container in gone {
@@ -72,9 +76,20 @@ impl RmCore {
             node.allocated = old.allocated;
             node.kills = old.kills;
         }
+        self.nodes.insert(id.clone(), node);
+        let mut unknown = Vec::new();
+        for status in reported {
+            if !self.adopt(&id, &status, now_ms) {
+                self.apply_reported(&id, status, &mut unknown, now_ms);
+            }
+        }
+        let node = self.nodes.get_mut(&id).expect("inserted above");
+        node.containers_to_cleanup.extend(unknown);
         self.scheduler.add_node(id.clone(), total.saturating_sub(node.allocated));
-        tracing::info!(node = %id, memory_mb = total.memory_mb, vcores = total.vcores, "node registered");
-        self.nodes.insert(id, node);
+        tracing::info!(
+            node = %id, memory_mb = total.memory_mb, vcores = total.vcores, containers = node.containers.len(),
+            "node registered"
+        );
         self.schedule(now_ms);
     }
 
@@ -99,7 +114,9 @@ impl RmCore {
         }
         let mut unknown = Vec::new();
         for status in reported {
-            self.apply_reported(id, status, &mut unknown, now_ms);
+            if !self.adopt(id, &status, now_ms) {
+                self.apply_reported(id, status, &mut unknown, now_ms);
+            }
         }
         self.schedule(now_ms);
         let node = self.nodes.get_mut(id).expect("checked above");
@@ -277,14 +294,24 @@ impl RmCore {
             container.diagnostics,
             format_args!("/cluster/app/{app_id}"),
         );
+        tracing::warn!(attempt = %attempt_id, exit_status = container.exit_status, "application master container failed");
+        self.fail_current_attempt(app_id, diagnostics, now_ms);
+    }
+
+    /// The current attempt of `app_id` failed (`diagnostics` say why): its containers are stopped,
+    /// and the application gets another attempt or fails.
+    pub(crate) fn fail_current_attempt(&mut self, app_id: weft_proto::ApplicationId, diagnostics: String, now_ms: u64) {
+        let Some(app) = self.apps.get_mut(&app_id) else { return };
+        let attempt = app.current_attempt_mut();
+        let attempt_id = attempt.id;
         attempt.diagnostics = diagnostics.clone();
         attempt.end(AttemptState::FAILED, now_ms);
         let leftovers: Vec<ContainerId> = attempt.containers.iter().copied().collect();
+        self.changed(app_id);
         self.scheduler.remove_attempt(attempt_id);
         self.release_containers(&leftovers, Release::ByResourceManager, now_ms);
-        let app = self.apps.get_mut(&app_id).expect("caller checked");
+        let app = self.apps.get_mut(&app_id).expect("checked above");
         let attempts_made = app.attempts.len() as u32;
-        tracing::warn!(attempt = %attempt_id, exit_status = container.exit_status, "application master container failed");
         if attempts_made < app.max_attempts {
             self.start_attempt(app_id, now_ms);
         } else {

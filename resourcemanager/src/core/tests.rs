@@ -17,7 +17,14 @@ fn cluster() -> RmCore {
     config.nm_expiry_ms = 10_000;
     let mut core = RmCore::new(config);
     for i in 1..=2 {
-        core.register_node(node(i), format!("127.0.0.1:{}", 8000 + i), "test".into(), Resource::new(4096, 4), &[], T0);
+        core.register_node(
+            node(i),
+            format!("127.0.0.1:{}", 8000 + i),
+            "test".into(),
+            Resource::new(4096, 4),
+            vec![],
+            T0,
+        );
     }
     core
 }
@@ -265,8 +272,8 @@ fn unstarted_containers_end_with_the_status_of_whoever_gave_them_up() {
 /// A 4096 MB and a 2048 MB node; the AM takes 1024 MB of the first.
 fn lopsided_cluster() -> RmCore {
     let mut core = RmCore::new(CoreConfig::with_defaults(T0));
-    core.register_node(node(1), "127.0.0.1:8001".into(), "test".into(), Resource::new(4096, 4), &[], T0);
-    core.register_node(node(2), "127.0.0.1:8002".into(), "test".into(), Resource::new(2048, 4), &[], T0);
+    core.register_node(node(1), "127.0.0.1:8001".into(), "test".into(), Resource::new(4096, 4), vec![], T0);
+    core.register_node(node(2), "127.0.0.1:8002".into(), "test".into(), Resource::new(2048, 4), vec![], T0);
     core
 }
 
@@ -328,7 +335,7 @@ fn nothing_is_granted_to_an_attempt_that_unregistered() {
     core.finish_am(attempt, "SUCCEEDED", String::new(), String::new(), T0 + 100).unwrap();
     // The AM container runs on through the grace period; whatever frees up is not handed to it.
     let granted_before = core.attempt_containers(attempt).unwrap().len();
-    core.register_node(node(3), "127.0.0.1:8003".into(), "test".into(), Resource::new(8192, 8), &[], T0 + 200);
+    core.register_node(node(3), "127.0.0.1:8003".into(), "test".into(), Resource::new(8192, 8), vec![], T0 + 200);
     assert_eq!(core.attempt_containers(attempt).unwrap().len(), granted_before);
     heartbeat(&mut core, node(1), vec![ReportedContainer::complete(am, 0, "")], T0 + 300);
     assert_no_capacity_held(&core);
@@ -377,7 +384,7 @@ fn a_node_that_unregisters_is_shutdown_at_once_and_its_containers_end() {
     let reply = core.allocate(attempt, &[ask(8)], &[], 0.2, T0 + 20).unwrap();
     assert!(reply.allocated.iter().all(|c| c.node != other));
     assert!(heartbeat(&mut core, other.clone(), vec![], T0 + 30).resync);
-    core.register_node(other.clone(), "x".into(), "test".into(), Resource::new(4096, 4), &[], T0 + 40);
+    core.register_node(other.clone(), "x".into(), "test".into(), Resource::new(4096, 4), vec![], T0 + 40);
     assert_eq!(core.node(&other).unwrap().state, NodeState::RUNNING);
 }
 
@@ -421,4 +428,149 @@ fn with_acls_on_only_allowed_callers_get_an_application_and_a_forgotten_one_is_h
     assert_eq!(unknown, RmError::UnknownApplication(forgotten));
     let off = cluster();
     assert!(off.may_view(forgotten, &who("mallory")), "with ACLs off every kill record is shown");
+}
+
+/// What a restarted core with recovery is given: the stored applications, a later epoch.
+fn restarted(before: &RmCore, epoch: u32, now: u64) -> RmCore {
+    let mut config = before.config().clone();
+    config.cluster_timestamp = now;
+    config.epoch = epoch;
+    config.am_liveness_expiry_ms = 60_000;
+    config.nm_expiry_ms = 600_000;
+    let apps: Vec<App> = before.apps(&Default::default()).into_iter().cloned().collect();
+    let mut core = RmCore::new(config);
+    core.recover(apps, now);
+    core
+}
+
+fn running(id: ContainerId, resource: Resource) -> ReportedContainer {
+    ReportedContainer { resource, ..ReportedContainer::running(id) }
+}
+
+#[test]
+fn a_restart_keeps_running_work_and_the_application_finishes_succeeded() {
+    let mut core = cluster();
+    let (attempt, am) = running_app(&mut core, T0);
+    let reply = core.allocate(attempt, &[ask(2)], &[], 0.1, T0).unwrap();
+    let [a, b] = [reply.allocated[0].id, reply.allocated[1].id];
+    let [node_a, node_b] = [reply.allocated[0].node.clone(), reply.allocated[1].node.clone()];
+    let am_node = core.container(am).unwrap().node.clone();
+    assert_eq!(core.take_changed().into_iter().collect::<Vec<_>>(), vec![attempt.application]);
+
+    let t1 = T0 + 10_000;
+    let mut core = restarted(&core, 1, t1);
+    assert_eq!(core.app(attempt.application).unwrap().state, AppState::ACCEPTED);
+    // The AM's next allocate is told to register again (YARN's words), and nothing changes.
+    let refused = core.allocate(attempt, &[ask(2)], &[], 0.2, t1).unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        format!("AM is not registered for known application attempt: {attempt} or RM had restarted after AM registered. AM should re-register.")
+    );
+    // The nodes come back with what they hold: a finished while the RM was down.
+    let gb = Resource::new(1024, 1);
+    let mut by_node: std::collections::BTreeMap<NodeId, Vec<ReportedContainer>> = Default::default();
+    by_node.entry(am_node.clone()).or_default().push(running(am, gb));
+    by_node
+        .entry(node_a.clone())
+        .or_default()
+        .push(ReportedContainer { resource: gb, ..ReportedContainer::complete(a, 0, "done") });
+    by_node.entry(node_b.clone()).or_default().push(running(b, gb));
+    for i in 1..=2 {
+        let n = node(i);
+        let held = by_node.remove(&n).unwrap_or_default();
+        core.register_node(n, format!("127.0.0.1:{}", 8000 + i), "test".into(), Resource::new(4096, 4), held, t1);
+    }
+    let allocated: i64 = core.nodes().map(|n| n.allocated.memory_mb).sum();
+    assert_eq!(allocated, 2048, "the AM and b run on");
+    core.register_am(attempt, "h".into(), 1, String::new(), t1).unwrap();
+    assert_eq!(core.app(attempt.application).unwrap().state, AppState::RUNNING);
+    // The outstanding ask sent again (one, to replace a); the completion that happened during the
+    // restart reaches the AM; a new grant carries the epoch.
+    let reply = core.allocate(attempt, &[ask(1)], &[], 0.5, t1).unwrap();
+    assert_eq!(reply.completed.iter().map(|c| (c.id, c.exit_status)).collect::<Vec<_>>(), vec![(a, 0)]);
+    assert_eq!(reply.allocated.len(), 1);
+    let c = reply.allocated[0].id;
+    assert!(c.to_string().starts_with("container_e01_"), "{c}");
+    let n = core.container(c).unwrap().node.clone();
+    heartbeat(&mut core, n, vec![ReportedContainer::complete(c, 0, "")], t1 + 1000);
+    heartbeat(&mut core, node_b, vec![ReportedContainer::complete(b, 0, "")], t1 + 1000);
+    core.finish_am(attempt, "SUCCEEDED", String::new(), String::new(), t1 + 1000).unwrap();
+    heartbeat(&mut core, am_node, vec![ReportedContainer::complete(am, 0, "")], t1 + 2000);
+    let app = core.app(attempt.application).unwrap();
+    assert_eq!((app.state, app.final_status), (AppState::FINISHED, FinalStatus::SUCCEEDED));
+    assert!(core.nodes().all(|n| n.allocated == Resource::ZERO));
+}
+
+#[test]
+fn after_a_restart_containers_of_unknown_or_ended_applications_are_cleaned_up() {
+    let mut core = cluster();
+    let (attempt, am) = running_app(&mut core, T0);
+    let am_node = core.container(am).unwrap().node.clone();
+    // Without recovery the new ResourceManager knows nothing: the AM container goes.
+    let mut config = core.config().clone();
+    config.epoch = 0;
+    let mut fresh = RmCore::new(config);
+    fresh.register_node(
+        am_node.clone(),
+        "x".into(),
+        "t".into(),
+        Resource::new(4096, 4),
+        vec![running(am, Resource::new(1024, 1))],
+        T0 + 1,
+    );
+    let reply = heartbeat(&mut fresh, am_node.clone(), vec![], T0 + 2);
+    assert_eq!(reply.containers_to_cleanup, vec![am]);
+    assert_eq!(fresh.nodes().next().unwrap().allocated, Resource::ZERO);
+    // With recovery, a container of an application that had been killed goes too.
+    core.kill(attempt.application, "killed".into(), T0 + 3).unwrap();
+    let mut recovered = restarted(&core, 1, T0 + 4);
+    recovered.register_node(
+        am_node.clone(),
+        "x".into(),
+        "t".into(),
+        Resource::new(4096, 4),
+        vec![running(am, Resource::new(1024, 1))],
+        T0 + 5,
+    );
+    let reply = heartbeat(&mut recovered, am_node, vec![], T0 + 6);
+    assert_eq!(reply.containers_to_cleanup, vec![am]);
+    assert_eq!(recovered.app(attempt.application).unwrap().state, AppState::KILLED);
+}
+
+#[test]
+fn a_recovered_attempt_whose_master_never_returns_times_out_and_the_next_attempt_starts() {
+    let mut core = cluster();
+    let (attempt, _am) = running_app(&mut core, T0);
+    let t1 = T0 + 1000;
+    let mut core = restarted(&core, 1, t1);
+    for i in 1..=2 {
+        core.register_node(node(i), "x".into(), "t".into(), Resource::new(4096, 4), vec![], t1);
+    }
+    core.tick(t1 + 59_000);
+    assert_eq!(core.app(attempt.application).unwrap().attempts.len(), 1);
+    core.tick(t1 + 60_000);
+    let app = core.app(attempt.application).unwrap();
+    assert_eq!(app.attempts[0].state, AttemptState::FAILED);
+    assert_eq!(app.attempts[0].diagnostics, format!("ApplicationMaster for attempt {attempt} timed out"));
+    assert_eq!(app.attempts.len(), 2);
+    let effects = core.take_effects();
+    let [Effect::LaunchAm { container, .. }] = effects.as_slice() else { panic!("{effects:?}") };
+    assert_eq!(container.epoch, 1);
+}
+
+#[test]
+fn a_submission_is_marked_for_the_store_and_retention_drops_it_from_the_store() {
+    let mut config = CoreConfig::with_defaults(T0);
+    config.max_completed_apps = 1;
+    let mut core = RmCore::new(config);
+    let first = core.new_application();
+    core.submit(submission(first), T0).unwrap();
+    assert_eq!(core.take_changed().into_iter().collect::<Vec<_>>(), vec![first]);
+    core.kill(first, String::new(), T0).unwrap();
+    let second = core.new_application();
+    core.submit(submission(second), T0).unwrap();
+    core.kill(second, String::new(), T0).unwrap();
+    // The first is forgotten: marked, and no longer there, so the store removes it.
+    assert_eq!(core.take_changed().into_iter().collect::<Vec<_>>(), vec![first, second]);
+    assert!(core.app(first).is_err());
 }

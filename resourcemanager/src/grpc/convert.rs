@@ -109,7 +109,7 @@ pub(crate) fn reported(status: pb::ContainerStatus) -> Result<ReportedContainer,
         state,
         exit_status,
         diagnostics,
-        resource: _,
+        resource,
         peak_physical_memory_bytes,
         peak_virtual_memory_bytes,
         physical_memory_limit_bytes,
@@ -129,11 +129,12 @@ pub(crate) fn reported(status: pb::ContainerStatus) -> Result<ReportedContainer,
         Ok(pb::ContainerState::New) => ContainerState::NEW,
         _ => ContainerState::RUNNING,
     };
-    Ok(ReportedContainer { id: container_id(&id)?, state, exit_status, diagnostics, usage, kill })
+    let resource = resource.map(weft_proto::Resource::from).unwrap_or(weft_proto::Resource::ZERO);
+    Ok(ReportedContainer { id: container_id(&id)?, state, exit_status, diagnostics, usage, kill, resource })
 }
 
 pub(crate) fn completed_status(c: ReportedContainer) -> pb::ContainerStatus {
-    let ReportedContainer { id, state: _, exit_status, diagnostics, usage, kill } = c;
+    let ReportedContainer { id, state: _, exit_status, diagnostics, usage, kill, resource: _ } = c;
     let (kill_reason, killed_time) = kill.map_or((String::new(), 0), |(r, at)| (r, at as i64));
     pb::ContainerStatus {
         container_id: id.to_string(),

@@ -5,6 +5,13 @@ use tonic::{Code, Status};
 use crate::core::RmError;
 
 pub(crate) fn to_status(error: RmError) -> Status {
+    if let RmError::NotRegistered(_) = error {
+        // Told apart from other refusals by name, as Hadoop's client tells the exception apart.
+        let mut status = Status::failed_precondition(error.to_string());
+        let name = tonic::metadata::MetadataValue::from_static(weft_proto::AM_NOT_REGISTERED);
+        status.metadata_mut().insert(weft_proto::EXCEPTION_METADATA, name);
+        return status;
+    }
     let code = match &error {
         RmError::UnknownApplication(_)
         | RmError::UnknownAttempt(_)
@@ -12,9 +19,10 @@ pub(crate) fn to_status(error: RmError) -> Status {
         | RmError::UnknownNode(_) => Code::NotFound,
         RmError::AlreadySubmitted(_) => Code::AlreadyExists,
         RmError::AccessDenied { .. } => Code::PermissionDenied,
-        RmError::AlreadyFinished { .. } | RmError::NotCurrentAttempt { .. } | RmError::AttemptState { .. } => {
-            Code::FailedPrecondition
-        }
+        RmError::AlreadyFinished { .. }
+        | RmError::NotCurrentAttempt { .. }
+        | RmError::AttemptState { .. }
+        | RmError::NotRegistered(_) => Code::FailedPrecondition,
         RmError::NotIssued { .. }
         | RmError::UnknownQueue(_)
         | RmError::InvalidSubmission(_)

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 use weft_proto::pb::{self, resource_tracker_server::ResourceTracker};
-use weft_proto::states::ContainerState;
 use weft_proto::NodeId;
 
 use super::convert;
@@ -39,16 +38,11 @@ impl ResourceTracker for TrackerService {
                 total.yarn_notation()
             )));
         }
-        let running = containers
-            .into_iter()
-            .map(convert::reported)
-            .filter(|c| c.as_ref().map_or(true, |c| c.state != ContainerState::COMPLETE))
-            .map(|c| c.map(|c| c.id))
-            .collect::<Result<Vec<_>, _>>()?;
+        let reported = containers.into_iter().map(convert::reported).collect::<Result<Vec<_>, _>>()?;
         let id = NodeId::new(host.clone(), port);
         let http_address = format!("{host}:{http_port}");
         let (interval, cluster_timestamp) = self.rm.with(|core, now| {
-            core.register_node(id.clone(), http_address, version, total, &running, now);
+            core.register_node(id.clone(), http_address, version, total, reported, now);
             (core.config().heartbeat_interval_ms, core.config().cluster_timestamp)
         });
         let (container_key, nm_key) = self.rm.keys.for_node_manager();

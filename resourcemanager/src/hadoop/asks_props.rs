@@ -51,7 +51,7 @@ proptest! {
         let mut core = RmCore::new(CoreConfig::with_defaults(T0));
         let node = NodeId::new("127.0.0.1", 8041);
         // Room for 6 containers of 1 GB: asks can outrun the cluster.
-        core.register_node(node.clone(), "127.0.0.1:8042".into(), "t".into(), Resource::new(6 * MB, 16), &[], T0);
+        core.register_node(node.clone(), "127.0.0.1:8042".into(), "t".into(), Resource::new(6 * MB, 16), vec![], T0);
         let id = core.new_application();
         let submission = Submission {
             id,

@@ -259,7 +259,8 @@ fn rm_error(error: RmError, attempt: ApplicationAttemptId) -> RpcError {
                 format!("Application attempt {attempt} doesn't exist in ApplicationMasterService cache."),
             )
         }
-        RmError::AttemptState { state: AttemptState::ALLOCATED | AttemptState::LAUNCHED, .. } => {
+        RmError::NotRegistered(_)
+        | RmError::AttemptState { state: AttemptState::ALLOCATED | AttemptState::LAUNCHED, .. } => {
             not_registered(attempt)
         }
         RmError::AttemptState { .. } => {

@@ -345,7 +345,7 @@ mod tests {
             version: "test",
         };
         let keys = crate::tokens::Keys::generate(1, std::time::Duration::from_secs(600)).unwrap();
-        Arc::new(Rm::new(RmCore::new(CoreConfig::with_defaults(1)), info, keys).0)
+        Arc::new(Rm::new(RmCore::new(CoreConfig::with_defaults(1)), info, keys, None).0)
     }
 
     async fn call(method: Method, path: &str, body: Vec<u8>) -> (StatusCode, Value) {

@@ -134,6 +134,18 @@ impl Accounts {
         account.touched_ms = account.touched_ms.max(now_ms);
     }
 
+    /// The files `app` holds, sha256 → size.
+    pub fn files_of(&self, app: ApplicationId) -> BTreeMap<String, u64> {
+        self.apps.get(&app).map(|a| a.files.clone()).unwrap_or_default()
+    }
+
+    /// Takes back what `app` held before a restart (from the state store).
+    pub fn restore(&mut self, app: ApplicationId, files: BTreeMap<String, u64>, now_ms: u64) {
+        let account = self.apps.entry(app).or_default();
+        account.files.extend(files);
+        account.touched_ms = account.touched_ms.max(now_ms);
+    }
+
     /// Every file some application holds: the store keeps these whatever their age.
     pub fn held_files(&self) -> BTreeSet<String> {
         self.apps.values().flat_map(|a| a.files.keys().cloned()).collect()

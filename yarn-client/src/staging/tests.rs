@@ -102,7 +102,7 @@ async fn serve(store: TestStore) -> String {
 
 /// A client of `store` holding the application's staging token, as after GetNewApplication.
 async fn connect(store: &TestStore) -> Rm {
-    let mut rm = Rm::connect(&serve(store.clone()).await).await.unwrap();
+    let mut rm = Rm::connect(&serve(store.clone()).await, crate::rm::Retry::NEVER).await.unwrap();
     rm.staging_token = Some(TOKEN.to_vec());
     rm
 }
@@ -210,7 +210,7 @@ async fn staging_needs_the_applications_token() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "f", b"abc");
     let store = TestStore::default();
-    let mut rm = Rm::connect(&serve(store.clone()).await).await.unwrap();
+    let mut rm = Rm::connect(&serve(store.clone()).await, crate::rm::Retry::NEVER).await.unwrap();
     let err = stage(&mut rm, &path, "f", false).await.unwrap_err().to_string();
     assert!(err.contains("no staging token: an application id must be asked for"), "{err}");
     assert_eq!(store.recorded.lock().unwrap().stats, 0, "nothing is sent without a token");
