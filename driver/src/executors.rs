@@ -156,13 +156,19 @@ fn driver_endpoint(
     DriverEndpointServer::with_interceptor(service, Require::new(secret, "the driver endpoint"))
 }
 
-/// The host the driver's endpoint and web port listen on: `spark.driver.host`, else the node's
-/// (`NM_HOST`) on a cluster, else loopback.
+/// The host the driver's endpoint and web port listen on: `spark.driver.host`, else on a cluster the
+/// node's (`NM_HOST`, cluster mode) or this machine's name (client mode, Spark's
+/// `Utils.localHostName`: executors on other hosts must reach it), else loopback.
 pub(crate) fn driver_host(conf: &SparkConf, kind: Kind) -> String {
     conf.driver_host()
         .map(str::to_owned)
-        .or_else(|| if kind == Kind::Yarn { lookup("NM_HOST") } else { None })
+        .or_else(|| if kind == Kind::Yarn { lookup("NM_HOST").or_else(machine_name) } else { None })
         .unwrap_or_else(|| "127.0.0.1".to_owned())
+}
+
+/// This machine's host name, when it has one.
+fn machine_name() -> Option<String> {
+    hostname::get().ok().and_then(|name| name.into_string().ok()).filter(|name| !name.is_empty())
 }
 
 /// Spark's application attempt id: the AM container's attempt number in cluster mode; none in client

@@ -40,35 +40,42 @@ impl Default for ClusterOptions {
     }
 }
 
-struct Daemon {
-    name: String,
-    child: Child,
-    log: PathBuf,
+/// One daemon process and the log its stdout and stderr go to.
+pub(crate) struct Daemon {
+    pub(crate) name: String,
+    pub(crate) child: Child,
+    pub(crate) log: PathBuf,
 }
 
 impl Daemon {
     fn spawn(name: &str, program: &Path, args: &[&str], dir: &Path, env: &[(String, String)]) -> Daemon {
+        let mut command = Command::new(program);
+        command.args(args).envs(env.iter().map(|(k, v)| (k, v)));
+        Daemon::spawn_command(name, command, dir)
+    }
+
+    /// Starts `command` (a daemon, maybe behind a wrapper that execs it, so the pid stays the
+    /// daemon's) with its output appended to `<dir>/<name>.log`: a restarted daemon adds to its log.
+    pub(crate) fn spawn_command(name: &str, mut command: Command, dir: &Path) -> Daemon {
         let log = dir.join(format!("{name}.log"));
-        let file = fs::File::create(&log).expect("log file");
-        let child = Command::new(program)
-            .args(args)
+        let file = fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
+        let child = command
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
-            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log file"))
             .stderr(file)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()));
         Daemon { name: name.to_owned(), child, log }
     }
 
-    fn signal(&self, signal: Signal) {
+    pub(crate) fn signal(&self, signal: Signal) {
         let _ = kill(Pid::from_raw(self.child.id() as i32), signal);
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within 15 s.
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if matches!(self.child.try_wait(), Ok(Some(_))) {
             return;
         }
@@ -119,13 +126,13 @@ pub struct Cluster {
     http: reqwest::blocking::Client,
 }
 
-fn read_ports(path: &Path) -> Value {
+pub(crate) fn read_ports(path: &Path) -> Value {
     wait_for(&format!("ports file {}", path.display()), START_TIMEOUT, || {
         fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok())
     })
 }
 
-fn field(ports: &Value, key: &str) -> String {
+pub(crate) fn field(ports: &Value, key: &str) -> String {
     ports[key].as_str().unwrap_or_else(|| panic!("ports file has no {key}: {ports}")).to_owned()
 }
 

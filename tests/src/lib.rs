@@ -1,5 +1,7 @@
 //! The end-to-end harness: a real ResourceManager and NodeManagers as processes on 127.0.0.1, each
-//! port bound at 0 and read back, plus helpers to run `weft`, read REST and inspect `/proc`.
+//! port bound at 0 and read back, plus helpers to run `weft`, read REST and inspect `/proc`; and a
+//! multi-host test bed (`netns`, `multihost`) that puts each daemon on its own host, a network
+//! namespace with its own address and host name.
 //!
 //! Daemon binaries come from the same target directory as the running test (`cargo test
 //! --workspace` builds them); a missing binary fails the test with a message saying so.
@@ -7,6 +9,8 @@
 pub mod browser;
 pub mod cgroups;
 pub mod cluster;
+pub mod multihost;
+pub mod netns;
 pub mod procs;
 pub mod spark_dist;
 

@@ -1,0 +1,251 @@
+//! End to end over several hosts on one machine: the ResourceManager and each NodeManager in its own
+//! network namespace with its own address and host name (tests/src/netns.rs, tests/src/multihost.rs),
+//! so every call between daemons, application masters, drivers and executors crosses a (virtual)
+//! network by name, as on real hosts. Needs root; fails, naming what is missing, without it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use weft_tests::multihost::{MultiHostCluster, MultiHostOptions};
+use weft_tests::{example, printed_app_id, wait_for};
+
+const APP_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn is_am(container: &Value) -> bool {
+    container["containerId"].as_str().unwrap_or_default().ends_with("_000001")
+}
+
+/// The host part of a node id `host:port`.
+fn host_of(node_id: &Value) -> String {
+    let id = node_id.as_str().unwrap_or_else(|| panic!("not a node id: {node_id}"));
+    id.rsplit_once(':').map_or(id, |(host, _)| host).to_owned()
+}
+
+/// A container's stdout, read from its NodeManager's web port.
+fn stdout_of(cluster: &MultiHostCluster, container: &Value) -> String {
+    let cid = container["containerId"].as_str().unwrap();
+    let url = format!("{}/ws/v1/node/containerlogs/{cid}/stdout", container["nodeHttpAddress"].as_str().unwrap());
+    let (status, text) = cluster.get_text(&url);
+    assert_eq!(status, 200, "{url}: {text}");
+    text
+}
+
+#[test]
+fn a_shell_app_runs_containers_on_both_hosts_and_each_names_its_host() {
+    // AM + three containers of 1024 MB fill two nodes of 2048 MB: both nodes run shell containers.
+    let cluster = MultiHostCluster::start(MultiHostOptions { nm_memory_mb: 2048, ..Default::default() });
+    let nodes = cluster.nodes();
+    let ids: BTreeSet<&str> = nodes.iter().filter_map(|n| n["id"].as_str()).collect();
+    assert_eq!(ids, BTreeSet::from([cluster.nm_id(0).as_str(), cluster.nm_id(1).as_str()]), "{nodes:?}");
+    for (i, node) in [0, 1].iter().map(|&i| (i, nodes.iter().find(|n| n["id"] == cluster.nm_id(i).as_str()).unwrap())) {
+        assert_eq!(node["nodeHostName"], cluster.nm_host(i).name.as_str(), "{node}");
+        assert_eq!(node["nodeHTTPAddress"], format!("{}:8042", cluster.nm_host(i).name), "{node}");
+    }
+
+    let script = "echo hello from $CONTAINER_ID on $(hostname) as $NM_HOST";
+    let out = cluster.weft(&["shell", "--num-containers", "3", "--container-memory", "1g", "--", "sh", "-c", script]);
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let id = printed_app_id(&out.both());
+    let app = cluster.app(&id);
+    assert_eq!((app["state"].as_str(), app["finalStatus"].as_str()), (Some("FINISHED"), Some("SUCCEEDED")));
+    let shell: Vec<Value> = cluster.containers(&id).into_iter().filter(|c| !is_am(c)).collect();
+    assert_eq!(shell.len(), 3, "{shell:?}");
+    let mut hosts = BTreeSet::new();
+    for c in &shell {
+        assert_eq!(c["containerExitStatus"], 0, "{c}");
+        let host = host_of(&c["nodeId"]);
+        let cid = c["containerId"].as_str().unwrap();
+        assert_eq!(stdout_of(&cluster, c), format!("hello from {cid} on {host} as {host}\n"));
+        hosts.insert(host);
+    }
+    let both: BTreeSet<String> = [0, 1].iter().map(|&i| cluster.nm_host(i).name.clone()).collect();
+    assert_eq!(hosts, both, "shell containers on both hosts");
+
+    // `weft logs` on the gateway reads each container's stdout from its own host.
+    let logs = cluster.weft(&["logs", "-applicationId", &id]);
+    assert_eq!(logs.code, Some(0), "{}", logs.both());
+    for c in &shell {
+        let cid = c["containerId"].as_str().unwrap();
+        let host = host_of(&c["nodeId"]);
+        assert!(logs.stdout.contains(&format!("Container: {cid} on {host}:8041")), "{}", logs.stdout);
+        assert!(logs.stdout.contains(&format!("hello from {cid} on {host} as {host}")), "{}", logs.stdout);
+    }
+    cluster.stop_checked(&[]);
+}
+
+/// A deterministic text of `lines` lines over a small vocabulary.
+fn corpus(lines: usize) -> String {
+    let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"];
+    let mut state = 7u64;
+    let mut text = String::new();
+    for _ in 0..lines {
+        let n = 1 + (state % 9) as usize;
+        for i in 0..n {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            if i > 0 {
+                text.push(' ');
+            }
+            text.push_str(words[(state >> 33) as usize % words.len()]);
+        }
+        text.push('\n');
+    }
+    text
+}
+
+fn reference_counts(text: &str) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for word in text.split_whitespace() {
+        *counts.entry(word.to_owned()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Spark's output layout: `_SUCCESS` and `part-NNNNN` files of `word<TAB>count` lines.
+fn read_counts(dir: &Path) -> BTreeMap<String, u64> {
+    assert!(dir.join("_SUCCESS").exists(), "{} has no _SUCCESS", dir.display());
+    let mut counts = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if !entry.file_name().to_string_lossy().starts_with("part-") {
+            continue;
+        }
+        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+            let (word, n) = line.split_once('\t').unwrap_or_else(|| panic!("not word<TAB>count: {line:?}"));
+            assert!(counts.insert(word.to_owned(), n.parse().unwrap()).is_none(), "{word} twice");
+        }
+    }
+    counts
+}
+
+/// The task-end events of an uncompressed single-file event log: (stage, executor host, remote
+/// shuffle bytes read).
+fn task_ends(log_dir: &Path) -> Vec<(i64, String, i64)> {
+    let mut ends = Vec::new();
+    for entry in std::fs::read_dir(log_dir).unwrap().flatten() {
+        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+            let event: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            if event["Event"] == "SparkListenerTaskEnd" {
+                let remote = &event["Task Metrics"]["Shuffle Read Metrics"]["Remote Bytes Read"];
+                let host = event["Task Info"]["Host"].as_str().unwrap_or_default().to_owned();
+                ends.push((event["Stage ID"].as_i64().unwrap(), host, remote.as_i64().unwrap_or(0)));
+            }
+        }
+    }
+    ends
+}
+
+#[test]
+fn spark_wordcount_with_an_executor_on_each_host_shuffles_across_hosts() {
+    // One executor (512m + 384m overhead, normalized to 1024) fits each node: one per host. The
+    // driver runs in client mode on the gateway (the ResourceManager's host), a third host.
+    let options = MultiHostOptions { nm_memory_mb: 1024, nm_vcores: 2, ..Default::default() };
+    let cluster = MultiHostCluster::start(options);
+    let dir = weft_tests::data_dir();
+    let text = corpus(60_000);
+    for part in 0..4 {
+        let lines: Vec<&str> = text.lines().skip(part * 15_000).take(15_000).collect();
+        std::fs::write(dir.path().join(format!("in-{part}.txt")), lines.join("\n") + "\n").unwrap();
+    }
+    let events = dir.path().join("events");
+    std::fs::create_dir(&events).unwrap();
+    std::fs::set_permissions(&events, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let input = format!("{}/in-*.txt", dir.path().display());
+    let out = dir.path().join("out");
+    let event_dir = format!("spark.eventLog.dir=file://{}", events.display());
+    let mut args = vec!["submit", "--master", "yarn", "--deploy-mode", "client", "--num-executors", "2"];
+    args.extend(["--executor-memory", "512m", "--executor-cores", "1", "--driver-memory", "512m"]);
+    args.extend(["--conf", "spark.default.parallelism=8", "--conf", "spark.eventLog.enabled=true"]);
+    args.extend(["--conf", &event_dir, "--conf", "spark.eventLog.compress=false"]);
+    args.extend(["--conf", "spark.eventLog.rolling.enabled=false", "--conf", "spark.ui.showConsoleProgress=false"]);
+    let wordcount = example("wordcount");
+    args.extend([wordcount.as_str(), input.as_str(), out.to_str().unwrap()]);
+    let run = cluster.weft(&args);
+    assert_eq!(run.code, Some(0), "{}", run.both());
+    assert_eq!(read_counts(&out), reference_counts(&text));
+
+    let app = printed_app_id(&run.both());
+    let report = cluster.app(&app);
+    assert_eq!((report["state"].as_str(), report["finalStatus"].as_str()), (Some("FINISHED"), Some("SUCCEEDED")));
+    let executors = cluster.containers(&app);
+    let hosts: BTreeSet<String> = executors.iter().map(|c| host_of(&c["nodeId"])).collect();
+    let both: BTreeSet<String> = [0, 1].iter().map(|&i| cluster.nm_host(i).name.clone()).collect();
+    assert_eq!((executors.len(), &hosts), (2, &both), "{executors:?}");
+
+    // The map stage ran on both hosts and the reducers read shuffle blocks from the other host.
+    let ends = task_ends(&events);
+    let map_hosts: BTreeSet<String> = ends.iter().filter(|(stage, _, _)| *stage == 0).map(|e| e.1.clone()).collect();
+    assert_eq!(map_hosts, both, "{ends:?}");
+    let remote: i64 = ends.iter().filter(|(stage, _, _)| *stage == 1).map(|e| e.2).sum();
+    assert!(remote > 0, "no shuffle bytes crossed hosts: {ends:?}");
+    cluster.stop_checked(&[]);
+}
+
+#[test]
+fn a_node_cut_off_the_network_is_lost_and_its_shell_containers_rerun_on_the_other_host() {
+    let options = MultiHostOptions {
+        nm_memory_mb: 3072,
+        rm_yaml: "yarn.nm.liveness-monitor.expiry-interval-ms: 3000\n\
+                  yarn.resourcemanager.nm.liveness-monitor.interval-ms: 500\n"
+            .into(),
+        ..Default::default()
+    };
+    let cluster = MultiHostCluster::start(options);
+    let data = weft_tests::data_dir();
+    let go = data.path().join("go");
+    // Each container waits for the go file, so the cut finds containers running on both hosts.
+    let script = format!("while [ ! -e {} ]; do sleep 0.1; done; echo done on $(hostname)", go.display());
+    let client = cluster
+        .weft_command(&["shell", "--num-containers", "4", "--container-memory", "1g", "--", "sh", "-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = wait_for("the app to be submitted", APP_TIMEOUT, || cluster.latest_app_id());
+    // AM + four containers over two nodes of three slots: both hosts run shell containers.
+    let running = wait_for("four running shell containers", APP_TIMEOUT, || {
+        let all = cluster.containers(&id);
+        let running: Vec<Value> = all.into_iter().filter(|c| !is_am(c) && c["containerState"] == "RUNNING").collect();
+        (running.len() == 4).then_some(running)
+    });
+    let am = cluster.containers(&id).into_iter().find(is_am).expect("the AM container");
+    let am_host = host_of(&am["nodeId"]);
+    let lost = (0..2).find(|&i| cluster.nm_host(i).name != am_host).unwrap();
+    let lost_host = cluster.nm_host(lost).name.clone();
+    let on_lost: BTreeSet<String> = running
+        .iter()
+        .filter(|c| host_of(&c["nodeId"]) == lost_host)
+        .map(|c| c["containerId"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!on_lost.is_empty(), "shell containers on both hosts: {running:?}");
+
+    cluster.cut_nm(lost);
+    let node = cluster.wait_for_node_state(lost, "LOST", APP_TIMEOUT);
+    assert_eq!(node["nodeHostName"], lost_host.as_str());
+    std::fs::write(&go, "").unwrap();
+    let output = client.wait_with_output().unwrap();
+    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{printed}");
+    assert_eq!(printed_app_id(&printed), id);
+    let app = cluster.app(&id);
+    assert_eq!((app["state"].as_str(), app["finalStatus"].as_str()), (Some("FINISHED"), Some("SUCCEEDED")), "{app}");
+
+    let shell: Vec<Value> = cluster.containers(&id).into_iter().filter(|c| !is_am(c)).collect();
+    let aborted: BTreeSet<String> = shell
+        .iter()
+        .filter(|c| c["containerExitStatus"] == -100)
+        .map(|c| c["containerId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(aborted, on_lost, "the lost node's containers end -100: {shell:?}");
+    let succeeded: Vec<&Value> = shell.iter().filter(|c| c["containerExitStatus"] == 0).collect();
+    assert_eq!(succeeded.len(), 4, "four containers succeeded, replacements included: {shell:?}");
+    for c in &succeeded {
+        if on_lost.contains(c["containerId"].as_str().unwrap()) {
+            continue;
+        }
+        assert_eq!(host_of(&c["nodeId"]), am_host, "{c}");
+        assert_eq!(stdout_of(&cluster, c), format!("done on {am_host}\n"));
+    }
+    assert_eq!(shell.len(), 4 + on_lost.len(), "one replacement per lost container: {shell:?}");
+    cluster.stop_checked(&[]);
+}
