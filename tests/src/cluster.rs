@@ -354,6 +354,39 @@ impl Cluster {
         }
     }
 
+    /// Stops the ResourceManager as an operator does (SIGTERM); the NodeManagers, their containers
+    /// and the clients go on without it.
+    pub fn stop_rm(&mut self) {
+        self.rm.stop();
+    }
+
+    /// Starts the ResourceManager again with its file, on the ports it had, so NodeManagers,
+    /// clients and application masters reach it where they did.
+    pub fn start_rm_again(&mut self) {
+        let root = self.dir.path().to_owned();
+        let ports_file = root.join("rm-ports.json");
+        let ports = read_ports(&ports_file);
+        let mut yaml = fs::read_to_string(root.join("rm.yaml")).expect("rm.yaml");
+        for (key, bound) in [
+            ("yarn.resourcemanager.address", "client"),
+            ("yarn.resourcemanager.scheduler.address", "scheduler"),
+            ("yarn.resourcemanager.resource-tracker.address", "tracker"),
+            ("yarn.resourcemanager.webapp.address", "webapp"),
+        ] {
+            yaml = yaml.replace(&format!("{key}: 127.0.0.1:0\n"), &format!("{key}: {}\n", field(&ports, bound)));
+        }
+        fs::write(root.join("rm.yaml"), yaml).expect("write rm.yaml");
+        fs::remove_file(&ports_file).expect("remove the old ports file");
+        self.rm = Daemon::spawn(
+            "resourcemanager",
+            &binary("resourcemanager"),
+            &["--config", &path_str(&root.join("rm.yaml")), "--ports-file", &path_str(&ports_file)],
+            &root,
+            &[],
+        );
+        read_ports(&ports_file);
+    }
+
     pub fn kill_nm(&mut self, i: usize) {
         if let Some(mut nm) = self.nms[i].take() {
             nm.signal(Signal::SIGKILL);
