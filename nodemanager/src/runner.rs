@@ -169,7 +169,6 @@ impl Runner {
                 pending.extend(self.execute(effect).await);
             }
             let wake = tokio::select! {
-                biased;
                 _ = self.nm.detach.cancelled() => Wake::Detached,
                 message = self.inbox.recv(), if self.inbox_open => message.map_or(Wake::InboxClosed, Wake::Effects),
                 result = localization(&mut self.localizing) => Wake::Localization(result),

@@ -65,7 +65,7 @@ async fn a_completed_status_is_resent_until_a_heartbeat_carrying_it_is_answered(
 }
 
 #[tokio::test]
-async fn cleanup_lists_and_resync_stop_containers_with_yarns_statuses() {
+async fn cleanup_lists_stop_containers_with_yarns_statuses_and_a_resync_keeps_them() {
     let rm = TestRm::start(30).await;
     let mut nm = TestNm::start(&rm).await;
     let (a2, a3, b2) = (container_id(1, 2), container_id(1, 3), container_id(2, 2));
@@ -94,15 +94,14 @@ async fn cleanup_lists_and_resync_stop_containers_with_yarns_statuses() {
     let (_, apps) = nm.get_json("/ws/v1/node/apps?state=FINISHED").await;
     assert_eq!(apps["apps"]["app"][0]["id"], "application_1700000000000_0001");
     rm.script(pb::NodeHeartbeatResponse { action: pb::NodeAction::Resync as i32, ..Default::default() });
-    rm.wait_for("a second registration", |s| (s.registrations.len() == 2).then_some(())).await;
+    // A RESYNC keeps containers running (work-preserving): the node registers again with them.
+    let again = rm.wait_for("a second registration", |s| s.registrations.get(1).cloned()).await;
+    let b2_status = again.containers.iter().find(|c| c.container_id == b2).expect("b2 in the registration");
+    assert_eq!(b2_status.state, pb::ContainerState::Running as i32, "{b2_status:?}");
+    nm.stop().await.unwrap();
     let status = rm.completed_status(&b2).await;
     assert_eq!(status.exit_status, -100);
-    assert!(
-        status.diagnostics.contains("]Container killed on resync with the ResourceManager\n"),
-        "{}",
-        status.diagnostics
-    );
-    nm.stop().await.unwrap();
+    assert!(status.diagnostics.contains("]Container killed on NodeManager shutdown\n"), "{}", status.diagnostics);
 }
 
 #[tokio::test]

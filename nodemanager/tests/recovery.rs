@@ -67,6 +67,11 @@ impl Drop for Node {
 
 impl Node {
     fn new(rm: &TestRm) -> Node {
+        Node::with(rm, true)
+    }
+
+    /// A node with recovery on, under a supervisor or not.
+    fn with(rm: &TestRm, supervised: bool) -> Node {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         // Recovery needs a fixed container port (the node id): a free one, bound again by each run.
@@ -87,7 +92,7 @@ impl Node {
              yarn.nodemanager.container-executor.class: DefaultContainerExecutor\n\
              yarn.nodemanager.recovery.enabled: true\n\
              yarn.nodemanager.recovery.dir: {recovery}\n\
-             yarn.nodemanager.recovery.supervised: true\n",
+             yarn.nodemanager.recovery.supervised: {supervised}\n",
             rm = rm.address,
             local = dir.path().join("local").display(),
             logs = dir.path().join("logs").display(),
@@ -159,6 +164,18 @@ impl Node {
         self.started.push((pid, start));
         (pid, start)
     }
+}
+
+/// Starts containers with tokens the test ResourceManager signed for `node`.
+async fn start(node: &Node, containers: &[(&str, &[&str])]) {
+    let mut requests: Vec<pb::StartContainerRequest> =
+        containers.iter().map(|(id, command)| request(id, command)).collect();
+    for r in &mut requests {
+        r.container_token = sign(&r.container_id, &node.rpc);
+    }
+    let mut client = node.client().await;
+    let response = client.start_containers(pb::StartContainersRequest { requests }).await.unwrap().into_inner();
+    assert_eq!(response.started.len(), containers.len(), "{response:?}");
 }
 
 fn work_dir(root: &Path, id: &str) -> PathBuf {
@@ -257,4 +274,64 @@ async fn containers_survive_a_supervised_restart_and_are_reported_as_they_are() 
     assert!(!log.contains("ERROR"), "no error in the restarted NodeManager's log:\n{log}");
     let left = support::remove_hierarchy(&node.hierarchy);
     assert!(left.is_empty(), "cgroups left behind: {left:?}");
+}
+
+#[tokio::test]
+async fn with_recovery_a_live_node_manager_reports_exit_codes_and_stops_as_without_it() {
+    let rm = TestRm::start(50).await;
+    let mut node = Node::with(&rm, false);
+    node.start(1).await;
+    rm.wait_for("a registration", |s| (!s.registrations.is_empty()).then_some(())).await;
+    let dir = node.dir.path().to_owned();
+    let ids: Vec<String> = (2..=6).map(|n| container_id(1, n)).collect();
+    let traps = format!("echo $$ > {}/traps.pid; trap 'exit 0' TERM; while :; do sleep 0.05; done", dir.display());
+    let sleeps = format!("echo $$ > {}/sleeps.pid; exec sleep 600", dir.display());
+    let stays = format!("echo $$ > {}/stays.pid; exec sleep 600", dir.display());
+    start(
+        &node,
+        &[
+            (&ids[0], &["sh", "-c", "echo done; exit 0"]),
+            (&ids[1], &["weft-no-such-program"]),
+            (&ids[2], &["sh", "-c", &traps]),
+            (&ids[3], &["sh", "-c", &sleeps]),
+            (&ids[4], &["sh", "-c", &stays]),
+        ],
+    )
+    .await;
+    let status = rm.completed_status(&ids[0]).await;
+    assert_eq!((status.exit_status, status.diagnostics.as_str()), (0, ""));
+    let status = rm.completed_status(&ids[1]).await;
+    assert_eq!(status.exit_status, 127, "{status:?}");
+    assert!(status.diagnostics.contains("Cannot run program \"weft-no-such-program\""), "{}", status.diagnostics);
+    assert!(status.diagnostics.contains("No such file or directory"), "{}", status.diagnostics);
+    let (traps_pid, _) = node.command_pid("traps.pid").await;
+    let (sleeps_pid, _) = node.command_pid("sleeps.pid").await;
+    let (stays_pid, _) = node.command_pid("stays.pid").await;
+
+    // A stop's SIGTERM reaches the command: one that catches it ends as it chooses (0), one that
+    // does not dies of it (143), exactly as without the wrapper.
+    let token = support::nm_token(&ids[2], &node.rpc);
+    let mut client = node.client().await;
+    let stop = pb::StopContainersRequest { container_ids: vec![ids[2].clone(), ids[3].clone()] };
+    client.stop_containers(support::with_nm_token(stop, &token)).await.unwrap();
+    let status = rm.completed_status(&ids[2]).await;
+    assert_eq!(status.exit_status, -105, "{status:?}");
+    assert!(status.diagnostics.contains("Container killed on request. Exit code is 0"), "{}", status.diagnostics);
+    let status = rm.completed_status(&ids[3]).await;
+    assert!(status.diagnostics.contains("Container killed on request. Exit code is 143"), "{}", status.diagnostics);
+    for pid in [traps_pid, sleeps_pid] {
+        wait_for("the stopped commands to be gone", || start_time(pid).is_none().then_some(())).await;
+    }
+
+    // Recovery without a supervisor: shutdown stops everything and the node leaves, as before.
+    let status = node.terminate().await;
+    assert!(status.success(), "{status:?}\n{}", node.log(1));
+    let status = rm.completed_status(&ids[4]).await;
+    assert_eq!(status.exit_status, -100, "{status:?}");
+    assert!(start_time(stays_pid).is_none(), "the last container was stopped at shutdown");
+    assert_eq!(rm.state.lock().unwrap().unregistered.len(), 1, "the node unregistered");
+    let left: Vec<_> = std::fs::read_dir(dir.join("recovery")).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "every completion was acknowledged, no record is left: {left:?}");
+    let log = node.log(1);
+    assert!(!log.contains("ERROR"), "no error in the NodeManager's log:\n{log}");
 }
