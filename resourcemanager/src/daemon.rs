@@ -77,7 +77,6 @@ impl Listeners {
 pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<()> {
     let store = StagingStore::open(&config.staging_dir, config.staging_max_app_bytes)
         .with_context(|| format!("cannot open the staging store at {}", config.staging_dir.display()))?;
-    let cluster_timestamp = clock::now_ms();
     let recovered = match &config.recovery_store {
         Some(dir) => {
             // Before anything is served: nothing else waits on this thread yet.
@@ -88,6 +87,9 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         None => None,
     };
     let epoch = recovered.as_ref().map_or(0, |(_, r)| r.epoch);
+    // New application ids must not repeat a recovered one's, even if the clock went back.
+    let latest = recovered.iter().flat_map(|(_, r)| r.apps.iter().map(|a| a.id().cluster_timestamp)).max();
+    let cluster_timestamp = clock::now_ms().max(latest.map_or(0, |t| t + 1));
     let mut core = RmCore::new(CoreConfig {
         cluster_timestamp,
         minimum_allocation: config.minimum_allocation,

@@ -2,7 +2,9 @@
 //! NodeManagers have done what they were told, no node holds any capacity and the scheduler's view
 //! agrees with the nodes'. The NodeManagers are simulated faithfully enough to matter: they start
 //! what they are handed (or not), report running and finished containers, honour cleanups, and
-//! re-register when told to resync.
+//! re-register with what they hold when told to resync. The ResourceManager itself may restart
+//! with recovery: a new core is built from the stored records (through their JSON) and the nodes
+//! find out at their next heartbeat.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -58,6 +60,8 @@ enum Op {
         node: u16,
         unregister: bool,
     },
+    /// The ResourceManager restarts with recovery.
+    RmRestart,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -73,6 +77,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..4usize).prop_map(|app| Op::Kill { app }),
         1 => prop::sample::select(vec![500u64, 6_000, 20_000, 700_000]).prop_map(|ms| Op::Advance { ms }),
         1 => (1..=NODES, any::<bool>()).prop_map(|(node, unregister)| Op::NodeRestart { node, unregister }),
+        1 => Just(Op::RmRestart),
     ]
 }
 
@@ -80,10 +85,17 @@ fn node(i: u16) -> NodeId {
     NodeId::new("127.0.0.1", 9000 + i)
 }
 
+/// What node `id` offers: 2, 4 and 6 GiB.
+fn node_total(id: &NodeId) -> Resource {
+    Resource::new(2048 * i64::from(id.port - 9000), 4)
+}
+
 /// A NodeManager as the ResourceManager sees it through heartbeats.
 #[derive(Default)]
 struct SimNm {
     running: BTreeSet<ContainerId>,
+    /// What each container it started was granted (a restarted ResourceManager learns it from them).
+    sizes: BTreeMap<ContainerId, Resource>,
     /// Finished and not reported yet: (container, exit status).
     done: Vec<(ContainerId, i32)>,
 }
@@ -103,8 +115,14 @@ impl World {
         let mut core = RmCore::new(config);
         let mut nms = BTreeMap::new();
         for i in 1..=NODES {
-            let total = Resource::new(2048 * i as i64, 4);
-            core.register_node(node(i), format!("127.0.0.1:{}", 8000 + i), "t".into(), total, vec![], T0);
+            core.register_node(
+                node(i),
+                format!("127.0.0.1:{}", 8000 + i),
+                "t".into(),
+                node_total(&node(i)),
+                vec![],
+                T0,
+            );
             nms.insert(node(i), SimNm::default());
         }
         World { core, nms, apps: Vec::new(), now: T0 }
@@ -121,33 +139,54 @@ impl World {
     fn start(&mut self, c: &RmContainer) {
         if let Some(nm) = self.nms.get_mut(&c.node) {
             nm.running.insert(c.id);
+            nm.sizes.insert(c.id, c.resource);
         }
     }
 
     fn launch_ams(&mut self, fail: bool) {
         for effect in self.core.take_effects() {
-            let Effect::LaunchAm { attempt, container, node, .. } = effect;
+            let Effect::LaunchAm { attempt, container, node, resource, .. } = effect;
             if fail {
                 self.core.am_launched(attempt, Err("refused".into()), self.now);
             } else {
-                self.nms.get_mut(&node).unwrap().running.insert(container);
+                let nm = self.nms.get_mut(&node).unwrap();
+                nm.running.insert(container);
+                nm.sizes.insert(container, resource);
                 self.core.am_launched(attempt, Ok(()), self.now);
             }
         }
     }
 
-    fn heartbeat(&mut self, id: &NodeId) {
+    /// What the NodeManager reports: every running container, and those finished since the last
+    /// report (which it forgets once sent).
+    fn report(&mut self, id: &NodeId) -> Vec<ReportedContainer> {
         let nm = self.nms.get_mut(id).unwrap();
-        let mut reported: Vec<ReportedContainer> = nm.running.iter().map(|c| ReportedContainer::running(*c)).collect();
-        reported.extend(nm.done.drain(..).map(|(c, s)| ReportedContainer::complete(c, s, "")));
-        let reply = self.core.node_heartbeat(id, reported, Utilization::default(), String::new(), self.now);
+        let size = |c: &ContainerId| nm.sizes.get(c).copied().unwrap_or(Resource::ZERO);
+        let mut reported: Vec<ReportedContainer> = nm
+            .running
+            .iter()
+            .map(|c| ReportedContainer { resource: size(c), ..ReportedContainer::running(*c) })
+            .collect();
+        reported.extend(
+            nm.done
+                .iter()
+                .map(|(c, s)| ReportedContainer { resource: size(c), ..ReportedContainer::complete(*c, *s, "") }),
+        );
+        nm.done.clear();
+        reported
+    }
+
+    fn heartbeat(&mut self, id: &NodeId) {
+        let reported = self.report(id);
+        let reply = self.core.node_heartbeat(id, reported.clone(), Utilization::default(), String::new(), self.now);
         let nm = self.nms.get_mut(id).unwrap();
         if reply.resync {
-            // Told to resync: stop everything, register again with nothing running.
-            nm.running.clear();
-            nm.done.clear();
-            let total = self.core.node(id).unwrap().total;
-            self.core.register_node(id.clone(), "x".into(), "t".into(), total, vec![], self.now);
+            // Told to resync: register again with what it holds; the completions were not
+            // acknowledged, so they go again.
+            nm.done
+                .extend(reported.iter().filter(|c| c.state == ContainerState::COMPLETE).map(|c| (c.id, c.exit_status)));
+            let reported = self.report(id);
+            self.core.register_node(id.clone(), "x".into(), "t".into(), node_total(id), reported, self.now);
             return;
         }
         for c in reply.containers_to_cleanup {
@@ -247,8 +286,24 @@ impl World {
                 }
                 let nm = self.nms.get_mut(&id).unwrap();
                 nm.done.clear();
-                let total = self.core.node(&id).unwrap().total;
-                self.core.register_node(id, "x".into(), "t".into(), total, vec![], now);
+                self.core.register_node(id.clone(), "x".into(), "t".into(), node_total(&id), vec![], now);
+            }
+            Op::RmRestart => {
+                let stored: Vec<App> = self
+                    .core
+                    .apps(&Default::default())
+                    .into_iter()
+                    .map(|app| {
+                        let json = serde_json::to_string(&crate::recovery::records::AppRecord::of(app)).unwrap();
+                        serde_json::from_str::<crate::recovery::records::AppRecord>(&json).unwrap().into_app().unwrap()
+                    })
+                    .collect();
+                let mut config = self.core.config().clone();
+                config.epoch += 1;
+                config.cluster_timestamp = now.max(config.cluster_timestamp + 1);
+                self.core = RmCore::new(config);
+                self.core.recover(stored, now);
+                // Effects queued by recovery (an AM asked for again) are carried out as usual.
             }
         }
     }
