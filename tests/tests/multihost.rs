@@ -249,3 +249,35 @@ fn a_node_cut_off_the_network_is_lost_and_its_shell_containers_rerun_on_the_othe
     assert_eq!(shell.len(), 4 + on_lost.len(), "one replacement per lost container: {shell:?}");
     cluster.stop_checked(&[]);
 }
+
+#[test]
+fn a_nodemanager_stopped_and_started_in_place_comes_back_under_the_same_id() {
+    let mut cluster = MultiHostCluster::start(MultiHostOptions::default());
+    cluster.stop_nm(1);
+    cluster.wait_for_node_state(1, "SHUTDOWN", APP_TIMEOUT);
+    cluster.start_nm(1);
+    let node = cluster.wait_for_node_state(1, "RUNNING", APP_TIMEOUT);
+    assert_eq!(node["nodeHTTPAddress"], format!("{}:8042", cluster.nm_host(1).name), "{node}");
+    let out = cluster.weft(&["shell", "--num-containers", "2", "--container-memory", "1g", "--", "hostname"]);
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    cluster.stop_checked(&[]);
+}
+
+#[test]
+fn a_test_that_panics_leaves_no_namespace_veth_or_bridge() {
+    let dir = tempfile::tempdir().unwrap();
+    let tag = std::sync::Mutex::new(String::new());
+    let panicked = std::panic::catch_unwind(|| {
+        let net = weft_tests::netns::Network::create(&["a", "b"], dir.path());
+        *tag.lock().unwrap() = net.tag.clone();
+        let listed = weft_tests::netns::ip(&["netns", "list"]).unwrap();
+        assert!(listed.contains(&net.hosts[1].netns), "{listed}");
+        panic!("the test fails with the test bed up");
+    });
+    assert!(panicked.is_err());
+    let tag = tag.into_inner().unwrap();
+    assert_eq!(tag.len(), 6);
+    let links = weft_tests::netns::ip(&["-o", "link", "show"]).unwrap();
+    let namespaces = weft_tests::netns::ip(&["netns", "list"]).unwrap();
+    assert!(!links.contains(&tag) && !namespaces.contains(&tag), "{links}\n{namespaces}");
+}
