@@ -150,3 +150,53 @@ fn statuses_carry_peaks_enforced_limits_and_the_kill() {
     core.record_usage(&id, Usage { pmem_bytes: MB, vmem_bytes: MB });
     assert_eq!(core.container(&id).unwrap().usage, Usage::default(), "no process is left to sample");
 }
+
+#[test]
+fn recovered_containers_are_reported_and_a_killing_one_is_stopped_again() {
+    use crate::container::Container;
+    let mut core = NmCore::new(10, MemoryPolicy::default());
+    let mut done = Container::restored(spec(cid(1, 2)), ContainerState::DONE, vec!["x".into()], 1);
+    done.exit_status = 3;
+    assert_eq!(core.recover(done), Vec::new());
+    let mut running = Container::restored(spec(cid(1, 3)), ContainerState::RUNNING, Vec::new(), 1);
+    running.pid = Some(30);
+    assert_eq!(core.recover(running), Vec::new());
+    let mut killing = Container::restored(spec(cid(1, 4)), ContainerState::KILLING, Vec::new(), 1);
+    killing.pid = Some(40);
+    killing.kill = Some(KillReason::ByAppMaster);
+    assert_eq!(core.recover(killing), vec![Effect::KillProcess { pid: 40 }]);
+    check_heartbeat(&core, "2:COMPLETE 3:RUNNING 4:RUNNING");
+    assert_eq!(core.container(&cid(1, 3)).unwrap().limits.pmem_bytes, 1 << 30, "limits as at a start");
+    assert_eq!(core.allocated(), Resource::new(2048, 2), "DONE holds nothing");
+    let sent = core.heartbeat_statuses();
+    core.acknowledge(&sent);
+    check_heartbeat(&core, "3:RUNNING 4:RUNNING");
+    assert_eq!(core.start(spec(cid(1, 3)), 5), Err(StartError::Duplicate(cid(1, 3))));
+    assert_eq!(core.start(spec(cid(1, 5)), 5), Ok(vec![Effect::Launch]), "its application goes on");
+}
+
+#[test]
+fn a_lost_exit_is_reported_with_yarns_lost_code() {
+    use crate::container::Container;
+    let mut core = NmCore::new(10, MemoryPolicy::default());
+    let mut running = Container::restored(spec(cid(1, 2)), ContainerState::RUNNING, Vec::new(), 1);
+    running.pid = Some(20);
+    core.recover(running);
+    let effects = core.handle(cid(1, 2), Event::Lost { diagnostics: "no exit code".into() }, 5);
+    assert_eq!(effects, vec![Effect::Cleanup]);
+    core.handle(cid(1, 2), Event::CleanedUp, 6);
+    let status = core.status(&cid(1, 2)).unwrap();
+    assert_eq!((status.state, status.exit_status), (Api::COMPLETE, crate::container::LOST));
+    assert!(status.diagnostics.ends_with("]no exit code"), "{}", status.diagnostics);
+    let mut never = Container::restored(spec(cid(1, 3)), ContainerState::LOCALIZING, Vec::new(), 1);
+    never.kill = None;
+    core.recover(never);
+    core.handle(cid(1, 3), Event::Lost { diagnostics: "never started".into() }, 7);
+    assert_eq!(core.container(&cid(1, 3)).unwrap().exit_status, 154);
+    let mut killing = Container::restored(spec(cid(1, 4)), ContainerState::KILLING, Vec::new(), 1);
+    killing.pid = Some(40);
+    killing.kill = Some(KillReason::ByAppMaster);
+    core.recover(killing);
+    core.handle(cid(1, 4), Event::Lost { diagnostics: "gone".into() }, 8);
+    assert_eq!(core.container(&cid(1, 4)).unwrap().exit_status, -105, "a decided kill keeps its status");
+}
