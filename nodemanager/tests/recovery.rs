@@ -92,7 +92,9 @@ impl Node {
              yarn.nodemanager.container-executor.class: DefaultContainerExecutor\n\
              yarn.nodemanager.recovery.enabled: true\n\
              yarn.nodemanager.recovery.dir: {recovery}\n\
-             yarn.nodemanager.recovery.supervised: {supervised}\n",
+             yarn.nodemanager.recovery.supervised: {supervised}\n\
+             yarn.acl.enable: true\n\
+             yarn.admin.acl: carol\n",
             rm = rm.address,
             local = dir.path().join("local").display(),
             logs = dir.path().join("logs").display(),
@@ -197,8 +199,9 @@ async fn containers_survive_a_supervised_restart_and_are_reported_as_they_are() 
         "echo $$ > {d}/exits3.pid; while [ ! -e {d}/go ]; do sleep 0.05; done; echo leaving >&2; exit 3",
         d = dir.display()
     );
-    let mut requests =
-        vec![request(&sleeper, &["sh", "-c", &sleeper_command]), request(&exits_3, &["sh", "-c", &exits_3_command])];
+    let mut with_acl = request(&sleeper, &["sh", "-c", &sleeper_command]);
+    with_acl.launch.as_mut().unwrap().view_acls = "bob".into();
+    let mut requests = vec![with_acl, request(&exits_3, &["sh", "-c", &exits_3_command])];
     for r in &mut requests {
         r.container_token = sign(&r.container_id, &node.rpc);
     }
@@ -247,6 +250,17 @@ async fn containers_survive_a_supervised_restart_and_are_reported_as_they_are() 
     assert_eq!(start_time(sleeper_pid), Some(sleeper_start), "the same process, taken back");
     let exits_3_rest = node.container(&exits_3).await;
     assert_eq!(exits_3_rest["exitCode"], 3, "{exits_3_rest}");
+    // Its logs are read with the same ACL decisions as before the restart: owner, admin, view ACL.
+    for (user, allowed) in [("alice", true), ("carol", true), ("bob", true), ("mallory", false)] {
+        let url = format!("http://{}/ws/v1/node/containerlogs/{sleeper}/stderr?user.name={user}", node.http);
+        let status = reqwest::get(url).await.unwrap().status().as_u16();
+        assert_eq!(status, if allowed { 200 } else { 403 }, "{user} reading the taken-back container's log");
+    }
+
+    // A new container of the same application starts on the restarted NodeManager.
+    let newcomer = container_id(1, 4);
+    start(&node, &[(&newcomer, &["sh", "-c", "echo hello"])]).await;
+    assert_eq!(rm.completed_status(&newcomer).await.exit_status, 0);
 
     // The application master stops the container taken back.
     let token = support::nm_token(&sleeper, &node.rpc);
