@@ -281,3 +281,26 @@ fn a_test_that_panics_leaves_no_namespace_veth_or_bridge() {
     let namespaces = weft_tests::netns::ip(&["netns", "list"]).unwrap();
     assert!(!links.contains(&tag) && !namespaces.contains(&tag), "{links}\n{namespaces}");
 }
+
+#[test]
+fn spark_wordcount_in_cluster_mode_runs_its_driver_on_a_nodemanager_host() {
+    let cluster = MultiHostCluster::start(MultiHostOptions { nm_memory_mb: 2048, ..Default::default() });
+    let dir = weft_tests::data_dir();
+    let text = corpus(5_000);
+    std::fs::write(dir.path().join("in.txt"), &text).unwrap();
+    let (input, out) = (dir.path().join("in.txt"), dir.path().join("out"));
+    let mut args = vec!["submit", "--master", "yarn", "--deploy-mode", "cluster", "--num-executors", "2"];
+    args.extend(["--executor-memory", "512m", "--executor-cores", "1", "--driver-memory", "512m"]);
+    let wordcount = example("wordcount");
+    args.extend([wordcount.as_str(), input.to_str().unwrap(), out.to_str().unwrap()]);
+    let run = cluster.weft(&args);
+    assert_eq!(run.code, Some(0), "{}", run.both());
+    assert_eq!(read_counts(&out), reference_counts(&text));
+    let app = printed_app_id(&run.both());
+    let all = cluster.containers(&app);
+    assert_eq!(all.len(), 3, "the AM (the driver) and two executors: {all:?}");
+    let am = all.iter().find(|c| is_am(c)).unwrap();
+    let nm_hosts: BTreeSet<String> = [0, 1].iter().map(|&i| cluster.nm_host(i).name.clone()).collect();
+    assert!(nm_hosts.contains(&host_of(&am["nodeId"])), "{am}");
+    cluster.stop_checked(&[]);
+}
