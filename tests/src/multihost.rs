@@ -34,7 +34,8 @@ pub struct MultiHostOptions {
     pub nm_vcores: i32,
     /// Extra YAML lines for the ResourceManager's file.
     pub rm_yaml: String,
-    /// Extra YAML lines for every NodeManager's file.
+    /// Extra YAML lines for every NodeManager's file; `{nm_dir}` becomes that NodeManager's own
+    /// directory (e.g. `yarn.nodemanager.recovery.dir: {nm_dir}/recovery`).
     pub nm_yaml: String,
 }
 
@@ -124,7 +125,7 @@ impl MultiHostCluster {
                 nm_root.join("local").display(),
                 nm_root.join("logs").display(),
                 self.cgroup_hierarchy(i),
-                options.nm_yaml
+                options.nm_yaml.replace("{nm_dir}", &nm_root.display().to_string())
             );
             fs::write(self.nm_config(i), yaml).expect("write nm.yaml");
         }
