@@ -305,7 +305,9 @@ pub async fn run(
     );
     shutdown.cancelled().await;
     let heartbeats = async { heartbeats.await.context("the heartbeat task") };
-    if config.recovery_dir.is_some() && config.recovery_supervised {
+    // YARN keeps containers at shutdown only with recovery under a supervisor, and never for a
+    // node the ResourceManager decommissioned (SHUTDOWN).
+    if config.recovery_dir.is_some() && config.recovery_supervised && !nm.is_decommissioned() {
         leave_containers_running(&nm, heartbeats).await?;
     } else {
         stop_containers(&nm, config.sigkill_delay, heartbeats).await?;

@@ -97,6 +97,7 @@ impl Heartbeater {
                     Ok(Action::Shutdown) => {
                         tracing::warn!("the ResourceManager asked this NodeManager to shut down");
                         self.told_to_shut_down = true;
+                        self.nm.told_to_shut_down();
                         shutdown.cancel();
                         return self;
                     }

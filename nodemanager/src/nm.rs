@@ -111,6 +111,9 @@ pub(crate) struct Nm {
     /// Cancelled when the NodeManager stops leaving its containers running (recovery, supervised):
     /// every runner then ends at once without touching its container.
     pub(crate) detach: CancellationToken,
+    /// The ResourceManager answered SHUTDOWN (the node is decommissioned): containers are stopped
+    /// at shutdown even under a supervisor, as YARN does for a decommissioned node.
+    decommissioned: std::sync::atomic::AtomicBool,
     /// Whether the registration answer with those keys has been read.
     keys_ready: tokio::sync::watch::Sender<bool>,
     inner: Mutex<Inner>,
@@ -150,6 +153,7 @@ impl Nm {
             authority: Authority::default(),
             recovery,
             detach: CancellationToken::new(),
+            decommissioned: std::sync::atomic::AtomicBool::new(false),
             keys_ready: tokio::sync::watch::Sender::new(false),
             inner: Mutex::new(Inner { core: NmCore::new(max_completed, memory), runners: HashMap::new() }),
             completions: Notify::new(),
@@ -233,6 +237,16 @@ impl Nm {
                 tracing::warn!(container_id = %id, %error, "cannot remove the container's recovery record");
             }
         }
+    }
+
+    /// The ResourceManager said SHUTDOWN.
+    pub(crate) fn told_to_shut_down(&self) {
+        self.decommissioned.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the ResourceManager said SHUTDOWN.
+    pub(crate) fn is_decommissioned(&self) -> bool {
+        self.decommissioned.load(Ordering::Relaxed)
     }
 
     /// Stopping with recovery and a supervisor: starts are refused and every runner lets go of its

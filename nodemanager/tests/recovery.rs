@@ -349,3 +349,22 @@ async fn with_recovery_a_live_node_manager_reports_exit_codes_and_stops_as_witho
     let log = node.log(1);
     assert!(!log.contains("ERROR"), "no error in the NodeManager's log:\n{log}");
 }
+
+#[tokio::test]
+async fn a_decommissioned_node_stops_its_containers_even_under_a_supervisor() {
+    let rm = TestRm::start(50).await;
+    let mut node = Node::new(&rm);
+    node.start(1).await;
+    rm.wait_for("a registration", |s| (!s.registrations.is_empty()).then_some(())).await;
+    let id = container_id(1, 2);
+    let command = format!("echo $$ > {}/sleeps.pid; exec sleep 600", node.dir.path().display());
+    start(&node, &[(&id, &["sh", "-c", &command])]).await;
+    let (pid, _) = node.command_pid("sleeps.pid").await;
+    rm.script(pb::NodeHeartbeatResponse { action: pb::NodeAction::Shutdown as i32, ..Default::default() });
+    let mut nm = node.nm.take().unwrap();
+    let status = tokio::task::spawn_blocking(move || nm.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "{status:?}\n{}", node.log(1));
+    let status = rm.completed_status(&id).await;
+    assert_eq!(status.exit_status, -100, "{status:?}");
+    assert!(start_time(pid).is_none(), "the container was stopped");
+}
