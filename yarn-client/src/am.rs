@@ -51,9 +51,10 @@ pub fn am_client(channel: Channel, token: &[u8]) -> AmClient {
     ApplicationMasterClient::with_interceptor(channel, AmrmToken(value))
 }
 
-/// Whether a failed call may succeed when tried again: the service was unreachable or too slow.
+/// Whether a failed call may succeed when tried again: the service was unreachable, too slow, or
+/// went away under the call.
 pub fn retriable(status: &tonic::Status) -> bool {
-    matches!(status.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded)
+    crate::rm::transient(status)
 }
 
 /// Whether the ResourceManager asks the attempt to register (again) before it calls.

@@ -32,12 +32,29 @@ pub async fn connect(service: &'static str, address: &str) -> Result<Channel, Er
     endpoint.connect().await.map_err(|e| unreachable(chain(&e)))
 }
 
+/// Whether a failed call may succeed when sent again: the service was unreachable, too slow, or the
+/// connection broke under the call (a ResourceManager stopping for a restart closes it). Every call
+/// Weft's clients retry this way is idempotent: asks are absolute, releases and finishes repeat
+/// harmlessly, reports are reads.
+pub fn transient(status: &tonic::Status) -> bool {
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => true,
+        tonic::Code::Unknown => std::error::Error::source(status).is_some_and(|e| e.is::<tonic::transport::Error>()),
+        _ => false,
+    }
+}
+
 /// Turns a failed call into an error that names the action, or the address when the service went away.
 pub fn call_error(service: &'static str, address: &str, action: impl Display, status: tonic::Status) -> Error {
     match status.code() {
         tonic::Code::Unavailable => {
             Error::Unreachable { service, address: address.to_owned(), cause: status.message().to_owned() }
         }
+        _ if transient(&status) => Error::Unreachable {
+            service,
+            address: address.to_owned(),
+            cause: format!("the connection broke during the call: {}", chain(&status)),
+        },
         code => Error::Remote { action: action.to_string(), code, message: status.message().to_owned() },
     }
 }
@@ -207,6 +224,13 @@ mod tests {
         let sent = request.metadata().get(weft_proto::USER_METADATA).map(|v| v.to_str().unwrap().to_owned());
         assert_eq!(sent, Some(submitting_user()));
         assert!(!submitting_user().is_empty());
+    }
+
+    #[test]
+    fn only_a_broken_transport_makes_an_unknown_status_transient() {
+        assert!(transient(&tonic::Status::unavailable("down")));
+        assert!(!transient(&tonic::Status::unknown("the handler failed")));
+        assert!(!transient(&tonic::Status::failed_precondition("not registered")));
     }
 
     #[test]

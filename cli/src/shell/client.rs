@@ -68,7 +68,7 @@ async fn wait(rm: &mut Rm, app: ApplicationId) -> Result<ExitCode, CliError> {
         let request = pb::GetApplicationReportRequest { application_id: app.to_string() };
         let report = match rm.apps.get_application_report(request).await {
             Ok(reply) => reply.into_inner().report,
-            Err(status) if status.code() == tonic::Code::Unavailable && rm.retry.go_on(&mut failing_since) => {
+            Err(status) if weft_yarn_client::rm::transient(&status) && rm.retry.go_on(&mut failing_since) => {
                 continue;
             }
             Err(status) => return Err(rm.error(format!("get the report of {app}"), status)),

@@ -165,7 +165,7 @@ impl Poller {
             let request = pb::GetApplicationReportRequest { application_id: self.app.to_string() };
             let report = match rm.apps.get_application_report(request).await {
                 Ok(reply) => reply.into_inner().report,
-                Err(status) if status.code() == tonic::Code::Unavailable && rm.retry.go_on(&mut failing_since) => {
+                Err(status) if weft_yarn_client::rm::transient(&status) && rm.retry.go_on(&mut failing_since) => {
                     continue;
                 }
                 Err(status) => return Err(rm.error(format!("get the report of {}", self.app), status)),
