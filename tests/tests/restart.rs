@@ -46,6 +46,7 @@ fn a_resource_manager_restart_keeps_running_containers_and_the_application_succe
     let (_, before) = cluster.get(&format!("/ws/v1/cluster/apps/{id}"));
     assert_eq!(before["app"]["state"], "RUNNING");
 
+    let stopped_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     cluster.stop_rm();
     // Nothing was killed while the ResourceManager was away.
     std::thread::sleep(Duration::from_millis(1500));
@@ -64,6 +65,10 @@ fn a_resource_manager_restart_keeps_running_containers_and_the_application_succe
     let (_, metrics) = cluster.get("/ws/v1/cluster/metrics");
     assert_eq!(metrics["clusterMetrics"]["allocatedMB"], 4096, "{metrics}");
     assert!(pids.iter().all(|&p| procs::alive(p)), "the same processes still run");
+    // Taken back with their age: started before the restart, as the NodeManagers said.
+    for c in cluster_containers(&cluster, &id) {
+        assert!(c["startedTime"].as_i64().unwrap() < stopped_at, "{c}");
+    }
 
     std::fs::write(data.path().join("go"), "").unwrap();
     let out = client.wait_with_output().unwrap();

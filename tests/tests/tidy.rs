@@ -156,6 +156,7 @@ const RULES: &[(&str, &[&[&str]])] = &[
     ("resourcemanager/src/hadoop/asks.rs", &[NET, OS, CLOCK, TIME]),
     ("resourcemanager/src/hadoop/am_launch.rs", &[NET, OS, CLOCK, TIME]),
     ("resourcemanager/src/staging/accounts.rs", &[NET, OS, CLOCK, TIME, WIRE]),
+    ("resourcemanager/src/recovery/records.rs", &[NET, OS, CLOCK, TIME, WIRE]),
     // What the daemons share: Hadoop's ACLs and YARN's decision over them.
     ("daemon/src/acl.rs", &[NET, OS, CLOCK, TIME, WIRE]),
     // The NodeManager's core: the container state machine, the node, the monitor's rule, samples,
@@ -165,6 +166,8 @@ const RULES: &[(&str, &[&[&str]])] = &[
     ("nodemanager/src/monitor", &[NET, OS, CLOCK, TIME, WIRE]),
     ("nodemanager/src/cgroups/files.rs", &[NET, OS, CLOCK, TIME, WIRE]),
     ("nodemanager/src/authority.rs", &[NET, OS, CLOCK]),
+    ("nodemanager/src/recovery/record.rs", &[NET, OS, CLOCK, TIME, WIRE]),
+    ("nodemanager/src/recovery/decide.rs", &[NET, OS, CLOCK, TIME, WIRE]),
     // Hadoop IPC: everything but the tokio server is bytes in, bytes or decisions out.
     ("hadoop-ipc/src/frame.rs", &[NET, OS, CLOCK]),
     ("hadoop-ipc/src/connection.rs", &[NET, OS, CLOCK]),

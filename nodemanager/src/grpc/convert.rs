@@ -81,7 +81,18 @@ pub(crate) fn container_state(state: states::ContainerState) -> pb::ContainerSta
 
 impl From<ContainerStatus> for pb::ContainerStatus {
     fn from(status: ContainerStatus) -> Self {
-        let ContainerStatus { id, state, exit_status, diagnostics, resource, peak, enforced, kill, killed_ms } = status;
+        let ContainerStatus {
+            id,
+            state,
+            exit_status,
+            diagnostics,
+            resource,
+            peak,
+            enforced,
+            kill,
+            killed_ms,
+            created_ms,
+        } = status;
         let bytes = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         pb::ContainerStatus {
             container_id: id.to_string(),
@@ -95,6 +106,7 @@ impl From<ContainerStatus> for pb::ContainerStatus {
             virtual_memory_limit_bytes: bytes(enforced.vmem_bytes),
             kill_reason: kill.map(|k| k.wire_name().to_owned()).unwrap_or_default(),
             killed_time: if kill.is_some() { bytes(killed_ms) } else { 0 },
+            creation_time: bytes(created_ms),
         }
     }
 }

@@ -49,6 +49,8 @@ pub(crate) struct ContainerStatus {
     pub(crate) kill: Option<KillReason>,
     /// When the kill was decided (0 when not killed).
     pub(crate) killed_ms: u64,
+    /// When this node accepted it.
+    pub(crate) created_ms: u64,
 }
 
 /// How containers are held to their memory: the ratio for their virtual limit, and which limits
@@ -306,5 +308,6 @@ fn status_of(c: &Container, memory: &MemoryPolicy) -> ContainerStatus {
         enforced: memory.enforced(c.limits),
         kill: c.kill,
         killed_ms: c.killed_ms.unwrap_or(0),
+        created_ms: c.created_ms,
     }
 }

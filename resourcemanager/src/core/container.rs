@@ -73,6 +73,9 @@ pub struct ReportedContainer {
     /// What it was granted, as the NodeManager holds it (zero when not said): how a restarted
     /// ResourceManager rebuilds a node's use from the containers it reports.
     pub resource: Resource,
+    /// When the NodeManager accepted it, ms (0 when not said): a container taken back after a
+    /// restart keeps its age.
+    pub created_ms: u64,
 }
 
 impl ReportedContainer {
@@ -85,6 +88,7 @@ impl ReportedContainer {
             usage: MemoryUsage::default(),
             kill: None,
             resource: Resource::ZERO,
+            created_ms: 0,
         }
     }
 
@@ -97,6 +101,7 @@ impl ReportedContainer {
             usage: MemoryUsage::default(),
             kill: None,
             resource: Resource::ZERO,
+            created_ms: 0,
         }
     }
 }

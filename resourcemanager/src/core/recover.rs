@@ -105,7 +105,7 @@ impl RmCore {
                 state: ContainerState::RUNNING,
                 exit_status: exit_status::INVALID,
                 diagnostics: String::new(),
-                created_ms: now_ms,
+                created_ms: if status.created_ms > 0 { status.created_ms.min(now_ms) } else { now_ms },
                 finished_ms: 0,
                 is_am,
                 usage: status.usage,

@@ -116,6 +116,7 @@ pub(crate) fn reported(status: pb::ContainerStatus) -> Result<ReportedContainer,
         virtual_memory_limit_bytes,
         kill_reason,
         killed_time,
+        creation_time,
     } = status;
     let usage = MemoryUsage {
         peak_physical_bytes: peak_physical_memory_bytes,
@@ -130,11 +131,12 @@ pub(crate) fn reported(status: pb::ContainerStatus) -> Result<ReportedContainer,
         _ => ContainerState::RUNNING,
     };
     let resource = resource.map(weft_proto::Resource::from).unwrap_or(weft_proto::Resource::ZERO);
-    Ok(ReportedContainer { id: container_id(&id)?, state, exit_status, diagnostics, usage, kill, resource })
+    let created_ms = creation_time.max(0) as u64;
+    Ok(ReportedContainer { id: container_id(&id)?, state, exit_status, diagnostics, usage, kill, resource, created_ms })
 }
 
 pub(crate) fn completed_status(c: ReportedContainer) -> pb::ContainerStatus {
-    let ReportedContainer { id, state: _, exit_status, diagnostics, usage, kill, resource: _ } = c;
+    let ReportedContainer { id, state: _, exit_status, diagnostics, usage, kill, resource: _, created_ms } = c;
     let (kill_reason, killed_time) = kill.map_or((String::new(), 0), |(r, at)| (r, at as i64));
     pb::ContainerStatus {
         container_id: id.to_string(),
@@ -148,6 +150,7 @@ pub(crate) fn completed_status(c: ReportedContainer) -> pb::ContainerStatus {
         virtual_memory_limit_bytes: usage.virtual_limit_bytes,
         kill_reason,
         killed_time,
+        creation_time: created_ms as i64,
     }
 }
 
