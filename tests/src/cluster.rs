@@ -170,7 +170,8 @@ impl Cluster {
             &client_config,
             format!(
                 "yarn.resourcemanager.address: {rm_client}\nyarn.resourcemanager.webapp.address: {rm_webapp}\n\
-                 yarn.resourcemanager.scheduler.address: {rm_scheduler}\n"
+                 yarn.resourcemanager.scheduler.address: {rm_scheduler}\n\
+                 yarn.resourcemanager.connect.retry-interval.ms: 500\n"
             ),
         )
         .expect("write client.yaml");

@@ -140,11 +140,12 @@ fn unmodified_spark_runs_on_weft() {
     // may read (Spark makes it 0700), and its AM reads it back: its containers must run as the
     // submitter. The submitter here is root, whom the Linux executor refuses, so this cluster runs
     // containers as the NodeManager's own user (YARN's DefaultContainerExecutor).
-    let cluster = Cluster::start(ClusterOptions {
+    let mut cluster = Cluster::start(ClusterOptions {
         nm_env: vec![("JAVA_HOME".into(), dist.java_home.display().to_string())],
         nm_yaml: "yarn.nodemanager.vmem-check-enabled: false\nyarn.nodemanager.container-monitor.interval-ms: 300\n\
                   yarn.nodemanager.container-executor.class: DefaultContainerExecutor\n"
             .into(),
+        rm_yaml: "yarn.resourcemanager.recovery.enabled: true\n".into(),
         ..ClusterOptions::default()
     });
     let work = cluster.dir().join("spark");
@@ -152,7 +153,7 @@ fn unmodified_spark_runs_on_weft() {
     let conf_dir = work.join("hadoop-conf");
     let written = cluster.weft(&["hadoop-conf", &conf_dir.display().to_string()]);
     assert_eq!(written.code, Some(0), "{}", written.both());
-    let client = Client { cluster: &cluster, dist, conf_dir, staging: work.join("staging") };
+    let client = Client { cluster: &cluster, dist, conf_dir: conf_dir.clone(), staging: work.join("staging") };
 
     pyspark_pi_in_cluster_mode(&client);
     pyspark_wordcount_in_client_mode(&client, &work);
@@ -161,6 +162,8 @@ fn unmodified_spark_runs_on_weft() {
     am_killed_once_gets_a_second_attempt(&client, &work);
     executor_over_its_memory(&client, &work);
     kill_a_running_spark_app(&client, &work);
+    let staging = client.staging.clone();
+    resource_manager_restart_under_a_running_app(&mut cluster, dist, (conf_dir, staging), &work);
     cluster.stop_checked();
 }
 
@@ -401,4 +404,72 @@ fn kill_a_running_spark_app(client: &Client<'_>, work: &std::path::Path) {
     wait_for("the killed app's processes to end", Duration::from_secs(30), || {
         client.cluster.container_pids(&app_container_prefix(&id)).is_empty().then_some(())
     });
+}
+
+/// The ResourceManager (recovery on) restarted under a running cluster-mode app with its two
+/// executors: Spark's client and AM (Hadoop's RMProxy) retry while it is down, the AM registers
+/// again when told to (ApplicationMasterNotRegisteredException), and the job finishes with the same
+/// executors in its one attempt.
+fn resource_manager_restart_under_a_running_app(
+    cluster: &mut Cluster,
+    dist: &'static SparkDist,
+    (conf_dir, staging): (PathBuf, PathBuf),
+    work: &std::path::Path,
+) {
+    let go = work.join("restart-go");
+    let script = work.join("after_restart.py");
+    std::fs::write(
+        &script,
+        format!(
+            "import os, time\n\
+             from pyspark.sql import SparkSession\n\
+             spark = SparkSession.builder.appName('WeftRestart').getOrCreate()\n\
+             while not os.path.exists('{}'):\n    time.sleep(0.2)\n\
+             print('sum', spark.sparkContext.parallelize(range(1000), 4).map(lambda x: x * 2).sum())\n",
+            go.display()
+        ),
+    )
+    .expect("write the script");
+    let (submit, id) = {
+        let client = Client { cluster, dist, conf_dir, staging };
+        let args = ["--name", "WeftRestart", "--conf", &client.local_jars(), &script.display().to_string()];
+        let submit = client.spawn("cluster", &args);
+        (submit, client.running_app("WeftRestart"))
+    };
+    wait_for("the AM and both executors to run", APP_TIMEOUT, || {
+        (cluster.app(&id)["runningContainers"] == 3).then_some(())
+    });
+    let before = containers_of(cluster, &id);
+    cluster.stop_rm();
+    std::thread::sleep(Duration::from_secs(2));
+    cluster.start_rm_again();
+    wait_for("the app to run again", APP_TIMEOUT, || {
+        let app = cluster.app(&id);
+        (app["state"] == "RUNNING" && app["runningContainers"] == 3).then_some(())
+    });
+    std::fs::write(&go, "").expect("write the marker");
+    let out = submit.wait();
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    assert!(out.both().contains("final status: SUCCEEDED"), "{}", out.both());
+    let app = cluster.wait_app_state(&id, &["FINISHED"], APP_TIMEOUT);
+    assert_eq!(app["finalStatus"], "SUCCEEDED", "{app}");
+    let driver_out = container_stdout(cluster, &am_container(&id, 1));
+    assert!(driver_out.contains("sum 999000"), "the driver's stdout: {driver_out}");
+    let after = containers_of(cluster, &id);
+    assert_eq!(after, before, "the same AM and executors, in the one attempt");
+}
+
+/// The ids of every container of `id`'s attempts, sorted.
+fn containers_of(cluster: &Cluster, id: &str) -> Vec<String> {
+    let (_, attempts) = cluster.get(&format!("/ws/v1/cluster/apps/{id}/appattempts"));
+    let mut all = Vec::new();
+    for attempt in attempts["appAttempts"]["appAttempt"].as_array().cloned().unwrap_or_default() {
+        let attempt_id = attempt["appAttemptId"].as_str().unwrap_or_default().to_owned();
+        let (_, body) = cluster.get(&format!("/ws/v1/cluster/apps/{id}/appattempts/{attempt_id}/containers"));
+        for c in body["containers"]["container"].as_array().cloned().unwrap_or_default() {
+            all.push(c["containerId"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    all.sort();
+    all
 }
