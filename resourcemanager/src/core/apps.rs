@@ -32,14 +32,17 @@ impl RmCore {
         ApplicationId::new(self.config.cluster_timestamp, sequence)
     }
 
-    /// Accepts a submission: the id must have been issued here and not used; the AM's size must be
+    /// Accepts a submission: the id must have been issued here (or by this ResourceManager before
+    /// a restart: a client that asked for it then submits now) and not used; the AM's size must be
     /// allowed. Nothing changes when it is refused.
     pub fn submit(&mut self, mut submission: Submission, now_ms: u64) -> Result<(), RmError> {
         let id = submission.id;
         if self.apps.contains_key(&id) {
             return Err(RmError::AlreadySubmitted(id));
         }
-        if id.cluster_timestamp != self.config.cluster_timestamp || !self.issued.contains(&id.sequence) {
+        let ours = id.cluster_timestamp == self.config.cluster_timestamp && self.issued.contains(&id.sequence);
+        let before_a_restart = self.config.epoch > 0 && id.cluster_timestamp < self.config.cluster_timestamp;
+        if !ours && !before_a_restart {
             return Err(RmError::NotIssued { id, cluster_timestamp: self.config.cluster_timestamp });
         }
         if submission.queue.is_empty() {
@@ -66,7 +69,9 @@ impl RmCore {
             0 => cap,
             n => n.min(cap),
         };
-        self.issued.remove(&id.sequence);
+        if ours {
+            self.issued.remove(&id.sequence);
+        }
         let blobs = submission.am_launch.local_files.iter().map(|f| f.sha256.clone()).collect();
         tracing::info!(app = %id, name = %submission.name, user = %submission.user, "application submitted");
         self.apps.insert(

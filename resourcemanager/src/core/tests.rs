@@ -574,3 +574,16 @@ fn a_submission_is_marked_for_the_store_and_retention_drops_it_from_the_store() 
     assert_eq!(core.take_changed().into_iter().collect::<Vec<_>>(), vec![first, second]);
     assert!(core.app(first).is_err());
 }
+
+#[test]
+fn an_id_issued_before_a_restart_can_still_be_submitted_once() {
+    let mut core = cluster();
+    let issued = core.new_application();
+    let core_before = core;
+    let mut core = restarted(&core_before, 1, T0 + 5_000);
+    core.submit(submission(issued), T0 + 5_000).unwrap();
+    assert_eq!(core.submit(submission(issued), T0 + 5_000).unwrap_err(), RmError::AlreadySubmitted(issued));
+    // Without recovery (epoch 0) an id of another cluster timestamp is still refused.
+    let mut fresh = RmCore::new(CoreConfig::with_defaults(T0 + 9_000));
+    assert!(matches!(fresh.submit(submission(issued), T0 + 9_000), Err(RmError::NotIssued { .. })));
+}
