@@ -408,7 +408,8 @@ impl RmCore {
     }
 
     pub(crate) fn active_node_count(&self) -> i32 {
-        self.nodes.values().filter(|n| n.state.is_active()).count() as i32
+        debug_assert_eq!(self.active_nodes, self.nodes.values().filter(|n| n.state.is_active()).count());
+        self.active_nodes as i32
     }
 }
 

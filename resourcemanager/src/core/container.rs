@@ -12,7 +12,8 @@ use weft_proto::{exit_status, ContainerId, NodeId, Resource};
 pub struct RmContainer {
     pub id: ContainerId,
     pub node: NodeId,
-    pub node_http_address: String,
+    /// The node's, shared with it.
+    pub node_http_address: std::sync::Arc<str>,
     pub resource: Resource,
     pub priority: i32,
     pub state: ContainerState,

@@ -23,7 +23,7 @@ mod capacity_props;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use weft_proto::{ApplicationAttemptId, ApplicationId, ContainerId, NodeId, Resource};
 
@@ -102,8 +102,14 @@ pub enum Effect {
 pub struct RmCore {
     config: CoreConfig,
     nodes: BTreeMap<NodeId, Node>,
+    /// How many of `nodes` are active (`NodeState::is_active`): kept as nodes register and leave,
+    /// so that every allocate reply can say it without a pass over all nodes.
+    active_nodes: usize,
     apps: BTreeMap<ApplicationId, App>,
-    containers: HashMap<ContainerId, RmContainer>,
+    /// Every container still known. A B-tree rather than a hash map: ids are issued in order per
+    /// attempt, so a grant appends near the last one and the allocate reply reads the newest ones
+    /// back from the same few leaves, and no rehash ever moves a million records at once.
+    containers: BTreeMap<ContainerId, RmContainer>,
     scheduler: Box<dyn Scheduler>,
     /// Application ids handed out by GetNewApplication and not submitted yet.
     issued: BTreeSet<u32>,
@@ -125,8 +131,9 @@ impl RmCore {
         RmCore {
             config,
             nodes: BTreeMap::new(),
+            active_nodes: 0,
             apps: BTreeMap::new(),
-            containers: HashMap::new(),
+            containers: BTreeMap::new(),
             scheduler: Box::new(FifoScheduler::new()),
             issued: BTreeSet::new(),
             next_app_sequence: 1,
@@ -198,11 +205,12 @@ impl RmCore {
         attempt.containers.insert(id);
         node.allocated += grant.resource;
         node.containers.insert(id);
+        let am_node = is_am.then(|| grant.node.clone());
         self.containers.insert(
             id,
             RmContainer {
                 id,
-                node: grant.node.clone(),
+                node: grant.node,
                 node_http_address: node.http_address.clone(),
                 resource: grant.resource,
                 priority: grant.priority,
@@ -217,16 +225,16 @@ impl RmCore {
                 given_back: false,
             },
         );
-        if is_am {
+        if let Some(am_node) = am_node {
             attempt.am_container = Some(id);
-            attempt.am_node = Some(grant.node.clone());
-            attempt.am_node_http_address = node.http_address.clone();
+            attempt.am_node = Some(am_node.clone());
+            attempt.am_node_http_address = node.http_address.to_string();
             attempt.state = weft_proto::states::AttemptState::ALLOCATED;
             self.changed.insert(grant.attempt.application);
             self.effects.push(Effect::LaunchAm {
                 attempt: attempt.id,
                 container: id,
-                node: grant.node,
+                node: am_node,
                 resource: grant.resource,
                 user: app.submission.user.clone(),
                 launch: app.submission.am_launch.clone(),

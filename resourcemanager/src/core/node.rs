@@ -7,6 +7,7 @@
 //! ```
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use weft_proto::states::NodeState;
 pub use weft_proto::Utilization;
@@ -15,7 +16,8 @@ use weft_proto::{ApplicationId, ContainerId, NodeId, Resource};
 #[derive(Debug, Clone)]
 pub struct Node {
     pub id: NodeId,
-    pub http_address: String,
+    /// Shared with every container granted on the node (one allocation per node, not per grant).
+    pub http_address: Arc<str>,
     pub version: String,
     pub total: Resource,
     /// Sum of the resources of this node's containers that have not completed.
@@ -39,7 +41,7 @@ impl Node {
     pub(crate) fn new(id: NodeId, http_address: String, version: String, total: Resource, now_ms: u64) -> Self {
         Node {
             id,
-            http_address,
+            http_address: http_address.into(),
             version,
             total,
             allocated: Resource::ZERO,

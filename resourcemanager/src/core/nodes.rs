@@ -71,6 +71,9 @@ impl RmCore {
             }
         }
         let mut node = Node::new(id.clone(), http_address, version, total, now_ms);
+        if !self.nodes.get(&id).is_some_and(|old| old.state.is_active()) {
+            self.active_nodes += 1;
+        }
         if let Some(old) = self.nodes.remove(&id) {
             node.containers = old.containers;
             node.allocated = old.allocated;
@@ -205,6 +208,9 @@ impl RmCore {
     /// Takes a node out of service: no more grants on it, and what still ran there is complete.
     fn remove_node(&mut self, id: &NodeId, state: NodeState, now_ms: u64) {
         let Some(node) = self.nodes.get_mut(id) else { return };
+        if node.state.is_active() && !state.is_active() {
+            self.active_nodes -= 1;
+        }
         node.state = state;
         let containers: Vec<ContainerId> = node.containers.iter().copied().collect();
         self.scheduler.remove_node(id);
@@ -222,26 +228,33 @@ impl RmCore {
             return;
         }
         container.complete(status, diagnostics.clone(), now_ms);
-        let container = container.clone();
+        // Borrowed, not cloned: this runs once per container that ends. Only a kill or an AM's end
+        // (both rare) copies the record.
+        let container = &*container;
         if let Some(node) = self.nodes.get_mut(&container.node) {
             if node.containers.remove(&id) {
                 node.allocated = node.allocated.saturating_sub(container.resource);
                 self.scheduler.release(&container.node, container.resource);
             }
         }
-        self.record_kill(&container, now_ms);
-        let Some(app) = self.apps.get_mut(&id.application()) else { return };
         let (memory_seconds, vcore_seconds) = container.usage_seconds(now_ms);
+        let (usage, reported_kill) = (container.usage, container.reported_kill.clone());
+        let kill = kill_of(container, now_ms).map(|kill| (container.clone(), kill));
+        let am = container.is_am.then(|| container.clone());
+        if let Some((container, (reason, at_ms))) = kill {
+            self.record_kill(&container, reason, at_ms);
+        }
+        let Some(app) = self.apps.get_mut(&id.application()) else { return };
         app.memory_seconds += memory_seconds;
         app.vcore_seconds += vcore_seconds;
         let Some(attempt) = app.attempt_mut(id.attempt) else { return };
-        if !container.is_am {
+        let Some(container) = am else {
             let mut report = ReportedContainer::complete(id, status, diagnostics);
-            report.usage = container.usage;
-            report.kill = container.reported_kill.clone();
+            report.usage = usage;
+            report.kill = reported_kill;
             attempt.newly_completed.push(report);
             return;
-        }
+        };
         if attempt.state == AttemptState::FINISHING {
             attempt.end(AttemptState::FINISHED, now_ms);
             let nodes = self.nodes_running(id.application());
@@ -251,16 +264,7 @@ impl RmCore {
         }
     }
 
-    fn record_kill(&mut self, container: &super::RmContainer, now_ms: u64) {
-        if container.given_back {
-            return;
-        }
-        let reported = container.reported_kill.as_ref().and_then(|(r, at)| Some((r.parse::<KillReason>().ok()?, *at)));
-        let Some((reason, at_ms)) =
-            reported.or_else(|| Some((KillReason::from_exit_status(container.exit_status)?, now_ms)))
-        else {
-            return;
-        };
+    fn record_kill(&mut self, container: &super::RmContainer, reason: KillReason, at_ms: u64) {
         tracing::info!(
             container = %container.id, node = %container.node, exit_status = container.exit_status,
             reason = reason.as_str(), "container killed"
@@ -382,4 +386,14 @@ impl RmCore {
             }
         }
     }
+}
+
+/// Why and when an ended container counts as killed (the NodeManager's word first, else its exit
+/// status); `None` when its end is not a kill (it exited by itself, or was given back unused).
+fn kill_of(container: &super::RmContainer, now_ms: u64) -> Option<(KillReason, u64)> {
+    if container.given_back {
+        return None;
+    }
+    let reported = container.reported_kill.as_ref().and_then(|(r, at)| Some((r.parse::<KillReason>().ok()?, *at)));
+    reported.or_else(|| Some((KillReason::from_exit_status(container.exit_status)?, now_ms)))
 }

@@ -221,7 +221,7 @@ fn container(c: &RmContainer, token: &[u8], allocation_request_id: i64) -> Conta
     ContainerProto {
         id: Some(ids::container_id_proto(c.id)),
         node_id: Some(node_id(&c.node)),
-        node_http_address: Some(c.node_http_address.clone()),
+        node_http_address: Some(c.node_http_address.to_string()),
         resource: Some(records::resource(c.resource)),
         priority: Some(PriorityProto { priority: Some(to_yarn_priority(c.priority)) }),
         container_token: weft_hadoop_ipc::common::TokenProto::decode(token).ok(),

@@ -133,7 +133,7 @@ pub(crate) fn cluster_metrics(m: &ClusterMetrics) -> YarnClusterMetricsProto {
 pub(crate) fn node_report(node: &Node) -> NodeReportProto {
     NodeReportProto {
         node_id: Some(node_id(&node.id)),
-        http_address: Some(node.http_address.clone()),
+        http_address: Some(node.http_address.to_string()),
         rack_name: Some("/default-rack".into()),
         used: Some(resource(node.allocated)),
         capability: Some(resource(node.total)),

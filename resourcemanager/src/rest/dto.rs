@@ -185,7 +185,7 @@ pub(crate) fn node_info(n: &Node) -> NodeInfo {
         state: n.state,
         id: n.id.to_string(),
         node_host_name: n.id.host.clone(),
-        node_http_address: n.http_address.clone(),
+        node_http_address: n.http_address.to_string(),
         last_health_update: n.last_heartbeat_ms,
         version: n.version.clone(),
         health_report: n.health_report.clone(),

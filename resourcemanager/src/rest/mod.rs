@@ -313,7 +313,7 @@ async fn kills(
             .filter(|k| core.may_view(k.container.application(), &caller))
             .take(limit)
             .map(|k| {
-                let http = core.node(&k.node).map(|n| n.http_address.clone()).unwrap_or_default();
+                let http = core.node(&k.node).map(|n| n.http_address.to_string()).unwrap_or_default();
                 dto::kill_info(k, http)
             })
             .collect()

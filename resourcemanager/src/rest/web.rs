@@ -293,7 +293,7 @@ pub(super) async fn kills(State(rm): Shared, user: UserName) -> Markup {
             .filter(|k| core.may_view(k.container.application(), &caller))
             .map(|k| KillRow {
                 kill: k.clone(),
-                node_http: core.node(&k.node).map(|n| n.http_address.clone()).unwrap_or_default(),
+                node_http: core.node(&k.node).map(|n| n.http_address.to_string()).unwrap_or_default(),
                 user: core.app(k.container.application()).map(|a| a.submission.user.clone()).unwrap_or_default(),
             })
             .collect()

@@ -3,7 +3,9 @@
 //! grant, which spreads containers across nodes and keeps a pass cheap (no full scan per container
 //! while nodes have room).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 
 use weft_proto::{ApplicationAttemptId, NodeId, Resource};
 
@@ -20,12 +22,13 @@ struct SchedulerNode {
 #[derive(Debug, Default)]
 pub struct FifoScheduler {
     nodes: Vec<SchedulerNode>,
-    index: HashMap<NodeId, usize>,
+    /// Where each node sits in `nodes`; looked up on every release, so hashed with FxHash.
+    index: FxHashMap<NodeId, usize>,
     cursor: usize,
     /// Asks per attempt, keyed by (priority, capability); BTreeMap keeps submission order.
     asks: BTreeMap<ApplicationAttemptId, BTreeMap<(i32, Resource), u32>>,
     /// Hosts each attempt has blacklisted.
-    blacklists: HashMap<ApplicationAttemptId, BTreeSet<String>>,
+    blacklists: FxHashMap<ApplicationAttemptId, BTreeSet<String>>,
     available: Resource,
 }
 
@@ -154,6 +157,8 @@ impl Scheduler for FifoScheduler {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
     use proptest::prelude::*;
     use weft_proto::ApplicationId;
