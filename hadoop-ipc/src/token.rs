@@ -55,6 +55,9 @@ pub enum TokenError {
 pub struct MasterKey {
     key_id: i32,
     secret: Vec<u8>,
+    /// HMAC-SHA1 keyed with `secret` and nothing hashed yet: the inner and outer pads are hashed
+    /// once here, so each password costs a clone and the identifier's blocks, not the key's too.
+    keyed: HmacSha1,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -65,14 +68,15 @@ impl std::fmt::Debug for MasterKey {
 
 impl MasterKey {
     pub fn new(key_id: i32, secret: Vec<u8>) -> MasterKey {
-        MasterKey { key_id, secret }
+        let keyed = HmacSha1::new_from_slice(&secret).expect("HMAC takes a key of any length");
+        MasterKey { key_id, secret, keyed }
     }
 
     /// A key of 64 bytes from the operating system's random source.
     pub fn generate(key_id: i32) -> Result<MasterKey, getrandom::Error> {
         let mut secret = vec![0; GENERATED_KEY_LEN];
         getrandom::fill(&mut secret)?;
-        Ok(MasterKey { key_id, secret })
+        Ok(MasterKey::new(key_id, secret))
     }
 
     pub fn key_id(&self) -> i32 {
@@ -86,7 +90,7 @@ impl MasterKey {
     }
 
     fn mac(&self) -> HmacSha1 {
-        HmacSha1::new_from_slice(&self.secret).expect("HMAC takes a key of any length")
+        self.keyed.clone()
     }
 
     /// HMAC-SHA1 of the identifier bytes: YARN's token password.

@@ -161,10 +161,11 @@ pub(crate) fn utilization(u: Option<pb::NodeUtilization>) -> Utilization {
 /// A grant as its AM receives it, with the container token that lets the AM start it and the NM
 /// token that lets it stop and query it.
 pub(crate) fn container(c: &RmContainer, token: Vec<u8>, nm_token: Vec<u8>) -> pb::Container {
+    let node = c.node.to_string();
     pb::Container {
         container_id: c.id.to_string(),
-        node_id: c.node.to_string(),
-        node_address: c.node.to_string(),
+        node_id: node.clone(),
+        node_address: node,
         node_http_address: c.node_http_address.to_string(),
         resource: Some(c.resource.into()),
         priority: c.priority,
