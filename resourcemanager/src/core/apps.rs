@@ -235,8 +235,12 @@ impl RmCore {
         let allocated = std::mem::take(&mut a.newly_allocated);
         let completed: Vec<ReportedContainer> = std::mem::take(&mut a.newly_completed);
         // A grant that ended before the AM heard of it (expired, say) is not handed out.
-        let allocated =
-            allocated.iter().filter_map(|c| self.containers.get(c)).filter(|c| !c.is_complete()).cloned().collect();
+        let allocated = allocated
+            .iter()
+            .filter_map(|c| self.containers.get(c).map(|c| &**c))
+            .filter(|c| !c.is_complete())
+            .cloned()
+            .collect();
         Ok(AllocateReply {
             allocated,
             completed,

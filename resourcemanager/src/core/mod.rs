@@ -107,9 +107,10 @@ pub struct RmCore {
     active_nodes: usize,
     apps: BTreeMap<ApplicationId, App>,
     /// Every container still known. A B-tree rather than a hash map: ids are issued in order per
-    /// attempt, so a grant appends near the last one and the allocate reply reads the newest ones
-    /// back from the same few leaves, and no rehash ever moves a million records at once.
-    containers: BTreeMap<ContainerId, RmContainer>,
+    /// attempt, so a grant inserts next to the previous one and the allocate reply reads the newest
+    /// ones back from the same few leaves (a hash map scatters both over a table of millions).
+    /// Boxed, so that inserting into a leaf shifts pointers rather than whole records.
+    containers: BTreeMap<ContainerId, Box<RmContainer>>,
     scheduler: Box<dyn Scheduler>,
     /// Application ids handed out by GetNewApplication and not submitted yet.
     issued: BTreeSet<u32>,
@@ -208,7 +209,7 @@ impl RmCore {
         let am_node = is_am.then(|| grant.node.clone());
         self.containers.insert(
             id,
-            RmContainer {
+            Box::new(RmContainer {
                 id,
                 node: grant.node,
                 node_http_address: node.http_address.clone(),
@@ -223,7 +224,7 @@ impl RmCore {
                 usage: Default::default(),
                 reported_kill: None,
                 given_back: false,
-            },
+            }),
         );
         if let Some(am_node) = am_node {
             attempt.am_container = Some(id);

@@ -96,7 +96,7 @@ impl RmCore {
         n.allocated += status.resource;
         self.containers.insert(
             id,
-            RmContainer {
+            Box::new(RmContainer {
                 id,
                 node: node.clone(),
                 node_http_address: n.http_address.clone(),
@@ -111,7 +111,7 @@ impl RmCore {
                 usage: status.usage,
                 reported_kill: status.kill.clone(),
                 given_back: false,
-            },
+            }),
         );
         tracing::info!(container = %id, node = %node, state = %status.state, "container recovered");
         if status.state == ContainerState::COMPLETE {

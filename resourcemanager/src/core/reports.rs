@@ -133,20 +133,25 @@ impl RmCore {
     }
 
     pub fn container(&self, id: ContainerId) -> Result<&RmContainer, RmError> {
-        self.containers.get(&id).ok_or(RmError::UnknownContainer(id))
+        self.containers.get(&id).map(|c| &**c).ok_or(RmError::UnknownContainer(id))
     }
 
     /// Every container of an attempt, completed ones included, by id.
     pub fn attempt_containers(&self, attempt: ApplicationAttemptId) -> Result<Vec<&RmContainer>, RmError> {
         let app = self.app(attempt.application)?;
         let a = app.attempts.iter().find(|a| a.id == attempt).ok_or(RmError::UnknownAttempt(attempt))?;
-        Ok(a.containers.iter().filter_map(|c| self.containers.get(c)).collect())
+        Ok(a.containers.iter().filter_map(|c| self.containers.get(c).map(|c| &**c)).collect())
     }
 
     /// Every container of every attempt of an application.
     pub fn app_containers(&self, id: ApplicationId) -> Result<Vec<&RmContainer>, RmError> {
         let app = self.app(id)?;
-        Ok(app.attempts.iter().flat_map(|a| a.containers.iter()).filter_map(|c| self.containers.get(c)).collect())
+        Ok(app
+            .attempts
+            .iter()
+            .flat_map(|a| a.containers.iter())
+            .filter_map(|c| self.containers.get(c).map(|c| &**c))
+            .collect())
     }
 
     /// Resources currently held by an application's live containers, and how many there are.
