@@ -234,19 +234,33 @@ impl RmCore {
         let a = app.current_attempt_mut();
         let allocated = std::mem::take(&mut a.newly_allocated);
         let completed: Vec<ReportedContainer> = std::mem::take(&mut a.newly_completed);
-        // A grant that ended before the AM heard of it (expired, say) is not handed out.
-        let allocated = allocated
-            .iter()
-            .filter_map(|c| self.containers.get(c).map(|c| &**c))
-            .filter(|c| !c.is_complete())
-            .cloned()
-            .collect();
+        let allocated = self.granted_records(&allocated);
         Ok(AllocateReply {
             allocated,
             completed,
             available: self.scheduler.available(),
             num_cluster_nodes: self.active_node_count(),
         })
+    }
+
+    /// The records of granted containers `ids` to hand to their AM, except those that ended before
+    /// it heard of them (expired, say). Grants are issued in ascending order, so one ordered pass
+    /// over the range they span replaces a search per id.
+    fn granted_records(&self, ids: &[ContainerId]) -> Vec<super::RmContainer> {
+        let (Some(first), Some(last)) = (ids.first(), ids.last()) else { return Vec::new() };
+        if !ids.is_sorted() {
+            let records = ids.iter().filter_map(|c| self.containers.get(c));
+            return records.filter(|c| !c.is_complete()).map(|c| (**c).clone()).collect();
+        }
+        let mut wanted = ids.iter().peekable();
+        let mut records = Vec::with_capacity(ids.len());
+        for (id, record) in self.containers.range(first..=last) {
+            while wanted.next_if(|w| *w < id).is_some() {}
+            if wanted.next_if(|w| *w == id).is_some() && !record.is_complete() {
+                records.push((**record).clone());
+            }
+        }
+        records
     }
 
     /// The attempt's blacklist changes (YARN's `blacklist_request`): its containers avoid these hosts.

@@ -156,18 +156,19 @@ impl RmCore {
         if status.kill.is_some() && !container.is_complete() {
             container.reported_kill = status.kill.clone();
         }
-        let attempt_ended = self
-            .apps
-            .get(&status.id.application())
-            .and_then(|app| app.attempts.iter().find(|a| a.id == status.id.attempt))
-            .is_none_or(|a| a.is_ended());
+        // Looked up only for a container reported running, not for every completion a heartbeat carries.
+        let attempt_ended = |apps: &std::collections::BTreeMap<weft_proto::ApplicationId, super::App>| {
+            apps.get(&status.id.application())
+                .and_then(|app| app.attempts.iter().find(|a| a.id == status.id.attempt))
+                .is_none_or(|a| a.is_ended())
+        };
         match status.state {
             ContainerState::COMPLETE => {
                 self.complete_container(status.id, status.exit_status, status.diagnostics, now_ms)
             }
             _ if container.is_complete() => unknown.push(status.id),
             // Started after its attempt ended (a launch that raced the end): it has no owner, stop it.
-            _ if attempt_ended => {
+            _ if attempt_ended(&self.apps) => {
                 container.state = ContainerState::RUNNING;
                 unknown.push(status.id);
             }
