@@ -4,7 +4,9 @@
 //! - `reuse`: two jobs over the same reduceByKey; the second skips the map stage;
 //! - `checkpoint DIR`: a reduceByKey checkpointed under DIR; its lineage is cut, its answers unchanged;
 //! - `hold FILE`: a reduceByKey whose reduce tasks wait (at most two minutes) until FILE exists, its
-//!   map output meanwhile stored on the executor; prints `sums` and the ten sums by key.
+//!   map output meanwhile stored on the executor; prints `sums` and the ten sums by key;
+//! - `hold-wordcount INPUT OUTPUT FILE`: the wordcount example (`word<TAB>count` part files in OUTPUT)
+//!   whose reduce tasks wait (at most two minutes) until FILE exists, so a test can act while it runs.
 
 use std::process::ExitCode;
 
@@ -67,20 +69,43 @@ fn main() -> ExitCode {
                 let release = args.get(1).ok_or("hold needs a file")?.clone();
                 let sums = numbers.map(|x| (x % 10, x)).reduce_by_key(|a, b| a + b);
                 let held = sums.map_with(release, |release, pair| {
-                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-                    while !std::path::Path::new(release).exists() && std::time::Instant::now() < deadline {
-                        std::thread::sleep(std::time::Duration::from_millis(50));
-                    }
+                    wait_for_file(release);
                     pair
                 });
                 let mut sums = held.collect()?;
                 sums.sort();
                 println!("sums {sums:?}");
             }
+            "hold-wordcount" => {
+                let [_, input, output, release] = args.as_slice() else {
+                    return Err("usage: spark_faults hold-wordcount INPUT OUTPUT FILE".into());
+                };
+                let counts = sc
+                    .text_file(input)?
+                    .flat_map(|line: String| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+                    .map(|word| (word, 1u64))
+                    .reduce_by_key(|a, b| a + b);
+                let held = counts.map_with(release.clone(), |release, (word, n)| {
+                    wait_for_file(release);
+                    format!("{word}\t{n}")
+                });
+                held.save_as_text_file(output)?;
+            }
             other => {
-                return Err(format!("unknown mode {other:?}: flaky, always-fail, reuse, checkpoint or hold").into())
+                return Err(format!(
+                    "unknown mode {other:?}: flaky, always-fail, reuse, checkpoint, hold or hold-wordcount"
+                )
+                .into())
             }
         }
         Ok(())
     })
+}
+
+/// Waits until `path` exists, for at most two minutes.
+fn wait_for_file(path: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !std::path::Path::new(path).exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

@@ -37,6 +37,8 @@ pub struct MultiHostOptions {
     /// Extra YAML lines for every NodeManager's file; `{nm_dir}` becomes that NodeManager's own
     /// directory (e.g. `yarn.nodemanager.recovery.dir: {nm_dir}/recovery`).
     pub nm_yaml: String,
+    /// Extra YAML lines for `weft`'s file on the gateway (e.g. how often it retries the ResourceManager).
+    pub client_yaml: String,
 }
 
 impl Default for MultiHostOptions {
@@ -47,6 +49,7 @@ impl Default for MultiHostOptions {
             nm_vcores: 4,
             rm_yaml: String::new(),
             nm_yaml: String::new(),
+            client_yaml: String::new(),
         }
     }
 }
@@ -106,7 +109,8 @@ impl MultiHostCluster {
             options.rm_yaml
         );
         fs::write(self.rm_config(), rm_yaml).expect("write rm.yaml");
-        fs::write(self.client_config(), format!("yarn.resourcemanager.hostname: {}\n", rm.name)).expect("client.yaml");
+        let client_yaml = format!("yarn.resourcemanager.hostname: {}\n{}", rm.name, options.client_yaml);
+        fs::write(self.client_config(), client_yaml).expect("client.yaml");
         for i in 0..self.nms.len() {
             let nm_root = root.join(format!("nm{i}"));
             fs::create_dir_all(&nm_root).expect("nm dir");

@@ -304,3 +304,124 @@ fn spark_wordcount_in_cluster_mode_runs_its_driver_on_a_nodemanager_host() {
     assert!(nm_hosts.contains(&host_of(&am["nodeId"])), "{am}");
     cluster.stop_checked(&[]);
 }
+
+/// A `weft` command the test started, ended by pid if the test fails before it is collected.
+struct Client(Option<std::process::Child>);
+
+impl Client {
+    fn spawn(cluster: &MultiHostCluster, args: &[&str]) -> Client {
+        let child = cluster
+            .weft_command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start weft");
+        Client(Some(child))
+    }
+
+    /// Waits for it to exit: its exit code and everything it printed.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let output = self.0.take().expect("not collected yet").wait_with_output().expect("wait for weft");
+        let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.code(), printed)
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The ids of the application's containers the ResourceManager reports RUNNING, once there are `n`.
+fn wait_for_running_containers(cluster: &MultiHostCluster, app: &str, n: usize) -> BTreeSet<String> {
+    wait_for(&format!("{n} running containers of {app}"), APP_TIMEOUT, || {
+        let running: BTreeSet<String> = cluster
+            .containers(app)
+            .iter()
+            .filter(|c| c["containerState"] == "RUNNING")
+            .map(|c| c["containerId"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        (running.len() == n).then_some(running)
+    })
+}
+
+/// Each container's live processes, by container id.
+fn pids_by_container(cluster: &MultiHostCluster, ids: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<i32>> {
+    ids.iter().map(|id| (id.clone(), cluster.container_pids(id).into_iter().collect())).collect()
+}
+
+/// GET of a JSON document anywhere on the test bed (Null when not JSON).
+fn get_json(cluster: &MultiHostCluster, url: &str) -> Value {
+    let (_, text) = cluster.get_text(url);
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+#[test]
+fn spark_wordcount_in_cluster_mode_survives_a_resource_manager_restart_with_its_executors() {
+    let options = MultiHostOptions {
+        nm_memory_mb: 2048,
+        rm_yaml: "yarn.resourcemanager.recovery.enabled: true\n".into(),
+        client_yaml: "yarn.resourcemanager.connect.retry-interval.ms: 200\n".into(),
+        ..Default::default()
+    };
+    let mut cluster = MultiHostCluster::start(options);
+    let dir = weft_tests::data_dir();
+    let text = corpus(20_000);
+    std::fs::write(dir.path().join("in.txt"), &text).unwrap();
+    let (input, out, release) = (dir.path().join("in.txt"), dir.path().join("out"), dir.path().join("release"));
+    // The driver (the AM) and three executors of 1024 MB fill both nodes: each host runs executors.
+    let mut args = vec!["submit", "--master", "yarn", "--deploy-mode", "cluster", "--num-executors", "3"];
+    args.extend(["--executor-memory", "512m", "--executor-cores", "1", "--driver-memory", "512m"]);
+    let program = example("spark_faults");
+    args.extend([program.as_str(), "hold-wordcount", input.to_str().unwrap(), out.to_str().unwrap()]);
+    args.push(release.to_str().unwrap());
+    let client = Client::spawn(&cluster, &args);
+    let id = wait_for("the app to be submitted", APP_TIMEOUT, || cluster.latest_app_id());
+    let before = wait_for_running_containers(&cluster, &id, 4);
+    let executors: Vec<Value> = cluster.containers(&id).into_iter().filter(|c| !is_am(c)).collect();
+    let hosts: BTreeSet<String> = executors.iter().map(|c| host_of(&c["nodeId"])).collect();
+    let both: BTreeSet<String> = [0, 1].iter().map(|&i| cluster.nm_host(i).name.clone()).collect();
+    assert_eq!(hosts, both, "executors on both hosts: {executors:?}");
+
+    // Work in flight: the map stage is done and the reduce tasks wait for the release file.
+    let api = cluster.web_url(&format!("/proxy/{id}/api/v1/applications/{id}/1"));
+    wait_for("the map stage done, the reduce stage running", APP_TIMEOUT, || {
+        let done = get_json(&cluster, &format!("{api}/stages?status=complete"));
+        let active = get_json(&cluster, &format!("{api}/stages?status=active"));
+        let running = active.as_array()?.first()?["numActiveTasks"].as_u64()?;
+        (done.as_array()?.len() == 1 && running > 0).then_some(())
+    });
+    let pids = wait_for("every container's process", APP_TIMEOUT, || {
+        let pids = pids_by_container(&cluster, &before);
+        pids.values().all(|p| !p.is_empty()).then_some(pids)
+    });
+
+    cluster.stop_rm();
+    cluster.start_rm();
+    // The application is known again; its driver registers again and the NodeManagers report the
+    // same four containers.
+    let after = wait_for("the app RUNNING again with its four containers", APP_TIMEOUT, || {
+        let app = cluster.app(&id);
+        (app["state"] == "RUNNING" && app["runningContainers"] == 4).then(|| wait_for_running_containers(&cluster, &id, 4))
+    });
+    assert_eq!(after, before, "the same AM and executors after the restart");
+    assert_eq!(pids_by_container(&cluster, &before), pids, "the same processes");
+
+    std::fs::write(&release, "").unwrap();
+    let (code, printed) = client.finish();
+    assert_eq!(code, Some(0), "{printed}");
+    assert_eq!(printed_app_id(&printed), id);
+    assert_eq!(read_counts(&out), reference_counts(&text));
+    let app = cluster.app(&id);
+    assert_eq!((app["state"].as_str(), app["finalStatus"].as_str()), (Some("FINISHED"), Some("SUCCEEDED")), "{app}");
+    let (_, attempts) = cluster.get(&format!("/ws/v1/cluster/apps/{id}/appattempts"));
+    assert_eq!(attempts["appAttempts"]["appAttempt"].as_array().map(Vec::len), Some(1), "{attempts}");
+    let all: BTreeSet<String> =
+        cluster.containers(&id).iter().map(|c| c["containerId"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(all, before, "no executor was started again");
+    cluster.stop_checked(&[]);
+}
