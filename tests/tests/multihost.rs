@@ -406,9 +406,12 @@ fn spark_wordcount_in_cluster_mode_survives_a_resource_manager_restart_with_its_
     // same four containers.
     let after = wait_for("the app RUNNING again with its four containers", APP_TIMEOUT, || {
         let app = cluster.app(&id);
-        (app["state"] == "RUNNING" && app["runningContainers"] == 4).then(|| wait_for_running_containers(&cluster, &id, 4))
+        (app["state"] == "RUNNING" && app["runningContainers"] == 4)
+            .then(|| wait_for_running_containers(&cluster, &id, 4))
     });
     assert_eq!(after, before, "the same AM and executors after the restart");
+    let rm_log = log_of(&cluster, "resourcemanager");
+    assert!(rm_log.contains("application master registered again after the restart"), "{rm_log}");
     assert_eq!(pids_by_container(&cluster, &before), pids, "the same processes");
 
     std::fs::write(&release, "").unwrap();
@@ -423,5 +426,98 @@ fn spark_wordcount_in_cluster_mode_survives_a_resource_manager_restart_with_its_
     let all: BTreeSet<String> =
         cluster.containers(&id).iter().map(|c| c["containerId"].as_str().unwrap().to_owned()).collect();
     assert_eq!(all, before, "no executor was started again");
+    cluster.stop_checked(&[]);
+}
+
+/// One daemon's log so far.
+fn log_of(cluster: &MultiHostCluster, daemon: &str) -> String {
+    cluster.logs().into_iter().find(|(name, _)| name == daemon).map(|(_, text)| text).unwrap_or_default()
+}
+
+/// Each container's processes but the `sleep`s its shell loop runs, which come and go.
+fn lasting_pids(cluster: &MultiHostCluster, ids: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<i32>> {
+    let not_sleep = |pid: &i32| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() != "sleep");
+    pids_by_container(cluster, ids)
+        .into_iter()
+        .map(|(id, pids)| (id, pids.into_iter().filter(not_sleep).collect()))
+        .collect()
+}
+
+#[test]
+fn a_nodemanager_restarted_under_a_shell_app_keeps_its_containers_and_the_app_succeeds() {
+    let options = MultiHostOptions {
+        nm_memory_mb: 2048,
+        nm_yaml: "yarn.nodemanager.recovery.enabled: true\n\
+                  yarn.nodemanager.recovery.dir: {nm_dir}/recovery\n\
+                  yarn.nodemanager.recovery.supervised: true\n"
+            .into(),
+        ..Default::default()
+    };
+    let mut cluster = MultiHostCluster::start(options);
+    let data = weft_tests::data_dir();
+    let go = data.path().join("go");
+    let script = format!("while [ ! -e {} ]; do sleep 0.1; done; echo done on $(hostname)", go.display());
+    let args = ["shell", "--num-containers", "3", "--container-memory", "1g", "--", "sh", "-c", &script];
+    let client = Client::spawn(&cluster, &args);
+    let id = wait_for("the app to be submitted", APP_TIMEOUT, || cluster.latest_app_id());
+    // The AM and three containers of 1024 MB fill both nodes; the AM's node is restarted.
+    wait_for_running_containers(&cluster, &id, 4);
+    let all = cluster.containers(&id);
+    let am_host = host_of(&all.iter().find(|c| is_am(c)).expect("the AM container")["nodeId"]);
+    let restarted = (0..2).find(|&i| cluster.nm_host(i).name == am_host).expect("the AM on a NodeManager host");
+    let on_node: BTreeSet<String> = all
+        .iter()
+        .filter(|c| host_of(&c["nodeId"]) == am_host)
+        .map(|c| c["containerId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(on_node.len(), 2, "the AM and one shell container on {am_host}: {all:?}");
+    let pids = wait_for("every container's shell", APP_TIMEOUT, || {
+        let pids = lasting_pids(&cluster, &on_node);
+        pids.values().all(|p| !p.is_empty()).then_some(pids)
+    });
+
+    cluster.stop_nm(restarted);
+    assert_eq!(lasting_pids(&cluster, &on_node), pids, "the containers outlive their NodeManager");
+    cluster.start_nm(restarted);
+    let node = cluster.nm_id(restarted);
+    // It registers again under the same id, with the containers it took back still running.
+    wait_for("the NodeManager to register again", APP_TIMEOUT, || {
+        (log_of(&cluster, &format!("nodemanager{restarted}")).matches("registered with the ResourceManager").count()
+            == 2)
+            .then_some(())
+    });
+    let log = log_of(&cluster, &format!("nodemanager{restarted}"));
+    for container in &on_node {
+        let taken_back = log.lines().any(|l| l.contains("taken back: still running") && l.contains(container.as_str()));
+        assert!(taken_back, "{container} taken back running: {log}");
+    }
+    let state = cluster.wait_for_node_state(restarted, "RUNNING", APP_TIMEOUT);
+    assert_eq!(state["nodeHostName"], am_host.as_str(), "{state}");
+    let ids: BTreeSet<String> = cluster.nodes().iter().map(|n| n["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids, BTreeSet::from([cluster.nm_id(0), cluster.nm_id(1)]));
+    let info = get_json(&cluster, &format!("http://{am_host}:8042/ws/v1/node/info"));
+    assert_eq!(info["nodeInfo"]["id"], node.as_str(), "{info}");
+    let listed = get_json(&cluster, &format!("http://{am_host}:8042/ws/v1/node/containers"));
+    let running: BTreeSet<String> = listed["containers"]["container"]
+        .as_array()
+        .map(|all| {
+            all.iter().filter(|c| c["state"] == "RUNNING").filter_map(|c| c["id"].as_str()).map(str::to_owned).collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(running, on_node, "{listed}");
+    assert_eq!(lasting_pids(&cluster, &on_node), pids, "the same processes");
+
+    std::fs::write(&go, "").unwrap();
+    let (code, printed) = client.finish();
+    assert_eq!(code, Some(0), "{printed}");
+    assert_eq!(printed_app_id(&printed), id);
+    let app = cluster.app(&id);
+    assert_eq!((app["state"].as_str(), app["finalStatus"].as_str()), (Some("FINISHED"), Some("SUCCEEDED")), "{app}");
+    let all = cluster.containers(&id);
+    assert_eq!(all.len(), 4, "no container was started again: {all:?}");
+    for c in all.iter().filter(|c| !is_am(c)) {
+        assert_eq!(c["containerExitStatus"], 0, "{c}");
+        assert_eq!(stdout_of(&cluster, c), format!("done on {}\n", host_of(&c["nodeId"])));
+    }
     cluster.stop_checked(&[]);
 }
