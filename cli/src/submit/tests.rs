@@ -15,7 +15,8 @@ use weft_spark::conf::SparkConf;
 /// reach it would fail with "cannot reach" if they did.
 fn config() -> ClientConfig {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let yaml = format!("yarn.resourcemanager.address: 127.0.0.1:{port}\n");
+    // One try: YARN's clients wait 15 minutes for an unreachable ResourceManager by default.
+    let yaml = format!("yarn.resourcemanager.address: 127.0.0.1:{port}\nyarn.resourcemanager.connect.max-wait.ms: 0\n");
     ClientConfig::from_settings(&Settings::parse(&yaml, "test.yaml").unwrap())
 }
 
