@@ -1,7 +1,8 @@
 //! End to end over several hosts on one machine: the ResourceManager and each NodeManager in its own
 //! network namespace with its own address and host name (tests/src/netns.rs, tests/src/multihost.rs),
 //! so every call between daemons, application masters, drivers and executors crosses a (virtual)
-//! network by name, as on real hosts. Needs root; fails, naming what is missing, without it.
+//! network by name, as on real hosts; among them each daemon restarted under a running job (issue
+//! 16's work-preserving restart). Needs root; fails, naming what is missing, without it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -349,15 +350,95 @@ fn wait_for_running_containers(cluster: &MultiHostCluster, app: &str, n: usize) 
     })
 }
 
-/// Each container's live processes, by container id.
-fn pids_by_container(cluster: &MultiHostCluster, ids: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<i32>> {
-    ids.iter().map(|id| (id.clone(), cluster.container_pids(id).into_iter().collect())).collect()
+/// Every container id of the application, whatever its state.
+fn container_ids(cluster: &MultiHostCluster, app: &str) -> BTreeSet<String> {
+    cluster.containers(app).iter().map(|c| c["containerId"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+/// Each container's processes but the `sleep`s a shell loop runs, which come and go.
+fn lasting_pids(cluster: &MultiHostCluster, ids: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<i32>> {
+    let not_sleep = |pid: &i32| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() != "sleep");
+    ids.iter().map(|id| (id.clone(), cluster.container_pids(id).into_iter().filter(not_sleep).collect())).collect()
+}
+
+/// Waits until every container in `ids` has a process: their pids.
+fn wait_for_pids(cluster: &MultiHostCluster, ids: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<i32>> {
+    wait_for("every container's process", APP_TIMEOUT, || {
+        let pids = lasting_pids(cluster, ids);
+        pids.values().all(|p| !p.is_empty()).then_some(pids)
+    })
 }
 
 /// GET of a JSON document anywhere on the test bed (Null when not JSON).
 fn get_json(cluster: &MultiHostCluster, url: &str) -> Value {
     let (_, text) = cluster.get_text(url);
     serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// One daemon's log so far.
+fn log_of(cluster: &MultiHostCluster, daemon: &str) -> String {
+    cluster.logs().into_iter().find(|(name, _)| name == daemon).map(|(_, text)| text).unwrap_or_default()
+}
+
+fn assert_succeeded(cluster: &MultiHostCluster, id: &str) {
+    let app = cluster.app(id);
+    assert_eq!((app["state"].as_str(), app["finalStatus"].as_str()), (Some("FINISHED"), Some("SUCCEEDED")), "{app}");
+    let (_, attempts) = cluster.get(&format!("/ws/v1/cluster/apps/{id}/appattempts"));
+    assert_eq!(attempts["appAttempts"]["appAttempt"].as_array().map(Vec::len), Some(1), "one attempt: {attempts}");
+}
+
+/// A cluster-mode WordCount whose reduce tasks wait for a release file, with its driver (the AM)
+/// and three executors running on both hosts, the map stage done and reduce tasks running.
+struct HeldWordCount {
+    client: Client,
+    id: String,
+    text: String,
+    out: std::path::PathBuf,
+    release: std::path::PathBuf,
+    /// The AM's and executors' container ids.
+    containers: BTreeSet<String>,
+}
+
+impl HeldWordCount {
+    /// Nodes of 2048 MB: the driver and three executors of 1024 MB fill both, so each host runs executors.
+    fn start(cluster: &MultiHostCluster, dir: &Path) -> HeldWordCount {
+        let text = corpus(20_000);
+        std::fs::write(dir.join("in.txt"), &text).unwrap();
+        let (input, out, release) = (dir.join("in.txt"), dir.join("out"), dir.join("release"));
+        let mut args = vec!["submit", "--master", "yarn", "--deploy-mode", "cluster", "--num-executors", "3"];
+        args.extend(["--executor-memory", "512m", "--executor-cores", "1", "--driver-memory", "512m"]);
+        let program = example("spark_faults");
+        args.extend([program.as_str(), "hold-wordcount", input.to_str().unwrap(), out.to_str().unwrap()]);
+        args.push(release.to_str().unwrap());
+        let client = Client::spawn(cluster, &args);
+        let id = wait_for("the app to be submitted", APP_TIMEOUT, || cluster.latest_app_id());
+        let containers = wait_for_running_containers(cluster, &id, 4);
+        let executors: Vec<Value> = cluster.containers(&id).into_iter().filter(|c| !is_am(c)).collect();
+        let hosts: BTreeSet<String> = executors.iter().map(|c| host_of(&c["nodeId"])).collect();
+        let both: BTreeSet<String> = [0, 1].iter().map(|&i| cluster.nm_host(i).name.clone()).collect();
+        assert_eq!(hosts, both, "executors on both hosts: {executors:?}");
+        // Work in flight: the map stage is done and the reduce tasks wait for the release file.
+        let api = cluster.web_url(&format!("/proxy/{id}/api/v1/applications/{id}/1"));
+        wait_for("the map stage done, the reduce stage running", APP_TIMEOUT, || {
+            let done = get_json(cluster, &format!("{api}/stages?status=complete"));
+            let active = get_json(cluster, &format!("{api}/stages?status=active"));
+            let running = active.as_array()?.first()?["numActiveTasks"].as_u64()?;
+            (done.as_array()?.len() == 1 && running > 0).then_some(())
+        });
+        HeldWordCount { client, id, text, out, release, containers }
+    }
+
+    /// Releases the reduce tasks; the job ends SUCCEEDED in its one attempt with the exact counts
+    /// and no container but those it had.
+    fn finish(self, cluster: &MultiHostCluster) {
+        std::fs::write(&self.release, "").unwrap();
+        let (code, printed) = self.client.finish();
+        assert_eq!(code, Some(0), "{printed}");
+        assert_eq!(printed_app_id(&printed), self.id);
+        assert_eq!(read_counts(&self.out), reference_counts(&self.text));
+        assert_succeeded(cluster, &self.id);
+        assert_eq!(container_ids(cluster, &self.id), self.containers, "no executor was started again");
+    }
 }
 
 #[test]
@@ -370,90 +451,88 @@ fn spark_wordcount_in_cluster_mode_survives_a_resource_manager_restart_with_its_
     };
     let mut cluster = MultiHostCluster::start(options);
     let dir = weft_tests::data_dir();
-    let text = corpus(20_000);
-    std::fs::write(dir.path().join("in.txt"), &text).unwrap();
-    let (input, out, release) = (dir.path().join("in.txt"), dir.path().join("out"), dir.path().join("release"));
-    // The driver (the AM) and three executors of 1024 MB fill both nodes: each host runs executors.
-    let mut args = vec!["submit", "--master", "yarn", "--deploy-mode", "cluster", "--num-executors", "3"];
-    args.extend(["--executor-memory", "512m", "--executor-cores", "1", "--driver-memory", "512m"]);
-    let program = example("spark_faults");
-    args.extend([program.as_str(), "hold-wordcount", input.to_str().unwrap(), out.to_str().unwrap()]);
-    args.push(release.to_str().unwrap());
-    let client = Client::spawn(&cluster, &args);
-    let id = wait_for("the app to be submitted", APP_TIMEOUT, || cluster.latest_app_id());
-    let before = wait_for_running_containers(&cluster, &id, 4);
-    let executors: Vec<Value> = cluster.containers(&id).into_iter().filter(|c| !is_am(c)).collect();
-    let hosts: BTreeSet<String> = executors.iter().map(|c| host_of(&c["nodeId"])).collect();
-    let both: BTreeSet<String> = [0, 1].iter().map(|&i| cluster.nm_host(i).name.clone()).collect();
-    assert_eq!(hosts, both, "executors on both hosts: {executors:?}");
-
-    // Work in flight: the map stage is done and the reduce tasks wait for the release file.
-    let api = cluster.web_url(&format!("/proxy/{id}/api/v1/applications/{id}/1"));
-    wait_for("the map stage done, the reduce stage running", APP_TIMEOUT, || {
-        let done = get_json(&cluster, &format!("{api}/stages?status=complete"));
-        let active = get_json(&cluster, &format!("{api}/stages?status=active"));
-        let running = active.as_array()?.first()?["numActiveTasks"].as_u64()?;
-        (done.as_array()?.len() == 1 && running > 0).then_some(())
-    });
-    let pids = wait_for("every container's process", APP_TIMEOUT, || {
-        let pids = pids_by_container(&cluster, &before);
-        pids.values().all(|p| !p.is_empty()).then_some(pids)
-    });
+    let job = HeldWordCount::start(&cluster, dir.path());
+    let pids = wait_for_pids(&cluster, &job.containers);
 
     cluster.stop_rm();
     cluster.start_rm();
     // The application is known again; its driver registers again and the NodeManagers report the
     // same four containers.
     let after = wait_for("the app RUNNING again with its four containers", APP_TIMEOUT, || {
-        let app = cluster.app(&id);
+        let app = cluster.app(&job.id);
         (app["state"] == "RUNNING" && app["runningContainers"] == 4)
-            .then(|| wait_for_running_containers(&cluster, &id, 4))
+            .then(|| wait_for_running_containers(&cluster, &job.id, 4))
     });
-    assert_eq!(after, before, "the same AM and executors after the restart");
+    assert_eq!(after, job.containers, "the same AM and executors after the restart");
     let rm_log = log_of(&cluster, "resourcemanager");
     assert!(rm_log.contains("application master registered again after the restart"), "{rm_log}");
-    assert_eq!(pids_by_container(&cluster, &before), pids, "the same processes");
-
-    std::fs::write(&release, "").unwrap();
-    let (code, printed) = client.finish();
-    assert_eq!(code, Some(0), "{printed}");
-    assert_eq!(printed_app_id(&printed), id);
-    assert_eq!(read_counts(&out), reference_counts(&text));
-    let app = cluster.app(&id);
-    assert_eq!((app["state"].as_str(), app["finalStatus"].as_str()), (Some("FINISHED"), Some("SUCCEEDED")), "{app}");
-    let (_, attempts) = cluster.get(&format!("/ws/v1/cluster/apps/{id}/appattempts"));
-    assert_eq!(attempts["appAttempts"]["appAttempt"].as_array().map(Vec::len), Some(1), "{attempts}");
-    let all: BTreeSet<String> =
-        cluster.containers(&id).iter().map(|c| c["containerId"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(all, before, "no executor was started again");
+    assert_eq!(lasting_pids(&cluster, &job.containers), pids, "the same processes");
+    job.finish(&cluster);
     cluster.stop_checked(&[]);
 }
 
-/// One daemon's log so far.
-fn log_of(cluster: &MultiHostCluster, daemon: &str) -> String {
-    cluster.logs().into_iter().find(|(name, _)| name == daemon).map(|(_, text)| text).unwrap_or_default()
-}
-
-/// Each container's processes but the `sleep`s its shell loop runs, which come and go.
-fn lasting_pids(cluster: &MultiHostCluster, ids: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<i32>> {
-    let not_sleep = |pid: &i32| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() != "sleep");
-    pids_by_container(cluster, ids)
-        .into_iter()
-        .map(|(id, pids)| (id, pids.into_iter().filter(not_sleep).collect()))
-        .collect()
-}
-
-#[test]
-fn a_nodemanager_restarted_under_a_shell_app_keeps_its_containers_and_the_app_succeeds() {
-    let options = MultiHostOptions {
+fn nm_recovery_options() -> MultiHostOptions {
+    MultiHostOptions {
         nm_memory_mb: 2048,
         nm_yaml: "yarn.nodemanager.recovery.enabled: true\n\
                   yarn.nodemanager.recovery.dir: {nm_dir}/recovery\n\
                   yarn.nodemanager.recovery.supervised: true\n"
             .into(),
         ..Default::default()
-    };
-    let mut cluster = MultiHostCluster::start(options);
+    }
+}
+
+/// The NodeManager on the host of the application's AM, and the application's containers there.
+fn am_node(cluster: &MultiHostCluster, app: &str) -> (usize, BTreeSet<String>) {
+    let all = cluster.containers(app);
+    let am_host = host_of(&all.iter().find(|c| is_am(c)).expect("the AM container")["nodeId"]);
+    let node = (0..2).find(|&i| cluster.nm_host(i).name == am_host).expect("the AM on a NodeManager host");
+    let on_node = all
+        .iter()
+        .filter(|c| host_of(&c["nodeId"]) == am_host)
+        .map(|c| c["containerId"].as_str().unwrap().to_owned())
+        .collect();
+    (node, on_node)
+}
+
+/// Stops NodeManager `i` (SIGTERM) and starts it again in place; checks that its containers
+/// `on_node` kept their processes throughout and were taken back running, and that it registered
+/// again under the same node id and is RUNNING.
+fn restart_nm_under(cluster: &mut MultiHostCluster, i: usize, on_node: &BTreeSet<String>) {
+    let pids = wait_for_pids(cluster, on_node);
+    cluster.stop_nm(i);
+    assert_eq!(lasting_pids(cluster, on_node), pids, "the containers outlive their NodeManager");
+    cluster.start_nm(i);
+    let daemon = format!("nodemanager{i}");
+    wait_for("the NodeManager to register again", APP_TIMEOUT, || {
+        (log_of(cluster, &daemon).matches("registered with the ResourceManager").count() == 2).then_some(())
+    });
+    let log = log_of(cluster, &daemon);
+    for container in on_node {
+        let taken_back = log.lines().any(|l| l.contains("taken back: still running") && l.contains(container.as_str()));
+        assert!(taken_back, "{container} taken back running: {log}");
+    }
+    let host = cluster.nm_host(i).name.clone();
+    let node = cluster.wait_for_node_state(i, "RUNNING", APP_TIMEOUT);
+    assert_eq!(node["nodeHostName"], host.as_str(), "{node}");
+    let ids: BTreeSet<String> = cluster.nodes().iter().map(|n| n["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids, BTreeSet::from([cluster.nm_id(0), cluster.nm_id(1)]));
+    let info = get_json(cluster, &format!("http://{host}:8042/ws/v1/node/info"));
+    assert_eq!(info["nodeInfo"]["id"], cluster.nm_id(i).as_str(), "{info}");
+    let listed = get_json(cluster, &format!("http://{host}:8042/ws/v1/node/containers"));
+    let running: BTreeSet<String> = listed["containers"]["container"]
+        .as_array()
+        .map(|all| {
+            all.iter().filter(|c| c["state"] == "RUNNING").filter_map(|c| c["id"].as_str()).map(str::to_owned).collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(&running, on_node, "{listed}");
+    assert_eq!(lasting_pids(cluster, on_node), pids, "the same processes");
+}
+
+#[test]
+fn a_nodemanager_restarted_under_a_shell_app_keeps_its_containers_and_the_app_succeeds() {
+    let mut cluster = MultiHostCluster::start(nm_recovery_options());
     let data = weft_tests::data_dir();
     let go = data.path().join("go");
     let script = format!("while [ ! -e {} ]; do sleep 0.1; done; echo done on $(hostname)", go.display());
@@ -461,63 +540,33 @@ fn a_nodemanager_restarted_under_a_shell_app_keeps_its_containers_and_the_app_su
     let client = Client::spawn(&cluster, &args);
     let id = wait_for("the app to be submitted", APP_TIMEOUT, || cluster.latest_app_id());
     // The AM and three containers of 1024 MB fill both nodes; the AM's node is restarted.
-    wait_for_running_containers(&cluster, &id, 4);
-    let all = cluster.containers(&id);
-    let am_host = host_of(&all.iter().find(|c| is_am(c)).expect("the AM container")["nodeId"]);
-    let restarted = (0..2).find(|&i| cluster.nm_host(i).name == am_host).expect("the AM on a NodeManager host");
-    let on_node: BTreeSet<String> = all
-        .iter()
-        .filter(|c| host_of(&c["nodeId"]) == am_host)
-        .map(|c| c["containerId"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(on_node.len(), 2, "the AM and one shell container on {am_host}: {all:?}");
-    let pids = wait_for("every container's shell", APP_TIMEOUT, || {
-        let pids = lasting_pids(&cluster, &on_node);
-        pids.values().all(|p| !p.is_empty()).then_some(pids)
-    });
-
-    cluster.stop_nm(restarted);
-    assert_eq!(lasting_pids(&cluster, &on_node), pids, "the containers outlive their NodeManager");
-    cluster.start_nm(restarted);
-    let node = cluster.nm_id(restarted);
-    // It registers again under the same id, with the containers it took back still running.
-    wait_for("the NodeManager to register again", APP_TIMEOUT, || {
-        (log_of(&cluster, &format!("nodemanager{restarted}")).matches("registered with the ResourceManager").count()
-            == 2)
-            .then_some(())
-    });
-    let log = log_of(&cluster, &format!("nodemanager{restarted}"));
-    for container in &on_node {
-        let taken_back = log.lines().any(|l| l.contains("taken back: still running") && l.contains(container.as_str()));
-        assert!(taken_back, "{container} taken back running: {log}");
-    }
-    let state = cluster.wait_for_node_state(restarted, "RUNNING", APP_TIMEOUT);
-    assert_eq!(state["nodeHostName"], am_host.as_str(), "{state}");
-    let ids: BTreeSet<String> = cluster.nodes().iter().map(|n| n["id"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(ids, BTreeSet::from([cluster.nm_id(0), cluster.nm_id(1)]));
-    let info = get_json(&cluster, &format!("http://{am_host}:8042/ws/v1/node/info"));
-    assert_eq!(info["nodeInfo"]["id"], node.as_str(), "{info}");
-    let listed = get_json(&cluster, &format!("http://{am_host}:8042/ws/v1/node/containers"));
-    let running: BTreeSet<String> = listed["containers"]["container"]
-        .as_array()
-        .map(|all| {
-            all.iter().filter(|c| c["state"] == "RUNNING").filter_map(|c| c["id"].as_str()).map(str::to_owned).collect()
-        })
-        .unwrap_or_default();
-    assert_eq!(running, on_node, "{listed}");
-    assert_eq!(lasting_pids(&cluster, &on_node), pids, "the same processes");
+    let before = wait_for_running_containers(&cluster, &id, 4);
+    let (restarted, on_node) = am_node(&cluster, &id);
+    assert_eq!(on_node.len(), 2, "the AM and one shell container on its host: {on_node:?}");
+    restart_nm_under(&mut cluster, restarted, &on_node);
 
     std::fs::write(&go, "").unwrap();
     let (code, printed) = client.finish();
     assert_eq!(code, Some(0), "{printed}");
     assert_eq!(printed_app_id(&printed), id);
-    let app = cluster.app(&id);
-    assert_eq!((app["state"].as_str(), app["finalStatus"].as_str()), (Some("FINISHED"), Some("SUCCEEDED")), "{app}");
-    let all = cluster.containers(&id);
-    assert_eq!(all.len(), 4, "no container was started again: {all:?}");
-    for c in all.iter().filter(|c| !is_am(c)) {
+    assert_succeeded(&cluster, &id);
+    assert_eq!(container_ids(&cluster, &id), before, "no container was started again");
+    for c in cluster.containers(&id).iter().filter(|c| !is_am(c)) {
         assert_eq!(c["containerExitStatus"], 0, "{c}");
         assert_eq!(stdout_of(&cluster, c), format!("done on {}\n", host_of(&c["nodeId"])));
     }
+    cluster.stop_checked(&[]);
+}
+
+#[test]
+fn spark_wordcount_in_cluster_mode_survives_a_restart_of_its_drivers_nodemanager() {
+    let mut cluster = MultiHostCluster::start(nm_recovery_options());
+    let dir = weft_tests::data_dir();
+    let job = HeldWordCount::start(&cluster, dir.path());
+    // The driver's host: the AM and one executor there, the two other executors on the other host.
+    let (restarted, on_node) = am_node(&cluster, &job.id);
+    assert_eq!(on_node.len(), 2, "the driver and one executor on its host: {on_node:?}");
+    restart_nm_under(&mut cluster, restarted, &on_node);
+    job.finish(&cluster);
     cluster.stop_checked(&[]);
 }
