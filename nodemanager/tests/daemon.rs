@@ -95,9 +95,12 @@ async fn cleanup_lists_stop_containers_with_yarns_statuses_and_a_resync_keeps_th
     assert_eq!(apps["apps"]["app"][0]["id"], "application_1700000000000_0001");
     rm.script(pb::NodeHeartbeatResponse { action: pb::NodeAction::Resync as i32, ..Default::default() });
     // A RESYNC keeps containers running (work-preserving): the node registers again with them.
-    let again = rm.wait_for("a second registration", |s| s.registrations.get(1).cloned()).await;
+    let (again, beats) =
+        rm.wait_for("a second registration", |s| s.registrations.get(1).cloned().map(|r| (r, s.beats.len()))).await;
     let b2_status = again.containers.iter().find(|c| c.container_id == b2).expect("b2 in the registration");
     assert_eq!(b2_status.state, pb::ContainerState::Running as i32, "{b2_status:?}");
+    // Registered again (a heartbeat follows the answer): a stop now ends with a last heartbeat.
+    rm.wait_for("a heartbeat after the second registration", |s| (s.beats.len() > beats).then_some(())).await;
     nm.stop().await.unwrap();
     let status = rm.completed_status(&b2).await;
     assert_eq!(status.exit_status, -100);

@@ -13,6 +13,7 @@ pub mod multihost;
 pub mod netns;
 pub mod procs;
 pub mod spark_dist;
+pub mod wordcount;
 
 pub use cluster::{Cluster, ClusterOptions, WeftOutput};
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use weft_tests::multihost::{MultiHostCluster, MultiHostOptions};
+use weft_tests::wordcount::{corpus, read_counts, reference_counts};
 use weft_tests::{example, printed_app_id, wait_for};
 
 const APP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -76,49 +77,6 @@ fn a_shell_app_runs_containers_on_both_hosts_and_each_names_its_host() {
     cluster.stop_checked(&[]);
 }
 
-/// A deterministic text of `lines` lines over a small vocabulary.
-fn corpus(lines: usize) -> String {
-    let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"];
-    let mut state = 7u64;
-    let mut text = String::new();
-    for _ in 0..lines {
-        let n = 1 + (state % 9) as usize;
-        for i in 0..n {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            if i > 0 {
-                text.push(' ');
-            }
-            text.push_str(words[(state >> 33) as usize % words.len()]);
-        }
-        text.push('\n');
-    }
-    text
-}
-
-fn reference_counts(text: &str) -> BTreeMap<String, u64> {
-    let mut counts = BTreeMap::new();
-    for word in text.split_whitespace() {
-        *counts.entry(word.to_owned()).or_insert(0) += 1;
-    }
-    counts
-}
-
-/// Spark's output layout: `_SUCCESS` and `part-NNNNN` files of `word<TAB>count` lines.
-fn read_counts(dir: &Path) -> BTreeMap<String, u64> {
-    assert!(dir.join("_SUCCESS").exists(), "{} has no _SUCCESS", dir.display());
-    let mut counts = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        if !entry.file_name().to_string_lossy().starts_with("part-") {
-            continue;
-        }
-        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
-            let (word, n) = line.split_once('\t').unwrap_or_else(|| panic!("not word<TAB>count: {line:?}"));
-            assert!(counts.insert(word.to_owned(), n.parse().unwrap()).is_none(), "{word} twice");
-        }
-    }
-    counts
-}
-
 /// The task-end events of an uncompressed single-file event log: (stage, executor host, remote
 /// shuffle bytes read).
 fn task_ends(log_dir: &Path) -> Vec<(i64, String, i64)> {
@@ -143,7 +101,7 @@ fn spark_wordcount_with_an_executor_on_each_host_shuffles_across_hosts() {
     let options = MultiHostOptions { nm_memory_mb: 1024, nm_vcores: 2, ..Default::default() };
     let cluster = MultiHostCluster::start(options);
     let dir = weft_tests::data_dir();
-    let text = corpus(60_000);
+    let text = corpus(60_000, 7);
     for part in 0..4 {
         let lines: Vec<&str> = text.lines().skip(part * 15_000).take(15_000).collect();
         std::fs::write(dir.path().join(format!("in-{part}.txt")), lines.join("\n") + "\n").unwrap();
@@ -287,7 +245,7 @@ fn a_test_that_panics_leaves_no_namespace_veth_or_bridge() {
 fn spark_wordcount_in_cluster_mode_runs_its_driver_on_a_nodemanager_host() {
     let cluster = MultiHostCluster::start(MultiHostOptions { nm_memory_mb: 2048, ..Default::default() });
     let dir = weft_tests::data_dir();
-    let text = corpus(5_000);
+    let text = corpus(5_000, 7);
     std::fs::write(dir.path().join("in.txt"), &text).unwrap();
     let (input, out) = (dir.path().join("in.txt"), dir.path().join("out"));
     let mut args = vec!["submit", "--master", "yarn", "--deploy-mode", "cluster", "--num-executors", "2"];
@@ -402,7 +360,7 @@ struct HeldWordCount {
 impl HeldWordCount {
     /// Nodes of 2048 MB: the driver and three executors of 1024 MB fill both, so each host runs executors.
     fn start(cluster: &MultiHostCluster, dir: &Path) -> HeldWordCount {
-        let text = corpus(20_000);
+        let text = corpus(20_000, 7);
         std::fs::write(dir.join("in.txt"), &text).unwrap();
         let (input, out, release) = (dir.join("in.txt"), dir.join("out"), dir.join("release"));
         let mut args = vec!["submit", "--master", "yarn", "--deploy-mode", "cluster", "--num-executors", "3"];

@@ -4,58 +4,13 @@
 //! job aborts in Spark's words, shuffle reuse across jobs, an executor refusing another build, and
 //! `spark.authenticate` keeping executors and clients without the application's secret out.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use weft_executor::auth::{Present, Secret, SECRET_METADATA};
 use weft_proto::spark_pb::driver_endpoint_client::DriverEndpointClient;
 use weft_proto::spark_pb::executor_endpoint_client::ExecutorEndpointClient;
+use weft_tests::wordcount::{corpus, read_counts, reference_counts};
 use weft_tests::{example, printed_app_id, Cluster, ClusterOptions};
-
-/// A deterministic text of `lines` lines over a small vocabulary.
-fn corpus(lines: usize) -> String {
-    let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"];
-    let mut state = 42u64;
-    let mut text = String::new();
-    for _ in 0..lines {
-        let n = 1 + (state % 9) as usize;
-        for i in 0..n {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            if i > 0 {
-                text.push(' ');
-            }
-            text.push_str(words[(state >> 33) as usize % words.len()]);
-        }
-        text.push('\n');
-    }
-    text
-}
-
-fn reference_counts(text: &str) -> BTreeMap<String, u64> {
-    let mut counts = BTreeMap::new();
-    for word in text.split_whitespace() {
-        *counts.entry(word.to_owned()).or_insert(0) += 1;
-    }
-    counts
-}
-
-/// Reads Spark's output layout: `_SUCCESS` and `part-NNNNN` files of `word<TAB>count` lines.
-fn read_counts(dir: &Path) -> BTreeMap<String, u64> {
-    assert!(dir.join("_SUCCESS").exists(), "{} has no _SUCCESS", dir.display());
-    let mut parts: Vec<_> =
-        std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
-    parts.sort();
-    assert!(parts.iter().any(|p| p == "part-00000"), "{parts:?}");
-    let mut counts = BTreeMap::new();
-    for part in parts.iter().filter(|p| p.starts_with("part-")) {
-        for line in std::fs::read_to_string(dir.join(part)).unwrap().lines() {
-            let (word, n) = line.split_once('\t').unwrap_or_else(|| panic!("not word<TAB>count: {line:?}"));
-            assert!(counts.insert(word.to_owned(), n.parse().unwrap()).is_none(), "{word} twice");
-        }
-    }
-    counts
-}
 
 fn containers(cluster: &Cluster, app: &str) -> Vec<serde_json::Value> {
     let (_, attempts) = cluster.get(&format!("/ws/v1/cluster/apps/{app}/appattempts"));
@@ -72,7 +27,7 @@ fn containers(cluster: &Cluster, app: &str) -> Vec<serde_json::Value> {
 fn wordcount_runs_in_cluster_and_client_mode() {
     let cluster = Cluster::start(ClusterOptions::default());
     let dir = weft_tests::data_dir();
-    let text = corpus(3000);
+    let text = corpus(3000, 42);
     std::fs::write(dir.path().join("in.txt"), &text).unwrap();
     let input = dir.path().join("in.txt").to_string_lossy().into_owned();
     let expected = reference_counts(&text);
@@ -278,7 +233,7 @@ fn no_result(
 fn an_ask_that_never_fit_leaves_no_capacity_behind() {
     let cluster = Cluster::start(ClusterOptions { node_managers: 1, nm_memory_mb: 4096, ..ClusterOptions::default() });
     let dir = weft_tests::data_dir();
-    let text = corpus(2000);
+    let text = corpus(2000, 42);
     std::fs::write(dir.path().join("in.txt"), &text).unwrap();
     let input = dir.path().join("in.txt").to_string_lossy().into_owned();
     let wordcount = example("wordcount");
