@@ -3,6 +3,18 @@
 use std::path::{Path, PathBuf};
 
 /// `<mount>/<name>` in every mounted cgroup file system where it exists.
+/// Removes every named hierarchy in every mounted controller; returns the container groups that
+/// were still inside them.
+pub fn remove_hierarchies(names: impl IntoIterator<Item = String>) -> Vec<std::path::PathBuf> {
+    let mut leftovers = Vec::new();
+    for name in names {
+        for dir in hierarchy_dirs(&name) {
+            leftovers.extend(remove_tree(&dir));
+        }
+    }
+    leftovers
+}
+
 pub fn hierarchy_dirs(name: &str) -> Vec<PathBuf> {
     let Ok(me) = procfs::process::Process::myself() else { return Vec::new() };
     let Ok(mounts) = me.mountinfo() else { return Vec::new() };

@@ -388,6 +388,24 @@ impl Cluster {
         read_ports(&ports_file);
     }
 
+    /// Waits until every NodeManager has logged a failed heartbeat since `since_lines` lines of its
+    /// log (see [`Cluster::log_lines`]): the ResourceManager's absence has been felt.
+    pub fn wait_nodes_miss_rm(&self, since_lines: &[usize]) {
+        wait_for("every NodeManager to find the ResourceManager gone", START_TIMEOUT, || {
+            self.logs()
+                .iter()
+                .filter(|(name, _)| name.starts_with("nodemanager"))
+                .zip(since_lines)
+                .all(|((_, text), &n)| text.lines().skip(n).any(|l| l.contains("heartbeat failed")))
+                .then_some(())
+        })
+    }
+
+    /// How many lines each NodeManager's log has now, in order.
+    pub fn log_lines(&self) -> Vec<usize> {
+        self.logs().iter().filter(|(name, _)| name.starts_with("nodemanager")).map(|(_, t)| t.lines().count()).collect()
+    }
+
     pub fn kill_nm(&mut self, i: usize) {
         if let Some(mut nm) = self.nms[i].take() {
             nm.signal(Signal::SIGKILL);
@@ -438,13 +456,7 @@ impl Cluster {
     /// Removes this cluster's cgroup hierarchies in every mounted controller; returns the container
     /// groups that were still inside them.
     fn remove_cgroups(&self) -> Vec<std::path::PathBuf> {
-        let mut leftovers = Vec::new();
-        for i in 0..self.nms.len() {
-            for dir in crate::cgroups::hierarchy_dirs(&self.cgroup_hierarchy(i)) {
-                leftovers.extend(crate::cgroups::remove_tree(&dir));
-            }
-        }
-        leftovers
+        crate::cgroups::remove_hierarchies((0..self.nms.len()).map(|i| self.cgroup_hierarchy(i)))
     }
 }
 

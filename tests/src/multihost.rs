@@ -373,13 +373,7 @@ impl MultiHostCluster {
 
     /// Removes the NodeManagers' cgroup hierarchies; returns the container groups still inside.
     fn remove_cgroups(&self) -> Vec<PathBuf> {
-        let mut leftovers = Vec::new();
-        for i in 0..self.nms.len() {
-            for dir in crate::cgroups::hierarchy_dirs(&self.cgroup_hierarchy(i)) {
-                leftovers.extend(crate::cgroups::remove_tree(&dir));
-            }
-        }
-        leftovers
+        crate::cgroups::remove_hierarchies((0..self.nms.len()).map(|i| self.cgroup_hierarchy(i)))
     }
 }
 

@@ -47,9 +47,10 @@ fn a_resource_manager_restart_keeps_running_containers_and_the_application_succe
     assert_eq!(before["app"]["state"], "RUNNING");
 
     let stopped_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let lines = cluster.log_lines();
     cluster.stop_rm();
-    // Nothing was killed while the ResourceManager was away.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Nothing was killed while the ResourceManager was away (long enough for every node to miss it).
+    cluster.wait_nodes_miss_rm(&lines);
     assert!(pids.iter().all(|&p| procs::alive(p)), "containers died with the ResourceManager");
     cluster.start_rm_again();
 

@@ -440,8 +440,9 @@ fn resource_manager_restart_under_a_running_app(
         (cluster.app(&id)["runningContainers"] == 3).then_some(())
     });
     let before = containers_of(cluster, &id);
+    let lines = cluster.log_lines();
     cluster.stop_rm();
-    std::thread::sleep(Duration::from_secs(2));
+    cluster.wait_nodes_miss_rm(&lines);
     cluster.start_rm_again();
     wait_for("the app to run again", APP_TIMEOUT, || {
         let app = cluster.app(&id);
