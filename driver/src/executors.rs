@@ -132,7 +132,9 @@ pub(crate) async fn start(
         DriverService { tx: tx.clone(), shared, application_id: application_id.clone() },
         secret.clone(),
     );
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // TCP_NODELAY: tonic sets it only on listeners it binds itself; without it a streamed reply's
+    // later frames wait for the executor's delayed ACK.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tokio::spawn(async move {
         let served = tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming).await;
         if let Err(e) = served {

@@ -149,7 +149,9 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
 
     let require = Require::new(args.secret.clone(), format!("executor {}", args.executor_id));
     let service = ExecutorEndpointServer::with_interceptor(Service(executor.clone()), require);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // TCP_NODELAY (tonic sets it only on listeners it binds itself): a shuffle fetch streams its
+    // frames and a task launch answers in pieces; with Nagle's algorithm each waits for an ACK.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let stopper = executor.clone();
     let server = tokio::spawn(async move {
         Server::builder()

@@ -54,6 +54,7 @@ impl Client {
     /// Connects to `address`, authenticates, and sends the connection context for `protocol`.
     pub fn connect(address: &str, protocol: &str, auth: &ClientAuth, timeout: Duration) -> Result<Client, ClientError> {
         let stream = TcpStream::connect(address)?;
+        stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
         let mut client_id = [0; 16];

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tonic::transport::server::TcpIncoming;
 use weft_config::RmConfig;
 use weft_proto::pb;
 
@@ -204,7 +205,10 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         .add_service(
             ResourceTrackerServer::new(TrackerService::new(rm.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(tracker), shutdown.clone().cancelled_owned());
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(tracker).with_nodelay(Some(true)),
+            shutdown.clone().cancelled_owned(),
+        );
     let web = axum::serve(webapp, rest::router(rm.clone(), store.clone()))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     tracing::info!(

@@ -25,6 +25,12 @@ pub async fn serve_shared<H: Handler>(listener: TcpListener, server: Server<H>, 
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    // Replies are written in several pieces (a gRPC response's headers, body and
+                    // trailers); with Nagle's algorithm each piece after the first waits for the
+                    // peer's delayed ACK, ~40 ms a call.
+                    if let Err(error) = stream.set_nodelay(true) {
+                        tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+                    }
                     let (server, others) = (server.clone(), others.clone());
                     connections.spawn(async move {
                         let is_hadoop = match tokio::time::timeout(SNIFF_TIMEOUT, peek_is_hadoop_ipc(&stream)).await {

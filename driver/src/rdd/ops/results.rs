@@ -145,10 +145,13 @@ pub(crate) fn result_save_text<T: Data + std::fmt::Display>(
     use std::io::Write;
     let s: SaveEnv = decode(env, "saveAsTextFile")?;
     let tmp = std::path::Path::new(&s.dir).join("_temporary").join(format!("attempt_{}", ctx.task_id));
-    std::fs::create_dir_all(&tmp)?;
+    let named =
+        |e: std::io::Error, path: &std::path::Path| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    std::fs::create_dir_all(&tmp).map_err(|e| named(e, &tmp))?;
     let name = format!("part-{:05}", ctx.partition);
     let path = tmp.join(&name);
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+    let file = std::fs::File::create(&path).map_err(|e| named(e, &path))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut written = 0u64;
     for b in input {
         for x in records::<T>(b)? {
