@@ -102,6 +102,7 @@ mod tests {
         let mut preface = [0; 24];
         received.read_exact(&mut preface).await.unwrap();
         assert_eq!(&preface, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        assert!(received.nodelay().unwrap(), "a connection handed on has TCP_NODELAY set");
 
         let mut hadoop = TcpStream::connect(address).await.unwrap();
         let context = IpcConnectionContextProto {
