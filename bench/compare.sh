@@ -1,27 +1,33 @@
 #!/usr/bin/env bash
-# Weft against Apache Spark and a single-process Rust floor, side by side on this machine.
+# Weft against Apache Spark, Sail and a single-process Rust floor, side by side on this machine.
 #
 # What: end-to-end wall time of Weft's example programs (driver/examples: wordcount, sort,
-# groupby, pagerank) submitted with `weft submit --master yarn --deploy-mode client` to a local
-# cluster (deploy/local-cluster.sh, release binaries), from the start of `weft submit` to its exit;
-# each output is checked (record counts, sums, ranks, sort order). Then the same workloads on the
-# same data in real Apache Spark (local[2]) and in the hand-written Rust baseline (2 threads),
-# both run by the Spark/Rust benchmark harness in place (BENCH_HARNESS, never copied here), which
-# times inside the job (JVM and SparkSession start excluded). Prints one table; see bench/README.md.
-# The local cluster it starts is stopped at the end, also on failure or Ctrl-C; it stops only what
-# it started (by pid: the cluster through deploy/local-cluster.sh's pid files, its own children).
+# groupby — also on the skewed key set —, skewjoin, pagerank, sparkpi) submitted with
+# `weft submit --master yarn --deploy-mode client` to a local cluster (deploy/local-cluster.sh,
+# release binaries), from the start of `weft submit` to its exit; each output is checked (record
+# counts, sums, ranks, sort order, π). Then the same workloads on the same data in real Apache
+# Spark (local[2]) and in the hand-written Rust baseline (2 threads), both run by the Spark/Rust
+# benchmark harness in place (BENCH_HARNESS, never copied here), which times inside the job (JVM
+# and SparkSession start excluded); and on Sail, a Spark Connect server in Rust, through
+# bench/sail_runner.py (the same DataFrame programs, timed the same way). Prints one table; see
+# bench/README.md. The local cluster it starts is stopped at the end, also on failure or Ctrl-C; it
+# stops only what it started (by pid: the cluster through deploy/local-cluster.sh's pid files, its
+# own children).
 #
 #   bench/compare.sh                               # everything, with the defaults below
 #   WORKLOADS="sort pagerank" SPARK=skip bench/compare.sh
 #   LAYOUTS="2x1x2g 1x2x2g" bench/compare.sh        # try both executor layouts, keep the faster
+#   WEFT=skip SPARK=skip RUST=skip bench/compare.sh # Sail alone
 #   python3 bench/report.py table /tmp/weft-bench/<run>   # the table again, from a finished run
 #
 # Environment (defaults):
 #   BENCH_HARNESS=/work/shared/bench   the harness: gen_data.py, run_bench.sh, rust_baseline/, RESULTS.md
-#   DATA=/tmp/benchdata_m               generated here if missing (gen_data.py, reduced sizes)
+#   DATA=/tmp/benchdata_m               the data sets the workloads need are generated here if
+#                                       missing (gen_data.py, reduced sizes or DATA's own)
 #   VENV=/tmp/sparkvenv                 Python venv with pyspark==4.3.0 and numpy==2.4.6
 #   WORK=/tmp/weft-bench                each run gets WORK/<timestamp>/ (logs, outputs, results.jsonl)
-#   WORKLOADS="wordcount sort groupby pagerank"
+#   WORKLOADS="wordcount sort groupby skew_groupby skew_join pagerank sparkpi"
+#   WEFT=run                            run | skip
 #   LAYOUTS="1x2x2g"                    executors as NUMxCORESxMEMORY, space-separated; with several,
 #                                       each runs and the table keeps the lowest median per workload
 #   DEPLOY_MODE=client                  or cluster (then the driver's output is in `weft logs`)
@@ -30,6 +36,13 @@
 #   SPARK=run                           run | results (take RESULTS.md's 2-core figures) | skip
 #   SPARK_APIS="df scala"               df = DataFrame, scala = Scala RDD, py = PySpark RDD (slow)
 #   SPARK_RUNS=1  SPARK_TIMEOUT=1800    (a Spark pass over the time limit falls back to RESULTS.md)
+#   SAIL=                               run | skip; unset: run if SAIL_VENV has Sail or can be made
+#   SAIL_VENV=/tmp/sailvenv             made here if missing: python3 -m venv, then
+#                                       pip install pysail==0.7.2 pyspark-client==4.2.0 'pandas<3'
+#   SAIL_RUNS=$RUNS  SAIL_PARALLELISM=2  SAIL_TIMEOUT=1800   runs per workload (one server for all);
+#                                       Sail's default parallelism (partitions per plan node)
+#   PI_SLICES=8                         SparkPi's slices on Weft (1e8 samples, 4 per core, as Spark's
+#                                       defaultParallelism × 4)
 #   RUST=run  RUST_RUNS=3               run | skip; runs per workload
 #   (with several runs the table takes each engine's median; Spark's fastest API)
 #   BUILD=1                             cargo build --release (under flock /tmp/weft-cargo.lock)
@@ -45,7 +58,9 @@ BENCH_HARNESS=${BENCH_HARNESS:-/work/shared/bench}
 DATA=${DATA:-/tmp/benchdata_m}
 VENV=${VENV:-/tmp/sparkvenv}
 WORK=${WORK:-/tmp/weft-bench}
-WORKLOADS=${WORKLOADS:-"wordcount sort groupby pagerank"}
+ALL_WORKLOADS="wordcount sort groupby skew_groupby skew_join pagerank sparkpi"
+WORKLOADS=${WORKLOADS:-$ALL_WORKLOADS}
+WEFT=${WEFT:-run}
 LAYOUTS=${LAYOUTS:-"1x2x2g"}
 DEPLOY_MODE=${DEPLOY_MODE:-client}
 RUNS=${RUNS:-3}
@@ -54,6 +69,12 @@ SPARK=${SPARK:-run}
 SPARK_APIS=${SPARK_APIS:-"df scala"}
 SPARK_RUNS=${SPARK_RUNS:-1}
 SPARK_TIMEOUT=${SPARK_TIMEOUT:-1800}
+SAIL=${SAIL:-}
+SAIL_VENV=${SAIL_VENV:-/tmp/sailvenv}
+SAIL_RUNS=${SAIL_RUNS:-$RUNS}
+SAIL_PARALLELISM=${SAIL_PARALLELISM:-2}
+SAIL_TIMEOUT=${SAIL_TIMEOUT:-1800}
+PI_SLICES=${PI_SLICES:-8}
 RUST=${RUST:-run}
 RUST_RUNS=${RUST_RUNS:-3}
 BUILD=${BUILD:-1}
@@ -113,19 +134,39 @@ busy() { awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b { n++ } END { print n + 0 }
 now() { date +%s.%N; }
 
 # --- inputs ----------------------------------------------------------------------------------------
+read -r -a wl <<< "$WORKLOADS"
+WORKLOADS="${wl[*]}" # one space between names
 for w in $WORKLOADS; do
-  case $w in wordcount | sort | groupby | pagerank) ;; *) die "unknown workload $w (wordcount sort groupby pagerank)" ;; esac
+  [[ " $ALL_WORKLOADS " == *" $w "* ]] || die "unknown workload $w ($ALL_WORKLOADS)"
 done
+case $WEFT in run | skip) ;; *) die "WEFT=$WEFT: run or skip" ;; esac
 case $SPARK in run | results | skip) ;; *) die "SPARK=$SPARK: run, results or skip" ;; esac
+case $SAIL in run | skip | "") ;; *) die "SAIL=$SAIL: run or skip" ;; esac
 for f in gen_data.py run_bench.sh spark_bench.py rust_baseline/Cargo.toml RESULTS.md; do
   [ -e "$BENCH_HARNESS/$f" ] || die "BENCH_HARNESS=$BENCH_HARNESS has no $f"
 done
-if [ ! -e "$DATA/MANIFEST.json" ]; then
-  [ -x "$VENV/bin/python" ] || die "no $DATA and no $VENV: python3 -m venv $VENV && $VENV/bin/pip install pyspark==4.3.0 numpy==2.4.6"
-  log "generating $DATA (gen_data.py, reduced sizes)"
-  "$VENV/bin/python" "$BENCH_HARNESS/gen_data.py" --out "$DATA" \
-    --kv-records 5000000 --kv-keys 250000 --nodes 100000 --edges 1000000 > "$run_dir/logs/gen_data.log"
+# the data sets the workloads need and DATA lacks, at DATA's sizes (else the reduced ones)
+read -r -a gen_args <<< "$(python3 "$here/report.py" gen-args "$DATA" "${wl[@]}")"
+if [ "${#gen_args[@]}" -gt 0 ]; then
+  [ -x "$VENV/bin/python" ] || die "$DATA lacks data and there is no $VENV: python3 -m venv $VENV && $VENV/bin/pip install pyspark==4.3.0 numpy==2.4.6"
+  log "generating in $DATA: gen_data.py ${gen_args[*]}"
+  "$VENV/bin/python" "$BENCH_HARNESS/gen_data.py" --out "$DATA" "${gen_args[@]}" >> "$run_dir/logs/gen_data.log" 2>&1 \
+    || die "gen_data.py failed (see $run_dir/logs/gen_data.log)"
 fi
+
+# Sail: its own venv, made if missing (SAIL unset: skipped, with the reason, if it cannot be made)
+sail_ok() { "$SAIL_VENV/bin/python" -c 'import pysail; from pyspark.sql import SparkSession' > /dev/null 2>&1; }
+sail_why=
+if [ "$SAIL" != skip ] && ! sail_ok; then
+  log "making Sail's venv $SAIL_VENV (pysail==0.7.2 pyspark-client==4.2.0 pandas<3)"
+  if ! { python3 -m venv "$SAIL_VENV" && "$SAIL_VENV/bin/pip" install --quiet pysail==0.7.2 pyspark-client==4.2.0 'pandas<3'; } \
+    > "$run_dir/logs/sail-venv.log" 2>&1 || ! sail_ok; then
+    sail_why="Sail's venv $SAIL_VENV could not be made (see $run_dir/logs/sail-venv.log)"
+    [ "$SAIL" = run ] && die "$sail_why"
+    log "$sail_why; Sail skipped"
+  fi
+fi
+[ -z "$SAIL" ] && { [ -z "$sail_why" ] && SAIL=run || SAIL=skip; }
 
 # --- build (always through the shared lock) ---------------------------------------------------------
 if [ "$BUILD" = 1 ]; then
@@ -138,14 +179,19 @@ if [ "$BUILD" = 1 ]; then
   fi
 fi
 for b in weft resourcemanager nodemanager; do [ -x "$bin/$b" ] || die "no $bin/$b (BUILD=1 builds it)"; done
-for w in $WORKLOADS; do [ -x "$bin/examples/$w" ] || die "no example binary $bin/examples/$w"; done
+example() { # workload -> its example program
+  case $1 in skew_groupby) echo groupby ;; skew_join) echo skewjoin ;; *) echo "$1" ;; esac
+}
+if [ "$WEFT" = run ]; then
+  for w in $WORKLOADS; do [ -x "$bin/examples/$(example "$w")" ] || die "no example binary $bin/examples/$(example "$w")"; done
+fi
 
 {
-  printf '{"engine": "_env", "commit": "%s", "dirty": %s, "nproc": %s, "kernel": "%s", "rustc": "%s", "java": "%s", "data": "%s", "layouts": "%s", "deploy_mode": "%s", "harness": "%s"}\n' \
+  printf '{"engine": "_env", "commit": "%s", "dirty": %s, "nproc": %s, "kernel": "%s", "rustc": "%s", "java": "%s", "data": "%s", "layouts": "%s", "deploy_mode": "%s", "harness": "%s", "workloads": "%s"}\n' \
     "$(git -C "$repo" rev-parse --short HEAD)" \
     "$([ -n "$(git -C "$repo" status --porcelain --untracked-files=no)" ] && echo true || echo false)" \
     "$(nproc)" "$(uname -r)" "$(rustc --version 2>/dev/null || echo '?')" \
-    "$(java -version 2>&1 | head -n 1 | tr -d '"')" "$DATA" "$LAYOUTS" "$DEPLOY_MODE" "$BENCH_HARNESS"
+    "$(java -version 2>&1 | head -n 1 | tr -d '"')" "$DATA" "$LAYOUTS" "$DEPLOY_MODE" "$BENCH_HARNESS" "$WORKLOADS"
 } >> "$results"
 
 # --- Weft ------------------------------------------------------------------------------------------
@@ -153,16 +199,23 @@ args_for() { # workload OUTPUT -> ex_args, the example's arguments
   case $1 in
     wordcount) ex_args=("$DATA/corpus" "$2") ;;
     sort | groupby) ex_args=("$DATA/kv" "$2") ;;
+    skew_groupby) ex_args=("$DATA/kv_skew" "$2") ;;
+    skew_join) ex_args=("$DATA/kv_skew" "$DATA/dim" "$2") ;;
     pagerank) ex_args=("$DATA/edges" 10 "$2") ;;
+    sparkpi) ex_args=("$PI_SLICES" 100000000) ;; # the harness's n = 1e8; π is in the log
   esac
 }
 
-wait_for_builds
-log "starting the local cluster (WEFT_HOME=$WEFT_HOME)"
-cluster_started=1
-WEFT_BIN_DIR=$bin "$repo/deploy/local-cluster.sh" start >&2 || { cluster_started=0; die "the local cluster did not start"; }
+weft_layouts=
+if [ "$WEFT" = run ]; then
+  weft_layouts=$LAYOUTS
+  wait_for_builds
+  log "starting the local cluster (WEFT_HOME=$WEFT_HOME)"
+  cluster_started=1
+  WEFT_BIN_DIR=$bin "$repo/deploy/local-cluster.sh" start >&2 || { cluster_started=0; die "the local cluster did not start"; }
+fi
 
-for layout in $LAYOUTS; do
+for layout in $weft_layouts; do
   IFS=x read -r n_exec exec_cores exec_mem <<< "$layout"
   [ -n "$exec_mem" ] || die "layout $layout: want NUMxCORESxMEMORY, e.g. 2x1x2g"
   for w in $WORKLOADS; do
@@ -174,7 +227,7 @@ for layout in $LAYOUTS; do
       args_for "$w" "$out"
       cmd=("${weft[@]}" submit --master yarn --deploy-mode "$DEPLOY_MODE" --name "bench-$w"
         --num-executors "$n_exec" --executor-cores "$exec_cores" --executor-memory "$exec_mem"
-        --conf spark.ui.showConsoleProgress=false "$bin/examples/$w" "${ex_args[@]}")
+        --conf spark.ui.showConsoleProgress=false "$bin/examples/$(example "$w")" "${ex_args[@]}")
       log "weft $w ($layout, run $run): ${cmd[*]}"
       echo "\$ ${cmd[*]}" > "$wlog"
       t0=$(now)
@@ -198,9 +251,11 @@ for layout in $LAYOUTS; do
     done
   done
 done
-log "stopping the local cluster"
-WEFT_BIN_DIR=$bin "$repo/deploy/local-cluster.sh" stop >&2
-cluster_started=0
+if [ "$cluster_started" = 1 ]; then
+  log "stopping the local cluster"
+  WEFT_BIN_DIR=$bin "$repo/deploy/local-cluster.sh" stop >&2
+  cluster_started=0
+fi
 
 # --- Spark (the harness, in place) ------------------------------------------------------------------
 spark_wl() { # api -> the harness's workload names for our workloads
@@ -210,6 +265,8 @@ spark_wl() { # api -> the harness's workload names for our workloads
       df:groupby) names+=(groupby_df) ;;
       py:groupby) names+=(groupby_reducebykey_rdd) ;;
       scala:groupby) names+=(groupby_reducebykey_scala) ;;
+      py:skew_groupby) names+=(skew_groupbykey_rdd) ;; # the harness's skewed RDD variants group by key
+      scala:skew_groupby) names+=(skew_groupbykey_scala) ;;
       df:*) names+=("${w}_df") ;;
       py:*) names+=("${w}_rdd") ;;
       scala:*) names+=("${w}_scala") ;;
@@ -243,6 +300,26 @@ if [ "$SPARK" = run ]; then
   [ "$rc" = 0 ] || log "Spark pass ended with status $rc (see $run_dir/logs/spark.log); RESULTS.md fills the gaps"
   [ -e "$run_dir/spark/results.jsonl" ] && cat "$run_dir/spark/results.jsonl" >> "$results"
   echo "{\"engine\": \"_spark_pass\", \"exit\": $rc, \"seconds\": $(awk "BEGIN{print $t1 - $t0}"), \"builds_seen\": $(busy "$t0" "$t1")}" >> "$results"
+fi
+
+# --- Sail (bench/sail_runner.py: one Spark Connect server, the DataFrame programs) --------------------
+if [ "$SAIL" = run ]; then
+  wait_for_builds
+  log "Sail ($SAIL_VENV, parallelism $SAIL_PARALLELISM, $SAIL_RUNS runs) through bench/sail_runner.py"
+  set +e
+  timeout -k 60 "$SAIL_TIMEOUT" "$SAIL_VENV/bin/python" "$here/sail_runner.py" --data "$DATA" \
+    --out "$run_dir/out/sail" --results "$results" --workloads "$WORKLOADS" --runs "$SAIL_RUNS" \
+    --parallelism "$SAIL_PARALLELISM" --server-log "$run_dir/logs/sail-server.log" --noise "$noise" \
+    < /dev/null > "$run_dir/logs/sail.log" 2>&1 &
+  child=$!
+  wait "$child"
+  rc=$?
+  child=
+  set -e
+  [ "$rc" = 0 ] || log "the Sail pass ended with status $rc (see $run_dir/logs/sail.log)"
+  grep '"engine": "sail"' "$results" | cut -c1-200 >&2 || true
+elif [ -n "$sail_why" ]; then
+  echo "{\"engine\": \"_sail\", \"error\": \"$sail_why\"}" >> "$results"
 fi
 
 # --- Rust baseline ----------------------------------------------------------------------------------

@@ -7,11 +7,17 @@
       driver's INFO lines: executors registered, jobs and stages)
   report.py table RUN_DIR [--spark-mode run|results|skip] [--results-md RESULTS.md]
       the Markdown table from RUN_DIR/results.jsonl
+  report.py gen-args DATA WORKLOAD…
+      the gen_data.py arguments that make the data sets these workloads need and DATA lacks
+      (nothing when it has them all), at the sizes DATA's MANIFEST.json already has, else the
+      reduced ones
 
-Checks follow the Spark harness (spark_bench.py): group counts and sums for wordcount and groupby,
-ranked nodes / rank sum / top node for PageRank; the sort's output must hold every input line once
-(count, bytes, an order-independent hash of the lines) with keys ascending through the part files.
-Standard library only.
+Checks follow the Spark harness (spark_bench.py): group counts and sums for wordcount, groupby,
+skew_groupby and skew_join, ranked nodes / rank sum / top node for PageRank, π to 5 decimals for
+SparkPi (within 1e-3 of π: 1e8 samples leave a standard error of 1.6e-4); the sort's output must
+hold every input line once (count, bytes, an order-independent hash of the lines) with keys
+ascending through the output files. bench/sail_runner.py checks Sail's output with the same
+functions. Standard library only.
 """
 import argparse
 import datetime
@@ -27,7 +33,18 @@ import sys
 
 
 def part_files(out):
-    return sorted(p for p in glob.glob(os.path.join(out, "part-*")) if os.path.isfile(p))
+    """An output directory's data files in order: Spark's and Weft's `part-NNNNN…`, else (Sail
+    names them `<id>_<n>.csv`) the files not starting with `_` or `.`, by the number after `_`."""
+    files = [p for p in glob.glob(os.path.join(out, "*"))
+             if os.path.isfile(p) and not os.path.basename(p).startswith(("_", "."))]
+    parts = sorted(p for p in files if os.path.basename(p).startswith("part-"))
+    if parts:
+        return parts
+
+    def order(p):
+        m = re.search(r"_(\d+)(?:\.[^._]*)?$", os.path.basename(p))
+        return (int(m.group(1)) if m else -1, os.path.basename(p))
+    return sorted(files, key=order)
 
 
 def rows(out):
@@ -69,37 +86,65 @@ def check_ranks(out):
 
 
 def line_digest(paths, ordered):
-    """(lines, bytes, sum of 64-bit line hashes mod 2^64, keys ascending?, first disorder)."""
+    """(lines, bytes, sum of 64-bit line hashes mod 2^64, first disorder through the files in their
+    order, first disorder within a file): the disorders None when the keys ascend."""
     lines = size = acc = 0
     prev = b""
-    disorder = None
+    disorder = in_file = None
     for p in paths:
+        first = True
         with open(p, "rb") as fh:
-            for line in fh:
+            for n, line in enumerate(fh, 1):
                 lines += 1
                 size += len(line)
                 acc = (acc + int.from_bytes(hashlib.blake2b(line, digest_size=8).digest(), "little")) \
                     & 0xFFFFFFFFFFFFFFFF
                 if ordered:
                     key = line[:10]
-                    if key < prev and disorder is None:
-                        disorder = f"{os.path.basename(p)} line {lines}: {key!r} after {prev!r}"
+                    if key < prev:
+                        where = f"{os.path.basename(p)} line {n}: {key!r} after {prev!r}"
+                        disorder = disorder or where
+                        if not first:
+                            in_file = in_file or where
                     prev = key
-    return lines, size, acc, disorder
+                    first = False
+    return lines, size, acc, disorder, in_file
 
 
 def check_sort(out, data):
-    lines, size, acc, disorder = line_digest(part_files(out), ordered=True)
-    in_lines, in_size, in_acc, _ = line_digest(sorted(glob.glob(os.path.join(data, "kv", "part-*"))),
-                                               ordered=False)
+    lines, size, acc, disorder, in_file = line_digest(part_files(out), ordered=True)
+    in_lines, in_size, in_acc, _, _ = line_digest(sorted(glob.glob(os.path.join(data, "kv", "part-*"))),
+                                                  ordered=False)
     return {"records": lines, "bytes": size, "keys_ascending": disorder is None,
             "same_lines_as_input": (lines, size, acc) == (in_lines, in_size, in_acc),
-            **({"first_disorder": disorder} if disorder else {}),
+            # whether the files are sorted each on its own when they are not in order together
+            **({"first_disorder": disorder, "each_file_ascending": in_file is None} if disorder else {}),
             **({"input_records": in_lines, "input_bytes": in_size}
                if (lines, size) != (in_lines, in_size) else {})}
 
 
-CHECKS = {"wordcount": check_counts, "groupby": check_sum_count, "pagerank": check_ranks}
+PI_TOLERANCE = 1e-3  # about 6 standard errors of a 1e8-sample estimate
+
+
+def check_pi(pi):
+    return {"pi": round(pi, 5)}
+
+
+def check_pi_log(log):
+    """π from the driver's `Pi is roughly X` line."""
+    m = re.search(r"Pi is roughly ([\d.]+)", open(log, encoding="utf-8", errors="replace").read())
+    if not m:
+        raise ValueError("no 'Pi is roughly' line in the log")
+    return check_pi(float(m.group(1)))
+
+
+CHECKS = {"wordcount": check_counts, "groupby": check_sum_count, "skew_groupby": check_sum_count,
+          "skew_join": check_sum_count, "pagerank": check_ranks}
+
+
+def check_output(workload, out, data):
+    """The check of an output directory, as the harness makes it (the sort's: see check_sort)."""
+    return check_sort(out, data) if workload == "sort" else CHECKS[workload](out)
 
 # ----------------------------------------------------------------------------- the driver's log
 
@@ -162,9 +207,12 @@ def weft_record(a):
            "builds_seen": a.builds_seen, "log": a.log}
     if a.exit == 0:
         try:
-            rec["check"] = check_sort(a.out, a.data) if a.workload == "sort" else CHECKS[a.workload](a.out)
-            rec["success_marker"] = os.path.exists(os.path.join(a.out, "_SUCCESS"))
-            rec["part_files"] = len(part_files(a.out))
+            if a.workload == "sparkpi":
+                rec["check"] = check_pi_log(a.log)
+            else:
+                rec["check"] = check_output(a.workload, a.out, a.data)
+                rec["success_marker"] = os.path.exists(os.path.join(a.out, "_SUCCESS"))
+                rec["part_files"] = len(part_files(a.out))
         except Exception as e:  # a missing or malformed output is a finding, not a crash
             rec["check_error"] = f"{type(e).__name__}: {e}"
     rec["timeline"] = timeline(a.log, a.t0, a.t0 + a.seconds)
@@ -193,6 +241,40 @@ def containers(rm, app):
     return out
 
 
+# ----------------------------------------------------------------------------- the data sets
+
+NEEDS = {"wordcount": ["corpus"], "sort": ["kv"], "groupby": ["kv"], "skew_groupby": ["kv_skew"],
+         "skew_join": ["kv_skew", "dim"], "pagerank": ["edges"], "sparkpi": []}
+GEN_NAMES = {"corpus": "corpus", "kv": "kv", "kv_skew": "skew", "dim": "dim", "edges": "edges"}
+
+
+def gen_args(a):
+    """gen_data.py's arguments for the data sets the workloads need and DATA lacks."""
+    try:
+        manifest = json.load(open(os.path.join(a.data, "MANIFEST.json")))
+    except (OSError, ValueError):
+        manifest = {}
+    missing = []
+    for w in a.workloads:
+        for ds in NEEDS[w]:
+            have = ds in manifest and glob.glob(os.path.join(a.data, ds, "part-*"))
+            if not have and GEN_NAMES[ds] not in missing:
+                missing.append(GEN_NAMES[ds])
+    if not missing:
+        return
+    # the sizes the data set already has (the key pool is shared by kv, kv_skew and dim), else the
+    # reduced ones RESULTS.md's main tables use
+    kv = manifest.get("kv") or manifest.get("kv_skew") or {}
+    skew = manifest.get("kv_skew") or kv
+    keys = kv.get("distinct_key_pool") or manifest.get("dim", {}).get("records") or 250_000
+    edges = manifest.get("edges", {})
+    args = ["--only", ",".join(missing),
+            "--kv-records", str(kv.get("records", 5_000_000)), "--kv-keys", str(keys),
+            "--skew-records", str(skew.get("records", kv.get("records", 5_000_000))),
+            "--nodes", str(edges.get("nodes", 100_000)), "--edges", str(edges.get("records", 1_000_000))]
+    print(" ".join(args))
+
+
 # ----------------------------------------------------------------------------- the table
 
 SPARK_NAMES = {  # workload -> {engine: harness workload}
@@ -201,25 +283,42 @@ SPARK_NAMES = {  # workload -> {engine: harness workload}
     "sort": {"spark-df": "sort_df", "spark-rdd-scala": "sort_scala", "spark-rdd-py": "sort_rdd"},
     "groupby": {"spark-df": "groupby_df", "spark-rdd-scala": "groupby_reducebykey_scala",
                 "spark-rdd-py": "groupby_reducebykey_rdd"},
+    # the harness has the skewed set's RDD variants as groupByKey only
+    "skew_groupby": {"spark-df": "skew_groupby_df", "spark-rdd-scala": "skew_groupbykey_scala",
+                     "spark-rdd-py": "skew_groupbykey_rdd"},
+    "skew_join": {"spark-df": "skew_join_df", "spark-rdd-scala": "skew_join_scala",
+                  "spark-rdd-py": "skew_join_rdd"},
     "pagerank": {"spark-df": "pagerank_df", "spark-rdd-scala": "pagerank_scala",
                  "spark-rdd-py": "pagerank_rdd"},
+    "sparkpi": {"spark-df": "sparkpi_df", "spark-rdd-scala": "sparkpi_scala", "spark-rdd-py": "sparkpi_rdd"},
 }
 API = {"spark-df": "DataFrame", "spark-rdd-scala": "Scala RDD", "spark-rdd-py": "PySpark RDD"}
 RUST_NAMES = {"wordcount": "wordcount", "sort": "sort", "groupby": "groupby_reducebykey",
-              "pagerank": "pagerank"}
-RESULTS_MD_ROWS = {"wordcount": "wordcount", "sort": "sort (sortByKey / orderBy)",
-                   "groupby": "groupBy agg (reduceByKey / agg)", "pagerank": "PageRank 10 iters"}
-TITLES = {"wordcount": ("WordCount", "corpus", "words"), "sort": ("Sort", "kv", "records"),
-          "groupby": ("groupBy-aggregate", "kv", "records"), "pagerank": ("PageRank 10 iters", "edges", "edges")}
+              "skew_groupby": "skew_groupby", "skew_join": "skew_join", "pagerank": "pagerank",
+              "sparkpi": "sparkpi"}
+RESULTS_MD_ROWS = {"wordcount": ["wordcount"], "sort": ["sort (sortByKey / orderBy)"],
+                   "groupby": ["groupBy agg (reduceByKey / agg)"],
+                   "skew_groupby": ["skewed groupBy agg", "skewed groupByKey (30% one key)"],
+                   "skew_join": ["skewed join + agg"], "pagerank": ["PageRank 10 iters"],
+                   "sparkpi": ["SparkPi 1e8"]}
+TITLES = {"wordcount": ("WordCount", ["corpus"], "words"), "sort": ("Sort", ["kv"], "records"),
+          "groupby": ("groupBy-aggregate", ["kv"], "records"),
+          "skew_groupby": ("skewed groupBy-aggregate", ["kv_skew"], "records"),
+          "skew_join": ("skewed join + aggregate", ["kv_skew", "dim"], "records"),
+          "pagerank": ("PageRank 10 iters", ["edges"], "edges"), "sparkpi": ("SparkPi", [], None)}
+PI_SAMPLES = 100_000_000
 
 
 def title(w, manifest):
-    name, ds, unit = TITLES.get(w, (w, None, None))
-    m = manifest.get(ds, {})
-    if not m:
+    name, sets, unit = TITLES.get(w, (w, [], None))
+    if w == "sparkpi":
+        return f"{name} ({PI_SAMPLES:.0e} samples)".replace("e+0", "e")
+    ms = [manifest.get(ds, {}) for ds in sets]
+    if not sets or not all(ms):
         return name
-    n = m.get(unit, m.get("records", 0))
-    return f"{name} ({m['bytes'] / 1e6:,.{0 if m['bytes'] > 1e8 else 1}f} MB, {n / 1e6:.3g} M {unit})"
+    size = sum(m["bytes"] for m in ms)
+    n = sum(m.get(unit, m.get("records", 0)) for m in ms)
+    return f"{name} ({size / 1e6:,.{0 if size > 1e8 else 1}f} MB, {n / 1e6:.3g} M {unit})"
 
 
 def results_md(path):
@@ -234,15 +333,12 @@ def results_md(path):
         return out
     for line in sec[1].split("###", 1)[0].splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        for w, label in RESULTS_MD_ROWS.items():
-            if cells and cells[0] == label and len(cells) >= 7:
-                best = None
+        for w, labels in RESULTS_MD_ROWS.items():
+            if cells and cells[0] in labels and len(cells) >= 7:
                 for api, cell in zip(("PySpark RDD", "DataFrame", "Scala RDD"), cells[3:6]):
                     m = re.match(r"([\d.]+)", cell)
-                    if m and (best is None or float(m.group(1)) < best[0]):
-                        best = (float(m.group(1)), api)
-                if best:
-                    out[w] = best
+                    if m and (w not in out or float(m.group(1)) < out[w][0]):
+                        out[w] = (float(m.group(1)), api)
     return out
 
 
@@ -265,6 +361,73 @@ def fmt(s):
     return "–" if s is None else (f"{s:.2f}" if s < 10 else f"{s:.1f}")
 
 
+def sort_verdict(c):
+    if c.get("keys_ascending") and c.get("same_lines_as_input"):
+        status = "ok"
+    elif c.get("same_lines_as_input") and c.get("each_file_ascending"):
+        status = "NOT IN ORDER ACROSS FILES (each file sorted on its own)"
+    else:
+        status = "WRONG"
+    where = "" if c.get("keys_ascending") else f" (first disorder: {c.get('first_disorder')})"
+    return (f"{status}: {c['records']:,} lines, {c['bytes']:,} B, keys ascending "
+            f"{c['keys_ascending']}{where}, same lines as input {c['same_lines_as_input']}")
+
+
+def pi_ok(c):
+    try:
+        return abs(float(c["pi"]) - 3.141592653589793) < PI_TOLERANCE
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def verdict(w, checks):
+    """The output check column: checks is [(engine, check)] with Weft's or Sail's first, the
+    references (Rust, Spark) after; the first is compared with the others."""
+    if not checks:
+        return "–"
+    name, c = checks[0]
+    who = "" if name == "Weft" else f"{name} "
+    if w == "sort":
+        # neither the harness nor the Rust baseline checks its sort's lines; ours are checked
+        return "; ".join(f"{'' if n == 'Weft' else n + ' '}{sort_verdict(x)}" for n, x in checks
+                         if "records" in x)
+    if w == "sparkpi":
+        bad = [n for n, x in checks if not pi_ok(x)]
+        each = ", ".join(f"{n} {x.get('pi')}" for n, x in checks)
+        return (f"{'WRONG (' + ', '.join(bad) + ': off π by 1e-3 or more)' if bad else 'ok'}: π ≈ "
+                f"{each} (each within {PI_TOLERANCE:g} of π passes)")
+    refs = [(n, same(x, c)) for n, x in checks[1:]]
+    agree = [n for n, v in refs if v]
+    differ = [n for n, v in refs if v is False]
+    text = json.dumps(c, sort_keys=True)
+    if c.get("duplicate_keys"):
+        text = f"WRONG (a key on several lines): {who}" + text
+    elif differ:
+        text = f"{who}DIFFERS from {', '.join(differ)}: " + text + "".join(
+            f"; {n}: {json.dumps(x, sort_keys=True)}" for n, x in checks[1:] if n in differ)
+    elif agree:
+        text = f"{who}= {', '.join(agree)}: " + text
+    elif who:
+        text = f"{name}: " + text
+    return text
+
+
+def pick_layout(runs):
+    """(the record of the layout with the lowest median (its median run), runs in it)."""
+    by_layout = {}
+    for r in runs:
+        by_layout.setdefault(r["layout"], []).append(r)
+    best, n_best = None, 0
+    for rs in by_layout.values():
+        rs = sorted(rs, key=lambda r: r["seconds"])
+        med = rs[(len(rs) - 1) // 2] if len(rs) % 2 else None
+        secs = med["seconds"] if med else statistics.median(r["seconds"] for r in rs)
+        if best is None or secs < best["seconds"]:
+            best = dict(med or rs[len(rs) // 2], seconds=secs)
+            n_best = len(rs)
+    return best, n_best
+
+
 def table(a):
     recs = [json.loads(l) for l in open(os.path.join(a.run_dir, "results.jsonl")) if l.strip()]
     env = next((r for r in recs if r.get("engine") == "_env"), {})
@@ -273,34 +436,25 @@ def table(a):
     except (OSError, ValueError):
         manifest = {}
     weft = [r for r in recs if r.get("engine") == "weft"]
-    workloads = list(dict.fromkeys(r["workload"] for r in weft))
+    sail = [r for r in recs if r.get("engine") == "sail"]
+    sail_env = next((r for r in recs if r.get("engine") == "_sail"), None)
+    workloads = (env["workloads"].split() if env.get("workloads")
+                 else list(dict.fromkeys(r["workload"] for r in weft + sail)))
     # RESULTS.md's figures hold for its reduced data set only (gen_data.py's sizes, as compare.sh makes)
     reduced = (manifest.get("kv", {}).get("records") == 5_000_000
                and manifest.get("edges", {}).get("records") == 1_000_000
                and manifest.get("corpus", {}).get("bytes") == 536_870_325)
     fallback = results_md(a.results_md) if a.results_md and reduced else {}
-    lines, noisy, details = [], [], []
+    lines, noisy, details, notes = [], [], [], []
     spark_pass = next((r for r in recs if r.get("engine") == "_spark_pass"), None)
     if spark_pass and spark_pass.get("builds_seen"):
         noisy.append(f"the Spark pass ({spark_pass['builds_seen']} of its {spark_pass.get('seconds', 0):.0f} s)")
-    lines.append("| workload | Weft s (layout) | Spark best s (API) | Rust baseline s | "
-                 "speed-up vs Spark (Spark ÷ Weft) | Weft ÷ Rust | output check |")
-    lines.append("|---|---:|---:|---:|---:|---:|---|")
+    lines.append("| workload | Weft s (layout) | Spark best s (API) | Sail best s | Rust baseline s | "
+                 "Spark best ÷ Weft | Sail ÷ Weft | Weft ÷ Rust | output check |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for w in workloads:
         runs = [r for r in weft if r["workload"] == w]
-        ok = [r for r in runs if r["exit"] == 0]
-        # the layout with the lowest median; its median run stands for it (all of them with RUNS=1)
-        by_layout = {}
-        for r in ok:
-            by_layout.setdefault(r["layout"], []).append(r)
-        best, n_best = None, 0
-        for lay, rs in by_layout.items():
-            rs = sorted(rs, key=lambda r: r["seconds"])
-            med = rs[(len(rs) - 1) // 2] if len(rs) % 2 else None
-            secs = med["seconds"] if med else statistics.median(r["seconds"] for r in rs)
-            if best is None or secs < best["seconds"]:
-                best = dict(med or rs[len(rs) // 2], seconds=secs)
-                n_best = len(rs)
+        best, n_best = pick_layout([r for r in runs if r["exit"] == 0])
         # Spark: measured in this run, else RESULTS.md
         sp = []  # (median seconds, API, a record) per API
         for eng, name in SPARK_NAMES[w].items():
@@ -314,42 +468,57 @@ def table(a):
         elif a.spark_mode != "skip" and w in fallback:
             spark = (fallback[w][0], fallback[w][1], {})
             spark_label = f"{fmt(spark[0])} ({spark[1]}; RESULTS.md)"
+        # Sail: the fastest run, the median beside it; the ratio takes the median, as Weft's
+        s_runs = [r for r in sail if r["workload"] == w]
+        s_ok = [r for r in s_runs if not r.get("error")]
+        sail_med = statistics.median(r["seconds"] for r in s_ok) if s_ok else None
+        if s_ok:
+            sail_cell = fmt(min(r["seconds"] for r in s_ok))
+            if len(s_ok) > 1:
+                sail_cell += f" (median {fmt(sail_med)})"
+            if any(r.get("builds_seen") for r in s_ok):
+                sail_cell += " *"
+                noisy.append(f"Sail {w}")
+            if len(s_ok) < len(s_runs):
+                sail_cell += f" ({len(s_runs) - len(s_ok)} of {len(s_runs)} runs failed)"
+        elif s_runs:
+            sail_cell = "failed"
+            notes.append(f"Sail {w}: {s_runs[-1]['error']}")
+        else:
+            sail_cell = "–"
         rust = [r for r in recs if r.get("engine") == "rust-baseline" and r.get("workload") == RUST_NAMES[w]]
         rust = dict(rust[0], seconds=statistics.median(r["seconds"] for r in rust)) if rust else None
-        # the check, against the references measured in this run
-        verdict = "–"
+        # the checks, against the references measured in this run
+        checks = []
         if best and best.get("check"):
-            c = best["check"]
-            if w == "sort":
-                good = c.get("keys_ascending") and c.get("same_lines_as_input")
-                verdict = (f"{'ok' if good else 'WRONG'}: {c['records']:,} lines, {c['bytes']:,} B, "
-                           f"keys ascending {c['keys_ascending']}, same lines as input "
-                           f"{c['same_lines_as_input']}")
-            else:
-                refs = []
-                if rust and rust.get("check"):
-                    refs.append(("Rust", same(rust["check"], c)))
-                if spark and spark[2].get("check"):
-                    refs.append((spark[1], same(spark[2]["check"], c)))
-                agree = [n for n, v in refs if v]
-                differ = [n for n, v in refs if v is False]
-                verdict = json.dumps(c, sort_keys=True)
-                if c.get("duplicate_keys"):
-                    verdict = "WRONG (a key on several lines): " + verdict
-                elif differ:
-                    verdict = f"DIFFERS from {', '.join(differ)}: " + verdict
-                elif agree:
-                    verdict = f"= {', '.join(agree)}: " + verdict
-            if best.get("success_marker") is False:
-                verdict += "; no _SUCCESS"
-        elif best and best.get("check_error"):
-            verdict = "check failed: " + best["check_error"]
-        elif not best:
+            checks.append(("Weft", best["check"]))
+        s_checked = [r for r in s_ok if r.get("check")]
+        if s_checked:
+            checks.append(("Sail", s_checked[-1]["check"]))
+        for r in s_ok:
+            if r.get("check_error"):
+                notes.append(f"Sail {w} run {r['run']}: check failed: {r['check_error']}")
+        if checks:
+            if rust and rust.get("check"):
+                checks.append(("Rust", rust["check"]))
+            if spark and spark[2].get("check"):
+                checks.append((spark[1], spark[2]["check"]))
+        check = verdict(w, checks)
+        if best and best.get("check_error"):
+            check = "Weft's check failed: " + best["check_error"] + ("; " + check if checks else "")
+        elif not best and runs:
             r = runs[-1]
-            verdict = ("TIMED OUT" if r.get("timed_out") else f"FAILED (exit {r['exit']})") + f"; log {r['log']}"
-        weft_cell = (f"{fmt(best['seconds'])} ({best['layout']}{f', median of {n_best}' if n_best > 1 else ''})"
-                     if best else "failed")
+            check = (("Weft TIMED OUT" if r.get("timed_out") else f"Weft FAILED (exit {r['exit']})")
+                     + f"; log {r['log']}" + ("; " + check if checks else ""))
+        if best and best.get("success_marker") is False:
+            check += "; no _SUCCESS"
+        if best:
+            weft_cell = (f"{fmt(best['seconds'])} ({best['layout']}"
+                         f"{f', median of {n_best}' if n_best > 1 else ''})")
+        else:
+            weft_cell = "failed" if runs else "–"
         ratio_s = f"{spark[0] / best['seconds']:.2f}×" if best and spark else "–"
+        ratio_l = f"{sail_med / best['seconds']:.2f}×" if best and sail_med else "–"
         ratio_r = f"{best['seconds'] / rust['seconds']:.1f}×" if best and rust else "–"
         rust_cell = fmt(rust["seconds"]) if rust else "–"
         if best and best.get("builds_seen"):
@@ -362,8 +531,8 @@ def table(a):
         if rust and rust_noise.get("builds_seen"):
             rust_cell += " *"
             noisy.append(f"Rust {w}")
-        lines.append(f"| {title(w, manifest)} | {weft_cell} | {spark_label or '–'} | "
-                     f"{rust_cell} | {ratio_s} | {ratio_r} | {verdict} |")
+        lines.append(f"| {title(w, manifest)} | {weft_cell} | {spark_label or '–'} | {sail_cell} | "
+                     f"{rust_cell} | {ratio_s} | {ratio_l} | {ratio_r} | {check} |")
         # where Weft's time went
         for r in runs:
             tl = r.get("timeline") or {}
@@ -388,19 +557,31 @@ def table(a):
                 shown = ", ".join(f"{s['stage']} {s['name']} {s['s']:.2f}" for s in st[:8])
                 more = f", … ({len(st)} stages, {sum(s['s'] for s in st):.2f} s)" if len(st) > 8 else ""
                 details.append(f"  - stages: {shown}{more}")
-    print(f"\n## Weft vs Spark vs Rust baseline — {env.get('data', '')}\n")
+    sail_desc = "Sail not run"
+    if sail_env:
+        sail_desc = (f"Sail {sail_env.get('version', '?')} (Spark Connect, client {sail_env.get('client', '?')}, "
+                     f"parallelism {sail_env.get('parallelism', '?')})")
+    print(f"\n## Weft vs Spark vs Sail vs Rust baseline — {env.get('data', '')}\n")
     print(f"commit {env.get('commit', '?')}{' (+ uncommitted changes)' if env.get('dirty') else ''}, "
           f"{env.get('nproc', '?')} cores, {env.get('rustc', '?')}, {env.get('java', '?')}; "
           f"Weft: `weft submit --master yarn --deploy-mode {env.get('deploy_mode', '?')}` on "
           f"deploy/local-cluster.sh, executors {env.get('layouts', '?')} (NUMxCORESxMEMORY); "
-          f"Spark local[2]; Rust baseline 2 threads.\n")
+          f"Spark local[2]; {sail_desc}; Rust baseline 2 threads.\n")
     print("\n".join(lines))
     print("\nWeft: wall time from the start of `weft submit` to its exit (submission, executor "
-          "containers, the job, output written). Spark: inside the job, JVM and SparkSession start "
-          "excluded (the harness's timing). Rust: inside the process.")
+          "containers, the job, output written), the median of its runs. Spark: inside the job, JVM "
+          "and SparkSession start excluded (the harness's timing), the fastest API by its median. "
+          "Sail: inside the job as the harness times Spark (read, compute, write; the server's and "
+          "the session's start excluded), the fastest run and the median of its runs; "
+          "Sail ÷ Weft divides the medians. Rust: inside the process.")
     if spark_pass and spark_pass.get("exit"):
         print(f"\nThe Spark pass ended with status {spark_pass['exit']}; rows without a figure of "
               "this run take RESULTS.md's (2-core medians, measured 2026-11-23 on this machine).")
+    if sail_env and sail_env.get("error"):
+        notes.insert(0, f"Sail pass: {sail_env['error']}")
+    if notes:
+        print("\nFailures and failed checks:\n")
+        print("\n".join(f"- {n}" for n in notes))
     if noisy:
         print("\n\\* another cargo/rustc process was running during: " + ", ".join(noisy) +
               " — those figures are slowed by an unknown amount; rerun when the machine is quiet.")
@@ -417,6 +598,17 @@ def table(a):
                 ok_rs = [r["seconds"] for r in rs if not r.get("error")]
                 cells.append(fmt(statistics.median(ok_rs)) if ok_rs else ("error" if rs else "–"))
             print(f"| {w} | " + " | ".join(cells) + " |")
+    if sail:
+        print("\n### Sail, every run (seconds inside the job)\n")
+        print("| workload | runs | best | median |")
+        print("|---|---|---:|---:|")
+        for w in workloads:
+            rs = [r for r in sail if r["workload"] == w]
+            if rs:
+                ok_s = [r["seconds"] for r in rs if not r.get("error")]
+                shown = ", ".join(fmt(r["seconds"]) + (" (error)" if r.get("error") else "") for r in rs)
+                print(f"| {w} | {shown} | {fmt(min(ok_s)) if ok_s else '–'} | "
+                      f"{fmt(statistics.median(ok_s)) if ok_s else '–'} |")
     layouts = list(dict.fromkeys(r["layout"] for r in weft))
     if len(layouts) > 1:
         print("\n### Weft by executor layout (NUMxCORESxMEMORY; median seconds of the successful runs)\n")
@@ -428,8 +620,9 @@ def table(a):
                 v = [r["seconds"] for r in weft if r["workload"] == w and r["layout"] == lay and r["exit"] == 0]
                 cells.append(f"{fmt(statistics.median(v))} (n={len(v)})" if v else "–")
             print(f"| {w} | " + " | ".join(cells) + " |")
-    print("\n### Where Weft's time went (from the driver's log)\n")
-    print("\n".join(details))
+    if details:
+        print("\n### Where Weft's time went (from the driver's log)\n")
+        print("\n".join(details))
 
 
 def main():
@@ -449,6 +642,9 @@ def main():
     r.add_argument("--rm", default=None, help="the ResourceManager's web address, for the containers")
     r.add_argument("--builds-seen", type=int, default=0,
                    help="seconds in which a cargo/rustc process was seen during the run")
+    g = sub.add_parser("gen-args")
+    g.add_argument("data")
+    g.add_argument("workloads", nargs="+", choices=sorted(NEEDS))
     t = sub.add_parser("table")
     t.add_argument("run_dir")
     t.add_argument("--spark-mode", default="run")
@@ -457,6 +653,8 @@ def main():
     a = ap.parse_args()
     if a.cmd == "weft-record":
         weft_record(a)
+    elif a.cmd == "gen-args":
+        gen_args(a)
     else:
         table(a)
 
