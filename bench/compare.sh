@@ -232,8 +232,10 @@ for layout in $weft_layouts; do
       echo "\$ ${cmd[*]}" > "$wlog"
       t0=$(now)
       set +e
-      # in the background, so that a signal to this script is handled at once (see cleanup)
-      timeout -k 30 "$WEFT_TIMEOUT" "${cmd[@]}" < /dev/null >> "$wlog" 2>&1 &
+      # in the background, so that a signal to this script is handled at once (see cleanup); with
+      # umask 0: run as root, the NodeManagers start executors as nobody, and they write into the
+      # output directory the driver (here, as this user) creates
+      (umask 0000 && exec timeout -k 30 "$WEFT_TIMEOUT" "${cmd[@]}" < /dev/null >> "$wlog" 2>&1) &
       child=$!
       wait "$child"
       rc=$?
