@@ -215,8 +215,8 @@ fn executor_env(
         (env::DRIVER_URL.into(), driver_url.into()),
         (env::EXECUTOR_ID.into(), id.into()),
         (env::EXECUTOR_CORES.into(), cores.to_string()),
-        (env::ALLOCATOR_RESERVE.0.into(), env::ALLOCATOR_RESERVE.1.into()),
     ];
+    vars.extend(env::ALLOCATOR.map(|(name, value)| (name.into(), value.into())));
     if let Some(secret) = secret {
         vars.push((env::SECRET.into(), secret.to_hex()));
     }

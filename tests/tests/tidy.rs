@@ -192,6 +192,7 @@ const RULES: &[(&str, &[&[&str]])] = &[
     ("executor/src/frame.rs", &[NET, OS, CLOCK]),
     ("executor/src/size.rs", &[NET, OS, CLOCK]),
     ("executor/src/encoding.rs", &[NET, OS, CLOCK]),
+    ("executor/src/external/order.rs", &[NET, OS, CLOCK, TIME, WIRE]),
     ("executor/src/memory.rs", &[NET, OS]),
     // The YARN client: the cluster's client side, knows nothing of cgroups; asks and grants are data.
     ("yarn-client/src", &[CGROUPS]),

@@ -38,7 +38,7 @@ pub(crate) fn local_env(conf: &SparkConf, secret: Option<&Secret>) -> Vec<(Strin
 pub(crate) fn cluster_env(conf: &SparkConf, binary: &StagedFile, secret: Option<&Secret>) -> Vec<(String, String)> {
     let mut vars = local_env(conf, secret);
     vars.push((env::APP_BINARY.to_owned(), binary.to_json()));
-    vars.push((env::ALLOCATOR_RESERVE.0.to_owned(), env::ALLOCATOR_RESERVE.1.to_owned()));
+    vars.extend(env::ALLOCATOR.map(|(name, value)| (name.to_owned(), value.to_owned())));
     vars
 }
 
@@ -256,6 +256,7 @@ mod tests {
                 ("WEFT_SPARK_SECRET", "5a".repeat(32).as_str()),
                 ("WEFT_APP_BINARY", binary.to_json().as_str()),
                 ("MIMALLOC_ARENA_RESERVE", "64MiB"),
+                ("MIMALLOC_PURGE_DELAY", "1000"),
                 ("WEFT_APPLICATION_ID", "application_1795428044281_0003"),
                 ("WEFT_AM_ATTEMPT_ID", "appattempt_1795428044281_0003_000001"),
                 ("WEFT_RM_SCHEDULER_ADDRESS", "rm:8030"),

@@ -14,6 +14,7 @@
 
 mod aggregate;
 mod heap;
+mod order;
 mod partitioned;
 mod sort;
 

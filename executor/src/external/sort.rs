@@ -56,11 +56,7 @@ where
     }
 
     fn sort_buffer(&mut self) {
-        if self.ascending {
-            self.buffer.sort_by(|a, b| a.0.cmp(&b.0));
-        } else {
-            self.buffer.sort_by(|a, b| b.0.cmp(&a.0));
-        }
+        super::order::sort_by_key(&mut self.buffer, self.ascending);
     }
 
     fn spill(&mut self, estimate: u64) -> Result<(), TaskError> {

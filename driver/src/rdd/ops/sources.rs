@@ -48,7 +48,7 @@ impl Iterator for LineReader {
             return None;
         }
         let mut lines: Vec<String> = Vec::with_capacity(BATCH_SIZE);
-        let mut buf = Vec::with_capacity(256);
+        let mut buf = Vec::new();
         let mut bytes = 0u64;
         if self.skip_first {
             self.skip_first = false;
@@ -106,14 +106,19 @@ fn read_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<usi
         if available.is_empty() {
             return Ok(consumed);
         }
-        let Some(at) = available.iter().position(|&b| b == b'\n' || b == b'\r') else {
+        let Some(at) = memchr::memchr2(b'\n', b'\r', available) else {
             let n = available.len();
             buf.extend_from_slice(available);
             reader.consume(n);
             consumed += n;
             continue;
         };
-        buf.extend_from_slice(&available[..at]);
+        if buf.is_empty() {
+            // The whole line is in the buffer (the common case): one allocation of its exact size.
+            *buf = available[..at].to_vec();
+        } else {
+            buf.extend_from_slice(&available[..at]);
+        }
         let carriage_return = available[at] == b'\r';
         reader.consume(at + 1);
         consumed += at + 1;
