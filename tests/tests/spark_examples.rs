@@ -179,6 +179,59 @@ fn check_groupby(cluster: &Cluster, dir: &Path) {
     );
 }
 
+// ---- Skewed join + aggregate ------------------------------------------------------------------
+
+fn check_skewjoin(cluster: &Cluster, dir: &Path) {
+    let mut rng = Lcg(23);
+    let pool: Vec<String> = (0..120).map(|_| kv_key(&mut rng)).collect();
+    // A third of the facts carry the first key (the skew); keys past 100 have no dimension row,
+    // so their facts drop out of the inner join.
+    let facts: Vec<String> = (0..4500)
+        .map(|i| {
+            let key = if i % 3 == 0 { pool[0].clone() } else { pool[rng.below(pool.len() as u64) as usize].clone() };
+            kv_record(&mut rng, &key)
+        })
+        .collect();
+    let dim: Vec<String> = pool[..100].iter().enumerate().map(|(i, key)| format!("{key}\t{}", i % 7)).collect();
+    let (facts_in, dim_in) = (dir.join("skewjoin-facts.txt"), dir.join("skewjoin-dim.txt"));
+    std::fs::write(&facts_in, facts.join("\n") + "\n").unwrap();
+    std::fs::write(&dim_in, dim.join("\n") + "\n").unwrap();
+    let region: BTreeMap<&str, u32> = pool[..100].iter().enumerate().map(|(i, k)| (k.as_str(), i as u32 % 7)).collect();
+    let mut expected: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    let mut joined = 0;
+    for line in &facts {
+        if let Some(r) = region.get(&line[..10]) {
+            let entry = expected.entry(*r).or_default();
+            entry.0 += line[11..19].parse::<u64>().unwrap();
+            entry.1 += 1;
+            joined += 1;
+        }
+    }
+    assert!(joined < facts.len(), "some facts must find no dimension row");
+
+    let output = dir.join("skewjoin-out");
+    let run = submit(cluster, "client", &[&example("skewjoin"), path(&facts_in), path(&dim_in), path(&output)]);
+    let mut got: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    for line in read_parts(&output).into_iter().flatten() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [r, sum, count] = fields[..] else { panic!("not region<TAB>sum<TAB>count: {line:?}") };
+        let value = (sum.parse().unwrap(), count.parse().unwrap());
+        assert!(got.insert(r.parse().unwrap(), value).is_none(), "region {r} twice");
+    }
+    assert_eq!(got, expected);
+    assert_eq!(
+        line_with(&run.stdout, "Joined "),
+        format!(
+            "Joined {joined} of {} records with {} dimension rows into {} regions",
+            facts.len(),
+            dim.len(),
+            expected.len()
+        ),
+        "{}",
+        run.both()
+    );
+}
+
 // ---- PageRank ---------------------------------------------------------------------------------
 
 /// SparkPageRank written plainly: distinct links, ranks start at 1.0, each node with links splits
@@ -351,6 +404,7 @@ fn spark_examples_agree_with_plain_rust() {
     check_sparkpi(&cluster);
     check_sort(&cluster, dir.path());
     check_groupby(&cluster, dir.path());
+    check_skewjoin(&cluster, dir.path());
     check_pagerank(&cluster, dir.path());
     check_kmeans(&cluster, dir.path());
     cluster.stop_checked();
