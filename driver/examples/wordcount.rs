@@ -1,5 +1,6 @@
 //! WordCount: `wordcount INPUT OUTPUT` writes one `word<TAB>count` line per distinct word of the
-//! input (a file, a directory or a glob) into OUTPUT, Spark's directory of part files.
+//! input (a file, a directory or a glob) into OUTPUT, Spark's directory of part files. Words are
+//! separated by ASCII whitespace, as Spark's `split(col, "\\s+")` separates them (Java's `\s`).
 //!
 //!     weft submit --master weft://127.0.0.1:8032 --num-executors 2 target/release/examples/wordcount in/ out/
 
@@ -12,7 +13,7 @@ fn main() -> ExitCode {
         };
         let counts = sc
             .text_file(input)?
-            .flat_map(|line: String| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .flat_map(|line: String| line.split_ascii_whitespace().map(str::to_owned).collect::<Vec<_>>())
             .map(|word| (word, 1u64))
             .reduce_by_key(|a, b| a + b);
         println!("{}", counts.to_debug_string());
