@@ -149,15 +149,32 @@ impl std::str::FromStr for BuildId {
 
 static BUILD_ID: OnceLock<BuildId> = OnceLock::new();
 
-/// This process's build id: xxh3-128 of `/proc/self/exe`, hashed once.
+/// This process's build id, computed once: xxh3-128 of the linker's build id (the ELF
+/// `NT_GNU_BUILD_ID` note, itself a hash of the whole linked output) when the executable has one,
+/// which takes reading its headers; otherwise of the whole of `/proc/self/exe` (an executor reading
+/// a 50 MB program at start took 0.14 s).
 pub fn build_id() -> &'static BuildId {
     BUILD_ID.get_or_init(|| {
-        let bytes = std::fs::read("/proc/self/exe").unwrap_or_else(|e| {
+        let exe = std::path::Path::new("/proc/self/exe");
+        if let Some(note) = linker_build_id(exe) {
+            return BuildId(xxhash_rust::xxh3::xxh3_128(&note));
+        }
+        let bytes = std::fs::read(exe).unwrap_or_else(|e| {
             // Without its own image the process cannot prove anything; every task would be refused.
             panic!("cannot read /proc/self/exe to compute the build id: {e}")
         });
         BuildId(xxhash_rust::xxh3::xxh3_128(&bytes))
     })
+}
+
+/// The build id note the linker wrote into the ELF executable at `path`, read through its headers
+/// and that note only; `None` when it has none (or is no ELF file).
+fn linker_build_id(path: &std::path::Path) -> Option<Vec<u8>> {
+    use object::Object as _;
+    let cache = object::ReadCache::new(std::fs::File::open(path).ok()?);
+    let elf = object::File::parse(&cache).ok()?;
+    let note = elf.build_id().ok()??;
+    (!note.is_empty()).then(|| note.to_vec())
 }
 
 /// Builds a value of a zero-sized type from nothing: how an executor gets back a user closure, whose
@@ -231,6 +248,21 @@ mod tests {
             f(1)
         }
         assert_eq!(again(f), 2);
+    }
+
+    #[test]
+    fn the_linker_build_id_is_read_from_the_headers() {
+        let exe = std::env::current_exe().unwrap();
+        let note = linker_build_id(&exe).expect("this test binary carries a linker build id (ld --build-id)");
+        assert!(note.len() >= 16, "{note:?}");
+        assert_eq!(linker_build_id(std::path::Path::new("/proc/self/exe")), Some(note.clone()));
+        assert_eq!(*build_id(), BuildId(xxhash_rust::xxh3::xxh3_128(&note)));
+        // Not an ELF file, or none at all: no id from the headers.
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("script");
+        std::fs::write(&text, "#!/bin/sh\n").unwrap();
+        assert_eq!(linker_build_id(&text), None);
+        assert_eq!(linker_build_id(&dir.path().join("missing")), None);
     }
 
     #[test]
