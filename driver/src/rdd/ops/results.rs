@@ -154,9 +154,18 @@ pub(crate) fn result_save_text<T: Data + std::fmt::Display>(
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut written = 0u64;
     for b in input {
-        for x in records::<T>(b)? {
-            writeln!(out, "{x}")?;
-            written += 1;
+        let batch = records::<T>(b)?;
+        written += batch.len() as u64;
+        if let Some(lines) = (&batch as &dyn std::any::Any).downcast_ref::<Vec<String>>() {
+            // Lines of text (most saved RDDs): their bytes as they are, without the formatter.
+            for line in lines {
+                out.write_all(line.as_bytes())?;
+                out.write_all(b"\n")?;
+            }
+        } else {
+            for x in &batch {
+                writeln!(out, "{x}")?;
+            }
         }
     }
     out.flush()?;
