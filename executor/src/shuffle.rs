@@ -14,8 +14,10 @@ use crate::encoding::{read_stored, FrameCodec};
 use crate::error::TaskError;
 use crate::plan::ShuffleSink;
 
-/// The data file's write buffer.
-const WRITE_BUFFER: usize = 1 << 20;
+/// The data file's write buffer: for the small writes only. A frame (up to
+/// [`crate::encoding::FRAME_TARGET_BYTES`], usually near it) is larger, so `BufWriter` hands it to
+/// the file as it is rather than copying it into the buffer first.
+const WRITE_BUFFER: usize = 64 << 10;
 /// A block reader's buffer.
 const READ_BUFFER: usize = 64 << 10;
 
