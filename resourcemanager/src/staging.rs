@@ -9,10 +9,12 @@
 //! (`Stat`) or downloaded for `retain-unreferenced-ms`. The modification time records that last
 //! touch, so a client that checks a blob before submitting keeps it alive until the submission
 //! names it. A blob some application holds in its account ([`accounts`]) is kept too; an account
-//! goes when its application ends. [`plan_sweep`] decides; [`StagingStore::sweep`] carries it out.
+//! goes when its application ends. A user's proof of possession keeps nothing: when a blob is
+//! removed, the proofs of it go. [`plan_sweep`] decides; [`StagingStore::sweep`] carries it out.
 //!
-//! Accounts live in memory, as the token keys do: a restarted ResourceManager has forgotten its
-//! applications, and their blobs then follow the retention rule.
+//! Accounts and proofs live in memory, as the token keys do: a restarted ResourceManager has
+//! forgotten its applications, and their blobs then follow the retention rule. With recovery on,
+//! both are kept in the state store too and taken back at start.
 
 pub mod accounts;
 
@@ -26,7 +28,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use weft_proto::ApplicationId;
 
-use crate::recovery::records::StagingRecord;
+use crate::recovery::records::StagingRecords;
 use crate::recovery::StateStore;
 use accounts::{Accounts, QuotaExceeded, Standing};
 
@@ -58,19 +60,27 @@ pub struct Reservation {
     accounts: Arc<Mutex<Accounts>>,
     journal: Option<Arc<StateStore>>,
     app: ApplicationId,
+    /// The user the application's staging token names, who proves possession by this upload.
+    user: Option<String>,
     size: u64,
     recorded: bool,
 }
 
 impl Reservation {
-    /// The upload completed as the blob `sha256` of `size` bytes: the application holds it now
-    /// (in the state store too, before the upload is answered, when recovery is on).
+    /// The upload completed as the blob `sha256` of `size` bytes: the application holds it now, and
+    /// its user has proven possession of it (in the state store too, before the upload is
+    /// answered, when recovery is on).
     pub fn record(mut self, sha256: &str, size: u64) {
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
-        accounts.record(self.app, sha256, size, self.size, crate::clock::now_ms());
+        let user = self.user.as_deref();
+        let new_proof = accounts.record(self.app, user, sha256, size, self.size, crate::clock::now_ms());
         self.recorded = true;
         if let Some(journal) = &self.journal {
-            if let Err(error) = journal.put_staging(self.app, &accounts.files_of(self.app)) {
+            let mut written = journal.put_staging(self.app, &accounts.files_of(self.app));
+            if let (Some(user), true, Ok(())) = (user, new_proof, &written) {
+                written = journal.put_proofs(user, &accounts.proofs_of(user));
+            }
+            if let Err(error) = written {
                 panic!("cannot write the state store: {error:#}");
             }
         }
@@ -133,12 +143,15 @@ impl StagingStore {
         Ok(StagingStore { dir: dir.to_owned(), removed: Arc::default(), accounts, journal: None })
     }
 
-    /// Keeps the accounts in `journal` from now on, starting from what it had kept.
-    pub fn with_journal(mut self, journal: Arc<StateStore>, kept: Vec<(ApplicationId, StagingRecord)>) -> Self {
+    /// Keeps the accounts and proofs in `journal` from now on, starting from what it had kept.
+    pub fn with_journal(mut self, journal: Arc<StateStore>, kept: StagingRecords) -> Self {
         let now = crate::clock::now_ms();
         let mut accounts = self.accounts();
-        for (app, files) in kept {
+        for (app, files) in kept.accounts {
             accounts.restore(app, files, now);
+        }
+        for proofs in kept.proofs {
+            accounts.restore_proofs(&proofs.user, proofs.blobs);
         }
         drop(accounts);
         self.journal = Some(journal);
@@ -157,10 +170,58 @@ impl StagingStore {
         self.stat(sha256).await.filter(|on_disk| *on_disk == size)
     }
 
-    /// Sets `size` bytes aside for an upload of `name` by `app`, or refuses it past the quota.
-    pub fn reserve(&self, app: ApplicationId, name: &str, size: u64) -> Result<Reservation, QuotaExceeded> {
+    /// The size of the blob `sha256` if `app` holds it, or holds it now because `user` (whom its
+    /// staging token names) proved possession of that blob and the store still has it: then it is
+    /// held to `app`'s quota as an upload would be, and refused past it. `None`: `app` does not hold
+    /// it, whether or not someone else does.
+    pub async fn claim(
+        &self,
+        app: ApplicationId,
+        user: Option<&str>,
+        sha256: &str,
+    ) -> Result<Option<u64>, QuotaExceeded> {
+        if let Some(size) = self.held(app, sha256).await {
+            return Ok(Some(size));
+        }
+        let Some(user) = user else { return Ok(None) };
+        let Some(proven) = self.accounts().proven(user, sha256) else { return Ok(None) };
+        if self.stat(sha256).await != Some(proven) {
+            return Ok(None);
+        }
+        // The sweep removes blobs and forgets their proofs under this lock, so a proof still here
+        // now is of a blob the sweep will keep: `app` holds it from now on.
+        let mut accounts = self.accounts();
+        if !accounts.claim(app, user, sha256, proven, crate::clock::now_ms())? {
+            return Ok(None);
+        }
+        if let Some(journal) = &self.journal {
+            if let Err(error) = journal.put_staging(app, &accounts.files_of(app)) {
+                panic!("cannot write the state store: {error:#}");
+            }
+        }
+        drop(accounts);
+        tracing::info!(app_id = %app, %user, %sha256, size = proven, "file staged by the user's proof of possession");
+        Ok(Some(proven))
+    }
+
+    /// Sets `size` bytes aside for an upload of `name` by `app` (whose staging token names `user`),
+    /// or refuses it past the quota.
+    pub fn reserve(
+        &self,
+        app: ApplicationId,
+        user: Option<&str>,
+        name: &str,
+        size: u64,
+    ) -> Result<Reservation, QuotaExceeded> {
         self.accounts().reserve(app, name, size, crate::clock::now_ms())?;
-        Ok(Reservation { accounts: self.accounts.clone(), journal: self.journal.clone(), app, size, recorded: false })
+        Ok(Reservation {
+            accounts: self.accounts.clone(),
+            journal: self.journal.clone(),
+            app,
+            user: user.map(str::to_owned),
+            size,
+            recorded: false,
+        })
     }
 
     /// Drops the accounts of applications that ended (and of ids never submitted, idle for
@@ -206,26 +267,48 @@ impl StagingStore {
         .await;
     }
 
-    /// Removes the blobs [`plan_sweep`] picks; returns how many and how many bytes (blocking).
-    /// Blobs some application holds are kept as if in use.
+    /// Removes the blobs [`plan_sweep`] picks, and every user's proofs of them; returns how many
+    /// and how many bytes (blocking). Blobs some application holds are kept as if in use. The
+    /// accounts stay locked from reading what they hold to forgetting the proofs, so that no claim
+    /// slips in between (a claim takes a blob only while its proof is there).
     pub fn sweep(&self, in_use: &BTreeSet<String>, retain: Duration) -> std::io::Result<(u64, u64)> {
         let blobs = self.list()?;
+        let mut accounts = self.accounts();
         let mut in_use = in_use.clone();
-        in_use.extend(self.accounts().held_files());
-        let (mut count, mut bytes) = (0, 0);
+        in_use.extend(accounts.held_files());
+        // `gone` also counts blobs someone else removed first: their proofs go as well.
+        let (mut gone, mut count, mut bytes) = (BTreeSet::new(), 0, 0);
+        let mut failed = None;
         for blob in plan_sweep(&blobs, &in_use, crate::clock::now(), retain) {
             match std::fs::remove_file(self.blob_path(&blob.sha256)) {
                 Ok(()) => {
+                    gone.insert(blob.sha256.clone());
                     count += 1;
                     bytes += blob.size;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    gone.insert(blob.sha256.clone());
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
             }
         }
+        for user in accounts.forget_blobs(&gone) {
+            if let Some(journal) = &self.journal {
+                if let Err(error) = journal.put_proofs(&user, &accounts.proofs_of(&user)) {
+                    tracing::warn!(%user, error = format!("{error:#}"), "cannot drop proofs of removed staged files from the state store");
+                }
+            }
+        }
+        drop(accounts);
         self.removed.blobs.fetch_add(count, Ordering::Relaxed);
         self.removed.bytes.fetch_add(bytes, Ordering::Relaxed);
-        Ok((count, bytes))
+        match failed {
+            Some(error) => Err(error),
+            None => Ok((count, bytes)),
+        }
     }
 
     /// What the store holds now, and what garbage collection removed so far (blocking).
@@ -346,6 +429,65 @@ mod tests {
         assert!(upload.write(data).await.is_err());
         drop(upload);
         assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0, "temp files are removed");
+    }
+
+    fn app(n: u32) -> ApplicationId {
+        ApplicationId::new(1_700_000_000_000, n)
+    }
+
+    /// `data` uploaded in full by `app`, whose staging token names `user`.
+    async fn upload(store: &StagingStore, app: ApplicationId, user: Option<&str>, data: &[u8]) -> String {
+        let reservation = store.reserve(app, user, "f", data.len() as u64).unwrap();
+        let mut upload = store.begin("f", &sha(data), data.len() as u64).await.unwrap();
+        upload.write(data).await.unwrap();
+        let (sha256, size) = upload.finish().await.unwrap();
+        reservation.record(&sha256, size);
+        sha256
+    }
+
+    fn age(store: &StagingStore, sha256: &str) {
+        let past = crate::clock::now() - Duration::from_secs(7200);
+        std::fs::File::options().write(true).open(store.blob_path(sha256)).unwrap().set_modified(past).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_claim_takes_the_users_proof_and_the_blob_and_the_sweep_takes_both_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, _) = StateStore::open(&dir.path().join("state")).unwrap();
+        let store = StagingStore::open(&dir.path().join("staging"), u64::MAX)
+            .unwrap()
+            .with_journal(Arc::new(journal), StagingRecords::default());
+        let data = b"alice's program";
+        let sha256 = upload(&store, app(1), Some("alice"), data).await;
+        let size = Some(data.len() as u64);
+        assert_eq!(store.claim(app(2), Some("alice"), &sha256).await, Ok(size));
+        assert_eq!(store.claim(app(3), Some("bob"), &sha256).await, Ok(None));
+        assert_eq!(store.claim(app(4), None, &sha256).await, Ok(None));
+        assert_eq!(store.held(app(2), &sha256).await, size);
+
+        // A restarted ResourceManager takes the proof back (and app 2's holding).
+        let (journal, recovered) = StateStore::open(&dir.path().join("state")).unwrap();
+        let proofs = recovered.staging.proofs.clone();
+        assert_eq!(proofs.len(), 1);
+        assert_eq!((proofs[0].user.as_str(), proofs[0].blobs.get(&sha256).copied()), ("alice", size));
+        assert!(recovered.staging.accounts.iter().any(|(id, files)| *id == app(2) && files.contains_key(&sha256)));
+        let store = StagingStore::open(&dir.path().join("staging"), u64::MAX)
+            .unwrap()
+            .with_journal(Arc::new(journal), recovered.staging);
+        assert_eq!(store.claim(app(5), Some("alice"), &sha256).await, Ok(size));
+
+        // Once no application holds it and it has aged, the sweep removes it with every proof of it.
+        store.release(|_| Standing::Ended, Duration::ZERO);
+        age(&store, &sha256);
+        assert_eq!(store.sweep(&BTreeSet::new(), Duration::from_secs(3600)).unwrap().0, 1);
+        assert_eq!(store.claim(app(6), Some("alice"), &sha256).await, Ok(None));
+        let (_, recovered) = StateStore::open(&dir.path().join("state")).unwrap();
+        assert!(recovered.staging.proofs.is_empty(), "{:?}", recovered.staging.proofs);
+
+        // A proof of a blob that left the store some other way hands nothing over.
+        let sha256 = upload(&store, app(7), Some("alice"), b"other").await;
+        std::fs::remove_file(store.blob_path(&sha256)).unwrap();
+        assert_eq!(store.claim(app(8), Some("alice"), &sha256).await, Ok(None));
     }
 
     fn blob(sha256: &str, size: u64, touched: SystemTime) -> BlobInfo {

@@ -4,7 +4,9 @@
 //! AMRM token is how an application master proves, over SASL DIGEST-MD5 on the scheduler port,
 //! which attempt it speaks for. The staging key never leaves it either: an application's staging
 //! token, handed to its client with the application id, is what lets that client put files in (and
-//! check files of) the application's account in the staging store; a NodeManager downloads a file
+//! check files of) the application's account in the staging store; it names the user who asked for
+//! the id too, whose earlier uploads then count for the application (`staging::accounts`). A
+//! NodeManager downloads a file
 //! for a container with that container's token, which this ResourceManager checks with the
 //! container-token key it signed it with. Without recovery the keys live in memory only: a
 //! restarted ResourceManager has new ones, and its NodeManagers learn them when they register
@@ -18,7 +20,10 @@ use weft_hadoop_ipc::common::TokenProto;
 use weft_hadoop_ipc::container_token::{self, Grant};
 use weft_hadoop_ipc::ids;
 use weft_hadoop_ipc::token::{MasterKey, TokenKind};
-use weft_hadoop_ipc::yarn::{AmrmTokenIdentifierProto, ApplicationIdProto, ContainerTokenIdentifierProto, NodeIdProto};
+use weft_hadoop_ipc::yarn::{
+    AmrmTokenIdentifierProto, ApplicationIdProto, ContainerTokenIdentifierProto, NodeIdProto,
+    StagingTokenIdentifierProto,
+};
 use weft_proto::{pb, ApplicationAttemptId, ApplicationId, ContainerId, NodeId};
 
 use crate::core::RmContainer;
@@ -35,6 +40,31 @@ pub enum TokenRefusal {
     Kind { found: String, expected: &'static str },
     #[error("the token of {whose} is forged or from another ResourceManager (its password does not match)")]
     Forged { whose: String },
+}
+
+/// Whom a staging token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagingHolder {
+    pub application: ApplicationId,
+    /// The user who asked for the application id; `None` when that call named no user, and for a
+    /// token handed out before tokens named users (its identifier is the bare application id).
+    pub user: Option<String>,
+}
+
+impl StagingHolder {
+    /// Reads a staging token's identifier, in either format; `None` when it names no application.
+    fn decode(identifier: &[u8]) -> Option<StagingHolder> {
+        // The two formats do not read as each other: field 1 is a message in one and an integer in
+        // the other, which the decoder refuses.
+        if let Ok(StagingTokenIdentifierProto { application_id, user }) =
+            StagingTokenIdentifierProto::decode(identifier)
+        {
+            let application = application_id.as_ref().and_then(ids::application_id)?;
+            return Some(StagingHolder { application, user: user.filter(|u| !u.is_empty()) });
+        }
+        let application = ApplicationIdProto::decode(identifier).ok().as_ref().and_then(ids::application_id)?;
+        Some(StagingHolder { application, user: None })
+    }
 }
 
 pub struct Keys {
@@ -135,9 +165,14 @@ impl Keys {
         )
     }
 
-    /// The staging token of `app` (an encoded `TokenProto`), answered with its id by GetNewApplication.
-    pub fn staging_token(&self, app: ApplicationId) -> Vec<u8> {
-        let identifier = ids::application_id_proto(app).encode_to_vec();
+    /// The staging token of `app`, asked for by `user` (an encoded `TokenProto`), answered with its
+    /// id by GetNewApplication.
+    pub fn staging_token(&self, app: ApplicationId, user: Option<&str>) -> Vec<u8> {
+        let identifier = StagingTokenIdentifierProto {
+            application_id: Some(ids::application_id_proto(app)),
+            user: user.map(str::to_owned),
+        }
+        .encode_to_vec();
         TokenProto {
             password: self.staging.password(&identifier),
             identifier,
@@ -147,21 +182,19 @@ impl Keys {
         .encode_to_vec()
     }
 
-    /// The application an encoded staging token speaks for, once its kind and password check out.
-    pub fn staging_token_application(&self, token: &[u8]) -> Result<ApplicationId, TokenRefusal> {
+    /// The application (and user) an encoded staging token speaks for, once its kind and password
+    /// check out. A token of the format before users were named is read as naming no user.
+    pub fn staging_token_holder(&self, token: &[u8]) -> Result<StagingHolder, TokenRefusal> {
         let token = TokenProto::decode(token).map_err(|e| TokenRefusal::Malformed(e.to_string()))?;
         if token.kind != STAGING_TOKEN_KIND {
             return Err(TokenRefusal::Kind { found: token.kind, expected: STAGING_TOKEN_KIND });
         }
-        let app = ApplicationIdProto::decode(token.identifier.as_slice())
-            .ok()
-            .as_ref()
-            .and_then(ids::application_id)
+        let holder = StagingHolder::decode(&token.identifier)
             .ok_or_else(|| TokenRefusal::Malformed("its identifier names no application".to_string()))?;
         if !self.staging.verify(&token.identifier, &token.password) {
-            return Err(TokenRefusal::Forged { whose: app.to_string() });
+            return Err(TokenRefusal::Forged { whose: holder.application.to_string() });
         }
-        Ok(app)
+        Ok(holder)
     }
 
     /// The container an encoded container token was signed for by this ResourceManager, once its
@@ -212,25 +245,73 @@ mod tests {
         ApplicationId::new(1_700_000_000_000, n)
     }
 
+    fn holder(n: u32, user: Option<&str>) -> StagingHolder {
+        StagingHolder { application: app(n), user: user.map(str::to_owned) }
+    }
+
+    /// The identifier of an encoded token.
+    fn identifier(token: &[u8]) -> Vec<u8> {
+        TokenProto::decode(token).unwrap().identifier
+    }
+
     #[test]
     fn a_staging_token_names_its_application_and_cannot_be_forged_or_renamed() {
         let keys = Keys::generate(1_700_000_000_000, Duration::from_secs(600)).unwrap();
-        let token = keys.staging_token(app(1));
-        assert_eq!(keys.staging_token_application(&token), Ok(app(1)));
+        let token = keys.staging_token(app(1), Some("alice"));
+        assert_eq!(keys.staging_token_holder(&token), Ok(holder(1, Some("alice"))));
         // Another ResourceManager's token (another key) is refused.
         let other = Keys::generate(1_700_000_000_000, Duration::from_secs(600)).unwrap();
         let whose = app(1).to_string();
-        assert_eq!(other.staging_token_application(&token), Err(TokenRefusal::Forged { whose: whose.clone() }));
+        assert_eq!(other.staging_token_holder(&token), Err(TokenRefusal::Forged { whose: whose.clone() }));
         // The identifier rewritten to name another application keeps the first one's password.
         let mut renamed = TokenProto::decode(token.as_slice()).unwrap();
-        renamed.identifier = TokenProto::decode(keys.staging_token(app(2)).as_slice()).unwrap().identifier;
-        let error = keys.staging_token_application(&renamed.encode_to_vec()).unwrap_err();
+        renamed.identifier = identifier(&keys.staging_token(app(2), Some("alice")));
+        let error = keys.staging_token_holder(&renamed.encode_to_vec()).unwrap_err();
         assert_eq!(error, TokenRefusal::Forged { whose: app(2).to_string() });
         assert!(error.to_string().contains("application_1700000000000_0002 is forged"), "{error}");
         // Another kind of token, and garbage.
         let amrm = keys.amrm_token(ApplicationAttemptId { application: app(1), attempt: 1 }, "rm:8030").encode_to_vec();
-        assert!(matches!(keys.staging_token_application(&amrm), Err(TokenRefusal::Kind { .. })));
-        assert!(matches!(keys.staging_token_application(b"garbage"), Err(TokenRefusal::Malformed(_))));
+        assert!(matches!(keys.staging_token_holder(&amrm), Err(TokenRefusal::Kind { .. })));
+        assert!(matches!(keys.staging_token_holder(b"garbage"), Err(TokenRefusal::Malformed(_))));
+    }
+
+    #[test]
+    fn a_staging_token_names_its_user_who_cannot_be_renamed_or_added() {
+        let keys = Keys::generate(1_700_000_000_000, Duration::from_secs(600)).unwrap();
+        let alices = keys.staging_token(app(1), Some("alice"));
+        let nobodys = keys.staging_token(app(1), None);
+        assert_eq!(keys.staging_token_holder(&nobodys), Ok(holder(1, None)));
+        // Alice's token rewritten to name bob, or a token naming no user given one: forged.
+        let mut as_bob = TokenProto::decode(alices.as_slice()).unwrap();
+        as_bob.identifier = identifier(&keys.staging_token(app(1), Some("bob")));
+        let mut as_alice = TokenProto::decode(nobodys.as_slice()).unwrap();
+        as_alice.identifier = identifier(&alices);
+        for forged in [as_bob, as_alice] {
+            let error = keys.staging_token_holder(&forged.encode_to_vec()).unwrap_err();
+            assert_eq!(error, TokenRefusal::Forged { whose: app(1).to_string() });
+        }
+    }
+
+    #[test]
+    fn a_staging_token_of_the_format_before_users_names_no_user() {
+        let keys = Keys::generate(1_700_000_000_000, Duration::from_secs(600)).unwrap();
+        let identifier = ids::application_id_proto(app(3)).encode_to_vec();
+        let old = |password: Vec<u8>| {
+            let identifier = identifier.clone();
+            TokenProto { password, identifier, kind: STAGING_TOKEN_KIND.into(), service: String::new() }.encode_to_vec()
+        };
+        assert_eq!(keys.staging_token_holder(&old(keys.staging.password(&identifier))), Ok(holder(3, None)));
+        let error = keys.staging_token_holder(&old(b"guessed".to_vec())).unwrap_err();
+        assert_eq!(error, TokenRefusal::Forged { whose: app(3).to_string() });
+        // An identifier naming no application, in either format, is malformed.
+        for empty in [
+            Vec::new(),
+            StagingTokenIdentifierProto { application_id: None, user: Some("alice".into()) }.encode_to_vec(),
+        ] {
+            let token = TokenProto { password: keys.staging.password(&empty), identifier: empty, ..Default::default() };
+            let token = TokenProto { kind: STAGING_TOKEN_KIND.into(), ..token }.encode_to_vec();
+            assert!(matches!(keys.staging_token_holder(&token), Err(TokenRefusal::Malformed(_))));
+        }
     }
 
     #[test]
@@ -258,7 +339,7 @@ mod tests {
         let other = Keys::generate(1_700_000_000_000, Duration::from_secs(600)).unwrap();
         let error = other.container_token_container(&token).unwrap_err();
         assert_eq!(error, TokenRefusal::Forged { whose: id.to_string() });
-        let staging = keys.staging_token(id.application());
+        let staging = keys.staging_token(id.application(), Some("alice"));
         assert!(matches!(keys.container_token_container(&staging), Err(TokenRefusal::Kind { .. })));
     }
 }

@@ -1,15 +1,18 @@
 //! The staging store with the application's authority (issue 14), against a real ResourceManager on
 //! 127.0.0.1: uploads and checks need the application's staging token, downloads a container token
 //! of a container of the file's application; one application's files are not another's to read; a
-//! per-application quota refuses an upload past it and keeps nothing of it.
+//! per-application quota refuses an upload past it and keeps nothing of it. Proof of possession is
+//! per user (issue 17): a user's second application holds a file that user uploaded before on a
+//! `Stat`, without the bytes, while another user's application must send them.
 
 mod support;
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use prost::Message;
 use sha2::{Digest, Sha256};
-use support::{start, Rm};
+use support::{start, start_with, Rm};
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 use weft_hadoop_ipc::common::TokenProto;
@@ -19,16 +22,25 @@ use weft_proto::pb;
 use weft_proto::pb::application_client_client::ApplicationClientClient;
 use weft_proto::pb::resource_tracker_client::ResourceTrackerClient;
 use weft_proto::pb::staging_client::StagingClient;
-use weft_proto::{ApplicationId, ContainerId, CONTAINER_TOKEN_METADATA, STAGING_TOKEN_METADATA};
+use weft_proto::{ApplicationId, ContainerId, CONTAINER_TOKEN_METADATA, STAGING_TOKEN_METADATA, USER_METADATA};
 
 async fn channel(address: &str) -> Channel {
     Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap()
 }
 
-/// An application id and its staging token, as a client gets them.
+/// An application id and its staging token, as a client that names no user gets them.
 async fn new_application(rm: &Rm) -> (ApplicationId, Vec<u8>) {
+    new_application_of(rm, None).await
+}
+
+/// An application id and its staging token, asked for by `user` (`weft-user` metadata).
+async fn new_application_of(rm: &Rm, user: Option<&str>) -> (ApplicationId, Vec<u8>) {
     let mut client = ApplicationClientClient::new(channel(&rm.client).await);
-    let reply = client.get_new_application(pb::GetNewApplicationRequest {}).await.unwrap().into_inner();
+    let mut request = Request::new(pb::GetNewApplicationRequest {});
+    if let Some(user) = user {
+        request.metadata_mut().insert(USER_METADATA, user.parse().unwrap());
+    }
+    let reply = client.get_new_application(request).await.unwrap().into_inner();
     assert!(!reply.staging_token.is_empty(), "GetNewApplication hands out a staging token");
     (reply.application_id.parse().unwrap(), reply.staging_token)
 }
@@ -288,4 +300,65 @@ async fn an_ended_applications_files_leave_its_account_and_then_the_store() {
     }
     assert!(!stat(&mut staging, STAGING_TOKEN_METADATA, Some(&token_ended), &sha256(&only_ended)).await.unwrap());
     assert!(stat(&mut staging, STAGING_TOKEN_METADATA, Some(&token_running), &sha256(&shared)).await.unwrap());
+}
+
+/// Stages `data` as `weft` does: `Stat`, then `Upload` only if the application does not hold it.
+/// Returns whether the bytes were sent.
+async fn stage(staging: &mut StagingClient<Channel>, token: &[u8], data: &[u8]) -> Result<bool, tonic::Status> {
+    if stat(staging, STAGING_TOKEN_METADATA, Some(token), &sha256(data)).await? {
+        return Ok(false);
+    }
+    upload(staging, Some(token), "program", data).await?;
+    Ok(true)
+}
+
+/// The sizes of the uploads the ResourceManager received for `app`, from its log.
+fn uploads_received(log: &std::path::Path, app: ApplicationId) -> Vec<u64> {
+    let text = std::fs::read_to_string(log).unwrap();
+    let field = format!("app_id={app} ");
+    text.lines()
+        .filter(|line| line.contains("file staged app_id=") && line.contains(&field))
+        .map(|line| line.split("size=").nth(1).and_then(|s| s.split_whitespace().next()).unwrap().parse().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn issue_17_a_users_second_application_is_not_sent_the_bytes_but_another_users_is() {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let rm = start_with("weft.resourcemanager.staging.max-app-bytes: 500000\n", Stdio::from(log.reopen().unwrap()));
+    let mut staging = StagingClient::new(channel(&rm.client).await);
+    let program: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let (first, token_first) = new_application_of(&rm, Some("alice")).await;
+    let (second, token_second) = new_application_of(&rm, Some("alice")).await;
+    let (bobs, token_bobs) = new_application_of(&rm, Some("bob")).await;
+    let (anonymous, token_anonymous) = new_application(&rm).await;
+
+    // Alice's first application sends the program; her second one holds it on its hash alone.
+    assert!(stage(&mut staging, &token_first, &program).await.unwrap());
+    assert!(!stage(&mut staging, &token_second, &program).await.unwrap());
+    assert_eq!(uploads_received(log.path(), first), [program.len() as u64]);
+    assert_eq!(uploads_received(log.path(), second), [0u64; 0], "no byte of the program was sent for the second");
+    // Bob knowing the hash gets nothing: his application sends the same bytes; so does one of a
+    // client that named no user.
+    assert!(!stat(&mut staging, STAGING_TOKEN_METADATA, Some(&token_bobs), &sha256(&program)).await.unwrap());
+    assert!(stage(&mut staging, &token_bobs, &program).await.unwrap());
+    assert!(stage(&mut staging, &token_anonymous, &program).await.unwrap());
+    assert_eq!(uploads_received(log.path(), bobs), [program.len() as u64]);
+    assert_eq!(uploads_received(log.path(), anonymous), [program.len() as u64]);
+    assert_eq!(files_in(&rm.dir.path().join("staging/blobs")), [sha256(&program)], "one copy");
+
+    // What Alice's second application holds this way it holds as if uploaded: a NodeManager
+    // localizing one of its containers gets the bytes.
+    let key = register_node(&rm).await;
+    assert_eq!(download(&mut staging, Some(&container_token(&key, second)), &sha256(&program)).await.unwrap(), program);
+
+    // A claim counts toward the application's quota: past it, Stat is refused as an upload would be.
+    let (third, token_third) = new_application_of(&rm, Some("alice")).await;
+    upload(&mut staging, Some(&token_third), "data", &[7u8; 250_000]).await.unwrap();
+    let refused = stat(&mut staging, STAGING_TOKEN_METADATA, Some(&token_third), &sha256(&program)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    for part in [&third.to_string(), "quota of 500000 bytes", "weft.resourcemanager.staging.max-app-bytes"] {
+        assert!(refused.message().contains(part), "{}", refused.message());
+    }
+    assert!(download(&mut staging, Some(&container_token(&key, third)), &sha256(&program)).await.is_err());
 }

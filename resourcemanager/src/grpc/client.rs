@@ -5,6 +5,7 @@ use std::sync::Arc;
 use prost::Message;
 
 use tonic::{Request, Response, Status};
+use weft_daemon::acl::ANONYMOUS_USER;
 use weft_proto::pb::{self, application_client_server::ApplicationClient};
 use weft_proto::states::{AppState, NodeState};
 use weft_proto::USER_METADATA;
@@ -26,22 +27,30 @@ impl ClientService {
     /// Who a call comes from: the user its `weft-user` metadata names, trusted as YARN's simple
     /// authentication trusts the client's claim; anonymous (`dr.who`) without it.
     fn caller<T>(&self, request: &Request<T>) -> Caller {
-        let user = request.metadata().get(USER_METADATA).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        self.rm.caller(user.trim())
+        self.rm.caller(named_user(request).unwrap_or_default())
     }
+}
+
+/// The user a call's `weft-user` metadata names; `None` when it names none (or names the anonymous
+/// user, whom every caller that names no one shares).
+fn named_user<T>(request: &Request<T>) -> Option<&str> {
+    let user = request.metadata().get(USER_METADATA).and_then(|v| v.to_str().ok()).unwrap_or_default().trim();
+    (!user.is_empty() && user != ANONYMOUS_USER).then_some(user)
 }
 
 #[tonic::async_trait]
 impl ApplicationClient for ClientService {
     async fn get_new_application(
         &self,
-        _request: Request<pb::GetNewApplicationRequest>,
+        request: Request<pb::GetNewApplicationRequest>,
     ) -> Result<Response<pb::GetNewApplicationResponse>, Status> {
         let (id, maximum) = self.rm.with(|core, _| (core.new_application(), core.config().maximum_allocation));
+        // The token names the asking user: what that user uploaded before counts for this application
+        // (`staging::accounts`), as far as this user's claim to be that user is trusted.
         Ok(Response::new(pb::GetNewApplicationResponse {
             application_id: id.to_string(),
             maximum_capability: Some(maximum.into()),
-            staging_token: self.rm.keys.staging_token(id),
+            staging_token: self.rm.keys.staging_token(id, named_user(&request)),
         }))
     }
 

@@ -2,8 +2,10 @@
 //! application's authority (see `staging::accounts` for who may read what, and the quota).
 //!
 //! - Upload and Stat carry the application's staging token (metadata `weft-staging-token-bin`),
-//!   which GetNewApplication handed out with the id. Stat says a file exists only when the caller's
-//!   application holds it, so a hash reveals nothing about another application's files.
+//!   which GetNewApplication handed out with the id; it names the user who asked for the id too.
+//!   Stat says a file exists only when the caller's application holds it — or holds it from now on,
+//!   because that same user uploaded exactly that blob before (proof of possession, per user) —
+//!   so a hash reveals nothing about another user's files.
 //! - Download is for a NodeManager localizing a container: it carries that container's token
 //!   (metadata `weft-container-token-bin`), and only files its application holds are served. Stat
 //!   takes a container token too, for a NodeManager that already caches the file.
@@ -21,6 +23,7 @@ use weft_proto::{ApplicationId, ContainerId, CONTAINER_TOKEN_METADATA, STAGING_T
 use super::status::invalid;
 use crate::staging::{StagingError, StagingStore};
 use crate::state::Rm;
+use crate::tokens::StagingHolder;
 
 /// Size of the chunks a download is streamed in.
 const CHUNK_BYTES: usize = 1024 * 1024;
@@ -37,18 +40,18 @@ impl StagingService {
 }
 
 /// On whose behalf a call reads or writes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Caller {
     /// The application's own client, by its staging token.
-    Client(ApplicationId),
+    Client(StagingHolder),
     /// A NodeManager localizing this container, by its container token.
     Container(ContainerId),
 }
 
 impl Caller {
-    fn application(self) -> ApplicationId {
+    fn application(&self) -> ApplicationId {
         match self {
-            Caller::Client(app) => app,
+            Caller::Client(holder) => holder.application,
             Caller::Container(container) => container.application(),
         }
     }
@@ -57,7 +60,7 @@ impl Caller {
 impl std::fmt::Display for Caller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Caller::Client(app) => write!(f, "{app}"),
+            Caller::Client(holder) => write!(f, "{}", holder.application),
             Caller::Container(container) => write!(f, "{} (container {container})", container.application()),
         }
     }
@@ -74,15 +77,15 @@ fn token_bytes<T>(request: &Request<T>, key: &str) -> Result<Option<Vec<u8>>, St
 }
 
 impl StagingService {
-    /// The application whose staging token the call carries.
-    fn client<T>(&self, request: &Request<T>, call: &str) -> Result<ApplicationId, Status> {
+    /// The application (and user) whose staging token the call carries.
+    fn client<T>(&self, request: &Request<T>, call: &str) -> Result<StagingHolder, Status> {
         let Some(token) = token_bytes(request, STAGING_TOKEN_METADATA)? else {
             return Err(Status::unauthenticated(format!(
                 "staging {call} needs the application's staging token (metadata {STAGING_TOKEN_METADATA}), which \
                  GetNewApplication answers with"
             )));
         };
-        self.rm.keys.staging_token_application(&token).map_err(|refusal| {
+        self.rm.keys.staging_token_holder(&token).map_err(|refusal| {
             tracing::warn!(call, error = %refusal, "staging call refused: no authority");
             Status::unauthenticated(format!("staging {call} refused: the staging token is not valid: {refusal}"))
         })
@@ -125,7 +128,7 @@ impl Staging for StagingService {
         &self,
         request: Request<Streaming<pb::UploadChunk>>,
     ) -> Result<Response<pb::UploadResponse>, Status> {
-        let app = self.client(&request, "Upload")?;
+        let StagingHolder { application: app, user } = self.client(&request, "Upload")?;
         let mut stream = request.into_inner();
         let first =
             stream.next().await.ok_or_else(|| invalid("empty upload: the first chunk must carry the header"))??;
@@ -136,8 +139,9 @@ impl Staging for StagingService {
             return Ok(Response::new(pb::UploadResponse { sha256, size: header.size }));
         }
         // Even when the store has these bytes from another application, they are received and
-        // checked in full: knowing a hash gives no access to a file.
-        let reservation = self.store.reserve(app, &header.name, header.size).map_err(|e| {
+        // checked in full: knowing a hash gives no access to a file. (A client of a user who proved
+        // possession before asks Stat first, which hands the file over without this.)
+        let reservation = self.store.reserve(app, user.as_deref(), &header.name, header.size).map_err(|e| {
             tracing::warn!(app_id = %app, error = %e, "upload refused");
             Status::resource_exhausted(e.to_string())
         })?;
@@ -148,7 +152,7 @@ impl Staging for StagingService {
         }
         let (sha256, size) = upload.finish().await.map_err(staging_status)?;
         reservation.record(&sha256, size);
-        tracing::info!(app_id = %app, name = %header.name, %sha256, size, "file staged");
+        tracing::info!(app_id = %app, user = user.as_deref().unwrap_or_default(), name = %header.name, %sha256, size, "file staged");
         Ok(Response::new(pb::UploadResponse { sha256, size }))
     }
 
@@ -158,7 +162,16 @@ impl Staging for StagingService {
             None => Caller::Client(self.client(&request, "Stat")?),
         };
         let sha256 = check_sha256(&request.into_inner().sha256)?;
-        let size = self.store.held(caller.application(), &sha256).await;
+        let size = match caller {
+            Caller::Container(container) => self.store.held(container.application(), &sha256).await,
+            // The application's own client may claim what its user proved possession of before.
+            Caller::Client(StagingHolder { application: app, user }) => {
+                self.store.claim(app, user.as_deref(), &sha256).await.map_err(|e| {
+                    tracing::warn!(app_id = %app, error = %e, "claim of a staged file refused");
+                    Status::resource_exhausted(e.to_string())
+                })?
+            }
+        };
         if size.is_some() {
             self.store.touch(&sha256).await;
         }

@@ -11,6 +11,7 @@
 //!   RMDTSecretManagerRoot/MasterKeys     container, NM-token, AMRM and staging keys
 //!   RMAppRoot/application_<ts>_<seq>     one application with its attempts (JSON, records.rs)
 //!   StagingRoot/application_<ts>_<seq>   the staged files it holds
+//!   StagingProofRoot/<hex of user name>  the blobs a user has proven possession of
 //! ```
 //!
 //! Containers are not stored: NodeManagers report them when they register again.
@@ -26,12 +27,13 @@ use anyhow::{bail, Context};
 use weft_proto::ApplicationId;
 
 use crate::core::App;
-use records::{AppRecord, KeysRecord, StagingRecord};
+use records::{AppRecord, KeysRecord, ProofsRecord, StagingRecord, StagingRecords};
 
 const VERSION: &str = "weft-rmstore-1";
 const ROOT: &str = "FSRMStateRoot";
 const APPS: &str = "RMAppRoot";
 const STAGING: &str = "StagingRoot";
+const PROOFS: &str = "StagingProofRoot";
 const KEYS: &str = "RMDTSecretManagerRoot";
 
 /// What a starting ResourceManager reads back.
@@ -41,7 +43,7 @@ pub struct Recovered {
     pub epoch: u32,
     pub keys: Option<KeysRecord>,
     pub apps: Vec<App>,
-    pub staging: Vec<(ApplicationId, StagingRecord)>,
+    pub staging: StagingRecords,
 }
 
 #[derive(Debug)]
@@ -54,7 +56,7 @@ impl StateStore {
     /// epoch. A file that does not parse stops the start with its path and what was wrong.
     pub fn open(dir: &Path) -> anyhow::Result<(StateStore, Recovered)> {
         let root = dir.join(ROOT);
-        for sub in [APPS, STAGING, KEYS] {
+        for sub in [APPS, STAGING, PROOFS, KEYS] {
             fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
@@ -87,13 +89,16 @@ impl StateStore {
             let app = record.into_app().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             apps.push(app);
         }
-        let mut staging = Vec::new();
+        let mut staging = StagingRecords::default();
         for path in entries(&store.root.join(STAGING))? {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             let app: ApplicationId = name
                 .parse()
                 .map_err(|e| anyhow::anyhow!("{}: the name is not an application id: {e}", path.display()))?;
-            staging.push((app, read_json(&path)?.expect("listed just now")));
+            staging.accounts.push((app, read_json(&path)?.expect("listed just now")));
+        }
+        for path in entries(&store.root.join(PROOFS))? {
+            staging.proofs.push(read_json(&path)?.expect("listed just now"));
         }
         Ok((store, Recovered { epoch, keys, apps, staging }))
     }
@@ -117,6 +122,17 @@ impl StateStore {
 
     pub fn remove_staging(&self, app: ApplicationId) -> anyhow::Result<()> {
         self.remove(&self.root.join(STAGING).join(app.to_string()))
+    }
+
+    /// Keeps `user`'s proofs of possession; none left removes the user's file.
+    pub fn put_proofs(&self, user: &str, blobs: &StagingRecord) -> anyhow::Result<()> {
+        // Named by the user name's hex: a name may hold any character, '/' and ".." among them.
+        let path = self.root.join(PROOFS).join(hex::encode(user));
+        if blobs.is_empty() {
+            return self.remove(&path);
+        }
+        let record = ProofsRecord { user: user.to_owned(), blobs: blobs.clone() };
+        self.write(&path, &serde_json::to_vec(&record)?)
     }
 
     /// Replaces `path` with `bytes` so that a crash leaves the old file or the new one, never a
@@ -199,12 +215,29 @@ mod tests {
         let (store, second) = StateStore::open(dir.path()).unwrap();
         assert_eq!(second.epoch, 1);
         assert_eq!(second.keys, Some(keys));
-        assert_eq!(second.staging, vec![(app, [("ab".to_string(), 5)].into())]);
+        assert_eq!(second.staging.accounts, vec![(app, [("ab".to_string(), 5)].into())]);
         store.remove_staging(app).unwrap();
         store.remove_staging(app).unwrap();
         let (_, third) = StateStore::open(dir.path()).unwrap();
         assert_eq!(third.epoch, 2);
-        assert!(third.staging.is_empty());
+        assert_eq!(third.staging, StagingRecords::default());
+    }
+
+    #[test]
+    fn a_users_proofs_survive_a_reopen_whatever_the_users_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = StateStore::open(dir.path()).unwrap();
+        let blobs: StagingRecord = [("ab".to_string(), 5), ("cd".to_string(), 7)].into();
+        for user in ["alice", "../x y/z"] {
+            store.put_proofs(user, &blobs).unwrap();
+        }
+        let (store, reopened) = StateStore::open(dir.path()).unwrap();
+        let users: Vec<&str> = reopened.staging.proofs.iter().map(|p| p.user.as_str()).collect();
+        assert_eq!(users, ["../x y/z", "alice"], "in the order of their names' hex");
+        assert!(reopened.staging.proofs.iter().all(|p| p.blobs == blobs));
+        store.put_proofs("alice", &StagingRecord::new()).unwrap();
+        let (_, reopened) = StateStore::open(dir.path()).unwrap();
+        assert_eq!(reopened.staging.proofs, [ProofsRecord { user: "../x y/z".into(), blobs }]);
     }
 
     #[test]

@@ -87,6 +87,20 @@ pub struct KeysRecord {
 /// The staged files one application holds (sha256 → size).
 pub type StagingRecord = BTreeMap<String, u64>;
 
+/// The blobs one user has proven possession of by uploading them in full (sha256 → size).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofsRecord {
+    pub user: String,
+    pub blobs: BTreeMap<String, u64>,
+}
+
+/// The staging store's part of the state store: each application's holdings, each user's proofs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StagingRecords {
+    pub accounts: Vec<(ApplicationId, StagingRecord)>,
+    pub proofs: Vec<ProofsRecord>,
+}
+
 impl AppRecord {
     pub fn of(app: &App) -> AppRecord {
         let s = &app.submission;

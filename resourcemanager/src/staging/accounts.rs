@@ -1,15 +1,20 @@
 //! Who holds which staged file, and how much each application may hold: plain data, no I/O.
 //!
 //! An application holds a file once it has uploaded it (the store checked every byte against the
-//! hash) in a call that carried its staging token. A file another application already stored is
-//! not handed over on its hash: the second application sends the bytes too, and only then holds it
-//! as well (proof of possession; the store keeps one copy). Reading is allowed only to holders: the
-//! application's own client (Stat) and NodeManagers localizing one of its containers (Download).
+//! hash) in a call that carried its staging token. Proof of possession is per user: the upload also
+//! proves that the user its token names (the one who asked for the application id) has the bytes,
+//! and a later application of that same user then claims the file on its hash alone (a `Stat` of
+//! its client), without sending it again. Knowing a hash still grants nothing: a file only another
+//! user uploaded — even the very same bytes — is not handed over; that user's application sends the
+//! bytes too, and only then holds it as well (the store keeps one copy). A token naming no user
+//! proves nothing beyond its application. A user's proof of a blob goes when the store removes the
+//! blob. Reading is allowed only to holders: the application's own client (Stat) and NodeManagers
+//! localizing one of its containers (Download).
 //!
 //! Quota: the sizes of the distinct files an application holds, plus the uploads it has in flight,
 //! stay within `weft.resourcemanager.staging.max-app-bytes`. An upload is reserved in full when its
 //! header arrives and refused at once if it would pass the quota; a failed upload gives its
-//! reservation back.
+//! reservation back. A claim is held to the quota the same way, as an upload of the blob's size.
 //!
 //! Release: once an application has ended, its account is dropped and its files go back to the
 //! store's retention rule (a file no one holds and no running application names is removed once
@@ -31,14 +36,15 @@ pub enum Standing {
     Unknown,
 }
 
-/// An upload refused because it would take the application past its quota.
+/// An upload (or a claim) refused because it would take the application past its quota.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "upload of {name:?} ({size} bytes) refused: {app} would hold more than its staging quota of {quota} bytes \
+    "staging {name:?} ({size} bytes) refused: {app} would hold more than its staging quota of {quota} bytes \
      (weft.resourcemanager.staging.max-app-bytes); it already holds {held} bytes and has {in_flight} in flight"
 )]
 pub struct QuotaExceeded {
     pub app: ApplicationId,
+    /// The upload's file name; for a claim, the blob's sha256.
     pub name: String,
     pub size: u64,
     pub quota: u64,
@@ -62,17 +68,20 @@ impl Account {
     }
 }
 
-/// Every application's staged files.
+/// Every application's staged files, and every user's proofs of possession.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accounts {
     quota: u64,
     apps: BTreeMap<ApplicationId, Account>,
+    /// user → sha256 → size of each blob that user uploaded in full. Invariant: a user's entry is
+    /// never empty, and a blob's proofs go when the store removes it ([`Accounts::forget_blobs`]).
+    proofs: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl Accounts {
     /// No accounts yet; each application may hold up to `quota` bytes.
     pub fn new(quota: u64) -> Accounts {
-        Accounts { quota, apps: BTreeMap::new() }
+        Accounts { quota, apps: BTreeMap::new(), proofs: BTreeMap::new() }
     }
 
     pub fn quota(&self) -> u64 {
@@ -126,12 +135,81 @@ impl Accounts {
         }
     }
 
-    /// An upload of `reserved` bytes completed as the file `sha256` of `size` bytes: `app` holds it.
-    pub fn record(&mut self, app: ApplicationId, sha256: &str, size: u64, reserved: u64, now_ms: u64) {
+    /// An upload of `reserved` bytes completed as the file `sha256` of `size` bytes: `app` holds it,
+    /// and `user` (whom `app`'s staging token names, if anyone) has proven possession of it. Returns
+    /// whether that proof is new (so that it is worth keeping in the state store).
+    pub fn record(
+        &mut self,
+        app: ApplicationId,
+        user: Option<&str>,
+        sha256: &str,
+        size: u64,
+        reserved: u64,
+        now_ms: u64,
+    ) -> bool {
         let account = self.apps.entry(app).or_default();
         account.in_flight = account.in_flight.saturating_sub(reserved);
         account.files.insert(sha256.to_owned(), size);
         account.touched_ms = account.touched_ms.max(now_ms);
+        let Some(user) = user else { return false };
+        self.proofs.entry(user.to_owned()).or_default().insert(sha256.to_owned(), size) != Some(size)
+    }
+
+    /// The size of the blob `sha256` as `user` proved possession of it, if they did.
+    pub fn proven(&self, user: &str, sha256: &str) -> Option<u64> {
+        self.proofs.get(user).and_then(|blobs| blobs.get(sha256).copied())
+    }
+
+    /// `app`, whose staging token names `user`, asks for the blob `sha256`, which is in the store
+    /// with `size` bytes. `app` holds it afterwards if it did already, or if `user` proved possession
+    /// of exactly that blob: then it is reserved and recorded as an upload of `size` bytes would be,
+    /// and refused the same way past the quota (changing nothing). `Ok(false)`: no proof, or one of
+    /// another size.
+    pub fn claim(
+        &mut self,
+        app: ApplicationId,
+        user: &str,
+        sha256: &str,
+        size: u64,
+        now_ms: u64,
+    ) -> Result<bool, QuotaExceeded> {
+        if self.size(app, sha256) == Some(size) {
+            self.touch(app, now_ms);
+            return Ok(true);
+        }
+        if self.proven(user, sha256) != Some(size) {
+            return Ok(false);
+        }
+        self.reserve(app, sha256, size, now_ms)?;
+        self.record(app, Some(user), sha256, size, size, now_ms);
+        Ok(true)
+    }
+
+    /// The blobs `user` has proven possession of, sha256 → size.
+    pub fn proofs_of(&self, user: &str) -> BTreeMap<String, u64> {
+        self.proofs.get(user).cloned().unwrap_or_default()
+    }
+
+    /// Takes back `user`'s proofs from before a restart (from the state store).
+    pub fn restore_proofs(&mut self, user: &str, blobs: BTreeMap<String, u64>) {
+        if !blobs.is_empty() {
+            self.proofs.entry(user.to_owned()).or_default().extend(blobs);
+        }
+    }
+
+    /// The store removed these blobs: no one's proof of them counts any more. Returns the users
+    /// whose proofs changed.
+    pub fn forget_blobs(&mut self, removed: &BTreeSet<String>) -> Vec<String> {
+        let mut changed = Vec::new();
+        self.proofs.retain(|user, blobs| {
+            let before = blobs.len();
+            blobs.retain(|sha256, _| !removed.contains(sha256));
+            if blobs.len() != before {
+                changed.push(user.clone());
+            }
+            !blobs.is_empty()
+        });
+        changed
     }
 
     /// The files `app` holds, sha256 → size.
@@ -187,16 +265,101 @@ mod tests {
         let mut accounts = Accounts::new(1000);
         accounts.reserve(app(1), "a.jar", 10, 0).unwrap();
         assert!(!accounts.holds(app(1), "aa"), "a reservation is no holding");
-        accounts.record(app(1), "aa", 10, 10, 5);
+        accounts.record(app(1), None, "aa", 10, 10, 5);
         assert!(accounts.holds(app(1), "aa"));
         assert!(!accounts.holds(app(2), "aa"), "another application knowing the hash holds nothing");
         assert_eq!(accounts.size(app(1), "aa"), Some(10));
         assert_eq!(accounts.size(app(2), "aa"), None);
         // The second application sends the bytes too; then both hold the one file.
         accounts.reserve(app(2), "a.jar", 10, 6).unwrap();
-        accounts.record(app(2), "aa", 10, 10, 6);
+        accounts.record(app(2), None, "aa", 10, 10, 6);
         assert!(accounts.holds(app(1), "aa") && accounts.holds(app(2), "aa"));
         assert_eq!(accounts.held_files(), BTreeSet::from(["aa".to_owned()]));
+    }
+
+    /// An upload of `sha256` (`size` bytes) by `app`, whose staging token names `user`.
+    fn upload(accounts: &mut Accounts, app: ApplicationId, user: Option<&str>, sha256: &str, size: u64) {
+        accounts.reserve(app, "file", size, 0).unwrap();
+        accounts.record(app, user, sha256, size, size, 0);
+    }
+
+    #[test]
+    fn a_users_upload_lets_that_users_other_applications_claim_the_blob() {
+        let mut accounts = Accounts::new(1000);
+        upload(&mut accounts, app(1), Some("alice"), "aa", 10);
+        assert_eq!(accounts.proven("alice", "aa"), Some(10));
+        assert_eq!(accounts.claim(app(2), "alice", "aa", 10, 7), Ok(true));
+        assert!(accounts.holds(app(2), "aa"));
+        assert_eq!((accounts.held(app(2)), accounts.proofs_of("alice").len()), (10, 1));
+        assert_eq!(accounts.claim(app(2), "alice", "aa", 10, 8), Ok(true), "claiming again changes nothing");
+        assert_eq!(accounts.held(app(2)), 10);
+        // A proof is of one blob at one size.
+        assert_eq!(accounts.claim(app(3), "alice", "aa", 11, 8), Ok(false));
+        assert_eq!(accounts.claim(app(3), "alice", "bb", 10, 8), Ok(false));
+        // An upload with a token naming no user proves nothing for anyone.
+        upload(&mut accounts, app(4), None, "cc", 5);
+        assert_eq!(accounts.claim(app(5), "alice", "cc", 5, 8), Ok(false));
+        assert!(!accounts.holds(app(3), "aa") && !accounts.holds(app(5), "cc"));
+    }
+
+    #[test]
+    fn another_users_upload_of_the_same_bytes_proves_nothing() {
+        let mut accounts = Accounts::new(1000);
+        upload(&mut accounts, app(1), Some("alice"), "aa", 10);
+        assert_eq!(accounts.claim(app(2), "bob", "aa", 10, 0), Ok(false));
+        assert!(!accounts.holds(app(2), "aa"));
+        assert_eq!(accounts.proven("bob", "aa"), None);
+        // Bob sends the bytes himself; from then on his applications claim it too.
+        upload(&mut accounts, app(2), Some("bob"), "aa", 10);
+        assert_eq!(accounts.claim(app(3), "bob", "aa", 10, 0), Ok(true));
+        // Bob's upload changed nothing for a third user.
+        assert_eq!(accounts.claim(app(4), "carol", "aa", 10, 0), Ok(false));
+    }
+
+    #[test]
+    fn a_claim_is_held_to_the_quota_like_an_upload() {
+        let mut accounts = Accounts::new(100);
+        upload(&mut accounts, app(1), Some("alice"), "big", 60);
+        upload(&mut accounts, app(2), Some("alice"), "other", 30);
+        accounts.reserve(app(2), "in flight", 20, 0).unwrap();
+        let before = accounts.clone();
+        let refused = accounts.claim(app(2), "alice", "big", 60, 5).unwrap_err();
+        assert_eq!(
+            refused,
+            QuotaExceeded { app: app(2), name: "big".into(), size: 60, quota: 100, held: 30, in_flight: 20 }
+        );
+        assert_eq!(accounts, before, "a refused claim changes nothing");
+        accounts.unreserve(app(2), 20);
+        assert_eq!(accounts.claim(app(2), "alice", "big", 60, 5), Ok(true));
+        assert_eq!(accounts.held(app(2)), 90);
+        // Refused for an application with no account yet, it leaves none behind.
+        let mut tight = Accounts::new(50);
+        upload(&mut tight, app(1), Some("alice"), "x", 40);
+        tight.quota = 30; // as after a restart with a smaller setting
+        let before = tight.clone();
+        assert!(tight.claim(app(3), "alice", "x", 40, 0).is_err());
+        assert_eq!(tight, before);
+    }
+
+    #[test]
+    fn a_proof_goes_with_its_blob() {
+        let mut accounts = Accounts::new(1000);
+        upload(&mut accounts, app(1), Some("alice"), "aa", 10);
+        upload(&mut accounts, app(1), Some("alice"), "bb", 10);
+        upload(&mut accounts, app(2), Some("bob"), "bb", 10);
+        upload(&mut accounts, app(3), Some("carol"), "cc", 10);
+        let changed = accounts.forget_blobs(&BTreeSet::from(["bb".to_owned(), "gone".to_owned()]));
+        assert_eq!(changed, ["alice", "bob"]);
+        assert_eq!(accounts.claim(app(4), "alice", "bb", 10, 0), Ok(false));
+        assert_eq!(accounts.claim(app(4), "bob", "bb", 10, 0), Ok(false));
+        assert_eq!(accounts.proofs_of("bob"), BTreeMap::new());
+        assert_eq!(accounts.claim(app(4), "alice", "aa", 10, 0), Ok(true), "other proofs stay");
+        // Proofs restored after a restart count again.
+        accounts.restore_proofs("bob", BTreeMap::from([("bb".to_owned(), 10)]));
+        assert_eq!(accounts.claim(app(5), "bob", "bb", 10, 0), Ok(true));
+        // Releasing an application's account keeps its user's proofs.
+        accounts.release(|_| Standing::Ended, 0, 0);
+        assert_eq!(accounts.proven("alice", "aa"), Some(10));
     }
 
     #[test]
@@ -214,19 +377,19 @@ mod tests {
         }
         accounts.reserve(app(1), "two", 40, 0).unwrap();
         accounts.unreserve(app(1), 40);
-        accounts.record(app(1), "f1", 60, 60, 1);
+        accounts.record(app(1), None, "f1", 60, 60, 1);
         assert_eq!(accounts.held(app(1)), 60);
         assert!(accounts.reserve(app(1), "three", 41, 2).is_err(), "held bytes count");
         accounts.reserve(app(1), "three", 40, 2).unwrap();
-        accounts.record(app(1), "f3", 40, 40, 3);
+        accounts.record(app(1), None, "f3", 40, 40, 3);
         assert_eq!(accounts.held(app(1)), 100);
         // Another application has a quota of its own.
         accounts.reserve(app(2), "big", 100, 0).unwrap();
         // A file held twice by one application counts once.
         accounts.reserve(app(3), "x", 50, 0).unwrap();
-        accounts.record(app(3), "f", 50, 50, 0);
+        accounts.record(app(3), None, "f", 50, 50, 0);
         accounts.reserve(app(3), "x", 50, 0).unwrap();
-        accounts.record(app(3), "f", 50, 50, 0);
+        accounts.record(app(3), None, "f", 50, 50, 0);
         assert_eq!(accounts.held(app(3)), 50);
     }
 
@@ -243,9 +406,9 @@ mod tests {
         let mut accounts = Accounts::new(1000);
         for (n, file) in [(1, "running"), (2, "ended"), (3, "never-submitted-idle"), (4, "never-submitted-fresh")] {
             accounts.reserve(app(n), file, 5, 0).unwrap();
-            accounts.record(app(n), file, 5, 5, if n == 4 { 900 } else { 100 });
+            accounts.record(app(n), None, file, 5, 5, if n == 4 { 900 } else { 100 });
         }
-        accounts.record(app(1), "ended", 5, 0, 100);
+        accounts.record(app(1), None, "ended", 5, 0, 100);
         accounts.reserve(app(5), "in-flight", 5, 0).unwrap();
         let standing = |id: ApplicationId| match id {
             id if id == app(1) => Standing::Running,
