@@ -1,6 +1,6 @@
 //! The staging client against a small in-process gRPC server on 127.0.0.1:0 that implements `Stat` and
 //! `Upload` the way the contract says (content checked against the header, the application's staging
-//! token required), and records what it got.
+//! token required), and records what it got; with a hash cache in a temporary directory, or none.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status, Streaming};
 use weft_proto::pb::staging_server::{Staging, StagingServer};
 use weft_proto::pb::{self, UploadChunk};
 
+use super::hash_cache::{FileKey, HashCache};
 use super::*;
 
 #[derive(Default)]
@@ -139,7 +140,7 @@ async fn uploads_a_large_file_in_1_mib_chunks_with_the_header_first() {
     let path = write(dir.path(), "big.bin", &bytes);
     let store = TestStore::default();
     let mut rm = connect(&store).await;
-    let staged = stage(&mut rm, &path, "weft", true).await.unwrap();
+    let staged = stage_with(&mut rm, &path, "weft", true, None).await.unwrap();
     let sha256 = hex::encode(Sha256::digest(&bytes));
     assert_eq!(
         staged,
@@ -163,7 +164,7 @@ async fn skips_the_upload_when_the_store_has_the_content() {
     let store = TestStore::default();
     store.recorded.lock().unwrap().blobs.insert(hex::encode(Sha256::digest(b"abc")), 3);
     let mut rm = connect(&store).await;
-    let staged = stage(&mut rm, &path, "f", false).await.unwrap();
+    let staged = stage_with(&mut rm, &path, "f", false, None).await.unwrap();
     assert_eq!(staged.size, 3);
     assert!(!staged.executable);
     let recorded = store.recorded.lock().unwrap();
@@ -175,8 +176,8 @@ async fn empty_and_exactly_one_chunk_files() {
     let dir = tempfile::tempdir().unwrap();
     let store = TestStore::default();
     let mut rm = connect(&store).await;
-    stage(&mut rm, &write(dir.path(), "empty", b""), "empty", false).await.unwrap();
-    stage(&mut rm, &write(dir.path(), "one", &pattern(CHUNK_BYTES)), "one", false).await.unwrap();
+    stage_with(&mut rm, &write(dir.path(), "empty", b""), "empty", false, None).await.unwrap();
+    stage_with(&mut rm, &write(dir.path(), "one", &pattern(CHUNK_BYTES)), "one", false, None).await.unwrap();
     let recorded = store.recorded.lock().unwrap();
     let sizes: Vec<Vec<usize>> = recorded.uploads.iter().map(|u| u.iter().map(|(_, len)| *len).collect()).collect();
     assert_eq!(sizes, [vec![0], vec![CHUNK_BYTES]]);
@@ -211,13 +212,75 @@ async fn staging_needs_the_applications_token() {
     let path = write(dir.path(), "f", b"abc");
     let store = TestStore::default();
     let mut rm = Rm::connect(&serve(store.clone()).await, crate::rm::Retry::NEVER).await.unwrap();
-    let err = stage(&mut rm, &path, "f", false).await.unwrap_err().to_string();
+    let err = stage_with(&mut rm, &path, "f", false, None).await.unwrap_err().to_string();
     assert!(err.contains("no staging token: an application id must be asked for"), "{err}");
     assert_eq!(store.recorded.lock().unwrap().stats, 0, "nothing is sent without a token");
     rm.staging_token = Some(b"another token".to_vec());
-    let err = stage(&mut rm, &path, "f", false).await.unwrap_err().to_string();
+    let err = stage_with(&mut rm, &path, "f", false, None).await.unwrap_err().to_string();
     assert!(err.contains("no valid staging token"), "{err}");
     rm.staging_token = Some(TOKEN.to_vec());
-    stage(&mut rm, &path, "f", false).await.unwrap();
+    stage_with(&mut rm, &path, "f", false, None).await.unwrap();
     assert_eq!(store.recorded.lock().unwrap().uploads.len(), 1);
+}
+
+/// A digest the file does not have, of the file's size.
+fn wrong_digest(size: u64) -> Digest {
+    Digest { sha256: "d".repeat(64), size }
+}
+
+#[tokio::test]
+async fn an_unchanged_file_is_not_hashed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "program", b"the program");
+    let cache = HashCache::unsettled(dir.path().join("staged-hashes"));
+    let store = TestStore::default();
+    let mut rm = connect(&store).await;
+    let staged = stage_with(&mut rm, &path, "program", true, Some(&cache)).await.unwrap();
+    let key = FileKey::of(&path).unwrap();
+    assert_eq!(cache.lookup(&key), Some(Digest { sha256: staged.sha256.clone(), size: 11 }), "remembered");
+    // A second staging trusts the remembered hash: shown by one the file does not have, which the
+    // store says it holds, so nothing is read or sent.
+    cache.remember(&key, &wrong_digest(11), SystemTime::now());
+    store.recorded.lock().unwrap().blobs.insert("d".repeat(64), 11);
+    let again = stage_with(&mut rm, &path, "program", true, Some(&cache)).await.unwrap();
+    assert_eq!(again.sha256, "d".repeat(64));
+    assert_eq!(store.recorded.lock().unwrap().uploads.len(), 1);
+    // Once the file changes, it is hashed again.
+    std::fs::write(&path, b"the program, rebuilt").unwrap();
+    let rebuilt = stage_with(&mut rm, &path, "program", true, Some(&cache)).await.unwrap();
+    assert_eq!(rebuilt.sha256, hex::encode(Sha256::digest(b"the program, rebuilt")));
+    assert_eq!(store.recorded.lock().unwrap().uploads.len(), 2);
+}
+
+#[tokio::test]
+async fn a_wrong_remembered_hash_costs_one_failed_upload_then_the_file_is_hashed_and_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "program", b"the program");
+    let cache = HashCache::unsettled(dir.path().join("staged-hashes"));
+    let key = FileKey::of(&path).unwrap();
+    cache.remember(&key, &wrong_digest(11), SystemTime::now());
+    let store = TestStore::default();
+    let mut rm = connect(&store).await;
+    let staged = stage_with(&mut rm, &path, "program", true, Some(&cache)).await.unwrap();
+    let actual = hex::encode(Sha256::digest(b"the program"));
+    assert_eq!(staged.sha256, actual);
+    let recorded = store.recorded.lock().unwrap();
+    let headers: Vec<String> = recorded.uploads.iter().map(|u| u[0].0.clone().unwrap().sha256).collect();
+    assert_eq!(headers, ["d".repeat(64), actual.clone()], "the wrong hash was refused, the actual one sent");
+    assert_eq!(recorded.blobs.keys().collect::<Vec<_>>(), [&actual]);
+    assert_eq!(cache.lookup(&key), Some(Digest { sha256: actual, size: 11 }), "the actual hash is remembered");
+}
+
+#[tokio::test]
+async fn a_failure_the_remembered_hash_did_not_cause_is_not_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "program", b"the program");
+    let cache = HashCache::unsettled(dir.path().join("staged-hashes"));
+    let store = TestStore::default();
+    let mut rm = connect(&store).await;
+    stage_with(&mut rm, &path, "program", true, Some(&cache)).await.unwrap();
+    rm.staging_token = Some(b"another token".to_vec());
+    let err = stage_with(&mut rm, &path, "program", true, Some(&cache)).await.unwrap_err().to_string();
+    assert!(err.contains("no valid staging token"), "{err}");
+    assert_eq!(store.recorded.lock().unwrap().stats, 1, "one Stat for the first staging, none after the refusal");
 }
