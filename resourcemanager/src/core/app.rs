@@ -23,6 +23,7 @@ use weft_proto::states::{AppState, AttemptState, FinalStatus};
 use weft_proto::{ApplicationAttemptId, ApplicationId, ContainerId, NodeId, Resource};
 
 use super::container::ReportedContainer;
+use super::node_set::NodeSet;
 
 /// A file to localize into a container (domain form of `pb::LocalResource`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +83,12 @@ pub struct Attempt {
     pub containers: BTreeSet<ContainerId>,
     /// Granted since the last allocate call.
     pub(crate) newly_allocated: Vec<ContainerId>,
+    /// The nodes this attempt has been handed an NM token for, or will be with the next allocate
+    /// reply (YARN's per-attempt node set): only a grant on any other node brings one. A
+    /// ResourceManager restart starts it afresh; emptied when the attempt ends.
+    pub(crate) nm_tokened: NodeSet,
+    /// Nodes of `newly_allocated` whose NM token goes with the next allocate reply.
+    pub(crate) newly_tokened: Vec<NodeId>,
     /// Completed since the last allocate call (non-AM containers only).
     pub(crate) newly_completed: Vec<ReportedContainer>,
     pub(crate) unregistered_ms: Option<u64>,
@@ -148,6 +155,8 @@ impl Attempt {
             next_container_id: 1,
             containers: BTreeSet::new(),
             newly_allocated: Vec::new(),
+            nm_tokened: NodeSet::default(),
+            newly_tokened: Vec::new(),
             newly_completed: Vec::new(),
             unregistered_ms: None,
             recovered_ms: None,
@@ -161,6 +170,14 @@ impl Attempt {
     pub(crate) fn end(&mut self, state: AttemptState, now_ms: u64) {
         self.state = state;
         self.finished_ms = now_ms;
+        self.forget_nm_tokens();
+    }
+
+    /// Forgets which nodes the attempt holds NM tokens for: after a restart the next grant on each
+    /// node brings one again, as YARN's ResourceManager does.
+    pub(crate) fn forget_nm_tokens(&mut self) {
+        self.nm_tokened.clear();
+        self.newly_tokened = Vec::new();
     }
 }
 

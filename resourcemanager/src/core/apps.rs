@@ -234,9 +234,11 @@ impl RmCore {
         let a = app.current_attempt_mut();
         let allocated = std::mem::take(&mut a.newly_allocated);
         let completed: Vec<ReportedContainer> = std::mem::take(&mut a.newly_completed);
+        let nm_token_nodes = std::mem::take(&mut a.newly_tokened);
         let allocated = self.granted_records(&allocated);
         Ok(AllocateReply {
             allocated,
+            nm_token_nodes,
             completed,
             available: self.scheduler.available(),
             num_cluster_nodes: self.active_node_count(),

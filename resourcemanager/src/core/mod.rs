@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod history;
 mod node;
+mod node_set;
 mod nodes;
 mod recover;
 mod reports;
@@ -102,6 +103,8 @@ pub enum Effect {
 pub struct RmCore {
     config: CoreConfig,
     nodes: BTreeMap<NodeId, Node>,
+    /// The index the next node registering for the first time gets (`Node::index`).
+    next_node_index: u32,
     /// How many of `nodes` are active (`NodeState::is_active`): kept as nodes register and leave,
     /// so that every allocate reply can say it without a pass over all nodes.
     active_nodes: usize,
@@ -132,6 +135,7 @@ impl RmCore {
         RmCore {
             config,
             nodes: BTreeMap::new(),
+            next_node_index: 0,
             active_nodes: 0,
             apps: BTreeMap::new(),
             containers: BTreeMap::new(),
@@ -203,6 +207,10 @@ impl RmCore {
         }
         let id = attempt.id.container_in_epoch(self.config.epoch, attempt.next_container_id);
         attempt.next_container_id += 1;
+        // The AM container's node is not tokened: the AM learns of its own container otherwise,
+        // and its first grant there brings the token.
+        let first_on_node = !is_am && attempt.nm_tokened.insert(node.index);
+        let to_token = first_on_node.then(|| grant.node.clone());
         attempt.containers.insert(id);
         node.allocated += grant.resource;
         node.containers.insert(id);
@@ -242,6 +250,7 @@ impl RmCore {
             });
         } else {
             attempt.newly_allocated.push(id);
+            attempt.newly_tokened.extend(to_token);
         }
     }
 }

@@ -16,6 +16,9 @@ use weft_proto::{ApplicationId, ContainerId, NodeId, Resource};
 #[derive(Debug, Clone)]
 pub struct Node {
     pub id: NodeId,
+    /// Given by the core when the node first registers and kept when it registers again: how an
+    /// attempt's set of nodes it holds NM tokens for names it (`node_set::NodeSet`).
+    pub(crate) index: u32,
     /// Shared with every container granted on the node (one allocation per node, not per grant).
     pub http_address: Arc<str>,
     pub version: String,
@@ -38,9 +41,17 @@ pub struct Node {
 }
 
 impl Node {
-    pub(crate) fn new(id: NodeId, http_address: String, version: String, total: Resource, now_ms: u64) -> Self {
+    pub(crate) fn new(
+        id: NodeId,
+        index: u32,
+        http_address: String,
+        version: String,
+        total: Resource,
+        now_ms: u64,
+    ) -> Self {
         Node {
             id,
+            index,
             http_address: http_address.into(),
             version,
             total,

@@ -70,7 +70,14 @@ impl RmCore {
                 );
             }
         }
-        let mut node = Node::new(id.clone(), http_address, version, total, now_ms);
+        let index = match self.nodes.get(&id) {
+            Some(old) => old.index,
+            None => {
+                self.next_node_index += 1;
+                self.next_node_index - 1
+            }
+        };
+        let mut node = Node::new(id.clone(), index, http_address, version, total, now_ms);
         if !self.nodes.get(&id).is_some_and(|old| old.state.is_active()) {
             self.active_nodes += 1;
         }

@@ -31,6 +31,8 @@ impl RmCore {
             }
             let am_resource = app.submission.am_resource;
             let attempt = app.current_attempt_mut();
+            // Node indices are this core's own; the AM is sent its NM tokens again.
+            attempt.forget_nm_tokens();
             let attempt_id = attempt.id;
             let state = attempt.state;
             match state {

@@ -15,6 +15,10 @@ use super::RmCore;
 #[derive(Debug, Clone)]
 pub struct AllocateReply {
     pub allocated: Vec<RmContainer>,
+    /// The nodes the attempt needs an NM token for with this reply: those of its grants (this
+    /// reply's, or ones that ended before it could be told) on nodes it has not been sent one for
+    /// since it started or the ResourceManager restarted; each once, in the order first granted.
+    pub nm_token_nodes: Vec<NodeId>,
     pub completed: Vec<ReportedContainer>,
     pub available: Resource,
     pub num_cluster_nodes: i32,

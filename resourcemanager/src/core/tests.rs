@@ -587,3 +587,5 @@ fn an_id_issued_before_a_restart_can_still_be_submitted_once() {
     let mut fresh = RmCore::new(CoreConfig::with_defaults(T0 + 9_000));
     assert!(matches!(fresh.submit(submission(issued), T0 + 9_000), Err(RmError::NotIssued { .. })));
 }
+
+mod nm_tokens;

@@ -129,9 +129,6 @@ impl MasterProtocol {
             })
             .map_err(|e| rm_error(e, attempt))?;
         let keys = &self.rm.keys;
-        let mut nodes: Vec<&NodeId> = reply.allocated.iter().map(|c| &c.node).collect();
-        nodes.sort();
-        nodes.dedup();
         let response = AllocateResponseProto {
             response_id: Some(next_id),
             allocated_containers: reply
@@ -145,8 +142,10 @@ impl MasterProtocol {
             completed_container_statuses: reply.completed.iter().map(completed).collect(),
             limit: Some(records::resource(reply.available)),
             num_cluster_nodes: Some(reply.num_cluster_nodes),
-            nm_tokens: nodes
-                .into_iter()
+            // One per node the attempt has not been sent one for: AMRMClient keeps them per node.
+            nm_tokens: reply
+                .nm_token_nodes
+                .iter()
                 .map(|node| NmTokenProto {
                     node_id: Some(node_id(node)),
                     token: Some(keys.nm_token(attempt, node, &user)),
