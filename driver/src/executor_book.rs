@@ -80,8 +80,6 @@ struct Executor {
     executor_id: String,
     node_id: String,
     node_address: String,
-    /// The attempt's NM token for that node, for the stop.
-    nm_token: Vec<u8>,
     phase: Phase,
 }
 
@@ -185,7 +183,6 @@ impl ExecutorBook {
                 executor_id: executor_id.clone(),
                 node_id: grant.node_id.clone(),
                 node_address: grant.node_address.clone(),
-                nm_token: grant.nm_token.clone(),
                 phase: Phase::Starting,
             };
             self.live.insert(grant.id, executor);
@@ -252,7 +249,7 @@ impl ExecutorBook {
         let id = *self.live.iter().find(|(_, e)| e.executor_id == executor_id)?.0;
         let executor = self.live.remove(&id).expect("found above");
         self.release(id);
-        Some(ToStop { container: id, node_address: executor.node_address, nm_token: executor.nm_token })
+        Some(ToStop { container: id, node_id: executor.node_id, node_address: executor.node_address })
     }
 
     /// The application is ending: every executor's container is released and should be stopped, and
@@ -263,7 +260,7 @@ impl ExecutorBook {
         live.into_iter()
             .map(|(id, executor)| {
                 self.release(id);
-                ToStop { container: id, node_address: executor.node_address, nm_token: executor.nm_token }
+                ToStop { container: id, node_id: executor.node_id, node_address: executor.node_address }
             })
             .collect()
     }
@@ -289,7 +286,6 @@ mod tests {
             node_address: format!("node{}:8041", n % 2),
             resource: Resource::new(2048, 2),
             token: Vec::new(),
-            nm_token: format!("nm token of node{}", n % 2).into_bytes(),
         }
     }
 
@@ -442,11 +438,7 @@ mod tests {
         assert_eq!(book.kill("9"), None);
         assert_eq!(
             book.kill("2"),
-            Some(ToStop {
-                container: cid(3),
-                node_address: "node1:8041".into(),
-                nm_token: b"nm token of node1".to_vec()
-            })
+            Some(ToStop { container: cid(3), node_id: "node1:8041".into(), node_address: "node1:8041".into() })
         );
         assert_eq!(book.kill("2"), None, "killed once");
         assert_eq!(book.take_releases(), [cid(3)]);

@@ -303,7 +303,7 @@ impl Allocator {
                 (g, context)
             })
             .collect();
-        for (id, result) in start_containers(&self.user, starts).await {
+        for (id, result) in start_containers(&self.user, self.session.nm_tokens(), starts).await {
             match result {
                 Ok(()) => self.book.started(id).into_iter().for_each(|event| self.emit(event)),
                 Err(message) => self.book.start_failed(id, message).into_iter().for_each(|event| self.emit(event)),
@@ -317,7 +317,7 @@ impl Allocator {
             return;
         };
         tracing::info!(executor_id, container = %stop.container, "killing the executor at the driver's request");
-        stop_containers(vec![stop]).await;
+        stop_containers(self.session.nm_tokens(), vec![stop]).await;
     }
 
     async fn stop_executors(&mut self) {
@@ -325,7 +325,7 @@ impl Allocator {
         if !stops.is_empty() {
             tracing::info!(executors = stops.len(), "stopping every executor container");
         }
-        stop_containers(stops).await;
+        stop_containers(self.session.nm_tokens(), stops).await;
     }
 }
 

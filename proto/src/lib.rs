@@ -33,9 +33,10 @@ pub const AM_NOT_REGISTERED: &str = "ApplicationMasterNotRegisteredException";
 /// The gRPC metadata key under which a client names the user it calls as (YARN's simple
 /// authentication: the ResourceManager trusts it). A call without it is anonymous (`dr.who`).
 pub const USER_METADATA: &str = "weft-user";
-/// The gRPC metadata key under which StopContainers and GetContainerStatuses carry the NM token of
-/// the application's attempt for that NodeManager (the encoded `hadoop.common.TokenProto` a grant's
-/// `Container.nm_token` holds): only the application's own AM may stop or query its containers.
+/// The gRPC metadata key under which an AM's calls to a NodeManager carry its attempt's NM token for
+/// that node (the encoded `hadoop.common.TokenProto` of an allocate reply's `NmToken`): StopContainers
+/// and GetContainerStatuses need it, so only the application's own AM may stop or query its
+/// containers; on StartContainers each container's own token is what the NodeManager checks.
 pub const NM_TOKEN_METADATA: &str = "weft-nm-token-bin";
 /// The gRPC metadata key under which Staging Upload and Stat carry the application's staging token
 /// (the encoded `hadoop.common.TokenProto` that GetNewApplication answered with).

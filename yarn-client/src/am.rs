@@ -4,6 +4,7 @@
 //! scheduler unavailable is retried, as YARN's AM client does across a ResourceManager restart, and
 //! a call the restarted ResourceManager answers with ApplicationMasterNotRegistered registers the
 //! attempt again and is sent again (the ask in it is the whole outstanding ask, so nothing is lost).
+//! The session keeps the NM tokens the replies bring, one per node, across such registrations.
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use weft_proto::pb::application_master_client::ApplicationMasterClient;
 use weft_proto::{pb, ApplicationAttemptId, ContainerId, Resource};
 
 use crate::grant::Ask;
+use crate::nm_tokens::NmTokens;
 use crate::rm::{call_error, connect, SCHEDULER};
 use crate::Error;
 
@@ -120,6 +122,8 @@ pub struct AmSession {
     response_id: i64,
     /// What it registered with, to register again after a ResourceManager restart.
     registration: pb::RegisterApplicationMasterRequest,
+    /// The NM tokens allocate replies brought, for calls to the NodeManagers.
+    nm_tokens: NmTokens,
 }
 
 impl AmSession {
@@ -147,7 +151,15 @@ impl AmSession {
             maximum: reply.maximum_capability.map(Resource::from).unwrap_or_default(),
         };
         tracing::info!(attempt = %attempt_id, queue = %registered.queue, maximum = %registered.maximum.yarn_notation(), "registered");
-        Ok((AmSession { rm, address, attempt_id, response_id: 0, registration: request }, registered))
+        let session = AmSession {
+            rm,
+            address,
+            attempt_id,
+            response_id: 0,
+            registration: request,
+            nm_tokens: NmTokens::default(),
+        };
+        Ok((session, registered))
     }
 
     /// Sends a call (retried while the scheduler is unavailable); told to register first, registers
@@ -181,7 +193,13 @@ impl AmSession {
         self.attempt_id
     }
 
-    /// One allocate call carrying the ask, the releases and the progress (0–1).
+    /// The attempt's NM tokens, per node: what calls to the NodeManagers of its grants carry.
+    pub fn nm_tokens(&self) -> &NmTokens {
+        &self.nm_tokens
+    }
+
+    /// One allocate call carrying the ask, the releases and the progress (0–1). The NM tokens of the
+    /// reply are taken into the session's (`nm_tokens`), so the reply returned has none.
     pub async fn allocate(
         &mut self,
         ask: Ask,
@@ -195,13 +213,14 @@ impl AmSession {
             releases: releases.iter().map(ContainerId::to_string).collect(),
             progress,
         };
-        let reply = self
+        let mut reply = self
             .call("allocate", |mut rm| {
                 let request = request.clone();
                 async move { rm.allocate(request).await }
             })
             .await?;
         self.response_id = reply.response_id;
+        self.nm_tokens.keep(std::mem::take(&mut reply.nm_tokens));
         Ok(reply)
     }
 

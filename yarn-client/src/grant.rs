@@ -1,5 +1,6 @@
 //! Asks and grants as an application master books them, as plain data: what the next allocate call
-//! asks for, and a container the ResourceManager granted with what starting and stopping it needs.
+//! asks for, and a container the ResourceManager granted with what starting and stopping it needs
+//! (beside the attempt's NM token for its node, which the session keeps: `nm_tokens`).
 //! Both application masters (the distributed shell's and Spark's) keep their books in these terms.
 
 use weft_proto::{pb, ContainerId, Resource};
@@ -14,8 +15,6 @@ pub struct Grant {
     pub resource: Resource,
     /// The container token, passed on to the NodeManager unchanged when the container starts.
     pub token: Vec<u8>,
-    /// The attempt's NM token for the container's node: what a stop or status call carries.
-    pub nm_token: Vec<u8>,
 }
 
 /// The ask of the next allocate call: YARN's absolute count of containers still wanted at a priority.
@@ -37,14 +36,14 @@ impl Ask {
     }
 }
 
-/// A running container an application master gives up on, with what its NodeManager needs to stop it.
+/// A running container an application master gives up on, and where it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToStop {
     pub container: ContainerId,
+    /// The node, whose NM token the stop carries.
+    pub node_id: String,
     /// `host:port` of the NodeManager's container-management service.
     pub node_address: String,
-    /// The attempt's NM token for that NodeManager.
-    pub nm_token: Vec<u8>,
 }
 
 /// A granted container as the book keeps it; `None` (and a warning) for a grant whose id does not parse.
@@ -57,7 +56,6 @@ pub fn grant(container: pb::Container) -> Option<Grant> {
         resource,
         priority: _,
         container_token,
-        nm_token,
     } = container;
     match container_id.parse::<ContainerId>() {
         Ok(id) => Some(Grant {
@@ -66,7 +64,6 @@ pub fn grant(container: pb::Container) -> Option<Grant> {
             node_address,
             resource: resource.map(Resource::from).unwrap_or_default(),
             token: container_token,
-            nm_token,
         }),
         Err(e) => {
             tracing::warn!(error = %e, "the ResourceManager granted a container with a bad id; ignoring it");
@@ -80,19 +77,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_grant_keeps_its_tokens_and_a_bad_id_is_dropped() {
+    fn a_grant_keeps_its_token_and_a_bad_id_is_dropped() {
         let container = pb::Container {
             container_id: "container_1_0001_01_000002".into(),
             node_id: "h:1".into(),
             node_address: "h:8041".into(),
             resource: Some(Resource::new(512, 1).into()),
             container_token: vec![1],
-            nm_token: vec![2],
             ..Default::default()
         };
         let g = grant(container.clone()).unwrap();
         assert_eq!(g.id.to_string(), "container_1_0001_01_000002");
-        assert_eq!((g.token, g.nm_token), (vec![1], vec![2]));
+        assert_eq!(g.token, vec![1]);
         assert_eq!(g.resource, Resource::new(512, 1));
         assert_eq!(grant(pb::Container { container_id: "nope".into(), ..container }), None);
     }

@@ -7,7 +7,8 @@
 //!   token, with YARN's retry on an unavailable ResourceManager.
 //! - [`grant`]: asks and grants as an application master books them (pure).
 //! - [`capacity`]: container sizes held against the cluster's maximum before submitting (pure).
-//! - [`nm`]: starting granted containers through their NodeManagers.
+//! - [`nm_tokens`]: the attempt's NM tokens, kept per node (pure).
+//! - [`nm`]: starting and stopping granted containers through their NodeManagers.
 //! - [`staging`]: staging local files in the ResourceManager's store for localization.
 //!
 //! Invariant: every failure names the service, the address and the action it was for; nothing here
@@ -18,6 +19,7 @@ pub mod capacity;
 mod error;
 pub mod grant;
 pub mod nm;
+pub mod nm_tokens;
 pub mod rm;
 pub mod staging;
 

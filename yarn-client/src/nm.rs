@@ -1,6 +1,8 @@
 //! Starting and stopping granted containers through each NodeManager's ContainerManagement service:
-//! one call per node, the nodes in parallel. A start carries each container's token; a stop carries
-//! the attempt's NM token for that node (the NodeManager stops only that application's containers).
+//! one call per node, the nodes in parallel, each carrying the attempt's NM token for that node
+//! (`NmTokens`, as the session keeps them). A start is judged by each container's own token; a stop
+//! needs the NM token (the NodeManager stops only that application's containers), so a node the
+//! ResourceManager sent none for is not called.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,6 +12,7 @@ use weft_proto::pb::container_management_client::ContainerManagementClient;
 use weft_proto::ContainerId;
 
 use crate::grant::{Grant, ToStop};
+use crate::nm_tokens::NmTokens;
 use crate::rm::{connect, NODE_MANAGER};
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -19,13 +22,30 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 pub type Started = (ContainerId, Result<(), String>);
 
 /// Starts each grant with its own launch context, as `user`; one result per grant.
-pub async fn start_containers(user: &str, starts: Vec<(Grant, pb::ContainerLaunchContext)>) -> Vec<Started> {
+pub async fn start_containers(
+    user: &str,
+    nm_tokens: &NmTokens,
+    starts: Vec<(Grant, pb::ContainerLaunchContext)>,
+) -> Vec<Started> {
     let mut by_node: BTreeMap<String, Vec<(Grant, pb::ContainerLaunchContext)>> = BTreeMap::new();
     for (grant, context) in starts {
         by_node.entry(grant.node_address.clone()).or_default().push((grant, context));
     }
-    let starts = by_node.into_iter().map(|(address, starts)| start_on(user, address, starts));
+    let starts = by_node.into_iter().map(|(address, starts)| {
+        let nm_token = nm_tokens.get(&starts[0].0.node_id);
+        start_on(user, address, nm_token, starts)
+    });
     futures::future::join_all(starts).await.into_iter().flatten().collect()
+}
+
+/// `message` as a request carrying `nm_token` (when there is one).
+fn with_nm_token<T>(message: T, nm_token: Option<&[u8]>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(token) = nm_token {
+        let value = tonic::metadata::BinaryMetadataValue::from_bytes(token);
+        request.metadata_mut().insert_bin(weft_proto::NM_TOKEN_METADATA, value);
+    }
+    request
 }
 
 /// The StartContainers entry of one grant.
@@ -40,7 +60,12 @@ pub fn start_request(user: &str, grant: &Grant, context: pb::ContainerLaunchCont
     }
 }
 
-async fn start_on(user: &str, address: String, starts: Vec<(Grant, pb::ContainerLaunchContext)>) -> Vec<Started> {
+async fn start_on(
+    user: &str,
+    address: String,
+    nm_token: Option<&[u8]>,
+    starts: Vec<(Grant, pb::ContainerLaunchContext)>,
+) -> Vec<Started> {
     let (grants, contexts): (Vec<Grant>, Vec<pb::ContainerLaunchContext>) = starts.into_iter().unzip();
     let all_failed = |message: String| grants.iter().map(|g| (g.id, Err(message.clone()))).collect();
     let channel = match connect(NODE_MANAGER, &address).await {
@@ -48,7 +73,7 @@ async fn start_on(user: &str, address: String, starts: Vec<(Grant, pb::Container
         Err(e) => return all_failed(e.to_string()),
     };
     let requests = grants.iter().zip(contexts).map(|(g, context)| start_request(user, g, context)).collect();
-    let request = pb::StartContainersRequest { requests };
+    let request = with_nm_token(pb::StartContainersRequest { requests }, nm_token);
     let mut client = ContainerManagementClient::new(channel);
     let response = match tokio::time::timeout(START_TIMEOUT, client.start_containers(request)).await {
         Ok(Ok(response)) => response.into_inner(),
@@ -78,24 +103,27 @@ fn results(address: &str, grants: &[Grant], response: pb::StartContainersRespons
 }
 
 /// StopContainers on each node, the nodes in parallel. A container the NodeManager no longer has is
-/// fine; an unreachable NodeManager is logged, as the ResourceManager ends the container anyway.
-pub async fn stop_containers(stops: Vec<ToStop>) {
-    let mut by_node: BTreeMap<(String, Vec<u8>), Vec<ContainerId>> = BTreeMap::new();
+/// fine; an unreachable NodeManager, or a node without an NM token, is logged, as the
+/// ResourceManager ends released containers anyway.
+pub async fn stop_containers(nm_tokens: &NmTokens, stops: Vec<ToStop>) {
+    let mut by_node: BTreeMap<(String, String), Vec<ContainerId>> = BTreeMap::new();
     for stop in stops {
-        by_node.entry((stop.node_address, stop.nm_token)).or_default().push(stop.container);
+        by_node.entry((stop.node_address, stop.node_id)).or_default().push(stop.container);
     }
-    let calls = by_node.into_iter().map(|((address, nm_token), ids)| stop_on(address, nm_token, ids));
+    let calls = by_node.into_iter().filter_map(|((address, node_id), ids)| match nm_tokens.get(&node_id) {
+        Some(nm_token) => Some(stop_on(address, nm_token, ids)),
+        None => {
+            tracing::warn!(node = %node_id, containers = ?ids, "no NM token was sent for the node: its containers are not stopped there");
+            None
+        }
+    });
     futures::future::join_all(calls).await;
 }
 
 /// StopContainers on one NodeManager, with the attempt's NM token for it.
-async fn stop_on(address: String, nm_token: Vec<u8>, ids: Vec<ContainerId>) {
-    let mut request = tonic::Request::new(pb::StopContainersRequest {
-        container_ids: ids.iter().map(ContainerId::to_string).collect(),
-    });
-    request
-        .metadata_mut()
-        .insert_bin(weft_proto::NM_TOKEN_METADATA, tonic::metadata::BinaryMetadataValue::from_bytes(&nm_token));
+async fn stop_on(address: String, nm_token: &[u8], ids: Vec<ContainerId>) {
+    let message = pb::StopContainersRequest { container_ids: ids.iter().map(ContainerId::to_string).collect() };
+    let request = with_nm_token(message, Some(nm_token));
     let call = async {
         let channel = connect(NODE_MANAGER, &address).await.map_err(|e| e.to_string())?;
         let reply = ContainerManagementClient::new(channel).stop_containers(request).await;
@@ -127,7 +155,6 @@ mod tests {
             node_address: "h:1".into(),
             resource: Resource::new(1024, 1),
             token: vec![7],
-            nm_token: Vec::new(),
         }
     }
 
@@ -149,7 +176,8 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut g = grant(2);
         g.node_address = format!("127.0.0.1:{port}");
-        let results = start_containers("u", vec![(g.clone(), pb::ContainerLaunchContext::default())]).await;
+        let starts = vec![(g.clone(), pb::ContainerLaunchContext::default())];
+        let results = start_containers("u", &NmTokens::default(), starts).await;
         let message = results[0].1.clone().unwrap_err();
         assert!(message.starts_with(&format!("cannot reach the NodeManager at {}", g.node_address)), "{message}");
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use weft_proto::{pb, ContainerId};
 use weft_yarn_client::am::{amrm_token_from, AmSession, Registration};
 use weft_yarn_client::grant::grant;
+use weft_yarn_client::nm_tokens::NmTokens;
 
 use super::book::{Book, Completion};
 use super::launch::Launcher;
@@ -93,7 +94,7 @@ fn record_completions(book: &mut Book, completed: Vec<pb::ContainerStatus>) {
 }
 
 /// Takes the grants the book needs, starts the command in them, and records how the starts went.
-async fn start_granted(book: &mut Book, launcher: &Launcher, allocated: Vec<pb::Container>) {
+async fn start_granted(book: &mut Book, launcher: &Launcher, nm_tokens: &NmTokens, allocated: Vec<pb::Container>) {
     let taken = book.granted(allocated.into_iter().filter_map(grant).collect());
     for id in &taken.surplus {
         tracing::info!(container = %id, "releasing a surplus container");
@@ -101,7 +102,7 @@ async fn start_granted(book: &mut Book, launcher: &Launcher, allocated: Vec<pb::
     for g in &taken.to_start {
         tracing::info!(container = %g.id, node = %g.node_id, "container allocated; starting the command");
     }
-    for (id, result) in launcher.start_all(taken.to_start).await {
+    for (id, result) in launcher.start_all(nm_tokens, taken.to_start).await {
         match result {
             Ok(()) => book.started(id),
             Err(message) => {
@@ -133,7 +134,7 @@ async fn drive(spec: AmSpec, env: AmEnv) -> Result<ExitCode, CliError> {
     loop {
         let reply = allocate(&mut session, &mut book).await?;
         record_completions(&mut book, reply.completed);
-        start_granted(&mut book, &launcher, reply.allocated).await;
+        start_granted(&mut book, &launcher, session.nm_tokens(), reply.allocated).await;
         if book.is_done() {
             break;
         }

@@ -271,7 +271,6 @@ mod tests {
             node_address: format!("node{}:8041", n % 2),
             resource: Resource::new(1024, 1),
             token: Vec::new(),
-            nm_token: Vec::new(),
         }
     }
 

@@ -4,6 +4,7 @@
 use weft_proto::pb;
 use weft_yarn_client::grant::Grant;
 use weft_yarn_client::nm::{start_containers, Started};
+use weft_yarn_client::nm_tokens::NmTokens;
 
 /// What every shell container runs.
 #[derive(Debug, Clone)]
@@ -14,10 +15,10 @@ pub(crate) struct Launcher {
 }
 
 impl Launcher {
-    /// Starts the command in every grant; one result per grant.
-    pub(crate) async fn start_all(&self, grants: Vec<Grant>) -> Vec<Started> {
+    /// Starts the command in every grant, with the attempt's NM tokens; one result per grant.
+    pub(crate) async fn start_all(&self, nm_tokens: &NmTokens, grants: Vec<Grant>) -> Vec<Started> {
         let starts = grants.into_iter().map(|grant| (grant, self.context())).collect();
-        start_containers(&self.user, starts).await
+        start_containers(&self.user, nm_tokens, starts).await
     }
 
     fn context(&self) -> pb::ContainerLaunchContext {
@@ -50,7 +51,6 @@ mod tests {
             node_address: "h:1".into(),
             resource: Resource::new(1024, 1),
             token: Vec::new(),
-            nm_token: Vec::new(),
         };
         let request = start_request(&launcher.user, &grant, launcher.context());
         assert_eq!(request.container_id, "container_1_0001_01_000002");

@@ -1,6 +1,7 @@
 //! The adapter against one in-process gRPC server on 127.0.0.1:0 that plays both the scheduler
-//! (grants exactly what is asked, reports queued completions, completes released containers with
-//! -100) and the NodeManager (starts or refuses, records stops).
+//! (grants exactly what is asked, sends its one node's NM token with the first grant only, reports
+//! queued completions, completes released containers with -100) and the NodeManager (starts or
+//! refuses, records stops and the NM token each call carried).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -31,6 +32,18 @@ struct Recorded {
     refuse_start: BTreeSet<String>,
     started: Vec<pb::StartContainerRequest>,
     stopped: Vec<String>,
+    /// Whether the node's NM token has been sent.
+    tokened: bool,
+    /// The NM token each StartContainers and StopContainers call carried.
+    start_tokens: Vec<Option<Vec<u8>>>,
+    stop_tokens: Vec<Option<Vec<u8>>>,
+}
+
+/// The NM token the fake scheduler sends for its node.
+const NM_TOKEN: &[u8] = b"the attempt's NM token for the node";
+
+fn nm_token_of<T>(request: &Request<T>) -> Option<Vec<u8>> {
+    request.metadata().get_bin(weft_proto::NM_TOKEN_METADATA).map(|v| v.to_bytes().unwrap().to_vec())
 }
 
 #[derive(Clone, Default)]
@@ -98,8 +111,12 @@ impl ApplicationMaster for Fake {
                 resource: Some(pb::Resource { memory_mb: 2048, vcores: 2 }),
                 priority: 1,
                 container_token: Vec::new(),
-                nm_token: Vec::new(),
             });
+        }
+        let mut nm_tokens = Vec::new();
+        if !allocated.is_empty() && !r.tokened {
+            r.tokened = true;
+            nm_tokens.push(pb::NmToken { node_id: r.address.clone(), token: NM_TOKEN.to_vec() });
         }
         let completed = std::mem::take(&mut r.completions);
         Ok(Response::new(pb::AllocateResponse {
@@ -108,6 +125,7 @@ impl ApplicationMaster for Fake {
             completed,
             available: None,
             num_cluster_nodes: 1,
+            nm_tokens,
         }))
     }
 
@@ -130,6 +148,7 @@ impl ContainerManagement for Fake {
         request: Request<pb::StartContainersRequest>,
     ) -> Result<Response<pb::StartContainersResponse>, Status> {
         let mut r = self.0.lock().unwrap();
+        r.start_tokens.push(nm_token_of(&request));
         let mut response = pb::StartContainersResponse::default();
         for start in request.into_inner().requests {
             if r.refuse_start.contains(&start.container_id) {
@@ -147,8 +166,11 @@ impl ContainerManagement for Fake {
         &self,
         request: Request<pb::StopContainersRequest>,
     ) -> Result<Response<pb::StopContainersResponse>, Status> {
+        let token = nm_token_of(&request);
         let ids = request.into_inner().container_ids;
-        self.0.lock().unwrap().stopped.extend(ids.iter().cloned());
+        let mut r = self.0.lock().unwrap();
+        r.stopped.extend(ids.iter().cloned());
+        r.stop_tokens.push(token);
         Ok(Response::new(pb::StopContainersResponse { stopped: ids, failed: Vec::new() }))
     }
 
@@ -270,6 +292,10 @@ async fn executors_are_launched_replaced_killed_and_released() {
     assert_eq!(fake.with(|r| r.stopped.clone()), [c2, c4.clone(), c5.clone()]);
     assert_eq!(fake.with(|r| r.allocates.last().cloned()), Some((0, vec![c4, c5])));
     assert_eq!(next(&mut events).await, None, "no event for released containers; the loop has ended");
+    // Issue 17: the node's NM token came once, with the first grant; every call to the node carried it.
+    let tokens = fake.with(|r| [r.start_tokens.clone(), r.stop_tokens.clone()].concat());
+    assert_eq!(tokens.len(), 3 + 2, "three StartContainers calls, two StopContainers calls");
+    assert!(tokens.iter().all(|t| t.as_deref() == Some(NM_TOKEN)), "{tokens:?}");
 }
 
 #[tokio::test]

@@ -103,14 +103,16 @@ impl ApplicationMaster for AmService {
             allocated: reply
                 .allocated
                 .iter()
-                .map(|c| {
-                    let nm_token = prost::Message::encode_to_vec(&keys.nm_token(attempt, &c.node, &user));
-                    convert::container(c, keys.container_token(c, &user, rm_identifier), nm_token)
-                })
+                .map(|c| convert::container(c, keys.container_token(c, &user, rm_identifier)))
                 .collect(),
             completed: reply.completed.into_iter().map(convert::completed_status).collect(),
             available: Some(reply.available.into()),
             num_cluster_nodes: reply.num_cluster_nodes,
+            nm_tokens: reply
+                .nm_token_nodes
+                .iter()
+                .map(|node| convert::nm_token(node, keys.nm_token(attempt, node, &user).encode_to_vec()))
+                .collect(),
         }))
     }
 

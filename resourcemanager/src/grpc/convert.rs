@@ -158,9 +158,8 @@ pub(crate) fn utilization(u: Option<pb::NodeUtilization>) -> Utilization {
     u.map(Utilization::from).unwrap_or_default()
 }
 
-/// A grant as its AM receives it, with the container token that lets the AM start it and the NM
-/// token that lets it stop and query it.
-pub(crate) fn container(c: &RmContainer, token: Vec<u8>, nm_token: Vec<u8>) -> pb::Container {
+/// A grant as its AM receives it, with the container token that lets the AM start it.
+pub(crate) fn container(c: &RmContainer, token: Vec<u8>) -> pb::Container {
     let node = c.node.to_string();
     pb::Container {
         container_id: c.id.to_string(),
@@ -170,8 +169,13 @@ pub(crate) fn container(c: &RmContainer, token: Vec<u8>, nm_token: Vec<u8>) -> p
         resource: Some(c.resource.into()),
         priority: c.priority,
         container_token: token,
-        nm_token,
     }
+}
+
+/// The attempt's NM token for `node` (an encoded `TokenProto`), which lets its AM stop and query its
+/// containers there.
+pub(crate) fn nm_token(node: &NodeId, token: Vec<u8>) -> pb::NmToken {
+    pb::NmToken { node_id: node.to_string(), token }
 }
 
 pub(crate) fn container_report(c: &RmContainer, user: &str) -> pb::ContainerReport {
