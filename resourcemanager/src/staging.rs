@@ -298,7 +298,8 @@ impl StagingStore {
         for user in accounts.forget_blobs(&gone) {
             if let Some(journal) = &self.journal {
                 if let Err(error) = journal.put_proofs(&user, &accounts.proofs_of(&user)) {
-                    tracing::warn!(%user, error = format!("{error:#}"), "cannot drop proofs of removed staged files from the state store");
+                    let error = format!("{error:#}");
+                    tracing::warn!(%user, error, "cannot drop proofs of removed staged files from the state store");
                 }
             }
         }
