@@ -153,7 +153,7 @@ impl Staging for StagingService {
         let (sha256, size) = upload.finish().await.map_err(staging_status)?;
         reservation.record(&sha256, size);
         let user = user.as_deref().unwrap_or_default();
-        tracing::info!(app_id = %app, user, name = %header.name, %sha256, size, "file staged");
+        tracing::info!(app_id = %app, %user, name = %header.name, %sha256, size, "file staged");
         Ok(Response::new(pb::UploadResponse { sha256, size }))
     }
 
