@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # What an application whose binary the cluster has not seen costs beside a warm one: SparkPi with 2
 # slices (2 executors × 1 core, cluster mode) on the local cluster (deploy/local-cluster.sh, release
-# binaries), submit → exit of `weft submit`. A cold run submits a fresh copy of the example with one
-# byte appended (a new sha256: hashed, uploaded, stored, downloaded and linked on each node, as a new
-# build is); a warm run submits the same file again. Alternating, RUNS of each; prints each time and
+# binaries), submit → exit of `weft submit`. A cold run submits a fresh copy of the example with
+# bytes of its own run appended (a new sha256: hashed, uploaded, stored, downloaded and linked on
+# each node, as a new build is); a warm run submits the same file again. Alternating, RUNS of each; prints each time and
 # the medians, and the example's size.
 #
 #   bench/new-binary.sh              build the release binaries, then measure
@@ -42,7 +42,9 @@ submit "$work/sparkpi-warm" >/dev/null   # the warm file is staged and cached on
 cold=() warm=()
 for i in $(seq "$runs"); do
   cp "$bin/examples/sparkpi" "$work/sparkpi-$i"
-  printf '\0' >>"$work/sparkpi-$i"
+  # bytes of this run only: the same appended byte every run would be a file the store and this
+  # user already hold from the first run
+  printf 'cold %s %s %s' "$i" "$$" "$(date +%s%N)" >>"$work/sparkpi-$i"
   c=$(submit "$work/sparkpi-$i"); w=$(submit "$work/sparkpi-warm")
   cold+=("$c"); warm+=("$w")
   echo "run $i: cold ${c}s, warm ${w}s"
