@@ -156,7 +156,7 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
     let server = tokio::spawn(async move {
         Server::builder()
             .add_service(service)
-            .serve_with_incoming_shutdown(incoming, async move { stopper.stop.notified().await })
+            .serve_with_incoming_shutdown(incoming, async move { stopper.stopped().await })
             .await
     });
 
@@ -178,7 +178,7 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
     tracing::info!(executor = %args.executor_id, %address, cores = args.cores, "registered with the driver");
 
     let outcome = heartbeat_until_stopped(&executor, &args).await;
-    executor.stop.notify_waiters();
+    executor.request_stop();
     let _ = server.await;
     outcome
 }
@@ -189,7 +189,7 @@ async fn heartbeat_until_stopped(executor: &Arc<Executor>, args: &ExecutorArgs) 
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = executor.stop.notified() => return Ok(()),
+            _ = executor.stopped() => return Ok(()),
             _ = ticks.tick() => {}
         }
         let request = pb::HeartbeatRequest {
@@ -248,6 +248,24 @@ fn start_task_threads(executor: &Arc<Executor>, rx: mpsc::Receiver<Work>, cores:
 }
 
 impl Executor {
+    /// Stops the executor: the heartbeat loop and the server end. Sticky: a stop asked for while
+    /// nobody waited (the heartbeat loop in the middle of a call) is seen by the next wait.
+    fn request_stop(&self) {
+        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop.notify_waiters();
+    }
+
+    /// Resolves once a stop was asked for, before or after the call.
+    async fn stopped(&self) {
+        let notified = self.stop.notified();
+        tokio::pin!(notified);
+        // Registered as a waiter before the flag is read, so no stop falls between the two.
+        notified.as_mut().enable();
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        notified.await;
+    }
     /// The kill switch of a task, registered on first use (a kill may arrive before the task starts).
     fn kill_flag(&self, task_id: u64) -> Arc<KillFlag> {
         self.kills.lock().expect("kill registry lock").entry(task_id).or_default().clone()
@@ -267,7 +285,7 @@ impl Executor {
         let task_id = status.task_id;
         let sent = self.handle.block_on(async move { driver.status_update(futures::stream::iter(chunks)).await });
         if let Err(s) = sent {
-            if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
                 tracing::debug!(task = task_id, "the driver stopped before acknowledging a task's end");
                 return;
             }
@@ -406,8 +424,7 @@ impl ExecutorEndpoint for Service {
 
     async fn stop_executor(&self, _: Request<pb::StopExecutorRequest>) -> Result<Response<pb::Ack>, Status> {
         tracing::info!("the driver asked this executor to stop");
-        self.0.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.0.stop.notify_waiters();
+        self.0.request_stop();
         Ok(Response::new(pb::Ack {}))
     }
 
