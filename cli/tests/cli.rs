@@ -17,7 +17,10 @@ fn weft(config: Option<&Path>, args: &[&str]) -> Run {
     if let Some(config) = config {
         command.arg("--config").arg(config);
     }
-    let output = command.args(args).env_remove("RUST_LOG").output().expect("run weft");
+    // Anything the client remembers (staged files' hashes) goes to a directory of this call's own.
+    let cache = tempfile::tempdir().expect("temp dir");
+    let output =
+        command.args(args).env_remove("RUST_LOG").env("XDG_CACHE_HOME", cache.path()).output().expect("run weft");
     Run {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -311,6 +311,8 @@ impl Cluster {
     pub fn weft_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(binary("weft"));
         command.arg("--config").arg(&self.client_config).args(args).env("NO_COLOR", "1").stdin(Stdio::null());
+        // The client's remembered staging hashes go to the cluster's directory, not the user's ~/.cache.
+        command.env("XDG_CACHE_HOME", self.dir.path().join("client-cache"));
         // SAFETY: umask is async-signal-safe and cannot fail.
         unsafe {
             std::os::unix::process::CommandExt::pre_exec(&mut command, || {

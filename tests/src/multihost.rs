@@ -284,6 +284,8 @@ impl MultiHostCluster {
             .arg(self.client_config())
             .args(args)
             .env("NO_COLOR", "1")
+            // The client's remembered staging hashes stay in the bed's directory, not in ~/.cache.
+            .env("XDG_CACHE_HOME", self.dir.path().join("client-cache"))
             .stdin(Stdio::null());
         command
     }
