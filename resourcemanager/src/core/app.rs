@@ -87,8 +87,9 @@ pub struct Attempt {
     /// reply (YARN's per-attempt node set): only a grant on any other node brings one. A
     /// ResourceManager restart starts it afresh; emptied when the attempt ends.
     pub(crate) nm_tokened: NodeSet,
-    /// Nodes of `newly_allocated` whose NM token goes with the next allocate reply.
-    pub(crate) newly_tokened: Vec<NodeId>,
+    /// The grants of `newly_allocated` that are the first on their node (with its index): the
+    /// next allocate reply sends those nodes' NM tokens.
+    pub(crate) newly_tokened: Vec<(ContainerId, u32)>,
     /// Completed since the last allocate call (non-AM containers only).
     pub(crate) newly_completed: Vec<ReportedContainer>,
     pub(crate) unregistered_ms: Option<u64>,

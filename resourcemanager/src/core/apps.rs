@@ -234,11 +234,12 @@ impl RmCore {
         let a = app.current_attempt_mut();
         let allocated = std::mem::take(&mut a.newly_allocated);
         let completed: Vec<ReportedContainer> = std::mem::take(&mut a.newly_completed);
-        let nm_token_nodes = std::mem::take(&mut a.newly_tokened);
+        let tokening = std::mem::take(&mut a.newly_tokened);
         let allocated = self.granted_records(&allocated);
+        let nm_token_grants = self.token_positions(attempt, &allocated, tokening);
         Ok(AllocateReply {
             allocated,
-            nm_token_nodes,
+            nm_token_grants,
             completed,
             available: self.scheduler.available(),
             num_cluster_nodes: self.active_node_count(),
@@ -263,6 +264,41 @@ impl RmCore {
             }
         }
         records
+    }
+
+    /// Where in `allocated` the grants are whose reply brings their node's NM token: the first
+    /// grant on each node the attempt has no token for. When that grant ended before its AM heard
+    /// of it, another grant on the node in this reply brings the token, or, if none, the node is
+    /// not counted as tokened, so that a later grant there brings it.
+    fn token_positions(
+        &mut self,
+        attempt: ApplicationAttemptId,
+        allocated: &[super::RmContainer],
+        tokening: Vec<(ContainerId, u32)>,
+    ) -> Vec<usize> {
+        let mut positions = Vec::with_capacity(tokening.len());
+        let mut from = 0;
+        for (id, node_index) in tokening {
+            // Both are in grant order, so the search goes on from the last grant found.
+            let found = allocated[from..].iter().position(|c| c.id == id).map(|p| from + p);
+            if let Some(position) = found.or_else(|| allocated.iter().position(|c| c.id == id)) {
+                positions.push(position);
+                from = position + 1;
+                continue;
+            }
+            let node = self.containers.get(&id).map(|c| &c.node);
+            let same_node = node.and_then(|n| allocated.iter().position(|c| c.node == *n));
+            match same_node {
+                Some(position) => positions.push(position),
+                None => {
+                    let app = self.apps.get_mut(&attempt.application).expect("the caller found it");
+                    app.current_attempt_mut().nm_tokened.remove(node_index);
+                }
+            }
+        }
+        positions.sort_unstable();
+        positions.dedup();
+        positions
     }
 
     /// The attempt's blacklist changes (YARN's `blacklist_request`): its containers avoid these hosts.

@@ -210,7 +210,6 @@ impl RmCore {
         // The AM container's node is not tokened: the AM learns of its own container otherwise,
         // and its first grant there brings the token.
         let first_on_node = !is_am && attempt.nm_tokened.insert(node.index);
-        let to_token = first_on_node.then(|| grant.node.clone());
         attempt.containers.insert(id);
         node.allocated += grant.resource;
         node.containers.insert(id);
@@ -250,7 +249,9 @@ impl RmCore {
             });
         } else {
             attempt.newly_allocated.push(id);
-            attempt.newly_tokened.extend(to_token);
+            if first_on_node {
+                attempt.newly_tokened.push((id, node.index));
+            }
         }
     }
 }

@@ -22,6 +22,13 @@ impl NodeSet {
         fresh
     }
 
+    /// Takes `index` out of the set.
+    pub(crate) fn remove(&mut self, index: u32) {
+        if let Some(word) = self.words.get_mut((index / 64) as usize) {
+            *word &= !(1u64 << (index % 64));
+        }
+    }
+
     /// Empties the set and gives back its memory.
     pub(crate) fn clear(&mut self) {
         self.words = Vec::new();
@@ -42,6 +49,10 @@ mod tests {
             assert!(!set.insert(index), "{index} is in the set");
         }
         assert!(set.insert(1) && set.insert(65) && set.insert(9_998), "neighbours are not in it");
+        set.remove(64);
+        set.remove(100_000);
+        assert!(set.insert(64), "removed");
+        assert!(!set.insert(65), "its neighbour stays");
         set.clear();
         assert_eq!(set, NodeSet::default());
         assert!(set.insert(9_999));

@@ -15,13 +15,20 @@ use super::RmCore;
 #[derive(Debug, Clone)]
 pub struct AllocateReply {
     pub allocated: Vec<RmContainer>,
-    /// The nodes the attempt needs an NM token for with this reply: those of its grants (this
-    /// reply's, or ones that ended before it could be told) on nodes it has not been sent one for
-    /// since it started or the ResourceManager restarted; each once, in the order first granted.
-    pub nm_token_nodes: Vec<NodeId>,
+    /// The positions in `allocated` of the grants that bring their node's NM token with this
+    /// reply: one per node the attempt has not been sent a token for since it started or the
+    /// ResourceManager restarted (see [`AllocateReply::nm_token_nodes`]).
+    pub nm_token_grants: Vec<usize>,
     pub completed: Vec<ReportedContainer>,
     pub available: Resource,
     pub num_cluster_nodes: i32,
+}
+
+impl AllocateReply {
+    /// The nodes the attempt needs an NM token for with this reply, each once, in grant order.
+    pub fn nm_token_nodes(&self) -> impl Iterator<Item = &NodeId> {
+        self.nm_token_grants.iter().map(|&i| &self.allocated[i].node)
+    }
 }
 
 /// Filters of `/ws/v1/cluster/apps` and `GetApplications`. Empty means any.

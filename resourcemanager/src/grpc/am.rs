@@ -98,6 +98,10 @@ impl ApplicationMaster for AmService {
             })
             .map_err(to_status)?;
         let keys = &self.rm.keys;
+        let nm_tokens = reply
+            .nm_token_nodes()
+            .map(|node| convert::nm_token(node, keys.nm_token(attempt, node, &user).encode_to_vec()))
+            .collect();
         Ok(Response::new(pb::AllocateResponse {
             response_id: response_id + 1,
             allocated: reply
@@ -108,11 +112,7 @@ impl ApplicationMaster for AmService {
             completed: reply.completed.into_iter().map(convert::completed_status).collect(),
             available: Some(reply.available.into()),
             num_cluster_nodes: reply.num_cluster_nodes,
-            nm_tokens: reply
-                .nm_token_nodes
-                .iter()
-                .map(|node| convert::nm_token(node, keys.nm_token(attempt, node, &user).encode_to_vec()))
-                .collect(),
+            nm_tokens,
         }))
     }
 

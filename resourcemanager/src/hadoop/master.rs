@@ -144,8 +144,7 @@ impl MasterProtocol {
             num_cluster_nodes: Some(reply.num_cluster_nodes),
             // One per node the attempt has not been sent one for: AMRMClient keeps them per node.
             nm_tokens: reply
-                .nm_token_nodes
-                .iter()
+                .nm_token_nodes()
                 .map(|node| NmTokenProto {
                     node_id: Some(node_id(node)),
                     token: Some(keys.nm_token(attempt, node, &user)),
