@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
 use tonic::transport::{Endpoint, Server};
 use tonic::{Request, Response, Status, Streaming};
 use weft_proto::spark_pb::driver_endpoint_client::DriverEndpointClient;
@@ -97,8 +98,8 @@ struct Executor {
     local_dir: PathBuf,
     active: std::sync::atomic::AtomicI32,
     queue: Mutex<mpsc::Sender<Work>>,
-    stop: tokio::sync::Notify,
-    stopping: std::sync::atomic::AtomicBool,
+    /// Cancelled once the executor is to stop (sticky, unlike a `Notify` without waiters).
+    stop: CancellationToken,
     /// The kill switch of each task from its arrival to its end, by task id.
     kills: Mutex<HashMap<u64, Arc<KillFlag>>>,
     max_result_bytes: u64,
@@ -138,8 +139,7 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
         local_dir: args.local_dir.clone(),
         active: Default::default(),
         queue: Mutex::new(tx),
-        stop: tokio::sync::Notify::new(),
-        stopping: Default::default(),
+        stop: CancellationToken::new(),
         kills: Mutex::default(),
         max_result_bytes: args.max_result_bytes,
         max_size_in_flight: args.max_size_in_flight_bytes.max(1),
@@ -156,7 +156,7 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
     let server = tokio::spawn(async move {
         Server::builder()
             .add_service(service)
-            .serve_with_incoming_shutdown(incoming, async move { stopper.stopped().await })
+            .serve_with_incoming_shutdown(incoming, async move { stopper.stop.cancelled().await })
             .await
     });
 
@@ -189,7 +189,7 @@ async fn heartbeat_until_stopped(executor: &Arc<Executor>, args: &ExecutorArgs) 
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = executor.stopped() => return Ok(()),
+            _ = executor.stop.cancelled() => return Ok(()),
             _ = ticks.tick() => {}
         }
         let request = pb::HeartbeatRequest {
@@ -248,24 +248,12 @@ fn start_task_threads(executor: &Arc<Executor>, rx: mpsc::Receiver<Work>, cores:
 }
 
 impl Executor {
-    /// Stops the executor: the heartbeat loop and the server end. Sticky: a stop asked for while
-    /// nobody waited (the heartbeat loop in the middle of a call) is seen by the next wait.
+    /// Stops the executor: the heartbeat loop and the server end. A stop asked for while nothing
+    /// waited (the heartbeat loop in the middle of a call) is seen by the next wait.
     fn request_stop(&self) {
-        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.stop.notify_waiters();
+        self.stop.cancel();
     }
 
-    /// Resolves once a stop was asked for, before or after the call.
-    async fn stopped(&self) {
-        let notified = self.stop.notified();
-        tokio::pin!(notified);
-        // Registered as a waiter before the flag is read, so no stop falls between the two.
-        notified.as_mut().enable();
-        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-            return;
-        }
-        notified.await;
-    }
     /// The kill switch of a task, registered on first use (a kill may arrive before the task starts).
     fn kill_flag(&self, task_id: u64) -> Arc<KillFlag> {
         self.kills.lock().expect("kill registry lock").entry(task_id).or_default().clone()
@@ -285,7 +273,7 @@ impl Executor {
         let task_id = status.task_id;
         let sent = self.handle.block_on(async move { driver.status_update(futures::stream::iter(chunks)).await });
         if let Err(s) = sent {
-            if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            if self.stop.is_cancelled() {
                 tracing::debug!(task = task_id, "the driver stopped before acknowledging a task's end");
                 return;
             }
