@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::encoding::FrameCodec;
+use crate::encoding::{FrameCodec, RawFrame};
 use crate::error::TaskError;
 use crate::memory::MemoryManager;
 
@@ -68,7 +68,7 @@ pub type SerializeBlock = Box<dyn Fn(&(dyn Any + Send + Sync)) -> Result<Vec<u8>
 #[derive(Debug)]
 pub struct FetchedFrame {
     /// The frame's bincode bytes (a `Vec` of records).
-    pub raw: Vec<u8>,
+    pub raw: RawFrame,
     /// What it took in the shuffle file (and on the wire, when remote).
     pub stored_bytes: u64,
     pub remote: bool,

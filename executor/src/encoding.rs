@@ -1,11 +1,15 @@
 //! Record frames: how batches of records are stored in shuffle blocks and spill files. A frame is a
 //! bincode `Vec<R>` built record by record and cut at [`BATCH_SIZE`] records or about
-//! [`FRAME_TARGET_BYTES`]; it is stored as a 4-byte big-endian length and its payload, lz4-compressed
-//! (with the uncompressed size in front, little-endian, as lz4's size-prepended blocks) when the codec
-//! compresses. A shuffle block or a spill run is a sequence of frames, so a reader holds one frame at a
-//! time and a frame is a batch.
+//! [`FRAME_TARGET_BYTES`]; it is stored as a 4-byte big-endian length and its payload. When the codec
+//! compresses, the payload starts with a 4-byte little-endian size: the frame's uncompressed size
+//! followed by its lz4 block (lz4's size-prepended blocks), or [`STORED_AS_IS`] followed by the frame
+//! itself, for a frame lz4 would not shrink by an eighth (random text, bytes compressed already):
+//! storing such a frame costs one copy instead of a compression, and reading it no copy at all. A
+//! shuffle block or a spill run is a sequence of frames, so a reader holds one frame at a time and a
+//! frame is a batch.
 
 use std::io::{self, Read};
+use std::ops::Deref;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -19,11 +23,42 @@ pub const FRAME_TARGET_BYTES: usize = 256 << 10;
 /// The bytes in front of a stored frame: its stored length.
 const HEADER: usize = 4;
 
+/// The size field of a compressing codec's payload that says the frame follows as it is.
+const STORED_AS_IS: u32 = u32::MAX;
+
+/// lz4 must save at least 1/`MIN_SAVING` of a frame's bytes for the frame to be stored compressed.
+const MIN_SAVING: usize = 8;
+
+/// How much of a bigger frame is compressed first, to see whether the whole is worth compressing.
+const PROBE: usize = 16 << 10;
+
 /// How frames are stored: `spark.shuffle.compress` for shuffle blocks, `spark.shuffle.spill.compress`
 /// for spill files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameCodec {
     pub compress: bool,
+}
+
+/// A frame's bincode bytes as read back: decompressed, or the stored payload itself past its size
+/// field.
+#[derive(Debug)]
+pub struct RawFrame {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl From<Vec<u8>> for RawFrame {
+    fn from(bytes: Vec<u8>) -> RawFrame {
+        RawFrame { bytes, start: 0 }
+    }
+}
+
+impl Deref for RawFrame {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
 }
 
 impl FrameCodec {
@@ -36,13 +71,12 @@ impl FrameCodec {
         let start = out.len();
         out.extend_from_slice(&[0; HEADER]);
         if self.compress {
-            let size = u32::try_from(raw.len()).map_err(|_| too_big(raw.len()))?;
-            out.extend_from_slice(&size.to_le_bytes());
-            let at = out.len();
-            out.resize(at + lz4_flex::block::get_maximum_output_size(raw.len()), 0);
-            let written = lz4_flex::block::compress_into(raw, &mut out[at..])
-                .map_err(|e| io::Error::other(format!("cannot compress a frame: {e}")))?;
-            out.truncate(at + written);
+            let size =
+                u32::try_from(raw.len()).ok().filter(|&s| s != STORED_AS_IS).ok_or_else(|| too_big(raw.len()))?;
+            if !compress_into(raw, size, out)? {
+                out.extend_from_slice(&STORED_AS_IS.to_le_bytes());
+                out.extend_from_slice(raw);
+            }
         } else {
             out.extend_from_slice(raw);
         }
@@ -53,17 +87,49 @@ impl FrameCodec {
     }
 
     /// A stored payload (without its length) back to the frame's bincode bytes.
-    pub fn decode(&self, payload: Vec<u8>) -> io::Result<Vec<u8>> {
+    pub fn decode(&self, payload: Vec<u8>) -> io::Result<RawFrame> {
         if !self.compress {
-            return Ok(payload);
+            return Ok(payload.into());
         }
         let corrupt = |why: String| io::Error::new(io::ErrorKind::InvalidData, format!("corrupt frame: {why}"));
+        let Some(field) = payload.first_chunk::<4>() else {
+            return Err(corrupt(format!("{} bytes, shorter than its size field", payload.len())));
+        };
+        if u32::from_le_bytes(*field) == STORED_AS_IS {
+            return Ok(RawFrame { bytes: payload, start: 4 });
+        }
         let (size, _) = lz4_flex::block::uncompressed_size(&payload).map_err(|e| corrupt(e.to_string()))?;
         let raw = lz4_flex::block::decompress_size_prepended(&payload).map_err(|e| corrupt(e.to_string()))?;
         if raw.len() != size {
             return Err(corrupt(format!("{} bytes where {size} were announced", raw.len())));
         }
-        Ok(raw)
+        Ok(raw.into())
+    }
+}
+
+/// Appends `raw`'s size and lz4 block to `out` if that saves an eighth of its bytes, and says whether
+/// it did (`out` as it was if not). A frame bigger than two probes is judged by its first probe's
+/// worth of bytes before the whole is compressed (a frame's records are alike).
+fn compress_into(raw: &[u8], size: u32, out: &mut Vec<u8>) -> io::Result<bool> {
+    let failed = |e: lz4_flex::block::CompressError| io::Error::other(format!("cannot compress a frame: {e}"));
+    let saves = |stored: usize, of: usize| stored < of - of / MIN_SAVING;
+    if raw.len() > 2 * PROBE {
+        let mut probe = vec![0u8; lz4_flex::block::get_maximum_output_size(PROBE)];
+        let written = lz4_flex::block::compress_into(&raw[..PROBE], &mut probe).map_err(failed)?;
+        if !saves(written, PROBE) {
+            return Ok(false);
+        }
+    }
+    let at = out.len();
+    out.extend_from_slice(&size.to_le_bytes());
+    out.resize(at + 4 + lz4_flex::block::get_maximum_output_size(raw.len()), 0);
+    let written = lz4_flex::block::compress_into(raw, &mut out[at + 4..]).map_err(failed)?;
+    if saves(written, raw.len()) {
+        out.truncate(at + 4 + written);
+        Ok(true)
+    } else {
+        out.truncate(at);
+        Ok(false)
     }
 }
 
@@ -206,7 +272,7 @@ pub(crate) mod tests {
             let mut reader = stored.as_slice();
             for f in &frames {
                 let payload = read_stored(&mut reader).unwrap().unwrap();
-                assert_eq!(&codec.decode(payload).unwrap(), f);
+                assert_eq!(&*codec.decode(payload).unwrap(), f.as_slice());
             }
             assert!(read_stored(&mut reader).unwrap().is_none());
             let (all, used) = split_stored(&stored);
@@ -215,6 +281,54 @@ pub(crate) mod tests {
             assert_eq!(split.len(), 2, "the last frame is cut short");
             assert_eq!(split_stored(&stored[used..]).0.len(), 1);
         }
+    }
+
+    /// Bytes without repeats lz4 could use, as random text or compressed data has.
+    fn noise(len: usize) -> Vec<u8> {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn frames_lz4_would_not_shrink_are_stored_as_they_are_and_read_without_a_copy() {
+        let codec = FrameCodec::new(true);
+        // Small (compressed whole, then judged) and big (judged by its probe); then a big frame whose
+        // probe compresses but whose whole does not, and one that compresses.
+        let mut mixed = vec![b'a'; PROBE];
+        mixed.extend(noise(8 * PROBE));
+        let frames = [noise(1000), noise(FRAME_TARGET_BYTES), mixed, vec![b'z'; FRAME_TARGET_BYTES]];
+        let mut stored = Vec::new();
+        for f in &frames {
+            codec.encode_into(f, &mut stored).unwrap();
+        }
+        let mut reader = stored.as_slice();
+        let mut sizes = Vec::new();
+        for f in &frames {
+            let payload = read_stored(&mut reader).unwrap().unwrap();
+            sizes.push(payload.len());
+            let at = payload.as_ptr() as usize;
+            let raw = codec.decode(payload).unwrap();
+            assert_eq!(&*raw, f.as_slice());
+            if raw.len() + 4 == sizes[sizes.len() - 1] {
+                assert_eq!(raw.as_ptr() as usize, at + 4, "a frame stored as it is is read in place");
+            }
+        }
+        let as_is: Vec<bool> = frames.iter().zip(&sizes).map(|(f, s)| *s == f.len() + 4).collect();
+        assert_eq!(as_is, [true, true, true, false]);
+        assert!(sizes[3] < FRAME_TARGET_BYTES / 100);
+        // The size field says which: the uncompressed size, or all ones.
+        let mut one = Vec::new();
+        codec.encode_into(&frames[0], &mut one).unwrap();
+        assert_eq!(one[4..8], [0xff; 4]);
+        let err = codec.decode(vec![0xff, 0xff]).unwrap_err();
+        assert!(err.to_string().contains("shorter than its size field"), "{err}");
     }
 
     #[test]

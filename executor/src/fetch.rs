@@ -326,7 +326,7 @@ mod tests {
             let last = (i + 1) * 5 >= stored.len();
             receive(&mut flight, pb::BlockChunk { index: 0, data: piece.to_vec(), last }, codec).unwrap();
         }
-        let frames: Vec<Vec<u8>> = flight.ready.drain(..).map(|f| f.raw).collect();
+        let frames: Vec<Vec<u8>> = flight.ready.drain(..).map(|f| f.raw.to_vec()).collect();
         assert_eq!(frames, vec![b"first frame".to_vec(), b"second".to_vec()]);
         assert_eq!(flight.block, 1);
         let wrong = receive(&mut flight, pb::BlockChunk { index: 0, data: Vec::new(), last: true }, codec);
@@ -370,8 +370,8 @@ mod tests {
         let maps = vec![map(0, "here", sizes[1]), map(1, "here", 0), map(3, "here", 10)];
         let mut fetch = ShuffleFetch::new(setup(maps, dir.path(), rt.handle().clone(), 1 << 20));
         let first = fetch.next().unwrap().unwrap();
-        assert_eq!((first.raw.as_slice(), first.remote), (b"frame one".as_slice(), false));
-        assert_eq!(fetch.next().unwrap().unwrap().raw, b"frame two");
+        assert_eq!((&*first.raw, first.remote), (b"frame one".as_slice(), false));
+        assert_eq!(&*fetch.next().unwrap().unwrap().raw, b"frame two");
         match fetch.next() {
             Some(Err(TaskError::FetchFailed { map_index: 3, reduce_id: 1, shuffle_id: 2, message, .. })) => {
                 assert!(message.contains("shuffle_2_3_0.index"), "{message}")

@@ -10,7 +10,7 @@ use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Take, Write};
 use std::path::{Path, PathBuf};
 
-use crate::encoding::{read_stored, FrameCodec};
+use crate::encoding::{read_stored, FrameCodec, RawFrame};
 use crate::error::TaskError;
 use crate::plan::ShuffleSink;
 
@@ -127,7 +127,7 @@ impl BlockFrames {
     }
 
     /// The next frame, decoded to its bincode bytes.
-    pub fn next_frame(&mut self) -> io::Result<Option<Vec<u8>>> {
+    pub fn next_frame(&mut self) -> io::Result<Option<RawFrame>> {
         match self.next_stored()? {
             Some(payload) => self.codec.decode(payload).map(Some),
             None => Ok(None),
@@ -259,7 +259,7 @@ mod tests {
         let mut block = files.open_block(3, 1, reduce).unwrap();
         let mut frames = Vec::new();
         while let Some(f) = block.next_frame().unwrap() {
-            frames.push(f);
+            frames.push(f.to_vec());
         }
         frames
     }

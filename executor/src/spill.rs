@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::de::DeserializeOwned;
 
-use crate::encoding::{decode_records, read_stored, FrameCodec};
+use crate::encoding::{decode_records, read_stored, FrameCodec, RawFrame};
 use crate::error::TaskError;
 
 /// Buffer of a spill file's writer and readers (Spark's `spark.shuffle.file.buffer` is 32k; a frame is
@@ -171,7 +171,7 @@ impl RunReader {
     }
 
     /// The next frame of `partition`, decoded to its bincode bytes.
-    pub fn next_frame(&mut self, partition: usize) -> io::Result<Option<Vec<u8>>> {
+    pub fn next_frame(&mut self, partition: usize) -> io::Result<Option<RawFrame>> {
         match self.next_stored(partition)? {
             Some(payload) => self.codec.decode(payload).map(Some),
             None => Ok(None),
@@ -259,7 +259,7 @@ mod tests {
             assert_eq!(read(3), vec![30], "partition 2 is skipped");
             assert_eq!(read(4), Vec::<u64>::new());
             let mut reader = run.open().unwrap();
-            assert_eq!(reader.next_frame(2).unwrap().unwrap(), frame(&[20, 21]));
+            assert_eq!(reader.next_frame(2).unwrap().unwrap().to_vec(), frame(&[20, 21]));
             assert!(reader.next_stored(1).is_err(), "no going back");
             let path = run.path.clone();
             drop(run);
