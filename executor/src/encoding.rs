@@ -20,6 +20,9 @@ use crate::error::TaskError;
 /// Where a frame is cut, unless [`BATCH_SIZE`] records come first.
 pub const FRAME_TARGET_BYTES: usize = 256 << 10;
 
+/// Room past [`FRAME_TARGET_BYTES`] for the record that crosses it.
+const FRAME_SLACK: usize = 8 << 10;
+
 /// The bytes in front of a stored frame: its stored length.
 const HEADER: usize = 4;
 
@@ -66,23 +69,34 @@ impl FrameCodec {
         FrameCodec { compress }
     }
 
-    /// Appends `raw` (a frame's bincode bytes) as stored: its length, then its payload.
-    pub fn encode_into(&self, raw: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
-        let start = out.len();
-        out.extend_from_slice(&[0; HEADER]);
+    /// `raw` (a frame's bincode bytes) as stored — its length, then its payload — in two pieces to
+    /// write one after the other: what was built in `scratch` (the length, and a compressed frame's
+    /// whole payload) and `raw` itself when the frame is stored as it is (no copy).
+    pub fn encode<'a>(&self, raw: &'a [u8], scratch: &'a mut Vec<u8>) -> io::Result<[&'a [u8]; 2]> {
+        scratch.clear();
+        scratch.extend_from_slice(&[0; HEADER]);
+        let mut tail: &[u8] = raw;
         if self.compress {
             let size =
                 u32::try_from(raw.len()).ok().filter(|&s| s != STORED_AS_IS).ok_or_else(|| too_big(raw.len()))?;
-            if !compress_into(raw, size, out)? {
-                out.extend_from_slice(&STORED_AS_IS.to_le_bytes());
-                out.extend_from_slice(raw);
+            if compress_into(raw, size, scratch)? {
+                tail = &[];
+            } else {
+                scratch.extend_from_slice(&STORED_AS_IS.to_le_bytes());
             }
-        } else {
-            out.extend_from_slice(raw);
         }
-        let stored = out.len() - start - HEADER;
+        let stored = scratch.len() - HEADER + tail.len();
         let stored = u32::try_from(stored).map_err(|_| too_big(stored))?;
-        out[start..start + HEADER].copy_from_slice(&stored.to_be_bytes());
+        scratch[..HEADER].copy_from_slice(&stored.to_be_bytes());
+        Ok([scratch.as_slice(), tail])
+    }
+
+    /// Appends `raw` (a frame's bincode bytes) as stored: its length, then its payload.
+    pub fn encode_into(&self, raw: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+        let mut scratch = Vec::new();
+        let [head, tail] = self.encode(raw, &mut scratch)?;
+        out.extend_from_slice(head);
+        out.extend_from_slice(tail);
         Ok(())
     }
 
@@ -197,6 +211,11 @@ impl FrameBuilder {
             self.buf.clear();
             self.buf.extend_from_slice(&0u64.to_le_bytes());
         }
+        // Past half a frame, room for the rest at once: doubling would leave a frame cut just past
+        // the target holding twice its bytes.
+        if self.buf.len() >= FRAME_TARGET_BYTES / 2 && self.buf.capacity() < FRAME_TARGET_BYTES + FRAME_SLACK {
+            self.buf.reserve_exact(FRAME_TARGET_BYTES + FRAME_SLACK - self.buf.len());
+        }
         bincode::serialize_into(&mut self.buf, record)
             .map_err(|e| TaskError::failed(format!("cannot encode a record: {e}")))?;
         self.count += 1;
@@ -211,6 +230,17 @@ impl FrameBuilder {
 
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// The bytes the builder holds.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// The finished frame, owned; the builder starts anew, without a buffer, with the next record.
+    pub fn take(&mut self) -> Vec<u8> {
+        self.finish();
+        std::mem::take(&mut self.buf)
     }
 
     /// The finished frame's bytes; the builder starts a new frame with the next record.

@@ -211,9 +211,10 @@ impl ShuffleSink for ShuffleWriter {
     fn write_frame(&mut self, reduce: usize, raw: &[u8]) -> Result<(), TaskError> {
         self.seek_block(reduce)?;
         let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        let encoded = self.codec.encode_into(raw, &mut scratch);
-        let written = encoded.map_err(TaskError::from).and_then(|()| self.write_bytes(&scratch));
+        let written = match self.codec.encode(raw, &mut scratch) {
+            Ok([head, tail]) => self.write_bytes(head).and_then(|()| self.write_bytes(tail)),
+            Err(e) => Err(e.into()),
+        };
         self.scratch = scratch;
         written
     }

@@ -56,10 +56,10 @@ impl RunWriter {
         }
         self.frames_per_partition.resize(partition + 1, 0);
         self.frames_per_partition[partition] += 1;
-        self.scratch.clear();
-        self.codec.encode_into(raw, &mut self.scratch)?;
-        self.out.write_all(&self.scratch)?;
-        self.disk_bytes += self.scratch.len() as u64;
+        let [head, tail] = self.codec.encode(raw, &mut self.scratch)?;
+        self.out.write_all(head)?;
+        self.out.write_all(tail)?;
+        self.disk_bytes += (head.len() + tail.len()) as u64;
         Ok(())
     }
 

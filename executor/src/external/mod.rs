@@ -113,6 +113,13 @@ impl RunBuilder {
         Ok(())
     }
 
+    /// Appends a whole frame (bincode bytes of records) to `partition`, after the records pushed.
+    pub(crate) fn push_frame(&mut self, partition: usize, raw: &[u8]) -> Result<(), TaskError> {
+        self.flush()?;
+        self.partition = partition;
+        self.writer.write_frame(partition, raw).map_err(spill_write_error)
+    }
+
     fn flush(&mut self) -> Result<(), TaskError> {
         if !self.frame.is_empty() {
             let raw = self.frame.finish();

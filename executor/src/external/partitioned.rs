@@ -1,9 +1,13 @@
 //! A map task's records by reduce partition, without combining (groupByKey, sorts, joins,
-//! repartition), that spill: the buckets are written as one run in partition order whenever they
-//! outgrow their memory; the output is, for each partition, its frames from every run (copied as
-//! stored when the codecs agree) and then what is left in memory, so records keep their order.
+//! repartition), serialized as they come: each partition's records go straight into its frames, so a
+//! record is read once, while it is still in the cache, and its memory is given back at once (records
+//! held as they are and serialized at the end were visited a second time, each a cache miss). The
+//! frames spill: all of them are written as one run in partition order whenever they outgrow their
+//! memory; the output is, for each partition, its frames from every run (copied as stored when the
+//! codecs agree) and then those in memory, so records keep their order.
 
-use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
+
 use serde::Serialize;
 
 use super::{MemoryBudget, RunBuilder};
@@ -11,61 +15,69 @@ use crate::context::TaskCtx;
 use crate::encoding::FrameBuilder;
 use crate::error::TaskError;
 use crate::plan::ShuffleSink;
-use crate::size::{vec_bytes, SizeTracker};
 use crate::spill::{spill_read_error, Run};
 
-/// Records `R` in `n` buckets.
+/// Records `R` in `n` partitions, as frames.
 pub struct PartitionedBuffer<R> {
-    buckets: Vec<Vec<R>>,
-    records: usize,
-    sizes: SizeTracker,
+    partitions: Vec<Frames>,
+    /// The bytes of every partition's frames, finished or being built.
+    bytes: u64,
     budget: MemoryBudget,
     runs: Vec<Run>,
+    _records: PhantomData<fn(&R)>,
 }
 
-impl<R: Serialize + DeserializeOwned + 'static> PartitionedBuffer<R> {
+/// One partition's frames in memory: the finished ones and the one being built.
+#[derive(Default)]
+struct Frames {
+    finished: Vec<Vec<u8>>,
+    building: FrameBuilder,
+}
+
+impl<R: Serialize + 'static> PartitionedBuffer<R> {
     pub fn new(ctx: &TaskCtx, partitions: usize) -> PartitionedBuffer<R> {
         PartitionedBuffer {
-            buckets: (0..partitions).map(|_| Vec::new()).collect(),
-            records: 0,
-            sizes: SizeTracker::new(),
+            partitions: (0..partitions).map(|_| Frames::default()).collect(),
+            bytes: 0,
             budget: MemoryBudget::new(ctx),
             runs: Vec::new(),
+            _records: PhantomData,
         }
     }
 
-    /// Adds a batch, each record to the bucket `partition` gives it; spills if the buckets outgrew
+    /// Adds a batch, each record to the partition `partition` gives it; spills if the frames outgrew
     /// their memory.
     #[inline]
     pub fn insert_batch(&mut self, batch: Vec<R>, partition: impl Fn(&R) -> usize) -> Result<(), TaskError> {
-        self.records += batch.len();
-        self.sizes.observe(self.records, &batch);
         for record in batch {
-            let p = partition(&record);
-            self.buckets[p].push(record);
+            let frames = &mut self.partitions[partition(&record)];
+            let before = frames.building.capacity();
+            frames.building.push(&record)?;
+            self.bytes += (frames.building.capacity() - before) as u64;
+            if frames.building.is_full() {
+                frames.finished.push(frames.building.take());
+            }
         }
-        let estimate = self.estimate();
-        if self.budget.must_spill(estimate) {
-            self.spill(estimate)?;
+        if self.budget.must_spill(self.bytes) {
+            self.spill()?;
         }
         Ok(())
     }
 
-    fn estimate(&self) -> u64 {
-        self.buckets.iter().map(vec_bytes).sum::<u64>() + self.sizes.estimate(self.records)
-    }
-
-    fn spill(&mut self, estimate: u64) -> Result<(), TaskError> {
+    fn spill(&mut self) -> Result<(), TaskError> {
         let ctx = self.budget.ctx().clone();
         let mut run = RunBuilder::create(&ctx)?;
-        for (p, bucket) in self.buckets.iter_mut().enumerate() {
-            for record in bucket.iter() {
-                run.push(p, record)?;
+        for (p, frames) in self.partitions.iter_mut().enumerate() {
+            for frame in std::mem::take(&mut frames.finished) {
+                run.push_frame(p, &frame)?;
             }
-            *bucket = Vec::new();
+            if !frames.building.is_empty() {
+                run.push_frame(p, frames.building.finish())?;
+            }
+            frames.building = FrameBuilder::new();
         }
-        self.records = 0;
-        self.runs.push(run.finish(&ctx, estimate)?);
+        self.runs.push(run.finish(&ctx, self.bytes)?);
+        self.bytes = 0;
         self.budget.release();
         Ok(())
     }
@@ -76,13 +88,12 @@ impl<R: Serialize + DeserializeOwned + 'static> PartitionedBuffer<R> {
 
     /// Writes every partition's records into `sink`, in order.
     pub fn write_to(self, sink: &mut dyn ShuffleSink) -> Result<(), TaskError> {
-        let PartitionedBuffer { buckets, budget, runs, .. } = self;
+        let PartitionedBuffer { partitions, budget, runs, .. } = self;
         let mut readers = Vec::with_capacity(runs.len());
         for run in &runs {
             readers.push(run.open().map_err(spill_read_error)?);
         }
-        let mut frame = FrameBuilder::new();
-        for (p, bucket) in buckets.into_iter().enumerate() {
+        for (p, mut frames) in partitions.into_iter().enumerate() {
             for reader in &mut readers {
                 let same_codec = reader.codec() == sink.codec();
                 while let Some(payload) = reader.next_stored(p).map_err(spill_read_error)? {
@@ -93,14 +104,11 @@ impl<R: Serialize + DeserializeOwned + 'static> PartitionedBuffer<R> {
                     }
                 }
             }
-            for record in &bucket {
-                frame.push(record)?;
-                if frame.is_full() {
-                    sink.write_frame(p, frame.finish())?;
-                }
+            for frame in frames.finished {
+                sink.write_frame(p, &frame)?;
             }
-            if !frame.is_empty() {
-                sink.write_frame(p, frame.finish())?;
+            if !frames.building.is_empty() {
+                sink.write_frame(p, frames.building.finish())?;
             }
         }
         drop(readers);
