@@ -18,7 +18,13 @@ use crate::spill::{spill_read_error, Run, RunRecords};
 
 /// A spilling sort of `(K, V)` by `K`.
 pub struct Sorter<K, V> {
-    buffer: Vec<(K, V)>,
+    /// The batches added since the last spill, as they came: they are put together once, at their
+    /// size, when sorted (a vector grown by doubling copied its records about twice and had the
+    /// kernel zero each bigger block it moved to).
+    batches: Vec<Vec<(K, V)>>,
+    records: usize,
+    /// The bytes of the batches' vectors.
+    inline_bytes: u64,
     ascending: bool,
     sizes: SizeTracker,
     budget: MemoryBudget,
@@ -32,7 +38,9 @@ where
 {
     pub fn new(ctx: &TaskCtx, ascending: bool) -> Sorter<K, V> {
         Sorter {
-            buffer: Vec::new(),
+            batches: Vec::new(),
+            records: 0,
+            inline_bytes: 0,
             ascending,
             sizes: SizeTracker::new(),
             budget: MemoryBudget::new(ctx),
@@ -40,33 +48,48 @@ where
         }
     }
 
-    /// Adds a batch; the buffer is sorted into a run if it outgrew its memory.
-    pub fn insert_batch(&mut self, mut batch: Vec<(K, V)>) -> Result<(), TaskError> {
-        self.sizes.observe(self.buffer.len() + batch.len(), &batch);
-        if self.buffer.is_empty() {
-            self.buffer = batch;
-        } else {
-            self.buffer.append(&mut batch);
+    /// Adds a batch; the records held are sorted into a run if they outgrew their memory.
+    pub fn insert_batch(&mut self, batch: Vec<(K, V)>) -> Result<(), TaskError> {
+        if batch.is_empty() {
+            return Ok(());
         }
-        let estimate = vec_bytes(&self.buffer) + self.sizes.estimate(self.buffer.len());
+        self.records += batch.len();
+        self.sizes.observe(self.records, &batch);
+        self.inline_bytes += vec_bytes(&batch);
+        self.batches.push(batch);
+        let estimate = self.inline_bytes + self.sizes.estimate(self.records);
         if self.budget.must_spill(estimate) {
             self.spill(estimate)?;
         }
         Ok(())
     }
 
-    fn sort_buffer(&mut self) {
-        super::order::sort_by_key(&mut self.buffer, self.ascending);
+    /// The records held, in one vector, sorted.
+    fn take_sorted(&mut self) -> Vec<(K, V)> {
+        let mut batches = std::mem::take(&mut self.batches);
+        let mut records = if batches.len() == 1 {
+            batches.pop().expect("one batch")
+        } else {
+            let mut all = Vec::with_capacity(self.records);
+            for batch in batches {
+                all.extend(batch);
+            }
+            all
+        };
+        self.records = 0;
+        self.inline_bytes = 0;
+        super::order::sort_by_key(&mut records, self.ascending);
+        records
     }
 
     fn spill(&mut self, estimate: u64) -> Result<(), TaskError> {
-        self.sort_buffer();
+        let sorted = self.take_sorted();
         let ctx = self.budget.ctx().clone();
         let mut run = RunBuilder::create(&ctx)?;
-        for record in &self.buffer {
+        for record in &sorted {
             run.push(0, record)?;
         }
-        self.buffer = Vec::new();
+        drop(sorted);
         self.runs.push(run.finish(&ctx, estimate)?);
         self.budget.release();
         Ok(())
@@ -78,8 +101,8 @@ where
 
     /// The records in order, in batches.
     pub fn into_batches(mut self) -> Result<Batches, TaskError> {
-        self.sort_buffer();
-        let Sorter { buffer, ascending, budget, runs, .. } = self;
+        let buffer = self.take_sorted();
+        let Sorter { ascending, budget, runs, .. } = self;
         if runs.is_empty() {
             return Ok(Box::new(Holding { batches: batches_of(buffer), _budget: budget }));
         }
