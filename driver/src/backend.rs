@@ -47,12 +47,7 @@ pub(crate) enum Event {
         name: String,
         reply: JobReply,
     },
-    Registered {
-        id: String,
-        address: String,
-        host: String,
-        cores: usize,
-    },
+    Registered(Registration),
     Status(Box<TaskStatus>),
     /// A task could not be handed to its executor: `refused` when the executor answered and would
     /// not run it (counted), otherwise the executor could not be reached (not counted).
@@ -98,7 +93,19 @@ pub(crate) struct Shared {
 struct Executor {
     address: String,
     host: String,
+    /// Where its shuffle files are, for reducers on its host ("" if it did not say).
+    shuffle_dir: String,
     client: ExecutorEndpointClient<AuthChannel>,
+}
+
+/// What an executor says of itself when it registers.
+#[derive(Debug)]
+pub(crate) struct Registration {
+    pub(crate) id: String,
+    pub(crate) address: String,
+    pub(crate) host: String,
+    pub(crate) cores: usize,
+    pub(crate) shuffle_dir: String,
 }
 
 struct JobInfo {
@@ -132,11 +139,14 @@ impl PlanCtx for Core {
             .enumerate()
             .filter_map(|(map_index, out)| {
                 let out = out.as_ref()?;
-                let address = self.executors.get(&out.executor).map(|e| e.address.clone()).unwrap_or_default();
+                let executor = self.executors.get(&out.executor);
+                let of = |field: fn(&Executor) -> &String| executor.map(|e| field(e).clone()).unwrap_or_default();
                 Some(MapLocation {
                     map_index: map_index as u32,
                     executor_id: out.executor.clone(),
-                    address,
+                    address: of(|e| &e.address),
+                    host: of(|e| &e.host),
+                    shuffle_dir: of(|e| &e.shuffle_dir),
                     size: out.sizes.get(reduce as usize).copied().unwrap_or(0),
                 })
             })
@@ -211,7 +221,7 @@ impl Core {
             Event::RunJob { rdd, partitions, ctor, env, name, reply } => {
                 self.run_job(rdd, partitions, ctor, env, name, reply)
             }
-            Event::Registered { id, address, host, cores } => self.register(id, address, host, cores),
+            Event::Registered(registration) => self.register(registration),
             Event::Status(status) => self.status(*status),
             Event::LaunchFailed { task_id, executor_id, refused, message } => {
                 let error = if refused {
@@ -272,7 +282,7 @@ impl Core {
         self.dag_events(events);
     }
 
-    fn register(&mut self, id: String, address: String, host: String, cores: usize) {
+    fn register(&mut self, Registration { id, address, host, cores, shuffle_dir }: Registration) {
         let endpoint = match Endpoint::from_shared(format!("http://{address}")) {
             Ok(endpoint) => endpoint,
             Err(e) => {
@@ -283,7 +293,7 @@ impl Core {
         let client = ExecutorEndpointClient::new(Present(self.settings.secret.clone()).on(endpoint.connect_lazy()));
         tracing::info!("Registered executor {id} at {address} with {cores} core(s)");
         self.listen_executor_added(&id, &address, &host, cores);
-        self.executors.insert(id.clone(), Executor { address, host: host.clone(), client });
+        self.executors.insert(id.clone(), Executor { address, host: host.clone(), shuffle_dir, client });
         self.tasks.add_executor(&id, &host, cores);
     }
 

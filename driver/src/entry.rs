@@ -149,6 +149,7 @@ fn run_executor() -> i32 {
         memory,
         max_size_in_flight_bytes: io.max_size_in_flight_bytes,
         shuffle_compress: io.shuffle_compress,
+        read_host_local_disk: io.read_host_local_disk,
         spill_compress: io.spill_compress,
         heartbeat_interval: Duration::from_millis(spark.executor.heartbeat_interval_ms),
         network_timeout: Duration::from_millis(spark.scheduler.network_timeout_ms),

@@ -369,6 +369,7 @@ mod tests {
             pid: 1,
             container_id: String::new(),
             log_url: String::new(),
+            shuffle_dir: String::new(),
         }
     }
 
@@ -404,7 +405,7 @@ mod tests {
 
         let answer = client(Some(secret)).register_executor(registration()).await.unwrap();
         assert_eq!(answer.get_ref().application_id, "app");
-        assert!(matches!(events.try_recv(), Ok(Event::Registered { id, .. }) if id == "1"));
+        assert!(matches!(events.try_recv(), Ok(Event::Registered(r)) if r.id == "1"));
     }
 
     #[test]

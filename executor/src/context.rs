@@ -26,6 +26,10 @@ pub struct MapLocation {
     pub executor_id: String,
     /// The executor's endpoint, `host:port`.
     pub address: String,
+    /// The executor's host and the directory of its shuffle files ("" if unknown): a reducer on the
+    /// same host reads the block from there.
+    pub host: String,
+    pub shuffle_dir: String,
     /// The size of this reducer's block in that map output (0: nothing to fetch).
     pub size: u64,
 }

@@ -1,5 +1,7 @@
 //! A reducer's shuffle input, fetched lazily, a frame at a time. Local blocks are read from this
-//! executor's shuffle files one after the other; remote blocks are asked for in requests of about
+//! executor's shuffle files one after the other, and so are the blocks of other executors on this
+//! host, from their shuffle directories (Spark's `spark.shuffle.readHostLocalDisk`, on by default:
+//! the bytes do not go through the other executor and a socket); remote blocks are asked for in requests of about
 //! `spark.reducer.maxSizeInFlight / 5` per executor (Spark's `targetRequestSize`), streamed over
 //! `FetchBlocks`, with at most `maxSizeInFlight` of requests started and not yet read. A failure is
 //! `FetchFailed` naming the map output, whenever it happens during the iteration.
@@ -28,14 +30,26 @@ pub struct RemoteRequest {
     pub bytes: u64,
 }
 
-/// Which map outputs are read locally (in map order) and the remote requests, in the order they are
-/// started: one request of each executor in turn, so no executor serves all the first requests.
-/// Empty blocks are skipped.
-pub fn plan_requests(
-    maps: &[MapLocation],
-    local_address: &str,
-    max_in_flight: u64,
-) -> (Vec<usize>, Vec<RemoteRequest>) {
+/// Where a reducer runs: its executor's address and, when it reads other executors' blocks on its
+/// host from their directories, its host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Here {
+    pub address: String,
+    pub host_local: Option<String>,
+}
+
+impl Here {
+    /// Whether `m`'s block is read from a file on this host.
+    pub fn reads_file(&self, m: &MapLocation) -> bool {
+        m.address == self.address
+            || self.host_local.as_deref().is_some_and(|host| m.host == host && !m.shuffle_dir.is_empty())
+    }
+}
+
+/// Which map outputs are read from files on this host (in map order) and the remote requests, in the
+/// order they are started: one request of each executor in turn, so no executor serves all the first
+/// requests. Empty blocks are skipped.
+pub fn plan_requests(maps: &[MapLocation], here: &Here, max_in_flight: u64) -> (Vec<usize>, Vec<RemoteRequest>) {
     let target = (max_in_flight / 5).max(1);
     let mut local = Vec::new();
     let mut by_address: BTreeMap<&str, Vec<RemoteRequest>> = BTreeMap::new();
@@ -44,7 +58,7 @@ pub fn plan_requests(
         if m.size == 0 {
             continue;
         }
-        if m.address == local_address {
+        if here.reads_file(m) {
             local.push(i);
             continue;
         }
@@ -74,7 +88,7 @@ pub(crate) struct FetchSetup {
     pub(crate) shuffle_id: u32,
     pub(crate) reduce: u32,
     pub(crate) maps: Vec<MapLocation>,
-    pub(crate) local_address: String,
+    pub(crate) here: Here,
     pub(crate) max_in_flight: u64,
     pub(crate) files: ShuffleFiles,
     pub(crate) handle: Handle,
@@ -106,7 +120,7 @@ pub(crate) struct ShuffleFetch {
 
 impl ShuffleFetch {
     pub(crate) fn new(setup: FetchSetup) -> ShuffleFetch {
-        let (local, remote) = plan_requests(&setup.maps, &setup.local_address, setup.max_in_flight);
+        let (local, remote) = plan_requests(&setup.maps, &setup.here, setup.max_in_flight);
         let codec = setup.files.codec();
         let mut fetch = ShuffleFetch {
             setup,
@@ -206,7 +220,16 @@ impl ShuffleFetch {
             }
             let map = self.local.pop_front()?;
             let m = &self.setup.maps[map];
-            match self.setup.files.open_block(self.setup.shuffle_id, m.map_index, self.setup.reduce) {
+            let opened = if m.address == self.setup.here.address {
+                self.setup.files.open_block(self.setup.shuffle_id, m.map_index, self.setup.reduce)
+            } else {
+                ShuffleFiles::elsewhere(m.shuffle_dir.clone().into(), self.codec).open_block(
+                    self.setup.shuffle_id,
+                    m.map_index,
+                    self.setup.reduce,
+                )
+            };
+            match opened {
                 Ok(frames) => self.reading = Some((map, frames)),
                 Err(e) => return Some(Err(self.fetch_failed(map, e.to_string()))),
             }
@@ -289,7 +312,18 @@ mod tests {
     use super::*;
 
     fn map(index: u32, address: &str, size: u64) -> MapLocation {
-        MapLocation { map_index: index, executor_id: address.to_owned(), address: address.to_owned(), size }
+        MapLocation {
+            map_index: index,
+            executor_id: address.to_owned(),
+            address: address.to_owned(),
+            host: String::new(),
+            shuffle_dir: String::new(),
+            size,
+        }
+    }
+
+    fn here() -> Here {
+        Here { address: "here".to_owned(), host_local: None }
     }
 
     #[test]
@@ -306,11 +340,59 @@ mod tests {
             map(8, "here", 5),
         ];
         // Limit 50: requests of about 10.
-        let (local, remote) = plan_requests(&maps, "here", 50);
+        let (local, remote) = plan_requests(&maps, &here(), 50);
         assert_eq!(local, vec![0, 8], "empty blocks are skipped");
         let got: Vec<(&str, Vec<usize>, u64)> =
             remote.iter().map(|r| (r.address.as_str(), r.maps.clone(), r.bytes)).collect();
         assert_eq!(got, vec![("a", vec![1, 3, 5], 38), ("b", vec![2], 4), ("a", vec![6], 1)]);
+    }
+
+    #[test]
+    fn blocks_of_executors_on_this_host_are_read_from_their_files_when_asked_to() {
+        let on = |index: u32, address: &str, host: &str, dir: &str| MapLocation {
+            host: host.to_owned(),
+            shuffle_dir: dir.to_owned(),
+            ..map(index, address, 10)
+        };
+        let maps =
+            vec![on(0, "a", "h1", "/a"), on(1, "b", "h2", "/b"), on(2, "c", "h1", ""), on(3, "here", "h1", "/here")];
+        let host_local = Here { address: "here".to_owned(), host_local: Some("h1".to_owned()) };
+        let (local, remote) = plan_requests(&maps, &host_local, 50);
+        assert_eq!(local, vec![0, 3], "same host with a known directory, and this executor's own");
+        let remote: Vec<&str> = remote.iter().map(|r| r.address.as_str()).collect();
+        assert_eq!(remote, vec!["b", "c"]);
+        let (local, _) = plan_requests(&maps, &here(), 50);
+        assert_eq!(local, vec![3], "spark.shuffle.readHostLocalDisk=false: only its own");
+    }
+
+    #[test]
+    fn a_host_local_block_is_read_from_the_other_executors_directory_and_its_loss_names_that_executor() {
+        use crate::plan::ShuffleSink;
+        let mine = tempfile::tempdir().unwrap();
+        let theirs = tempfile::tempdir().unwrap();
+        let files = ShuffleFiles::new(theirs.path().to_owned(), true).unwrap();
+        let mut writer = files.writer(2, 4, 1, 2).unwrap();
+        writer.write_frame(1, b"their frame").unwrap();
+        let sizes = writer.commit().unwrap();
+        let rt = runtime();
+        let dir = theirs.path().to_str().unwrap();
+        let at = |index: u32, size: u64| MapLocation {
+            host: "h1".to_owned(),
+            shuffle_dir: dir.to_owned(),
+            ..map(index, "there", size)
+        };
+        let mut setup = setup(vec![at(4, sizes[1]), at(5, 10)], mine.path(), rt.handle().clone(), 1 << 20);
+        setup.here.host_local = Some("h1".to_owned());
+        let mut fetch = ShuffleFetch::new(setup);
+        let frame = fetch.next().unwrap().unwrap();
+        assert_eq!((&*frame.raw, frame.remote), (b"their frame".as_slice(), false));
+        match fetch.next() {
+            Some(Err(TaskError::FetchFailed { map_index: 5, executor_id, message, .. })) => {
+                assert_eq!(executor_id, "there");
+                assert!(message.contains("shuffle_2_5_0.index"), "{message}");
+            }
+            other => panic!("not a fetch failure of map 5: {other:?}"),
+        }
     }
 
     #[test]
@@ -345,7 +427,7 @@ mod tests {
             shuffle_id: 2,
             reduce: 1,
             maps,
-            local_address: "here".to_owned(),
+            here: here(),
             max_in_flight,
             files: ShuffleFiles::new(dir.to_owned(), true).unwrap(),
             handle,

@@ -26,7 +26,7 @@ use crate::code::{build_id, Verified};
 use crate::context::{DecodeBroadcast, FetchedFrames, KillFlag, MapLocation, SerializeBlock, Services};
 use crate::encoding::FrameCodec;
 use crate::error::TaskError;
-use crate::fetch::{FetchSetup, ShuffleFetch};
+use crate::fetch::{FetchSetup, Here, ShuffleFetch};
 use crate::frame;
 use crate::memory::{MemoryConfig, MemoryManager};
 use crate::plan::{TaskDescription, TaskStatus, CHUNK};
@@ -50,6 +50,8 @@ pub struct ExecutorArgs {
     /// `spark.reducer.maxSizeInFlight`: remote shuffle bytes a task has asked for and not yet read.
     pub max_size_in_flight_bytes: u64,
     pub shuffle_compress: bool,
+    /// `spark.shuffle.readHostLocalDisk`: blocks of executors on this host are read from their files.
+    pub read_host_local_disk: bool,
     /// `spark.shuffle.spill.compress`.
     pub spill_compress: bool,
     pub heartbeat_interval: Duration,
@@ -86,7 +88,8 @@ enum Work {
 
 struct Executor {
     id: String,
-    address: String,
+    /// Where this executor's reducers run (`Here::host_local` when they read host-local blocks).
+    here: Here,
     handle: Handle,
     driver: DriverEndpointClient<AuthChannel>,
     /// Adds the application's secret to calls to the driver and to other executors.
@@ -121,14 +124,17 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
         .map_err(|e| format!("executor {}: cannot reach the driver at {}: {e}", args.executor_id, args.driver_url))?;
     let present = Present(args.secret.clone());
     let driver = DriverEndpointClient::new(present.on(channel));
-    let shuffle = ShuffleFiles::new(args.local_dir.join("shuffle"), args.shuffle_compress)
+    // Absolute: other executors on this host are told where to read its blocks.
+    let shuffle_dir = std::path::absolute(args.local_dir.join("shuffle"))
+        .map_err(|e| format!("cannot resolve {}: {e}", args.local_dir.display()))?;
+    let shuffle = ShuffleFiles::new(shuffle_dir, args.shuffle_compress)
         .map_err(|e| format!("cannot create {}: {e}", args.local_dir.display()))?;
     let blocks = BlockManager::new(&args.memory, args.local_dir.join("blocks"))
         .map_err(|e| format!("cannot create {}: {e}", args.local_dir.display()))?;
     let (tx, rx) = mpsc::channel::<Work>();
     let executor = Arc::new(Executor {
         id: args.executor_id.clone(),
-        address: address.clone(),
+        here: Here { address: address.clone(), host_local: args.read_host_local_disk.then(|| args.bind_host.clone()) },
         handle: Handle::current(),
         driver: driver.clone(),
         present,
@@ -169,6 +175,7 @@ async fn serve(args: ExecutorArgs) -> Result<(), String> {
         pid: std::process::id() as i32,
         container_id: args.container_id.clone(),
         log_url: args.log_url.clone(),
+        shuffle_dir: executor.shuffle.dir().display().to_string(),
     };
     driver
         .clone()
@@ -299,14 +306,14 @@ impl Services for Executor {
     fn fetch_shuffle(&self, shuffle_id: u32, reduce: u32, maps: &[MapLocation]) -> FetchedFrames {
         let clients = maps
             .iter()
-            .filter(|m| m.address != self.address && m.size > 0)
+            .filter(|m| !self.here.reads_file(m) && m.size > 0)
             .map(|m| (m.address.clone(), self.peer(&m.address)))
             .collect();
         Box::new(ShuffleFetch::new(FetchSetup {
             shuffle_id,
             reduce,
             maps: maps.to_vec(),
-            local_address: self.address.clone(),
+            here: self.here.clone(),
             max_in_flight: self.max_size_in_flight,
             files: self.shuffle.clone(),
             handle: self.handle.clone(),

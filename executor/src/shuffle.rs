@@ -35,6 +35,11 @@ impl ShuffleFiles {
         Ok(ShuffleFiles { dir, codec: FrameCodec::new(compress) })
     }
 
+    /// Another executor's shuffle files on this host, to read (nothing is created).
+    pub fn elsewhere(dir: PathBuf, codec: FrameCodec) -> ShuffleFiles {
+        ShuffleFiles { dir, codec }
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -1,8 +1,9 @@
 //! Issue 5, end to end: Spark programs submitted with `weft submit` to a ResourceManager and two
 //! NodeManagers (real processes on 127.0.0.1): WordCount in cluster and client mode against a plain
 //! Rust reference, the executors' containers as the ResourceManager reports them, task retries and
-//! job aborts in Spark's words, shuffle reuse across jobs, an executor refusing another build, and
-//! `spark.authenticate` keeping executors and clients without the application's secret out.
+//! job aborts in Spark's words, shuffle reuse across jobs, an executor refusing another build,
+//! reducers reading the blocks of executors on their host from disk (`spark.shuffle.readHostLocalDisk`),
+//! and `spark.authenticate` keeping executors and clients without the application's secret out.
 
 use std::time::Duration;
 
@@ -59,6 +60,84 @@ fn wordcount_runs_in_cluster_and_client_mode() {
     let report = cluster.app(&printed_app_id(&run.both()));
     assert_eq!(report["finalStatus"], "SUCCEEDED");
     assert_eq!(report["unmanagedApplication"], true);
+    cluster.stop_checked();
+}
+
+/// Per task end of an uncompressed single-file event log: (stage, executor, local and remote shuffle
+/// bytes read).
+fn shuffle_reads(log_dir: &std::path::Path) -> Vec<(i64, String, i64, i64)> {
+    let mut ends = Vec::new();
+    for entry in std::fs::read_dir(log_dir).unwrap().flatten() {
+        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            if event["Event"] == "SparkListenerTaskEnd" {
+                let read = &event["Task Metrics"]["Shuffle Read Metrics"];
+                let executor = event["Task Info"]["Executor ID"].as_str().unwrap_or_default().to_owned();
+                let bytes = |what: &str| read[what].as_i64().unwrap_or(0);
+                ends.push((
+                    event["Stage ID"].as_i64().unwrap(),
+                    executor,
+                    bytes("Local Bytes Read"),
+                    bytes("Remote Bytes Read"),
+                ));
+            }
+        }
+    }
+    ends
+}
+
+#[test]
+fn reducers_read_the_blocks_of_executors_on_their_host_from_disk_unless_told_not_to() {
+    let cluster = Cluster::start(ClusterOptions::default());
+    let dir = weft_tests::data_dir();
+    let text = corpus(60_000, 11);
+    for part in 0..4 {
+        let lines: Vec<&str> = text.lines().skip(part * 15_000).take(15_000).collect();
+        std::fs::write(dir.path().join(format!("in-{part}.txt")), lines.join("\n") + "\n").unwrap();
+    }
+    let input = format!("{}/in-*.txt", dir.path().display());
+    let expected = reference_counts(&text);
+    for host_local in [true, false] {
+        let events = dir.path().join(format!("events-{host_local}"));
+        std::fs::create_dir(&events).unwrap();
+        std::fs::set_permissions(&events, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        let out = dir.path().join(format!("out-{host_local}"));
+        let event_dir = format!("spark.eventLog.dir=file://{}", events.display());
+        let host_local_conf = format!("spark.shuffle.readHostLocalDisk={host_local}");
+        let run = cluster.spark_submit(
+            "client",
+            &[
+                "--conf",
+                "spark.default.parallelism=8",
+                "--conf",
+                "spark.eventLog.enabled=true",
+                "--conf",
+                &event_dir,
+                "--conf",
+                "spark.eventLog.compress=false",
+                "--conf",
+                "spark.eventLog.rolling.enabled=false",
+                "--conf",
+                &host_local_conf,
+                &example("wordcount"),
+                &input,
+                out.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(run.code, Some(0), "{}", run.both());
+        assert_eq!(read_counts(&out), expected);
+        let ends = shuffle_reads(&events);
+        let mappers: std::collections::BTreeSet<&str> =
+            ends.iter().filter(|e| e.0 == 0).map(|e| e.1.as_str()).collect();
+        assert_eq!(mappers.len(), 2, "map outputs on both executors: {ends:?}");
+        let (local, remote) = ends.iter().filter(|e| e.0 == 1).fold((0, 0), |(l, r), e| (l + e.2, r + e.3));
+        if host_local {
+            // Both executors are on 127.0.0.1: every block is read from a file, none fetched.
+            assert!(local > 0 && remote == 0, "local {local}, remote {remote}: {ends:?}");
+        } else {
+            assert!(local > 0 && remote > 0, "local {local}, remote {remote}: {ends:?}");
+        }
+    }
     cluster.stop_checked();
 }
 

@@ -14,7 +14,7 @@ use weft_executor::plan::{TaskStatus, CHUNK};
 use weft_proto::spark_pb::driver_endpoint_server::DriverEndpoint;
 use weft_proto::spark_pb::{self as pb};
 
-use super::{Event, Shared};
+use super::{Event, Registration, Shared};
 
 /// The driver's gRPC endpoint for its executors.
 pub(crate) struct DriverService {
@@ -42,8 +42,13 @@ impl DriverEndpoint for DriverService {
             return Err(Status::failed_precondition(message));
         }
         self.shared.heartbeats.lock().expect("heartbeat lock").insert(r.executor_id.clone(), Instant::now());
-        let event =
-            Event::Registered { id: r.executor_id, address: r.address, host: r.host, cores: r.cores.max(1) as usize };
+        let event = Event::Registered(Registration {
+            id: r.executor_id,
+            address: r.address,
+            host: r.host,
+            cores: r.cores.max(1) as usize,
+            shuffle_dir: r.shuffle_dir,
+        });
         self.tx.send(event).map_err(|_| Status::unavailable("the driver is stopping"))?;
         Ok(Response::new(pb::RegisterExecutorResponse { application_id: self.application_id.clone() }))
     }

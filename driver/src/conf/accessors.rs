@@ -413,6 +413,12 @@ impl SparkConf {
         self.boolean_or(keys::SHUFFLE_COMPRESS, true)
     }
 
+    /// `spark.shuffle.readHostLocalDisk`, true: a reducer reads the blocks of executors on its host
+    /// from their files.
+    pub fn shuffle_read_host_local_disk(&self) -> Result<bool, String> {
+        self.boolean_or(keys::SHUFFLE_READ_HOST_LOCAL_DISK, true)
+    }
+
     /// `spark.shuffle.spill.compress`, true.
     pub fn shuffle_spill_compress(&self) -> Result<bool, String> {
         self.boolean_or(keys::SHUFFLE_SPILL_COMPRESS, true)

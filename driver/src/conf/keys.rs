@@ -79,6 +79,7 @@ pub const TESTING_RESERVED_MEMORY: &str = "spark.testing.reservedMemory";
 pub const REDUCER_MAX_SIZE_IN_FLIGHT: &str = "spark.reducer.maxSizeInFlight";
 pub const SHUFFLE_SPILL_COMPRESS: &str = "spark.shuffle.spill.compress";
 pub const SHUFFLE_COMPRESS: &str = "spark.shuffle.compress";
+pub const SHUFFLE_READ_HOST_LOCAL_DISK: &str = "spark.shuffle.readHostLocalDisk";
 pub const RDD_COMPRESS: &str = "spark.rdd.compress";
 pub const EVENT_LOG_ENABLED: &str = "spark.eventLog.enabled";
 pub const EVENT_LOG_DIR: &str = "spark.eventLog.dir";

@@ -98,6 +98,7 @@ pub struct ExecutorIoSettings {
     pub storage_fraction: f64,
     pub max_size_in_flight_bytes: u64,
     pub shuffle_compress: bool,
+    pub read_host_local_disk: bool,
     pub spill_compress: bool,
     pub rdd_compress: bool,
 }
@@ -219,6 +220,7 @@ impl SparkSettings {
             storage_fraction: p.take(conf.memory_storage_fraction()),
             max_size_in_flight_bytes: p.take(conf.reducer_max_size_in_flight_bytes()),
             shuffle_compress: p.take(conf.shuffle_compress()),
+            read_host_local_disk: p.take(conf.shuffle_read_host_local_disk()),
             spill_compress: p.take(conf.shuffle_spill_compress()),
             rdd_compress: p.take(conf.rdd_compress()),
         };

@@ -32,6 +32,7 @@ fn defaults_are_spark_4s() {
     assert_eq!((c.show_console_progress(), c.max_app_attempts()), (Ok(None), Ok(None)));
     assert_eq!((c.memory_fraction(), c.memory_storage_fraction()), (Ok(0.6), Ok(0.5)));
     assert_eq!((c.shuffle_compress(), c.rdd_compress(), c.event_log_enabled()), (Ok(true), Ok(false), Ok(false)));
+    assert_eq!(c.shuffle_read_host_local_disk(), Ok(true));
     assert_eq!((c.event_log_dir(), c.local_dir()), (Ok("/tmp/spark-events".into()), None));
     assert_eq!(
         (c.event_log_compress(), c.event_log_codec(), c.event_log_rolling()),
@@ -162,6 +163,7 @@ fn integers_floats_and_booleans() {
     let c = conf(&[("spark.shuffle.compress", "FALSE"), ("spark.ui.showConsoleProgress", "true")]);
     assert_eq!((c.shuffle_compress(), c.show_console_progress()), (Ok(false), Ok(Some(true))));
     refused(conf(&[("spark.rdd.compress", "yes")]).rdd_compress(), "spark.rdd.compress", "yes");
+    assert_eq!(conf(&[("spark.shuffle.readHostLocalDisk", "false")]).shuffle_read_host_local_disk(), Ok(false));
     assert_eq!(conf(&[("spark.yarn.maxAppAttempts", "1")]).max_app_attempts(), Ok(Some(1)));
     refused(conf(&[("spark.yarn.maxAppAttempts", "0")]).max_app_attempts(), "spark.yarn.maxAppAttempts", "0");
 }
