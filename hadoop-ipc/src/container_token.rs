@@ -31,24 +31,117 @@ pub struct Grant<'a> {
 
 /// The encoded `TokenProto` of `grant`, signed with `key`.
 pub fn sign(key: &MasterKey, grant: &Grant<'_>) -> Vec<u8> {
-    let container_type = if grant.is_am { ContainerTypeProto::ApplicationMaster } else { ContainerTypeProto::Task };
-    let identifier = ContainerTokenIdentifierProto {
-        container_id: Some(ids::container_id_proto(grant.container)),
-        nm_host_addr: Some(grant.node.to_string()),
-        app_submitter: Some(grant.user.to_string()),
-        resource: Some(ResourceProto {
-            memory: Some(grant.memory_mb),
-            virtual_cores: Some(grant.vcores),
-            resource_value_map: Vec::new(),
-        }),
-        expiry_time_stamp: Some(grant.expiry_ms as i64),
-        rm_identifier: Some(grant.rm_identifier as i64),
-        priority: Some(PriorityProto { priority: Some(grant.priority) }),
-        creation_time: Some(grant.created_ms as i64),
-        container_type: Some(container_type as i32),
-        ..Default::default()
-    };
-    key.container_token(identifier).encode_to_vec()
+    Signer::new(key).sign(grant)
+}
+
+/// Signs grant after grant with one key, each token the same bytes [`sign`] gives: the
+/// identifier's fields after the node (submitter, resource, expiry, key id, RM identifier,
+/// priority, creation time, type) are encoded again only when they differ from the previous
+/// grant's, which in one allocate reply they seldom do, and the identifier, password and token
+/// are built in buffers kept from grant to grant. A token then costs its container id's and node's
+/// bytes, the HMAC and one allocation, the returned token's.
+pub struct Signer<'k> {
+    key: &'k MasterKey,
+    /// The fields after the node, encoded, and the grant they were encoded from.
+    rest: Option<(Rest, Vec<u8>)>,
+    /// The token being built; its identifier is assembled in place.
+    token: TokenProto,
+}
+
+/// What a container token says besides the container and the node.
+#[derive(Clone, PartialEq, Eq)]
+struct Rest {
+    user: String,
+    memory_mb: i64,
+    vcores: i32,
+    priority: i32,
+    is_am: bool,
+    created_ms: u64,
+    expiry_ms: u64,
+    rm_identifier: u64,
+}
+
+impl Rest {
+    fn of(grant: &Grant<'_>) -> Rest {
+        let Grant {
+            container: _,
+            node: _,
+            user,
+            memory_mb,
+            vcores,
+            priority,
+            is_am,
+            created_ms,
+            expiry_ms,
+            rm_identifier,
+        } = *grant;
+        Rest { user: user.to_string(), memory_mb, vcores, priority, is_am, created_ms, expiry_ms, rm_identifier }
+    }
+
+    /// Whether `grant` says the same.
+    fn matches(&self, grant: &Grant<'_>) -> bool {
+        (self.memory_mb, self.vcores, self.priority, self.is_am, self.created_ms, self.expiry_ms, self.rm_identifier)
+            == (
+                grant.memory_mb,
+                grant.vcores,
+                grant.priority,
+                grant.is_am,
+                grant.created_ms,
+                grant.expiry_ms,
+                grant.rm_identifier,
+            )
+            && self.user == grant.user
+    }
+
+    /// The identifier's fields from 3 on, encoded (fields 1 and 2 left out).
+    fn encode(&self, key_id: i32) -> Vec<u8> {
+        let container_type = if self.is_am { ContainerTypeProto::ApplicationMaster } else { ContainerTypeProto::Task };
+        ContainerTokenIdentifierProto {
+            app_submitter: Some(self.user.clone()),
+            resource: Some(ResourceProto {
+                memory: Some(self.memory_mb),
+                virtual_cores: Some(self.vcores),
+                resource_value_map: Vec::new(),
+            }),
+            expiry_time_stamp: Some(self.expiry_ms as i64),
+            master_key_id: Some(key_id),
+            rm_identifier: Some(self.rm_identifier as i64),
+            priority: Some(PriorityProto { priority: Some(self.priority) }),
+            creation_time: Some(self.created_ms as i64),
+            container_type: Some(container_type as i32),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+}
+
+impl<'k> Signer<'k> {
+    pub fn new(key: &'k MasterKey) -> Signer<'k> {
+        let token = TokenProto { kind: TokenKind::Container.as_str().to_string(), ..Default::default() };
+        Signer { key, rest: None, token }
+    }
+
+    /// The encoded `TokenProto` of `grant`. Protobuf writes a message's fields in the order of
+    /// their numbers, each on its own, so the identifier is field 1 (the container id), field 2
+    /// (the node) and the rest, one after the other.
+    pub fn sign(&mut self, grant: &Grant<'_>) -> Vec<u8> {
+        if !self.rest.as_ref().is_some_and(|(rest, _)| rest.matches(grant)) {
+            let rest = Rest::of(grant);
+            let encoded = rest.encode(self.key.key_id());
+            self.rest = Some((rest, encoded));
+        }
+        let (_, rest) = self.rest.as_ref().expect("set above");
+        let TokenProto { identifier, password, kind: _, service } = &mut self.token;
+        // The token's service is the node, as the identifier's field 2 names it.
+        service.clear();
+        service.push_str(grant.node);
+        identifier.clear();
+        prost::encoding::message::encode(1, &ids::container_id_proto(grant.container), identifier);
+        prost::encoding::string::encode(2, service, identifier);
+        identifier.extend_from_slice(rest);
+        self.key.password_into(identifier, password);
+        self.token.encode_to_vec()
+    }
 }
 
 /// Why a start was refused.
@@ -148,6 +241,48 @@ mod tests {
         assert_eq!(identifier.resource.unwrap().memory, Some(1024));
         let late = check(&keys, &token, container(2), "127.0.0.1:8041", 601_001).unwrap_err();
         assert!(matches!(late, Refusal::Expired { .. }), "{late}");
+    }
+
+    /// The token as the key signs a whole identifier message: what `sign` gave before its
+    /// identifier was put together from parts.
+    fn signed_whole(key: &MasterKey, grant: &Grant<'_>) -> Vec<u8> {
+        let container_type = if grant.is_am { ContainerTypeProto::ApplicationMaster } else { ContainerTypeProto::Task };
+        let identifier = ContainerTokenIdentifierProto {
+            container_id: Some(ids::container_id_proto(grant.container)),
+            nm_host_addr: Some(grant.node.to_string()),
+            app_submitter: Some(grant.user.to_string()),
+            resource: Some(ResourceProto {
+                memory: Some(grant.memory_mb),
+                virtual_cores: Some(grant.vcores),
+                resource_value_map: Vec::new(),
+            }),
+            expiry_time_stamp: Some(grant.expiry_ms as i64),
+            rm_identifier: Some(grant.rm_identifier as i64),
+            priority: Some(PriorityProto { priority: Some(grant.priority) }),
+            creation_time: Some(grant.created_ms as i64),
+            container_type: Some(container_type as i32),
+            ..Default::default()
+        };
+        key.container_token(identifier).encode_to_vec()
+    }
+
+    #[test]
+    fn grants_signed_in_a_row_are_the_tokens_of_their_whole_identifiers() {
+        let key = MasterKey::new(3, b"secret".to_vec());
+        let mut signer = Signer::new(&key);
+        let epoch: ContainerId = "container_e17_1700000000000_0001_01_4000000000".parse().unwrap();
+        let grants = [
+            grant(2),
+            Grant { node: "a-much-longer-host-name.example.com:45454", ..grant(3) },
+            Grant { container: epoch, ..grant(4) },
+            Grant { memory_mb: 1 << 40, vcores: 0, priority: -1, ..grant(5) },
+            Grant { user: "", is_am: true, created_ms: 0, expiry_ms: u64::MAX, rm_identifier: 0, ..grant(6) },
+            Grant { user: "bob", node: "", ..grant(7) },
+            grant(8),
+        ];
+        for g in &grants {
+            assert_eq!(signer.sign(g), signed_whole(&key, g), "{g:?}");
+        }
     }
 
     #[test]

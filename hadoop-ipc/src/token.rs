@@ -100,6 +100,15 @@ impl MasterKey {
         mac.finalize().into_bytes().to_vec()
     }
 
+    /// [`MasterKey::password`] written into `out` (cleared first), so a caller signing many
+    /// identifiers reuses one buffer.
+    pub(crate) fn password_into(&self, identifier: &[u8], out: &mut Vec<u8>) {
+        let mut mac = self.mac();
+        mac.update(identifier);
+        out.clear();
+        out.extend_from_slice(&mac.finalize().into_bytes());
+    }
+
     /// Whether `password` is this key's password for `identifier` (compared in constant time).
     pub fn verify(&self, identifier: &[u8], password: &[u8]) -> bool {
         let mut mac = self.mac();
@@ -136,6 +145,11 @@ impl MasterKey {
         self.sign(TokenKind::Nm, &identifier, &service)
     }
 
+    /// A signer of `attempt`'s NM tokens for many nodes: what [`MasterKey::nm_token`] gives, encoded.
+    pub fn nm_tokens(&self, attempt: ApplicationAttemptIdProto, app_submitter: &str) -> NmTokens<'_> {
+        NmTokens::new(self, attempt, app_submitter)
+    }
+
     /// The container token for `identifier` (its `master_key_id` set to this key's id), for the
     /// NodeManager at `nm_host_addr`.
     pub fn container_token(&self, identifier: ContainerTokenIdentifierProto) -> TokenProto {
@@ -155,6 +169,54 @@ impl MasterKey {
             return Err(TokenError::Password { key_id: self.key_id });
         }
         Ok(identifier)
+    }
+}
+
+/// Signs one attempt's NM tokens for node after node, each the encoded `TokenProto` that
+/// [`MasterKey::nm_token`] gives, byte for byte: the identifier's fields that do not name the node
+/// (the attempt, the submitter, the key id) are encoded once, and the identifier, password and
+/// token are built in buffers kept from node to node, so each token costs its node's bytes, the
+/// HMAC and one allocation, the returned token's.
+pub struct NmTokens<'k> {
+    key: &'k MasterKey,
+    /// Field 1 of the identifier, the attempt, encoded.
+    attempt: Vec<u8>,
+    /// Fields 3 and 4 of the identifier, the submitter and the key id, encoded.
+    rest: Vec<u8>,
+    node: NodeIdProto,
+    /// The token being built; its identifier is assembled in place.
+    token: TokenProto,
+}
+
+impl<'k> NmTokens<'k> {
+    fn new(key: &'k MasterKey, attempt: ApplicationAttemptIdProto, app_submitter: &str) -> NmTokens<'k> {
+        let attempt = NmTokenIdentifierProto { app_attempt_id: Some(attempt), ..Default::default() }.encode_to_vec();
+        let rest = NmTokenIdentifierProto {
+            app_submitter: Some(app_submitter.to_string()),
+            key_id: Some(key.key_id),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let token = TokenProto { kind: TokenKind::Nm.as_str().to_string(), ..Default::default() };
+        NmTokens { key, attempt, rest, node: NodeIdProto::default(), token }
+    }
+
+    /// The encoded NM token for the NodeManager at `host:port`.
+    pub fn sign(&mut self, host: &str, port: i32) -> Vec<u8> {
+        let host_field = self.node.host.get_or_insert_default();
+        host_field.clear();
+        host_field.push_str(host);
+        self.node.port = Some(port);
+        let identifier = &mut self.token.identifier;
+        identifier.clear();
+        identifier.extend_from_slice(&self.attempt);
+        prost::encoding::message::encode(2, &self.node, identifier);
+        identifier.extend_from_slice(&self.rest);
+        self.key.password_into(&self.token.identifier, &mut self.token.password);
+        self.token.service.clear();
+        use std::fmt::Write;
+        write!(self.token.service, "{host}:{port}").expect("a String takes any text");
+        self.token.encode_to_vec()
     }
 }
 
@@ -214,6 +276,20 @@ mod tests {
         let identifier: NmTokenIdentifierProto = key.verify_token(&token, TokenKind::Nm).unwrap();
         assert_eq!((identifier.app_submitter(), identifier.key_id()), ("alice", 2));
         assert_eq!(identifier.node_id, Some(node()));
+    }
+
+    #[test]
+    fn nm_tokens_signed_in_a_row_are_the_tokens_signed_one_by_one() {
+        let key = MasterKey::new(2, b"secret".to_vec());
+        let mut tokens = key.nm_tokens(attempt(), "alice");
+        for (host, port) in [("127.0.0.1", 8041), ("a-much-longer-host-name.example.com", 45454), ("", 0), ("h", -1)] {
+            let node = NodeIdProto { host: Some(host.to_string()), port: Some(port) };
+            assert_eq!(
+                tokens.sign(host, port),
+                key.nm_token(attempt(), node, "alice").encode_to_vec(),
+                "{host}:{port}"
+            );
+        }
     }
 
     #[test]

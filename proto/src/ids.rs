@@ -87,25 +87,83 @@ impl NodeId {
 
 impl fmt::Display for ApplicationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "application_{}_{:04}", self.cluster_timestamp, self.sequence)
+        let mut text = IdText::new("application");
+        text.number(self.cluster_timestamp, 1).number(u64::from(self.sequence), 4);
+        f.write_str(text.as_str())
     }
 }
 
 impl fmt::Display for ApplicationAttemptId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let app = self.application;
-        write!(f, "appattempt_{}_{:04}_{:06}", app.cluster_timestamp, app.sequence, self.attempt)
+        let mut text = IdText::new("appattempt");
+        text.number(app.cluster_timestamp, 1).number(u64::from(app.sequence), 4).number(u64::from(self.attempt), 6);
+        f.write_str(text.as_str())
     }
 }
 
 impl fmt::Display for ContainerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let app = self.attempt.application;
-        f.write_str("container_")?;
+        let mut text = IdText::new("container");
         if self.epoch > 0 {
-            write!(f, "e{:02}_", self.epoch)?;
+            text.epoch(self.epoch);
         }
-        write!(f, "{}_{:04}_{:02}_{:06}", app.cluster_timestamp, app.sequence, self.attempt.attempt, self.id)
+        text.number(app.cluster_timestamp, 1).number(u64::from(app.sequence), 4);
+        text.number(u64::from(self.attempt.attempt), 2).number(self.id, 6);
+        f.write_str(text.as_str())
+    }
+}
+
+/// An id's text put together on the stack and handed to the formatter in one piece, so `to_string`
+/// allocates once, at the final length, instead of growing through the formatter's pieces (the
+/// ResourceManager prints an id for every container it grants).
+struct IdText {
+    /// The longest id: `container_e` and six numbers of up to 20 digits, with their separators.
+    bytes: [u8; 140],
+    len: usize,
+}
+
+impl IdText {
+    fn new(prefix: &str) -> IdText {
+        let mut text = IdText { bytes: [0; 140], len: 0 };
+        text.push(prefix.as_bytes());
+        text
+    }
+
+    fn push(&mut self, part: &[u8]) {
+        self.bytes[self.len..self.len + part.len()].copy_from_slice(part);
+        self.len += part.len();
+    }
+
+    /// `_` and `n` in decimal, with leading zeros to `min_digits`.
+    fn number(&mut self, n: u64, min_digits: usize) -> &mut IdText {
+        self.push(b"_");
+        self.digits(n, min_digits);
+        self
+    }
+
+    /// `_e` and the epoch, with at least two digits.
+    fn epoch(&mut self, epoch: u32) {
+        self.push(b"_e");
+        self.digits(u64::from(epoch), 2);
+    }
+
+    fn digits(&mut self, n: u64, min_digits: usize) {
+        let mut digits = [b'0'; 20];
+        let mut start = digits.len();
+        let mut rest = n;
+        while rest > 0 || start == digits.len() {
+            start -= 1;
+            digits[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        let start = start.min(digits.len() - min_digits.min(digits.len()));
+        self.push(&digits[start..]);
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).expect("ASCII letters, digits and underscores")
     }
 }
 
@@ -238,6 +296,22 @@ mod tests {
         assert_eq!(app.to_string(), "application_1700000000000_0007");
         assert_eq!(app.attempt(1).to_string(), "appattempt_1700000000000_0007_000001");
         assert_eq!(app.attempt(1).container(1).to_string(), "container_1700000000000_0007_01_000001");
+    }
+
+    #[test]
+    fn ids_print_as_the_format_strings_yarn_uses() {
+        for (timestamp, n) in [(0, 0), (9, 10), (1_700_000_000_000, 99_999), (u64::MAX, u32::MAX)] {
+            let app = ApplicationId::new(timestamp, n);
+            assert_eq!(app.to_string(), format!("application_{timestamp}_{n:04}"));
+            let attempt = ApplicationAttemptId { application: app, attempt: n };
+            assert_eq!(attempt.to_string(), format!("appattempt_{timestamp}_{n:04}_{n:06}"));
+            for (epoch, id) in [(0, 0), (1, 7), (n, u64::from(n) * 1000), (u32::MAX, u64::MAX)] {
+                let container = ContainerId { attempt, epoch, id };
+                let epoch_text = if epoch > 0 { format!("e{epoch:02}_") } else { String::new() };
+                let expected = format!("container_{epoch_text}{timestamp}_{n:04}_{n:02}_{id:06}");
+                assert_eq!(container.to_string(), expected);
+            }
+        }
     }
 
     #[test]

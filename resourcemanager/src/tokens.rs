@@ -42,6 +42,43 @@ pub enum TokenRefusal {
     Forged { whose: String },
 }
 
+/// Container tokens for one application's grants, signed one after the other (see
+/// [`container_token::Signer`]).
+pub struct ContainerTokens<'k> {
+    signer: container_token::Signer<'k>,
+    keys: &'k Keys,
+    user: &'k str,
+    rm_identifier: u64,
+}
+
+impl ContainerTokens<'_> {
+    /// The container token of `container`, whose node prints as `node` (`host:port`).
+    pub fn sign(&mut self, container: &RmContainer, node: &str) -> Vec<u8> {
+        self.signer.sign(&Grant {
+            container: container.id,
+            node,
+            user: self.user,
+            memory_mb: container.resource.memory_mb,
+            vcores: container.resource.vcores,
+            priority: container.priority,
+            is_am: container.is_am,
+            created_ms: container.created_ms,
+            expiry_ms: container.created_ms + self.keys.container_token_life.as_millis() as u64,
+            rm_identifier: self.rm_identifier,
+        })
+    }
+}
+
+/// One attempt's NM tokens, signed one node after another.
+pub struct NmTokens<'k>(weft_hadoop_ipc::token::NmTokens<'k>);
+
+impl NmTokens<'_> {
+    /// The encoded NM token for `node`.
+    pub fn sign(&mut self, node: &NodeId) -> Vec<u8> {
+        self.0.sign(&node.host, i32::from(node.port))
+    }
+}
+
 /// Whom a staging token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StagingHolder {
@@ -147,22 +184,19 @@ impl Keys {
 
     /// The container token of `container`, granted to an application of `user`.
     pub fn container_token(&self, container: &RmContainer, user: &str, rm_identifier: u64) -> Vec<u8> {
-        let node = container.node.to_string();
-        container_token::sign(
-            &self.container,
-            &Grant {
-                container: container.id,
-                node: &node,
-                user,
-                memory_mb: container.resource.memory_mb,
-                vcores: container.resource.vcores,
-                priority: container.priority,
-                is_am: container.is_am,
-                created_ms: container.created_ms,
-                expiry_ms: container.created_ms + self.container_token_life.as_millis() as u64,
-                rm_identifier,
-            },
-        )
+        self.container_tokens(user, rm_identifier).sign(container, &container.node.to_string())
+    }
+
+    /// A signer of the container tokens of many containers granted to an application of `user`
+    /// (one allocate reply's).
+    pub fn container_tokens<'k>(&'k self, user: &'k str, rm_identifier: u64) -> ContainerTokens<'k> {
+        ContainerTokens { signer: container_token::Signer::new(&self.container), keys: self, user, rm_identifier }
+    }
+
+    /// A signer of `attempt`'s (of `user`) NM tokens for many nodes: each what [`Keys::nm_token`]
+    /// gives, encoded.
+    pub fn nm_tokens(&self, attempt: ApplicationAttemptId, user: &str) -> NmTokens<'_> {
+        NmTokens(self.nm.nm_tokens(ids::attempt_id_proto(attempt), user))
     }
 
     /// The staging token of `app`, asked for by `user` (an encoded `TokenProto`), answered with its

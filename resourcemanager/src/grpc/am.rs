@@ -97,18 +97,21 @@ impl ApplicationMaster for AmService {
                 Ok((reply, user, core.config().cluster_timestamp))
             })
             .map_err(to_status)?;
-        let keys = &self.rm.keys;
-        let nm_tokens = reply
-            .nm_token_nodes()
-            .map(|node| convert::nm_token(node, keys.nm_token(attempt, node, &user).encode_to_vec()))
+        let mut nm_tokens = self.rm.keys.nm_tokens(attempt, &user);
+        let nm_tokens = reply.nm_token_nodes().map(|node| convert::nm_token(node, nm_tokens.sign(node))).collect();
+        let mut container_tokens = self.rm.keys.container_tokens(&user, rm_identifier);
+        let allocated = reply
+            .allocated
+            .iter()
+            .map(|c| {
+                let node = convert::node_text(&c.node);
+                let token = container_tokens.sign(c, &node);
+                convert::container(c, node, token)
+            })
             .collect();
         Ok(Response::new(pb::AllocateResponse {
             response_id: response_id + 1,
-            allocated: reply
-                .allocated
-                .iter()
-                .map(|c| convert::container(c, keys.container_token(c, &user, rm_identifier)))
-                .collect(),
+            allocated,
             completed: reply.completed.into_iter().map(convert::completed_status).collect(),
             available: Some(reply.available.into()),
             num_cluster_nodes: reply.num_cluster_nodes,
