@@ -121,10 +121,22 @@ impl<'k> Signer<'k> {
         Signer { key, rest: None, token }
     }
 
-    /// The encoded `TokenProto` of `grant`. Protobuf writes a message's fields in the order of
-    /// their numbers, each on its own, so the identifier is field 1 (the container id), field 2
-    /// (the node) and the rest, one after the other.
+    /// The encoded `TokenProto` of `grant`.
     pub fn sign(&mut self, grant: &Grant<'_>) -> Vec<u8> {
+        self.build(grant);
+        self.token.encode_to_vec()
+    }
+
+    /// [`Signer::sign`] written at the end of `out`.
+    pub fn sign_into(&mut self, grant: &Grant<'_>, out: &mut Vec<u8>) {
+        self.build(grant);
+        self.token.encode(out).expect("a Vec grows to any length");
+    }
+
+    /// Puts `grant`'s token together in `self.token`. Protobuf writes a message's fields in the
+    /// order of their numbers, each on its own, so the identifier is field 1 (the container id),
+    /// field 2 (the node) and the rest, one after the other.
+    fn build(&mut self, grant: &Grant<'_>) {
         if !self.rest.as_ref().is_some_and(|(rest, _)| rest.matches(grant)) {
             let rest = Rest::of(grant);
             let encoded = rest.encode(self.key.key_id());
@@ -140,7 +152,6 @@ impl<'k> Signer<'k> {
         prost::encoding::string::encode(2, service, identifier);
         identifier.extend_from_slice(rest);
         self.key.password_into(identifier, password);
-        self.token.encode_to_vec()
     }
 }
 
@@ -280,8 +291,12 @@ mod tests {
             Grant { user: "bob", node: "", ..grant(7) },
             grant(8),
         ];
+        let mut written = vec![7];
         for g in &grants {
             assert_eq!(signer.sign(g), signed_whole(&key, g), "{g:?}");
+            written.truncate(1);
+            signer.sign_into(g, &mut written);
+            assert_eq!(written[1..], signed_whole(&key, g), "{g:?}");
         }
     }
 

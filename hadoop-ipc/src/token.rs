@@ -203,6 +203,17 @@ impl<'k> NmTokens<'k> {
 
     /// The encoded NM token for the NodeManager at `host:port`.
     pub fn sign(&mut self, host: &str, port: i32) -> Vec<u8> {
+        self.build(host, port);
+        self.token.encode_to_vec()
+    }
+
+    /// [`NmTokens::sign`] written at the end of `out`.
+    pub fn sign_into(&mut self, host: &str, port: i32, out: &mut Vec<u8>) {
+        self.build(host, port);
+        self.token.encode(out).expect("a Vec grows to any length");
+    }
+
+    fn build(&mut self, host: &str, port: i32) {
         let host_field = self.node.host.get_or_insert_default();
         host_field.clear();
         host_field.push_str(host);
@@ -216,7 +227,6 @@ impl<'k> NmTokens<'k> {
         self.token.service.clear();
         use std::fmt::Write;
         write!(self.token.service, "{host}:{port}").expect("a String takes any text");
-        self.token.encode_to_vec()
     }
 }
 
@@ -284,11 +294,11 @@ mod tests {
         let mut tokens = key.nm_tokens(attempt(), "alice");
         for (host, port) in [("127.0.0.1", 8041), ("a-much-longer-host-name.example.com", 45454), ("", 0), ("h", -1)] {
             let node = NodeIdProto { host: Some(host.to_string()), port: Some(port) };
-            assert_eq!(
-                tokens.sign(host, port),
-                key.nm_token(attempt(), node, "alice").encode_to_vec(),
-                "{host}:{port}"
-            );
+            let whole = key.nm_token(attempt(), node, "alice").encode_to_vec();
+            assert_eq!(tokens.sign(host, port), whole, "{host}:{port}");
+            let mut written = vec![7];
+            tokens.sign_into(host, port, &mut written);
+            assert_eq!(written[1..], whole, "{host}:{port}");
         }
     }
 

@@ -1,9 +1,10 @@
 //! Weft's wire protocol and the vocabulary every crate shares.
 //!
-//! Two layers: [`pb`] is the code generated from `proto/weft.proto` (only adapters touch it), and the
+//! Two layers: [`pb`] (and [`encoded_am`]) is the code generated from `proto/weft.proto` (only adapters touch it), and the
 //! hand-written modules are the domain types that state machines use: ids in YARN's formats, resources,
 //! exit statuses and state names.
 
+pub mod encoded;
 pub mod exit_status;
 pub mod ids;
 pub mod resource;
@@ -14,6 +15,13 @@ pub mod utilization;
 #[allow(clippy::all, unreachable_pub, missing_docs)]
 pub mod pb {
     tonic::include_proto!("weft.v1");
+}
+
+/// The ApplicationMaster server as the ResourceManager runs it: `pb`'s routes and request types, but
+/// Allocate answers with an [`encoded::Encoded`] `AllocateResponse`. Clients use `pb`'s. Adapters only.
+#[allow(clippy::all, unreachable_pub, missing_docs)]
+pub mod encoded_am {
+    include!(concat!(env!("OUT_DIR"), "/weft.v1.ApplicationMaster.rs"));
 }
 
 /// Generated messages and services of the Spark runtime (driver ↔ executor ↔ executor). Adapters only.

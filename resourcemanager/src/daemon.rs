@@ -184,9 +184,9 @@ pub async fn run(config: RmConfig, listeners: Listeners, shutdown: CancellationT
         tokio_stream::StreamExt::map(ReceiverStream::new(am_incoming), Ok::<tokio::net::TcpStream, std::io::Error>);
 
     use pb::application_client_server::ApplicationClientServer;
-    use pb::application_master_server::ApplicationMasterServer;
     use pb::resource_tracker_server::ResourceTrackerServer;
     use pb::staging_server::StagingServer;
+    use weft_proto::encoded_am::application_master_server::ApplicationMasterServer;
     let client_server = tonic::transport::Server::builder()
         .add_service(
             ApplicationClientServer::new(ClientService::new(rm.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),

@@ -51,10 +51,24 @@ pub struct ContainerTokens<'k> {
     rm_identifier: u64,
 }
 
-impl ContainerTokens<'_> {
+impl<'k> ContainerTokens<'k> {
     /// The container token of `container`, whose node prints as `node` (`host:port`).
     pub fn sign(&mut self, container: &RmContainer, node: &str) -> Vec<u8> {
-        self.signer.sign(&Grant {
+        let grant = self.grant(container, node);
+        self.signer.sign(&grant)
+    }
+
+    /// [`ContainerTokens::sign`] written at the end of `out`.
+    pub fn sign_into(&mut self, container: &RmContainer, node: &str, out: &mut Vec<u8>) {
+        let grant = self.grant(container, node);
+        self.signer.sign_into(&grant, out);
+    }
+
+    fn grant<'g>(&self, container: &RmContainer, node: &'g str) -> Grant<'g>
+    where
+        'k: 'g,
+    {
+        Grant {
             container: container.id,
             node,
             user: self.user,
@@ -65,7 +79,7 @@ impl ContainerTokens<'_> {
             created_ms: container.created_ms,
             expiry_ms: container.created_ms + self.keys.container_token_life.as_millis() as u64,
             rm_identifier: self.rm_identifier,
-        })
+        }
     }
 }
 
@@ -76,6 +90,11 @@ impl NmTokens<'_> {
     /// The encoded NM token for `node`.
     pub fn sign(&mut self, node: &NodeId) -> Vec<u8> {
         self.0.sign(&node.host, i32::from(node.port))
+    }
+
+    /// [`NmTokens::sign`] written at the end of `out`.
+    pub fn sign_into(&mut self, node: &NodeId, out: &mut Vec<u8>) {
+        self.0.sign_into(&node.host, i32::from(node.port), out);
     }
 }
 

@@ -9,11 +9,13 @@ use weft_hadoop_ipc::common::TokenProto;
 use weft_hadoop_ipc::ids;
 use weft_hadoop_ipc::token::{decode_identifier, TokenKind};
 use weft_hadoop_ipc::yarn::AmrmTokenIdentifierProto;
-use weft_proto::pb::{self, application_master_server::ApplicationMaster};
+use weft_proto::encoded::Encoded;
+use weft_proto::encoded_am::application_master_server::ApplicationMaster;
+use weft_proto::pb;
 use weft_proto::{ApplicationAttemptId, AMRM_TOKEN_METADATA};
 
-use super::convert;
 use super::status::to_status;
+use super::{allocate_reply, convert};
 use crate::core::AskRequest;
 use crate::state::Rm;
 
@@ -74,7 +76,9 @@ impl ApplicationMaster for AmService {
         Ok(Response::new(pb::RegisterApplicationMasterResponse { maximum_capability: Some(maximum.into()), queue }))
     }
 
-    async fn allocate(&self, request: Request<pb::AllocateRequest>) -> Result<Response<pb::AllocateResponse>, Status> {
+    /// Answers with the reply already encoded (`allocate_reply`): the bytes of a
+    /// `pb::AllocateResponse`.
+    async fn allocate(&self, request: Request<pb::AllocateRequest>) -> Result<Response<Encoded>, Status> {
         let attempt = convert::attempt_id(&request.get_ref().attempt_id)?;
         self.authorize(&request, attempt)?;
         let pb::AllocateRequest { response_id, asks, releases, progress, .. } = request.into_inner();
@@ -97,26 +101,10 @@ impl ApplicationMaster for AmService {
                 Ok((reply, user, core.config().cluster_timestamp))
             })
             .map_err(to_status)?;
-        let mut nm_tokens = self.rm.keys.nm_tokens(attempt, &user);
-        let nm_tokens = reply.nm_token_nodes().map(|node| convert::nm_token(node, nm_tokens.sign(node))).collect();
-        let mut container_tokens = self.rm.keys.container_tokens(&user, rm_identifier);
-        let allocated = reply
-            .allocated
-            .iter()
-            .map(|c| {
-                let node = convert::node_text(&c.node);
-                let token = container_tokens.sign(c, &node);
-                convert::container(c, node, token)
-            })
-            .collect();
-        Ok(Response::new(pb::AllocateResponse {
-            response_id: response_id + 1,
-            allocated,
-            completed: reply.completed.into_iter().map(convert::completed_status).collect(),
-            available: Some(reply.available.into()),
-            num_cluster_nodes: reply.num_cluster_nodes,
-            nm_tokens,
-        }))
+        let keys = &self.rm.keys;
+        let container_tokens = keys.container_tokens(&user, rm_identifier);
+        let nm_tokens = keys.nm_tokens(attempt, &user);
+        Ok(Response::new(Encoded(allocate_reply::encode(reply, response_id + 1, container_tokens, nm_tokens))))
     }
 
     async fn finish_application_master(

@@ -158,34 +158,6 @@ pub(crate) fn utilization(u: Option<pb::NodeUtilization>) -> Utilization {
     u.map(Utilization::from).unwrap_or_default()
 }
 
-/// A grant as its AM receives it, with the container token that lets the AM start it; `node` is
-/// its node as [`node_text`] prints it.
-pub(crate) fn container(c: &RmContainer, node: String, token: Vec<u8>) -> pb::Container {
-    pb::Container {
-        container_id: c.id.to_string(),
-        node_id: node.clone(),
-        node_address: node,
-        node_http_address: c.node_http_address.to_string(),
-        resource: Some(c.resource.into()),
-        priority: c.priority,
-        container_token: token,
-    }
-}
-
-/// `host:port`, as `NodeId` prints, allocated once at its length.
-pub(crate) fn node_text(node: &NodeId) -> String {
-    use std::fmt::Write;
-    let mut text = String::with_capacity(node.host.len() + 6);
-    write!(text, "{node}").expect("a String takes any text");
-    text
-}
-
-/// The attempt's NM token for `node` (an encoded `TokenProto`), which lets its AM stop and query its
-/// containers there.
-pub(crate) fn nm_token(node: &NodeId, token: Vec<u8>) -> pb::NmToken {
-    pb::NmToken { node_id: node.to_string(), token }
-}
-
 pub(crate) fn container_report(c: &RmContainer, user: &str) -> pb::ContainerReport {
     pb::ContainerReport {
         container_id: c.id.to_string(),

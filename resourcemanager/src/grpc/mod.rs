@@ -1,5 +1,6 @@
 //! gRPC adapters: one file per service, conversions and the error-to-status map.
 
+mod allocate_reply;
 mod am;
 mod client;
 mod convert;
