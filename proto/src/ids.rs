@@ -117,7 +117,7 @@ impl fmt::Display for ContainerId {
 
 /// An id's text put together on the stack and handed to the formatter in one piece, so `to_string`
 /// allocates once, at the final length, instead of growing through the formatter's pieces (the
-/// ResourceManager prints an id for every container it grants).
+/// ResourceManager prints an id and a node for every container it grants).
 struct IdText {
     /// The longest id: `container_e` and six numbers of up to 20 digits, with their separators.
     bytes: [u8; 140],
@@ -169,7 +169,10 @@ impl IdText {
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
+        f.write_str(&self.host)?;
+        let mut port = IdText::new(":");
+        port.digits(u64::from(self.port), 1);
+        f.write_str(port.as_str())
     }
 }
 
@@ -288,6 +291,8 @@ mod tests {
         round_trip::<ContainerId>("container_1700000000000_0042_02_1000001");
         round_trip::<ContainerId>("container_e17_1700000000000_0042_02_000003");
         round_trip::<NodeId>("host-1.example.com:8041");
+        round_trip::<NodeId>("h:0");
+        round_trip::<NodeId>("h:65535");
     }
 
     #[test]

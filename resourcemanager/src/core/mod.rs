@@ -114,6 +114,10 @@ pub struct RmCore {
     /// ones back from the same few leaves (a hash map scatters both over a table of millions).
     /// Boxed, so that inserting into a leaf shifts pointers rather than whole records.
     containers: BTreeMap<ContainerId, Box<RmContainer>>,
+    /// No container still NEW is due to expire unused before this (ms; `u64::MAX`: none is NEW).
+    /// A lower bound, lowered by every grant and set by each pass over `containers`, so a tick
+    /// makes that pass only when a grant may be due rather than every time.
+    unused_due_ms: u64,
     scheduler: Box<dyn Scheduler>,
     /// Application ids handed out by GetNewApplication and not submitted yet.
     issued: BTreeSet<u32>,
@@ -139,6 +143,7 @@ impl RmCore {
             active_nodes: 0,
             apps: BTreeMap::new(),
             containers: BTreeMap::new(),
+            unused_due_ms: u64::MAX,
             scheduler: Box::new(FifoScheduler::new()),
             issued: BTreeSet::new(),
             next_app_sequence: 1,
@@ -214,6 +219,7 @@ impl RmCore {
         node.allocated += grant.resource;
         node.containers.insert(id);
         let am_node = is_am.then(|| grant.node.clone());
+        self.unused_due_ms = self.unused_due_ms.min(now_ms.saturating_add(self.config.container_allocation_expiry_ms));
         self.containers.insert(
             id,
             Box::new(RmContainer {

@@ -362,13 +362,20 @@ impl RmCore {
     /// Granted containers that no NodeManager reported running within
     /// `container_allocation_expiry_ms` go back to the cluster (YARN's ContainerAllocationExpirer).
     pub(crate) fn expire_unused_containers(&mut self, now_ms: u64) {
+        if now_ms < self.unused_due_ms {
+            return;
+        }
         let expiry = self.config.container_allocation_expiry_ms;
-        let mut expired: Vec<ContainerId> = self
-            .containers
-            .values()
-            .filter(|c| c.state == ContainerState::NEW && now_ms.saturating_sub(c.created_ms) >= expiry)
-            .map(|c| c.id)
-            .collect();
+        let mut expired: Vec<ContainerId> = Vec::new();
+        let mut next_due_ms = u64::MAX;
+        for c in self.containers.values().filter(|c| c.state == ContainerState::NEW) {
+            if now_ms.saturating_sub(c.created_ms) >= expiry {
+                expired.push(c.id);
+            } else {
+                next_due_ms = next_due_ms.min(c.created_ms.saturating_add(expiry));
+            }
+        }
+        self.unused_due_ms = next_due_ms;
         if expired.is_empty() {
             return;
         }

@@ -365,6 +365,29 @@ fn a_granted_container_nobody_starts_expires_and_its_room_comes_back() {
 }
 
 #[test]
+fn grants_made_between_ticks_each_expire_at_their_own_time() {
+    let mut core = lopsided_cluster();
+    let expiry = core.config().container_allocation_expiry_ms;
+    let (attempt, am) = running_app(&mut core, T0);
+    core.tick(T0 + 1);
+    let ask = |n| [AskRequest { priority: 1, capability: Resource::new(1024, 1), num_containers: n }];
+    let first = core.allocate(attempt, &ask(1), &[], 0.1, T0 + 5).unwrap().allocated[0].id;
+    let second = core.allocate(attempt, &ask(1), &[], 0.1, T0 + 10).unwrap().allocated[0].id;
+    let state = |core: &RmCore, c| core.container(c).unwrap().state;
+    for (at, expected) in [
+        (T0 + 4 + expiry, [ContainerState::NEW, ContainerState::NEW]),
+        (T0 + 5 + expiry, [ContainerState::COMPLETE, ContainerState::NEW]),
+        (T0 + 9 + expiry, [ContainerState::COMPLETE, ContainerState::NEW]),
+        (T0 + 10 + expiry, [ContainerState::COMPLETE, ContainerState::COMPLETE]),
+    ] {
+        heartbeat(&mut core, node(1), vec![ReportedContainer::running(am)], at);
+        heartbeat(&mut core, node(2), vec![], at);
+        core.tick(at);
+        assert_eq!([state(&core, first), state(&core, second)], expected, "at T0 + {}", at - T0);
+    }
+}
+
+#[test]
 fn a_node_that_unregisters_is_shutdown_at_once_and_its_containers_end() {
     let mut core = cluster();
     let (attempt, am) = running_app(&mut core, T0);

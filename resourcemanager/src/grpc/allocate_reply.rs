@@ -50,8 +50,8 @@ struct Writer {
     out: Vec<u8>,
     /// One container or NM token, written before its length is.
     body: Vec<u8>,
-    /// A container id, then a token.
-    scratch: Vec<u8>,
+    token: Vec<u8>,
+    container_id: String,
     node: String,
 }
 
@@ -59,18 +59,19 @@ impl Writer {
     /// Field 2, a `pb::Container`.
     fn container(&mut self, c: &RmContainer, tokens: &mut ContainerTokens<'_>) {
         self.print_node(c);
+        self.container_id.clear();
+        write!(self.container_id, "{}", c.id).expect("a String takes any text");
+        self.token.clear();
+        tokens.sign_into(c, &self.node, &mut self.token);
         let body = &mut self.body;
         body.clear();
-        let id = print(&mut self.scratch, &c.id);
-        put_str(1, id, body);
+        put_str(1, &self.container_id, body);
         put_str(2, &self.node, body);
         put_str(3, &self.node, body);
         put_str(4, &c.node_http_address, body);
         encoding::message::encode(5, &pb::Resource::from(c.resource), body);
         put_int(6, i64::from(c.priority), body);
-        self.scratch.clear();
-        tokens.sign_into(c, &self.node, &mut self.scratch);
-        put_bytes(7, &self.scratch, body);
+        put_bytes(7, &self.token, body);
         put_bytes(2, body, &mut self.out);
     }
 
@@ -79,9 +80,9 @@ impl Writer {
         self.print_node(c);
         self.body.clear();
         put_str(1, &self.node, &mut self.body);
-        self.scratch.clear();
-        tokens.sign_into(&c.node, &mut self.scratch);
-        put_bytes(2, &self.scratch, &mut self.body);
+        self.token.clear();
+        tokens.sign_into(&c.node, &mut self.token);
+        put_bytes(2, &self.token, &mut self.body);
         put_bytes(6, &self.body, &mut self.out);
     }
 
@@ -89,13 +90,6 @@ impl Writer {
         self.node.clear();
         write!(self.node, "{}", c.node).expect("a String takes any text");
     }
-}
-
-/// `value` printed into `buffer`, as text.
-fn print<'b>(buffer: &'b mut Vec<u8>, value: &impl std::fmt::Display) -> &'b str {
-    buffer.clear();
-    std::io::Write::write_fmt(buffer, format_args!("{value}")).expect("a Vec takes any bytes");
-    std::str::from_utf8(buffer).expect("printed as text")
 }
 
 /// A string field; proto3 leaves out the empty string.
