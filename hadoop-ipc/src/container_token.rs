@@ -2,13 +2,14 @@
 //! The ResourceManager signs one for every grant ([`sign`]); a NodeManager starts nothing without
 //! one that [`check`] accepts — whichever protocol the start request came in on.
 
+use prost::encoding::WireType;
 use prost::Message;
-use weft_proto::ContainerId;
+use weft_proto::{ApplicationAttemptId, ContainerId};
 
 use crate::common::TokenProto;
 use crate::ids;
 use crate::token::{MasterKey, TokenError, TokenKind};
-use crate::yarn::{ContainerTokenIdentifierProto, ContainerTypeProto, PriorityProto, ResourceProto};
+use crate::yarn::{ContainerIdProto, ContainerTokenIdentifierProto, ContainerTypeProto, PriorityProto, ResourceProto};
 
 /// What a container token vouches for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,13 +38,17 @@ pub fn sign(key: &MasterKey, grant: &Grant<'_>) -> Vec<u8> {
 /// Signs grant after grant with one key, each token the same bytes [`sign`] gives: the
 /// identifier's fields after the node (submitter, resource, expiry, key id, RM identifier,
 /// priority, creation time, type) are encoded again only when they differ from the previous
-/// grant's, which in one allocate reply they seldom do, and the identifier, password and token
+/// grant's, which in one allocate reply they seldom do, as is the container id's application and
+/// attempt; and the identifier, password and token
 /// are built in buffers kept from grant to grant. A token then costs its container id's and node's
 /// bytes, the HMAC and one allocation, the returned token's.
 pub struct Signer<'k> {
     key: &'k MasterKey,
     /// The fields after the node, encoded, and the grant they were encoded from.
     rest: Option<(Rest, Vec<u8>)>,
+    /// Fields 1 and 2 of a `ContainerIdProto` (the application and the attempt; field 3 is the
+    /// container's number), encoded, and the attempt they name.
+    attempt: Option<(ApplicationAttemptId, Vec<u8>)>,
     /// The token being built; its identifier is assembled in place.
     token: TokenProto,
 }
@@ -118,7 +123,7 @@ impl Rest {
 impl<'k> Signer<'k> {
     pub fn new(key: &'k MasterKey) -> Signer<'k> {
         let token = TokenProto { kind: TokenKind::Container.as_str().to_string(), ..Default::default() };
-        Signer { key, rest: None, token }
+        Signer { key, rest: None, attempt: None, token }
     }
 
     /// The encoded `TokenProto` of `grant`.
@@ -142,13 +147,24 @@ impl<'k> Signer<'k> {
             let encoded = rest.encode(self.key.key_id());
             self.rest = Some((rest, encoded));
         }
+        if self.attempt.as_ref().is_none_or(|(attempt, _)| *attempt != grant.container.attempt) {
+            let ContainerIdProto { app_id, app_attempt_id, id: _ } = ids::container_id_proto(grant.container);
+            let encoded = ContainerIdProto { app_id, app_attempt_id, id: None }.encode_to_vec();
+            self.attempt = Some((grant.container.attempt, encoded));
+        }
+        let (_, attempt) = self.attempt.as_ref().expect("set above");
         let (_, rest) = self.rest.as_ref().expect("set above");
         let TokenProto { identifier, password, kind: _, service } = &mut self.token;
         // The token's service is the node, as the identifier's field 2 names it.
         service.clear();
         service.push_str(grant.node);
         identifier.clear();
-        prost::encoding::message::encode(1, &ids::container_id_proto(grant.container), identifier);
+        let number = ids::container_id_proto(grant.container).id();
+        let container_id_len = attempt.len() + prost::encoding::int64::encoded_len(3, &number);
+        prost::encoding::encode_key(1, WireType::LengthDelimited, identifier);
+        prost::encoding::encode_varint(container_id_len as u64, identifier);
+        identifier.extend_from_slice(attempt);
+        prost::encoding::int64::encode(3, &number, identifier);
         prost::encoding::string::encode(2, service, identifier);
         identifier.extend_from_slice(rest);
         self.key.password_into(identifier, password);
@@ -290,6 +306,8 @@ mod tests {
             Grant { user: "", is_am: true, created_ms: 0, expiry_ms: u64::MAX, rm_identifier: 0, ..grant(6) },
             Grant { user: "bob", node: "", ..grant(7) },
             grant(8),
+            Grant { container: "container_1800000000000_12345_03_000000".parse().unwrap(), ..grant(9) },
+            grant(10),
         ];
         let mut written = vec![7];
         for g in &grants {
