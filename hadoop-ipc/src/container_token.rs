@@ -132,10 +132,11 @@ impl<'k> Signer<'k> {
         self.token.encode_to_vec()
     }
 
-    /// [`Signer::sign`] written at the end of `out`.
-    pub fn sign_into(&mut self, grant: &Grant<'_>, out: &mut Vec<u8>) {
+    /// The token of `grant`, put together in the signer's buffers (good until the next call),
+    /// for a caller that writes it into a message of its own.
+    pub fn token(&mut self, grant: &Grant<'_>) -> &TokenProto {
         self.build(grant);
-        self.token.encode(out).expect("a Vec grows to any length");
+        &self.token
     }
 
     /// Puts `grant`'s token together in `self.token`. Protobuf writes a message's fields in the
@@ -309,12 +310,9 @@ mod tests {
             Grant { container: "container_1800000000000_12345_03_000000".parse().unwrap(), ..grant(9) },
             grant(10),
         ];
-        let mut written = vec![7];
         for g in &grants {
             assert_eq!(signer.sign(g), signed_whole(&key, g), "{g:?}");
-            written.truncate(1);
-            signer.sign_into(g, &mut written);
-            assert_eq!(written[1..], signed_whole(&key, g), "{g:?}");
+            assert_eq!(signer.token(g).encode_to_vec(), signed_whole(&key, g), "{g:?}");
         }
     }
 

@@ -207,10 +207,11 @@ impl<'k> NmTokens<'k> {
         self.token.encode_to_vec()
     }
 
-    /// [`NmTokens::sign`] written at the end of `out`.
-    pub fn sign_into(&mut self, host: &str, port: i32, out: &mut Vec<u8>) {
+    /// The NM token for `host:port`, put together in the signer's buffers (good until the next
+    /// call), for a caller that writes it into a message of its own.
+    pub fn token(&mut self, host: &str, port: i32) -> &TokenProto {
         self.build(host, port);
-        self.token.encode(out).expect("a Vec grows to any length");
+        &self.token
     }
 
     fn build(&mut self, host: &str, port: i32) {
@@ -296,9 +297,7 @@ mod tests {
             let node = NodeIdProto { host: Some(host.to_string()), port: Some(port) };
             let whole = key.nm_token(attempt(), node, "alice").encode_to_vec();
             assert_eq!(tokens.sign(host, port), whole, "{host}:{port}");
-            let mut written = vec![7];
-            tokens.sign_into(host, port, &mut written);
-            assert_eq!(written[1..], whole, "{host}:{port}");
+            assert_eq!(tokens.token(host, port).encode_to_vec(), whole, "{host}:{port}");
         }
     }
 

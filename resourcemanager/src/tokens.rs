@@ -58,10 +58,11 @@ impl<'k> ContainerTokens<'k> {
         self.signer.sign(&grant)
     }
 
-    /// [`ContainerTokens::sign`] written at the end of `out`.
-    pub fn sign_into(&mut self, container: &RmContainer, node: &str, out: &mut Vec<u8>) {
+    /// The container token of `container`, good until the next call (see
+    /// [`container_token::Signer::token`]).
+    pub fn token(&mut self, container: &RmContainer, node: &str) -> &TokenProto {
         let grant = self.grant(container, node);
-        self.signer.sign_into(&grant, out);
+        self.signer.token(&grant)
     }
 
     fn grant<'g>(&self, container: &RmContainer, node: &'g str) -> Grant<'g>
@@ -92,9 +93,9 @@ impl NmTokens<'_> {
         self.0.sign(&node.host, i32::from(node.port))
     }
 
-    /// [`NmTokens::sign`] written at the end of `out`.
-    pub fn sign_into(&mut self, node: &NodeId, out: &mut Vec<u8>) {
-        self.0.sign_into(&node.host, i32::from(node.port), out);
+    /// The NM token for `node`, good until the next call.
+    pub fn token(&mut self, node: &NodeId) -> &TokenProto {
+        self.0.token(&node.host, i32::from(node.port))
     }
 }
 

@@ -1,8 +1,8 @@
 //! The allocate reply written as the bytes of a `pb::AllocateResponse`, field by field, into one
 //! buffer. A fill's reply carries thousands of containers; as messages each was five allocations
 //! (its id, node id, node address, HTTP address, token), encoded, then dropped. Here each
-//! container's ids are printed into buffers kept from container to container and its token is
-//! signed into place. The bytes are what prost writes for the same reply (fields in number order,
+//! container's ids are printed into buffers kept from container to container and its token, put
+//! together in the signer's buffers, is encoded into place. The bytes are what prost writes for the same reply (fields in number order,
 //! proto3 defaults left out): the tests decode them as `pb::AllocateResponse` and encode that again.
 
 use std::fmt::Write;
@@ -44,46 +44,51 @@ pub(crate) fn encode(
     writer.out
 }
 
-/// The reply being written and the buffers its parts are put together in.
+/// The reply being written and the buffers a container's ids are printed in.
 #[derive(Default)]
 struct Writer {
     out: Vec<u8>,
-    /// One container or NM token, written before its length is.
-    body: Vec<u8>,
-    token: Vec<u8>,
     container_id: String,
     node: String,
 }
 
 impl Writer {
-    /// Field 2, a `pb::Container`.
+    /// Field 2, a `pb::Container`, written straight into the reply: its length first, summed from
+    /// its fields', then the fields.
     fn container(&mut self, c: &RmContainer, tokens: &mut ContainerTokens<'_>) {
         self.print_node(c);
         self.container_id.clear();
         write!(self.container_id, "{}", c.id).expect("a String takes any text");
-        self.token.clear();
-        tokens.sign_into(c, &self.node, &mut self.token);
-        let body = &mut self.body;
-        body.clear();
-        put_str(1, &self.container_id, body);
-        put_str(2, &self.node, body);
-        put_str(3, &self.node, body);
-        put_str(4, &c.node_http_address, body);
-        encoding::message::encode(5, &pb::Resource::from(c.resource), body);
-        put_int(6, i64::from(c.priority), body);
-        put_bytes(7, &self.token, body);
-        put_bytes(2, body, &mut self.out);
+        let token = tokens.token(c, &self.node);
+        let resource = pb::Resource::from(c.resource);
+        let len = str_len(1, &self.container_id)
+            + 2 * str_len(2, &self.node)
+            + str_len(4, &c.node_http_address)
+            + encoding::message::encoded_len(5, &resource)
+            + int_len(6, i64::from(c.priority))
+            + encoding::message::encoded_len(7, token);
+        let out = &mut self.out;
+        put_len(2, len, out);
+        let start = out.len();
+        put_str(1, &self.container_id, out);
+        put_str(2, &self.node, out);
+        put_str(3, &self.node, out);
+        put_str(4, &c.node_http_address, out);
+        encoding::message::encode(5, &resource, out);
+        put_int(6, i64::from(c.priority), out);
+        // A token is never empty (it has a kind), so field 7 is always written.
+        encoding::message::encode(7, token, out);
+        debug_assert_eq!(out.len() - start, len, "the container's length as summed");
     }
 
     /// Field 6, a `pb::NmToken` for the node of `c`.
     fn nm_token(&mut self, c: &RmContainer, tokens: &mut NmTokens<'_>) {
         self.print_node(c);
-        self.body.clear();
-        put_str(1, &self.node, &mut self.body);
-        self.token.clear();
-        tokens.sign_into(&c.node, &mut self.token);
-        put_bytes(2, &self.token, &mut self.body);
-        put_bytes(6, &self.body, &mut self.out);
+        let token = tokens.token(&c.node);
+        let len = str_len(1, &self.node) + encoding::message::encoded_len(2, token);
+        put_len(6, len, &mut self.out);
+        put_str(1, &self.node, &mut self.out);
+        encoding::message::encode(2, token, &mut self.out);
     }
 
     fn print_node(&mut self, c: &RmContainer) {
@@ -92,19 +97,36 @@ impl Writer {
     }
 }
 
-/// A string field; proto3 leaves out the empty string.
-fn put_str(tag: u32, value: &str, out: &mut Vec<u8>) {
-    put_bytes(tag, value.as_bytes(), out);
+/// The key and length of a length-delimited field of `len` bytes.
+fn put_len(tag: u32, len: usize, out: &mut Vec<u8>) {
+    encoding::encode_key(tag, WireType::LengthDelimited, out);
+    encoding::encode_varint(len as u64, out);
 }
 
-/// A bytes (or message) field; proto3 leaves out empty bytes.
-fn put_bytes(tag: u32, value: &[u8], out: &mut Vec<u8>) {
+/// What [`put_str`] writes, in bytes.
+fn str_len(tag: u32, value: &str) -> usize {
     if value.is_empty() {
-        return;
+        0
+    } else {
+        encoding::key_len(tag) + encoding::encoded_len_varint(value.len() as u64) + value.len()
     }
-    encoding::encode_key(tag, WireType::LengthDelimited, out);
-    encoding::encode_varint(value.len() as u64, out);
-    out.extend_from_slice(value);
+}
+
+/// What [`put_int`] writes, in bytes.
+fn int_len(tag: u32, value: i64) -> usize {
+    if value == 0 {
+        0
+    } else {
+        encoding::key_len(tag) + encoding::encoded_len_varint(value as u64)
+    }
+}
+
+/// A string field; proto3 leaves out the empty string.
+fn put_str(tag: u32, value: &str, out: &mut Vec<u8>) {
+    if !value.is_empty() {
+        put_len(tag, value.len(), out);
+        out.extend_from_slice(value.as_bytes());
+    }
 }
 
 /// An int32 or int64 field (an int32 is written as its value widened to 64 bits); proto3 leaves
