@@ -88,7 +88,12 @@ impl RmCore {
         }
         self.nodes.insert(id.clone(), node);
         let mut unknown = Vec::new();
-        for status in reported {
+        // What still runs is counted on the node before any completion is taken in: a completed
+        // AM container starts its application's next attempt, whose AM could otherwise be placed
+        // on this node against capacity the containers not yet counted hold.
+        let (running, completed): (Vec<_>, Vec<_>) =
+            reported.into_iter().partition(|c| c.state != ContainerState::COMPLETE);
+        for status in running.into_iter().chain(completed) {
             if !self.adopt(&id, &status, now_ms) {
                 self.apply_reported(&id, status, &mut unknown, now_ms);
             }

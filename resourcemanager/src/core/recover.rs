@@ -116,11 +116,12 @@ impl RmCore {
             }),
         );
         tracing::info!(container = %id, node = %node, state = %status.state, "container recovered");
+        // The scheduler counts it before a completion gives it back (and may place the next AM).
+        let available = self.nodes.get(node).map(|n| n.available()).unwrap_or_default();
+        self.scheduler.add_node(node.clone(), available);
         if status.state == ContainerState::COMPLETE {
             self.complete_container(id, status.exit_status, status.diagnostics.clone(), now_ms);
         }
-        let available = self.nodes.get(node).map(|n| n.available()).unwrap_or_default();
-        self.scheduler.add_node(node.clone(), available);
         true
     }
 
