@@ -392,6 +392,9 @@ proptest! {
         let mut world = World::new();
         for op in ops {
             world.apply(op);
+            for n in world.core.nodes() {
+                prop_assert!(n.total.fits(&n.allocated), "node {} over its capacity: {:?} of {:?}", n.id, n.allocated, n.total);
+            }
         }
         world.wind_down();
         check_no_capacity_left(&world)?;
