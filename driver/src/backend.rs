@@ -9,6 +9,7 @@ mod actions;
 mod endpoint;
 mod failures;
 mod listen;
+mod readiness;
 mod settings;
 
 use std::collections::{HashMap, HashSet};
@@ -25,6 +26,7 @@ use weft_proto::spark_pb::executor_endpoint_client::ExecutorEndpointClient;
 use weft_proto::spark_pb::{self as pb};
 
 pub(crate) use endpoint::DriverService;
+pub(crate) use readiness::Ready;
 pub(crate) use settings::Settings;
 
 use super::dag::metrics::StageMetricsBook;
@@ -88,6 +90,8 @@ pub(crate) struct Shared {
     pub(crate) stage_metrics: Mutex<StageMetricsBook>,
     /// What `/api/v1` shows: the application's jobs, stages, tasks and executors.
     pub(crate) status: Mutex<crate::status::AppStatus>,
+    /// The executors registered now, which the first job waits for on a cluster.
+    pub(crate) registered: readiness::Registered,
 }
 
 struct Executor {
@@ -235,6 +239,7 @@ impl Core {
             Event::ExecutorGone { id, loss } => self.executor_gone(&id, &loss),
             Event::Fatal(message) => {
                 *self.shared.fatal.lock().expect("fatal lock") = Some(message.clone());
+                self.shared.registered.give_up();
                 let jobs: Vec<(u32, JobInfo)> = self.jobs.drain().collect();
                 for (job, info) in jobs {
                     tracing::error!("Job {job} ({}) failed: {message}", info.name);
@@ -293,8 +298,11 @@ impl Core {
         let client = ExecutorEndpointClient::new(Present(self.settings.secret.clone()).on(endpoint.connect_lazy()));
         tracing::info!("Registered executor {id} at {address} with {cores} core(s)");
         self.listen_executor_added(&id, &address, &host, cores);
-        self.executors.insert(id.clone(), Executor { address, host: host.clone(), shuffle_dir, client });
+        let new = self.executors.insert(id.clone(), Executor { address, host: host.clone(), shuffle_dir, client });
         self.tasks.add_executor(&id, &host, cores);
+        if new.is_none() {
+            self.shared.registered.added();
+        }
     }
 
     fn unpersist(&mut self, rdd: u32, done: std::sync::mpsc::Sender<()>) {

@@ -10,8 +10,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use weft_executor::plan::ResultCtor;
 use weft_executor::FnRef;
 
-use super::backend::{self, AppStart, Event, Listener, Settings, Shared};
-use super::conf::{SparkConf, SparkSettings};
+use super::backend::{self, AppStart, Event, Listener, Ready, Settings, Shared};
+use super::conf::{SchedulerSettings, SparkConf, SparkSettings};
 use super::dag::metrics::StageMetrics;
 use super::error::SparkError;
 use super::event_log::EventLog;
@@ -60,6 +60,24 @@ fn redact(key: &str, value: &str) -> String {
 }
 
 /// What the event log's opening events say: the application, its user and its Spark properties.
+/// Spark's `waitBackendReady` on YARN: the first job waits for the share of the executors asked for
+/// that `spark.scheduler.minRegisteredResourcesRatio` names (0.8 unset), at most
+/// `spark.scheduler.maxRegisteredResourcesWaitingTime`.
+fn wait_for_executors(shared: &Shared, expected: usize, scheduler: &SchedulerSettings) {
+    let ratio = scheduler.min_registered_ratio.unwrap_or(0.8);
+    let limit = Duration::from_millis(scheduler.max_registered_wait_ms);
+    match shared.registered.wait(expected, ratio, limit) {
+        Ready::Ratio => {
+            tracing::info!("SchedulerBackend is ready for scheduling beginning after reached minRegisteredResourcesRatio: {ratio}")
+        }
+        Ready::Timeout => tracing::info!(
+            "SchedulerBackend is ready for scheduling beginning after waiting maxRegisteredResourcesWaitingTime: {}(ns)",
+            limit.as_nanos()
+        ),
+        Ready::GivenUp => {}
+    }
+}
+
 fn app_start(conf: &SparkConf, spark: &SparkSettings, app_id: &str, attempt_id: Option<String>) -> AppStart {
     let user = weft_yarn_client::rm::submitting_user();
     let mut spark_properties: Vec<(String, String)> =
@@ -132,6 +150,9 @@ impl SparkContext {
                 }
             }
         });
+        if plan.kind == executors::Kind::Yarn {
+            wait_for_executors(&shared, plan.instances, &spark.scheduler);
+        }
         let default_parallelism = match spark.scheduler.default_parallelism {
             Some(n) => n.max(1),
             None => (plan.instances * plan.cores).max(2),

@@ -56,7 +56,8 @@ fn memory_kills(cluster: &Cluster, app: &str) -> Vec<Value> {
         .collect()
 }
 
-/// A `weft submit` running in the background, its output going to files.
+/// A `weft submit` running in the background, its output going to files. It and the driver it starts
+/// are a process group of their own, ended when the test is done with them, also when it fails.
 struct Background {
     child: std::process::Child,
     stdout: PathBuf,
@@ -66,8 +67,7 @@ struct Background {
 impl Background {
     fn start(cluster: &Cluster, args: &[&str], dir: &Path) -> Background {
         let (stdout, stderr) = (dir.join("stdout"), dir.join("stderr"));
-        let child = cluster
-            .weft_command(args)
+        let child = std::os::unix::process::CommandExt::process_group(&mut cluster.weft_command(args), 0)
             .stdout(Stdio::from(std::fs::File::create(&stdout).unwrap()))
             .stderr(Stdio::from(std::fs::File::create(&stderr).unwrap()))
             .spawn()
@@ -84,7 +84,7 @@ impl Background {
             }
             let ended = self.child.try_wait().unwrap();
             if ended.is_some() || started.elapsed() > RUN_TIMEOUT {
-                let _ = self.child.kill();
+                self.end();
                 panic!(
                     "{} never appeared ({ended:?}):\n{}{}",
                     path.display(),
@@ -96,6 +96,14 @@ impl Background {
         }
     }
 
+    /// Kills the group (the `weft submit` and its driver) if it is still running.
+    fn end(&mut self) {
+        if self.child.try_wait().unwrap().is_none() {
+            let _ = kill(Pid::from_raw(-(self.child.id() as i32)), Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+
     fn wait(mut self) -> WeftOutput {
         let status = wait_for("weft submit to end", RUN_TIMEOUT, || self.child.try_wait().unwrap());
         WeftOutput {
@@ -103,6 +111,12 @@ impl Background {
             stdout: std::fs::read_to_string(&self.stdout).unwrap(),
             stderr: std::fs::read_to_string(&self.stderr).unwrap(),
         }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.end();
     }
 }
 
@@ -193,6 +207,8 @@ fn deleted_shuffle_files_fail_the_fetch_and_only_the_missing_map_outputs_rerun()
     run.wait_for_file(&dir.path().join("ready"));
     let files = shuffle_files(cluster.dir.path(), "1");
     let data = files.iter().filter(|p| p.extension().is_some_and(|e| e == "data")).count();
+    // The first job waited for both executors (Spark's minRegisteredResourcesRatio, 0.8 of 2 on
+    // YARN), so each ran some of the map tasks.
     assert!(data > 0 && data < 8, "executor 1 holds some of the 8 map outputs: {files:?}");
     for file in &files {
         std::fs::remove_file(file).unwrap();
@@ -203,6 +219,12 @@ fn deleted_shuffle_files_fail_the_fetch_and_only_the_missing_map_outputs_rerun()
     assert_eq!(run.code, Some(0), "{text}");
     assert!(run.stdout.contains("sums ok"), "{text}");
     assert!(text.contains("FetchFailed(BlockManagerId(1, "), "{text}");
+    assert!(
+        text.contains(
+            "SchedulerBackend is ready for scheduling beginning after reached minRegisteredResourcesRatio: 0.8"
+        ),
+        "{text}"
+    );
     // The map stage runs again for exactly the outputs that were deleted.
     assert!(text.contains(&format!("Submitting {data} missing tasks from ShuffleMapStage")), "{data} deleted: {text}");
     cluster.stop_checked();

@@ -67,7 +67,9 @@ impl Core {
         let host = self.executors.get(id).map(|e| e.host.clone()).unwrap_or_default();
         tracing::error!("Lost executor {id} on {host}: {}", loss.message);
         self.listen_executor_removed(id, &loss.message);
-        self.executors.remove(id);
+        if self.executors.remove(id).is_some() {
+            self.shared.registered.removed();
+        }
         self.shared.heartbeats.lock().expect("heartbeat lock").remove(id);
         for task_id in self.tasks.running_on(id) {
             let error = TaskError::ExecutorLost {

@@ -235,6 +235,19 @@ impl SparkConf {
         }
     }
 
+    /// `spark.scheduler.minRegisteredResourcesRatio`: the share of the executors asked for that must
+    /// have registered before the first job is scheduled. Unset: the cluster manager's own (0.8 on
+    /// YARN); above 1 counts as 1, as in Spark.
+    pub fn min_registered_resources_ratio(&self) -> Result<Option<f64>, String> {
+        Ok(self.get_double(keys::MIN_REGISTERED_RESOURCES_RATIO)?.map(|ratio| ratio.min(1.0)))
+    }
+
+    /// `spark.scheduler.maxRegisteredResourcesWaitingTime`, 30s: how long the first job waits for
+    /// that share at most; a bare number is ms.
+    pub fn max_registered_resources_waiting_time_ms(&self) -> Result<u64, String> {
+        Ok(self.get_time_as_ms(keys::MAX_REGISTERED_RESOURCES_WAITING_TIME, TimeUnit::Milliseconds)?.unwrap_or(30_000))
+    }
+
     /// `spark.stage.maxConsecutiveAttempts`, 4: a stage's consecutive fetch-failed attempts before
     /// its job is aborted.
     pub fn stage_max_consecutive_attempts(&self) -> Result<u32, String> {

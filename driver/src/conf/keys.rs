@@ -55,6 +55,8 @@ pub const LOCALITY_WAIT_PROCESS: &str = "spark.locality.wait.process";
 pub const LOCALITY_WAIT_NODE: &str = "spark.locality.wait.node";
 pub const LOCALITY_WAIT_RACK: &str = "spark.locality.wait.rack";
 pub const SCHEDULER_MODE: &str = "spark.scheduler.mode";
+pub const MIN_REGISTERED_RESOURCES_RATIO: &str = "spark.scheduler.minRegisteredResourcesRatio";
+pub const MAX_REGISTERED_RESOURCES_WAITING_TIME: &str = "spark.scheduler.maxRegisteredResourcesWaitingTime";
 pub const NETWORK_TIMEOUT: &str = "spark.network.timeout";
 /// Whether driver and executors require the application's secret on every call (true on Weft).
 pub const AUTHENTICATE: &str = "spark.authenticate";

@@ -86,6 +86,9 @@ pub struct SchedulerSettings {
     pub network_timeout_ms: u64,
     pub speculation: Option<SpeculationSettings>,
     pub exclusion: Option<ExclusionSettings>,
+    /// `spark.scheduler.minRegisteredResourcesRatio`, when set.
+    pub min_registered_ratio: Option<f64>,
+    pub max_registered_wait_ms: u64,
 }
 
 /// An executor's unified memory and its shuffle and spill I/O.
@@ -211,6 +214,8 @@ impl SparkSettings {
             network_timeout_ms: p.take(conf.network_timeout_ms()),
             speculation: p.take(conf.speculation_enabled()).then_some(speculation),
             exclusion: p.take(conf.exclude_on_failure_enabled()).then_some(exclusion),
+            min_registered_ratio: p.take(conf.min_registered_resources_ratio()),
+            max_registered_wait_ms: p.take(conf.max_registered_resources_waiting_time_ms()),
         };
         let (system_bytes, reserved_bytes) = p.take(conf.executor_system_and_reserved_bytes());
         let executor_io = ExecutorIoSettings {

@@ -371,3 +371,25 @@ fn the_event_log_is_a_local_directory_and_zstd_or_plain() {
     let problems = SparkSettings::from_conf(&on).unwrap_err().problems;
     assert_eq!(problems.len(), 2, "{problems:?}");
 }
+
+#[test]
+fn the_share_of_executors_the_first_job_waits_for_and_how_long() {
+    let c = SparkConf::new();
+    assert_eq!(c.min_registered_resources_ratio(), Ok(None), "unset: the cluster manager's own");
+    assert_eq!(c.max_registered_resources_waiting_time_ms(), Ok(30_000));
+    let c = conf(&[
+        ("spark.scheduler.minRegisteredResourcesRatio", "0.5"),
+        ("spark.scheduler.maxRegisteredResourcesWaitingTime", "2s"),
+    ]);
+    assert_eq!(c.min_registered_resources_ratio(), Ok(Some(0.5)));
+    assert_eq!(c.max_registered_resources_waiting_time_ms(), Ok(2000));
+    let c = conf(&[("spark.scheduler.minRegisteredResourcesRatio", "3")]);
+    assert_eq!(c.min_registered_resources_ratio(), Ok(Some(1.0)), "above 1 counts as 1");
+    let c = conf(&[("spark.scheduler.maxRegisteredResourcesWaitingTime", "250")]);
+    assert_eq!(c.max_registered_resources_waiting_time_ms(), Ok(250), "a bare number is ms");
+    refused(
+        conf(&[("spark.scheduler.minRegisteredResourcesRatio", "most")]).min_registered_resources_ratio(),
+        "spark.scheduler.minRegisteredResourcesRatio",
+        "most",
+    );
+}
