@@ -59,7 +59,6 @@ fn redact(key: &str, value: &str) -> String {
     }
 }
 
-/// What the event log's opening events say: the application, its user and its Spark properties.
 /// Spark's `waitBackendReady` on YARN: the first job waits for the share of the executors asked for
 /// that `spark.scheduler.minRegisteredResourcesRatio` names (0.8 unset), at most
 /// `spark.scheduler.maxRegisteredResourcesWaitingTime`.
@@ -68,7 +67,7 @@ fn wait_for_executors(shared: &Shared, expected: usize, scheduler: &SchedulerSet
     let limit = Duration::from_millis(scheduler.max_registered_wait_ms);
     match shared.registered.wait(expected, ratio, limit) {
         Ready::Ratio => {
-            tracing::info!("SchedulerBackend is ready for scheduling beginning after reached minRegisteredResourcesRatio: {ratio}")
+            tracing::info!("SchedulerBackend is ready for scheduling beginning after reached minRegisteredResourcesRatio: {ratio:?}")
         }
         Ready::Timeout => tracing::info!(
             "SchedulerBackend is ready for scheduling beginning after waiting maxRegisteredResourcesWaitingTime: {}(ns)",
@@ -78,6 +77,7 @@ fn wait_for_executors(shared: &Shared, expected: usize, scheduler: &SchedulerSet
     }
 }
 
+/// What the event log's opening events say: the application, its user and its Spark properties.
 fn app_start(conf: &SparkConf, spark: &SparkSettings, app_id: &str, attempt_id: Option<String>) -> AppStart {
     let user = weft_yarn_client::rm::submitting_user();
     let mut spark_properties: Vec<(String, String)> =
