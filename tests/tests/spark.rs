@@ -320,6 +320,8 @@ fn an_ask_that_never_fit_leaves_no_capacity_behind() {
         let out = dir.path().join(out);
         let mut args = vec!["submit", "--master", "yarn", "--deploy-mode", "cluster", "--num-executors", "2"];
         args.extend(["--executor-memory", "2g", "--executor-cores", "1", "--driver-memory", "512m"]);
+        // One executor of the two asked for is below Spark's 0.8: the first job waits this long.
+        args.extend(["--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=2s"]);
         args.extend([wordcount.as_str(), input.as_str(), out.to_str().unwrap()]);
         let run = cluster.weft(&args);
         assert_eq!(run.code, Some(0), "{}", run.both());
@@ -330,6 +332,14 @@ fn an_ask_that_never_fit_leaves_no_capacity_behind() {
     let first = submit("out-1");
     let report = cluster.app(&first);
     assert_eq!(report["finalStatus"], "SUCCEEDED");
+    let logs = cluster.weft(&["logs", "-applicationId", &first]);
+    assert!(
+        logs.stdout.contains(
+            "SchedulerBackend is ready for scheduling beginning after waiting maxRegisteredResourcesWaitingTime: 2000000000(ns)"
+        ),
+        "{}",
+        logs.both()
+    );
     weft_tests::wait_for("the cluster to give everything back", Duration::from_secs(20), || {
         let (_, metrics) = cluster.get("/ws/v1/cluster/metrics");
         let report = cluster.app(&first);
