@@ -98,7 +98,7 @@ impl Background {
 
     /// Kills the group (the `weft submit` and its driver) if it is still running.
     fn end(&mut self) {
-        if self.child.try_wait().unwrap().is_none() {
+        if matches!(self.child.try_wait(), Ok(None)) {
             let _ = kill(Pid::from_raw(-(self.child.id() as i32)), Signal::SIGKILL);
             let _ = self.child.wait();
         }
