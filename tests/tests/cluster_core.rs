@@ -308,7 +308,11 @@ fn refusals_are_clear_and_change_nothing() {
     assert!(negative.both().contains("-1"), "{}", negative.both());
     let unknown = cluster.weft(&["application", "-status", "application_1_0099"]);
     assert_ne!(unknown.code, Some(0));
-    assert!(unknown.both().contains("application_1_0099"), "{}", unknown.both());
+    assert!(
+        unknown.both().contains("Application with id 'application_1_0099' doesn't exist in RM."),
+        "YARN's words: {}",
+        unknown.both()
+    );
     let malformed = cluster.weft(&["application", "-status", "app_x"]);
     assert_ne!(malformed.code, Some(0));
     assert!(malformed.both().contains("app_x"), "{}", malformed.both());

@@ -89,9 +89,9 @@ mod tests {
             Error::Remote {
                 action: "get the report of application_1_0099".into(),
                 code: tonic::Code::NotFound,
-                message: "application with id 'application_1_0099' doesn't exist in RM".into(),
+                message: "Application with id 'application_1_0099' doesn't exist in RM. Please check that the job submission was successful.".into(),
             },
-            "application with id 'application_1_0099' doesn't exist in RM",
+            "Application with id 'application_1_0099' doesn't exist in RM. Please check that the job submission was successful.",
             1,
         );
         check(

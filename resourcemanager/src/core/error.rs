@@ -8,7 +8,8 @@ use crate::scheduler::AllocationError;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RmError {
-    #[error("application with id '{0}' doesn't exist in RM")]
+    /// YARN's ApplicationNotFoundException, word for word (`weft` and `yarn` clients print it).
+    #[error("Application with id '{0}' doesn't exist in RM. Please check that the job submission was successful.")]
     UnknownApplication(ApplicationId),
     #[error("application attempt {0} doesn't exist in RM")]
     UnknownAttempt(ApplicationAttemptId),

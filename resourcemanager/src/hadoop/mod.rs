@@ -274,12 +274,7 @@ fn rm_error(error: RmError) -> RpcError {
         RmError::AccessDenied { .. } => {
             RpcError::application(exceptions::YARN, format!("java.security.AccessControlException: {error}"))
         }
-        RmError::UnknownApplication(id) => RpcError::application(
-            exceptions::APPLICATION_NOT_FOUND,
-            format!(
-                "Application with id '{id}' doesn't exist in RM. Please check that the job submission was successful."
-            ),
-        ),
+        RmError::UnknownApplication(_) => RpcError::application(exceptions::APPLICATION_NOT_FOUND, error.to_string()),
         other => RpcError::application(exceptions::YARN, other.to_string()),
     }
 }
