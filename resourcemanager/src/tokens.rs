@@ -387,6 +387,7 @@ mod tests {
             usage: Default::default(),
             reported_kill: None,
             given_back: false,
+            released: None,
         };
         let token = keys.container_token(&container, "alice", 1_700_000_000_000);
         assert_eq!(keys.container_token_container(&token), Ok(id));

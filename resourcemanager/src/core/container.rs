@@ -4,6 +4,10 @@
 //!   NEW (allocated) ──NM reports it running──► RUNNING ──NM reports it complete──► COMPLETE
 //!        └──────────── released, node lost, app ended ───────────────────────────────┘
 //! ```
+//!
+//! A NEW container may already run: its application master starts it on the NodeManager before
+//! the NodeManager's next heartbeat says so. Given up while NEW, it keeps its room on the node until
+//! the NodeManager, told to stop it, has heartbeated once more without it (`released`).
 
 use weft_proto::states::ContainerState;
 use weft_proto::{exit_status, ContainerId, NodeId, Resource};
@@ -30,6 +34,8 @@ pub struct RmContainer {
     /// It ended before it ever ran: released by its application, dropped when its attempt ended, or
     /// expired unused. Its end is not a kill.
     pub given_back: bool,
+    /// Given up while NEW: how, until its node's next heartbeat after the stop shows it gone.
+    pub(crate) released: Option<super::nodes::Release>,
 }
 
 /// Peak memory over a container's process tree and the limits it was held to, in bytes (0 = unknown).

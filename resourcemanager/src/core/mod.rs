@@ -237,6 +237,7 @@ impl RmCore {
                 usage: Default::default(),
                 reported_kill: None,
                 given_back: false,
+                released: None,
             }),
         );
         if let Some(am_node) = am_node {

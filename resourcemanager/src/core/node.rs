@@ -35,6 +35,9 @@ pub struct Node {
     /// To send with the next heartbeat response.
     pub(crate) containers_to_cleanup: BTreeSet<ContainerId>,
     pub(crate) apps_to_cleanup: BTreeSet<ApplicationId>,
+    /// Containers given up before they were seen running, whose stop went out with the last
+    /// heartbeat response: those the next heartbeat does not report running are gone.
+    pub(crate) releases_sent: BTreeSet<ContainerId>,
     pub(crate) response_id: i64,
     /// Containers killed on this node, by reason.
     pub kills: std::collections::BTreeMap<super::KillReason, u64>,
@@ -64,6 +67,7 @@ impl Node {
             containers: BTreeSet::new(),
             containers_to_cleanup: BTreeSet::new(),
             apps_to_cleanup: BTreeSet::new(),
+            releases_sent: BTreeSet::new(),
             response_id: 0,
             kills: Default::default(),
         }

@@ -62,12 +62,14 @@ impl RmCore {
         if let Some(old) = self.nodes.get(&id) {
             let gone: Vec<ContainerId> = old.containers.iter().filter(|c| !running.contains(c)).copied().collect();
             for container in gone {
-                self.complete_container(
-                    container,
-                    exit_status::ABORTED,
-                    "Container released on a node that registered again".into(),
-                    now_ms,
-                );
+                if !self.end_release(container, now_ms) {
+                    self.complete_container(
+                        container,
+                        exit_status::ABORTED,
+                        "Container released on a node that registered again".into(),
+                        now_ms,
+                    );
+                }
             }
         }
         let index = match self.nodes.get(&id) {
@@ -133,14 +135,24 @@ impl RmCore {
                 self.apply_reported(id, status, &mut unknown, now_ms);
             }
         }
+        // Told to stop them last time and not running now: they are gone, and so is their hold.
+        let sent = std::mem::take(&mut self.nodes.get_mut(id).expect("checked above").releases_sent);
+        for container in sent {
+            self.end_release(container, now_ms);
+        }
         self.schedule(now_ms);
         let node = self.nodes.get_mut(id).expect("checked above");
         node.containers_to_cleanup.extend(unknown);
         node.response_id += 1;
+        let containers_to_cleanup: Vec<ContainerId> =
+            std::mem::take(&mut node.containers_to_cleanup).into_iter().collect();
+        node.releases_sent.extend(containers_to_cleanup.iter().filter(|c| {
+            self.containers.get(c).is_some_and(|c| c.released.is_some() && c.state == ContainerState::NEW)
+        }));
         HeartbeatReply {
             response_id: node.response_id,
             resync: false,
-            containers_to_cleanup: std::mem::take(&mut node.containers_to_cleanup).into_iter().collect(),
+            containers_to_cleanup,
             apps_to_cleanup: std::mem::take(&mut node.apps_to_cleanup).into_iter().collect(),
             next_heartbeat_interval_ms: interval,
         }
@@ -181,6 +193,11 @@ impl RmCore {
             _ if container.is_complete() => unknown.push(status.id),
             // Started after its attempt ended (a launch that raced the end): it has no owner, stop it.
             _ if attempt_ended(&self.apps) => {
+                container.state = ContainerState::RUNNING;
+                unknown.push(status.id);
+            }
+            // Started while (or after) the NodeManager was told to stop it: told again.
+            _ if container.released.is_some() && container.state == ContainerState::NEW => {
                 container.state = ContainerState::RUNNING;
                 unknown.push(status.id);
             }
@@ -228,7 +245,9 @@ impl RmCore {
         let containers: Vec<ContainerId> = node.containers.iter().copied().collect();
         self.scheduler.remove_node(id);
         for container in containers {
-            self.complete_container(container, exit_status::ABORTED, LOST_NODE_DIAGNOSTICS.into(), now_ms);
+            if !self.end_release(container, now_ms) {
+                self.complete_container(container, exit_status::ABORTED, LOST_NODE_DIAGNOSTICS.into(), now_ms);
+            }
         }
         self.schedule(now_ms);
     }
@@ -340,28 +359,41 @@ impl RmCore {
         }
     }
 
-    /// Asks NodeManagers to stop containers still alive; allocated-but-unstarted ones complete now,
-    /// with the exit status and diagnostics of whoever gave them up (`Release`).
+    /// Asks NodeManagers to stop containers still alive. One not seen running yet may have been
+    /// started all the same (its application master had it): it completes, with the exit status and
+    /// diagnostics of whoever gave it up (`Release`), once its node's next heartbeat after the stop
+    /// does not report it running — its room is not handed out again while it may still be in use.
+    /// An expired grant, which no heartbeat reported running for the whole interval, ends at once.
     pub(crate) fn release_containers(&mut self, ids: &[ContainerId], by: Release, now_ms: u64) {
         for id in ids {
-            let Some(container) = self.containers.get(id) else { continue };
-            if container.state == ContainerState::COMPLETE {
+            let Some(container) = self.containers.get_mut(id) else { continue };
+            if container.is_complete() {
                 continue;
             }
-            let (node, never_started) = (container.node.clone(), container.state == ContainerState::NEW);
-            if let Some(n) = self.nodes.get_mut(&node) {
-                n.containers_to_cleanup.insert(*id);
+            let never_started = container.state == ContainerState::NEW;
+            if never_started && container.released.is_none() {
+                container.released = Some(by);
             }
-            if never_started {
-                if by.gives_back() {
-                    if let Some(c) = self.containers.get_mut(id) {
-                        c.given_back = true;
-                    }
-                }
-                let (status, diagnostics) = by.exit();
-                self.complete_container(*id, status, diagnostics.into(), now_ms);
+            let node = self.nodes.get_mut(&container.node).filter(|n| n.state == NodeState::RUNNING);
+            let heard_of_later = node.is_some() && by != Release::Expired;
+            if let Some(node) = node {
+                node.containers_to_cleanup.insert(*id);
+            }
+            if never_started && !heard_of_later {
+                self.end_release(*id, now_ms);
             }
         }
+    }
+
+    /// Completes a container given up before it was seen running, as whoever gave it up says;
+    /// false (and nothing changed) for any other.
+    fn end_release(&mut self, id: ContainerId, now_ms: u64) -> bool {
+        let Some(container) = self.containers.get_mut(&id) else { return false };
+        let Some(by) = container.released.filter(|_| container.state == ContainerState::NEW) else { return false };
+        container.given_back = by.gives_back();
+        let (status, diagnostics) = by.exit();
+        self.complete_container(id, status, diagnostics.into(), now_ms);
+        true
     }
 
     /// Granted containers that no NodeManager reported running within
@@ -373,7 +405,7 @@ impl RmCore {
         let expiry = self.config.container_allocation_expiry_ms;
         let mut expired: Vec<ContainerId> = Vec::new();
         let mut next_due_ms = u64::MAX;
-        for c in self.containers.values().filter(|c| c.state == ContainerState::NEW) {
+        for c in self.containers.values().filter(|c| c.state == ContainerState::NEW && c.released.is_none()) {
             if now_ms.saturating_sub(c.created_ms) >= expiry {
                 expired.push(c.id);
             } else {

@@ -113,6 +113,7 @@ impl RmCore {
                 usage: status.usage,
                 reported_kill: status.kill.clone(),
                 given_back: false,
+                released: None,
             }),
         );
         tracing::info!(container = %id, node = %node, state = %status.state, "container recovered");

@@ -252,17 +252,27 @@ fn the_app_diagnostics_name_the_containers_the_cluster_killed() {
     assert!(!text.contains(&calm.id.to_string()), "{text}");
 }
 
+/// Two heartbeats of `n` that report nothing running: the first carries the stops out, the second
+/// shows the NodeManager did not start what it was told to stop.
+fn two_quiet_heartbeats(core: &mut RmCore, n: &NodeId, now: u64) {
+    heartbeat(core, n.clone(), vec![], now);
+    heartbeat(core, n.clone(), vec![], now);
+}
+
 #[test]
 fn unstarted_containers_end_with_the_status_of_whoever_gave_them_up() {
     let mut core = cluster();
     let (attempt, _) = running_app(&mut core, T0);
     let granted = core.allocate(attempt, &[ask(2)], &[], 0.0, T0).unwrap().allocated;
-    let completed = core.allocate(attempt, &[], &[granted[0].id], 0.0, T0 + 1).unwrap().completed;
+    assert!(core.allocate(attempt, &[], &[granted[0].id], 0.0, T0 + 1).unwrap().completed.is_empty());
+    two_quiet_heartbeats(&mut core, &granted[0].node, T0 + 1);
+    let completed = core.allocate(attempt, &[], &[], 0.0, T0 + 1).unwrap().completed;
     assert_eq!(
         (completed[0].exit_status, completed[0].diagnostics.as_str()),
         (-100, "Container released by application")
     );
     core.kill(attempt.application, "Application killed by user.".into(), T0 + 2).unwrap();
+    two_quiet_heartbeats(&mut core, &granted[1].node, T0 + 2);
     let other = core.container(granted[1].id).unwrap();
     assert_eq!((other.exit_status, other.diagnostics.as_str()), (-106, "Container Killed by ResourceManager"));
     let app = core.app(attempt.application).unwrap();
@@ -311,6 +321,13 @@ fn a_grant_made_between_a_release_and_the_unregister_goes_back_to_the_cluster() 
     assert_eq!(late.len(), 1, "the outstanding ask is granted while the attempt runs");
     core.finish_am(attempt, "SUCCEEDED", String::new(), String::new(), T0 + 300).unwrap();
     let late_id = late[0];
+    // Its AM may have started it: its room is held until node 1 has heard of the stop and
+    // heartbeated again without it.
+    assert_eq!(core.container(late_id).unwrap().state, ContainerState::NEW);
+    let reply = heartbeat(&mut core, node(1), vec![ReportedContainer::running(am)], T0 + 300);
+    assert_eq!(reply.containers_to_cleanup, [late_id]);
+    assert_eq!(core.container(late_id).unwrap().state, ContainerState::NEW);
+    heartbeat(&mut core, node(1), vec![ReportedContainer::running(am)], T0 + 350);
     let late = core.container(late_id).unwrap();
     assert_eq!(late.state, ContainerState::COMPLETE);
     assert_eq!(late.exit_status, exit_status::ABORTED);
@@ -338,6 +355,7 @@ fn nothing_is_granted_to_an_attempt_that_unregistered() {
     core.register_node(node(3), "127.0.0.1:8003".into(), "test".into(), Resource::new(8192, 8), vec![], T0 + 200);
     assert_eq!(core.attempt_containers(attempt).unwrap().len(), granted_before);
     heartbeat(&mut core, node(1), vec![ReportedContainer::complete(am, 0, "")], T0 + 300);
+    heartbeat(&mut core, node(1), vec![], T0 + 400);
     assert_no_capacity_held(&core);
 }
 

@@ -167,6 +167,7 @@ mod tests {
             usage: MemoryUsage::default(),
             reported_kill: None,
             given_back: false,
+            released: None,
         }
     }
 

@@ -2,7 +2,8 @@
 //! (absolute counts for two priorities, re-sent or not) and whatever it releases, no allocate
 //! answer hands out more containers for a priority than are outstanding under YARN's rule (the last
 //! count sent, less what was granted since), every container carries the priority it was asked
-//! with, and every released container comes back completed exactly once with its capacity returned.
+//! with, and every released container comes back completed exactly once with its capacity returned
+//! (once the node, which never starts anything here, has heartbeated past the stop).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -75,6 +76,9 @@ proptest! {
         let mut live: Vec<ContainerId> = Vec::new();
         let mut released: BTreeSet<ContainerId> = BTreeSet::new();
         let mut completed: BTreeMap<ContainerId, u32> = BTreeMap::new();
+        let mut given_back_before: Vec<ContainerId> = Vec::new();
+        // Granted by a heartbeat after the last call, not handed out yet.
+        let mut between_calls: BTreeSet<ContainerId> = BTreeSet::new();
         for (step, call) in calls.into_iter().enumerate() {
             let mut rows = Vec::new();
             for (p, count) in call.rows.iter().enumerate() {
@@ -93,31 +97,56 @@ proptest! {
                 call.releases.iter().map(|i| live[i % live.len()]).collect::<BTreeSet<_>>().into_iter().collect()
             };
             let reply = core.allocate(attempt, &asks, &give_back, 0.5, T0 + step as u64).unwrap();
-            live.retain(|c| !give_back.contains(c));
-            released.extend(give_back.iter().copied());
 
             let mut granted = [0i64; 2];
             for c in &reply.allocated {
                 let p = to_yarn_priority(c.priority);
                 prop_assert!((0..2).contains(&p), "container {} has priority {} (core {})", c.id, p, c.priority);
                 prop_assert_eq!(table.allocation_request_id(c.priority), i64::from(p) * 10);
-                granted[p as usize] += 1;
                 prop_assert!(!live.contains(&c.id) && !released.contains(&c.id), "{} granted twice", c.id);
+                if !between_calls.remove(&c.id) {
+                    granted[p as usize] += 1;
+                }
                 live.push(c.id);
             }
+            prop_assert!(between_calls.is_empty(), "grants made between calls not handed out: {:?}", between_calls);
             for p in 0..2 {
                 prop_assert!(granted[p] <= outstanding[p], "step {}: priority {} got {} with {} outstanding", step, p, granted[p], outstanding[p]);
                 outstanding[p] -= granted[p];
             }
+            live.retain(|c| !give_back.contains(c));
+            released.extend(give_back.iter().copied());
             for c in &reply.completed {
                 *completed.entry(c.id).or_default() += 1;
             }
-            for c in &give_back {
-                prop_assert_eq!(completed.get(c).copied(), Some(1), "released {} is reported completed once, at once", c);
+            for c in &given_back_before {
+                prop_assert_eq!(completed.get(c).copied(), Some(1), "released {} is reported completed once, by the next call", c);
+            }
+            given_back_before = give_back;
+
+            // The NodeManager hears of the stops and heartbeats again without those containers: their
+            // room comes back, and what is still outstanding may be granted into it.
+            for _ in 0..2 {
+                core.node_heartbeat(&node, vec![], Default::default(), String::new(), T0 + step as u64);
+            }
+            for c in core.attempt_containers(attempt).unwrap() {
+                if c.is_complete() {
+                    continue;
+                }
+                prop_assert!(!released.contains(&c.id), "released {} still holds its room", c.id);
+                if !live.contains(&c.id) && between_calls.insert(c.id) {
+                    let p = to_yarn_priority(c.priority) as usize;
+                    prop_assert!(outstanding[p] > 0, "step {}: priority {} granted between calls with none outstanding", step, p);
+                    outstanding[p] -= 1;
+                }
             }
             let allocated = core.node(&node).unwrap().allocated;
-            prop_assert_eq!(allocated.memory_mb, live.len() as i64 * MB, "capacity held = live containers");
+            prop_assert_eq!(allocated.memory_mb, (live.len() + between_calls.len()) as i64 * MB, "capacity held = live containers");
         }
+        for c in core.allocate(attempt, &[], &[], 0.5, T0 + 100).unwrap().completed {
+            *completed.entry(c.id).or_default() += 1;
+        }
+        prop_assert_eq!(completed.keys().copied().collect::<BTreeSet<_>>(), released, "every release comes back");
         prop_assert!(completed.values().all(|&n| n == 1), "a container reported twice: {:?}", completed);
     }
 }
