@@ -4,8 +4,12 @@
 //! scheduler unavailable is retried, as YARN's AM client does across a ResourceManager restart, and
 //! a call the restarted ResourceManager answers with ApplicationMasterNotRegistered registers the
 //! attempt again and is sent again (the ask in it is the whole outstanding ask, so nothing is lost).
-//! The session keeps the NM tokens the replies bring, one per node, across such registrations.
+//! The session keeps the NM tokens the replies bring, one per node, across such registrations, and
+//! the containers it released whose completion it has not heard of yet: after registering again it
+//! sends those releases once more (YARN's AM client's `pendingRelease`), since the restarted
+//! ResourceManager may not have heard of them.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use tonic::service::interceptor::InterceptedService;
@@ -124,6 +128,8 @@ pub struct AmSession {
     registration: pb::RegisterApplicationMasterRequest,
     /// The NM tokens allocate replies brought, for calls to the NodeManagers.
     nm_tokens: NmTokens,
+    /// Released, and no completion heard of since.
+    pending_releases: BTreeSet<ContainerId>,
 }
 
 impl AmSession {
@@ -158,20 +164,21 @@ impl AmSession {
             response_id: 0,
             registration: request,
             nm_tokens: NmTokens::default(),
+            pending_releases: BTreeSet::new(),
         };
         Ok((session, registered))
     }
 
     /// Sends a call (retried while the scheduler is unavailable); told to register first, registers
-    /// the attempt again and sends it once more.
+    /// the attempt again and sends it once more (`call` is told it follows a new registration).
     async fn call<T, F, Fut>(&mut self, what: &str, call: F) -> Result<T, Error>
     where
-        F: Fn(AmClient) -> Fut,
+        F: Fn(AmClient, bool) -> Fut,
         Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         let mut registered_again = false;
         loop {
-            match with_retries(what, || call(self.rm.clone())).await {
+            match with_retries(what, || call(self.rm.clone(), registered_again)).await {
                 Err(status) if not_registered(&status) && !registered_again => {
                     tracing::warn!(attempt = %self.attempt_id, "the ResourceManager asks to register again (it restarted)");
                     send_registration(&self.rm, &self.registration).await.map_err(|s| {
@@ -206,6 +213,7 @@ impl AmSession {
         releases: &[ContainerId],
         progress: f32,
     ) -> Result<pb::AllocateResponse, Error> {
+        self.pending_releases.extend(releases.iter().copied());
         let request = pb::AllocateRequest {
             attempt_id: self.attempt_id.to_string(),
             response_id: self.response_id,
@@ -213,14 +221,25 @@ impl AmSession {
             releases: releases.iter().map(ContainerId::to_string).collect(),
             progress,
         };
+        // After a new registration: every release not known to have taken effect.
+        let all_pending: Vec<String> = self.pending_releases.iter().map(ContainerId::to_string).collect();
         let mut reply = self
-            .call("allocate", |mut rm| {
-                let request = request.clone();
+            .call("allocate", |mut rm, registered_again| {
+                let mut request = request.clone();
+                if registered_again {
+                    request.response_id = 0;
+                    request.releases = all_pending.clone();
+                }
                 async move { rm.allocate(request).await }
             })
             .await?;
         self.response_id = reply.response_id;
         self.nm_tokens.keep(std::mem::take(&mut reply.nm_tokens));
+        for status in &reply.completed {
+            if let Ok(id) = status.container_id.parse::<ContainerId>() {
+                self.pending_releases.remove(&id);
+            }
+        }
         Ok(reply)
     }
 
@@ -234,7 +253,7 @@ impl AmSession {
             diagnostics: diagnostics.to_owned(),
             tracking_url: tracking_url.to_owned(),
         };
-        self.call("unregister", |mut rm| {
+        self.call("unregister", |mut rm, _| {
             let request = request.clone();
             async move { rm.finish_application_master(request).await }
         })
@@ -254,6 +273,9 @@ async fn send_registration(
     .await
     .map(tonic::Response::into_inner)
 }
+
+#[cfg(test)]
+mod resync_tests;
 
 #[cfg(test)]
 mod tests {

@@ -95,6 +95,10 @@ pub struct Attempt {
     pub(crate) unregistered_ms: Option<u64>,
     /// Taken back from the state store after a restart and not registered again since (when).
     pub(crate) recovered_ms: Option<u64>,
+    /// Containers of an earlier incarnation of the ResourceManager that the AM released again after
+    /// the restart, before their NodeManager reported them (YARN's `pendingRelease`): stopped as
+    /// soon as they are taken back.
+    pub(crate) released_before_recovery: BTreeSet<ContainerId>,
 }
 
 /// Where the web proxy takes a request for an application.
@@ -161,6 +165,7 @@ impl Attempt {
             newly_completed: Vec::new(),
             unregistered_ms: None,
             recovered_ms: None,
+            released_before_recovery: BTreeSet::new(),
         }
     }
 

@@ -227,6 +227,14 @@ impl RmCore {
         }
         app.progress = (progress.clamp(0.0, 1.0)) * 100.0;
         let own: Vec<ContainerId> = releases.iter().filter(|c| c.attempt == attempt).copied().collect();
+        // Granted before a restart and not reported by their node yet: stopped when taken back.
+        let epoch = self.config.epoch;
+        let unheard: Vec<ContainerId> =
+            own.iter().filter(|c| c.epoch < epoch && !self.containers.contains_key(c)).copied().collect();
+        if !unheard.is_empty() {
+            let app = self.apps.get_mut(&attempt.application).expect("checked above");
+            app.current_attempt_mut().released_before_recovery.extend(unheard);
+        }
         self.scheduler.update_asks(attempt, &normalized);
         self.release_containers(&own, Release::ByApplication, now_ms);
         self.schedule(now_ms);

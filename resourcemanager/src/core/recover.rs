@@ -93,6 +93,7 @@ impl RmCore {
         let Some(n) = self.nodes.get_mut(node).filter(|n| n.state == NodeState::RUNNING) else { return false };
         let id = status.id;
         let is_am = attempt.am_container == Some(id);
+        let released = attempt.released_before_recovery.remove(&id);
         attempt.containers.insert(id);
         n.containers.insert(id);
         n.allocated += status.resource;
@@ -122,6 +123,9 @@ impl RmCore {
         self.scheduler.add_node(node.clone(), available);
         if status.state == ContainerState::COMPLETE {
             self.complete_container(id, status.exit_status, status.diagnostics.clone(), now_ms);
+        } else if released {
+            tracing::info!(container = %id, "container released by its application before the restart: stopped");
+            self.release_containers(&[id], super::nodes::Release::ByApplication, now_ms);
         }
         true
     }

@@ -542,6 +542,37 @@ fn a_restart_keeps_running_work_and_the_application_finishes_succeeded() {
     assert!(core.nodes().all(|n| n.allocated == Resource::ZERO));
 }
 
+/// An AM releases a container just before the ResourceManager restarts, and sends the release again
+/// after registering with the new one (YARN's AM client re-sends its pending releases) before the
+/// container's NodeManager has come back: the container is stopped when its node reports it, not
+/// kept for the rest of the application.
+#[test]
+fn a_release_sent_again_after_a_restart_stops_the_container_once_its_node_reports_it() {
+    let mut core = cluster();
+    let (attempt, am) = running_app(&mut core, T0);
+    let granted = core.allocate(attempt, &[ask(1)], &[], 0.1, T0).unwrap().allocated;
+    let (c, c_node) = (granted[0].id, granted[0].node.clone());
+    let am_node = core.container(am).unwrap().node.clone();
+    let t1 = T0 + 10_000;
+    let mut core = restarted(&core, 1, t1);
+    core.register_am(attempt, "h".into(), 1, String::new(), t1).unwrap();
+    let gb = Resource::new(1024, 1);
+    let half = Resource::new(512, 1);
+    core.register_node(am_node.clone(), "x".into(), "t".into(), Resource::new(4096, 4), vec![running(am, gb)], t1);
+    // Released again before its node came back: nothing known to stop yet, nothing refused.
+    let reply = core.allocate(attempt, &[ask(0)], &[c], 0.5, t1).unwrap();
+    assert!(reply.completed.is_empty());
+    let held = if c_node == am_node { vec![running(am, gb), running(c, half)] } else { vec![running(c, half)] };
+    core.register_node(c_node.clone(), "x".into(), "t".into(), Resource::new(4096, 4), held, t1 + 1);
+    let reply = heartbeat(&mut core, c_node.clone(), vec![running(c, half)], t1 + 2);
+    assert_eq!(reply.containers_to_cleanup, [c], "the released container is stopped");
+    let still = if c_node == am_node { vec![running(am, gb)] } else { vec![] };
+    heartbeat(&mut core, c_node.clone(), [still, vec![ReportedContainer::complete(c, -105, "")]].concat(), t1 + 3);
+    let reply = core.allocate(attempt, &[ask(0)], &[], 0.5, t1 + 3).unwrap();
+    assert_eq!(reply.completed.iter().map(|r| r.id).collect::<Vec<_>>(), [c]);
+    assert_eq!(core.app_allocated(attempt.application).0, gb, "only the AM holds anything");
+}
+
 #[test]
 fn after_a_restart_containers_of_unknown_or_ended_applications_are_cleaned_up() {
     let mut core = cluster();
