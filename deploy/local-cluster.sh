@@ -125,7 +125,7 @@ demo() {
   app=$("${weft[@]}" application -list -appStates ALL | grep -o 'application_[0-9]*_[0-9]*' | tail -n 1)
   echo
   echo "\$ weft logs -applicationId $app   (stdout of the shell containers)"
-  "${weft[@]}" logs -applicationId "$app" | grep -E '^(Container:|hello from)' || true
+  "${weft[@]}" logs -applicationId "$app" | grep -E '^(Container:|hello from)' | awk '!seen[$0]++' || true
   echo
   # A Spark program: WordCount over a small text, submitted like spark-submit on YARN.
   local data="$home/wordcount"
