@@ -363,7 +363,8 @@ impl RmCore {
     /// started all the same (its application master had it): it completes, with the exit status and
     /// diagnostics of whoever gave it up (`Release`), once its node's next heartbeat after the stop
     /// does not report it running — its room is not handed out again while it may still be in use.
-    /// An expired grant, which no heartbeat reported running for the whole interval, ends at once.
+    /// A grant its AM has not been handed yet, and an expired one (no heartbeat reported it running
+    /// for the whole interval), end at once.
     pub(crate) fn release_containers(&mut self, ids: &[ContainerId], by: Release, now_ms: u64) {
         for id in ids {
             let Some(container) = self.containers.get_mut(id) else { continue };
@@ -374,8 +375,13 @@ impl RmCore {
             if never_started && container.released.is_none() {
                 container.released = Some(by);
             }
+            // Granted since its AM's last allocate call (ids are issued in order): nobody has it.
+            let unseen = !container.is_am
+                && self.apps.get(&id.application()).is_some_and(|app| {
+                    app.attempts.iter().any(|a| a.id == id.attempt && a.newly_allocated.binary_search(id).is_ok())
+                });
             let node = self.nodes.get_mut(&container.node).filter(|n| n.state == NodeState::RUNNING);
-            let heard_of_later = node.is_some() && by != Release::Expired;
+            let heard_of_later = node.is_some() && by != Release::Expired && !unseen;
             if let Some(node) = node {
                 node.containers_to_cleanup.insert(*id);
             }

@@ -321,13 +321,7 @@ fn a_grant_made_between_a_release_and_the_unregister_goes_back_to_the_cluster() 
     assert_eq!(late.len(), 1, "the outstanding ask is granted while the attempt runs");
     core.finish_am(attempt, "SUCCEEDED", String::new(), String::new(), T0 + 300).unwrap();
     let late_id = late[0];
-    // Its AM may have started it: its room is held until node 1 has heard of the stop and
-    // heartbeated again without it.
-    assert_eq!(core.container(late_id).unwrap().state, ContainerState::NEW);
-    let reply = heartbeat(&mut core, node(1), vec![ReportedContainer::running(am)], T0 + 300);
-    assert_eq!(reply.containers_to_cleanup, [late_id]);
-    assert_eq!(core.container(late_id).unwrap().state, ContainerState::NEW);
-    heartbeat(&mut core, node(1), vec![ReportedContainer::running(am)], T0 + 350);
+    // Its AM was never handed it, so nobody can have started it: it ends at once.
     let late = core.container(late_id).unwrap();
     assert_eq!(late.state, ContainerState::COMPLETE);
     assert_eq!(late.exit_status, exit_status::ABORTED);
@@ -342,6 +336,24 @@ fn a_grant_made_between_a_release_and_the_unregister_goes_back_to_the_cluster() 
     let (next, _) = running_app(&mut core, T0 + 500);
     let reply = core.allocate(next, &[executor_ask(1)], &[], 0.1, T0 + 500).unwrap();
     assert_eq!(reply.allocated.len(), 1);
+}
+
+#[test]
+fn a_grant_its_am_was_never_handed_goes_back_at_once_and_one_it_was_waits_for_its_node() {
+    let mut core = lopsided_cluster();
+    let (attempt, _) = running_app(&mut core, T0);
+    // One executor fits beside the AM on node 1 and is handed out; node 3 comes and the second is
+    // granted there between calls.
+    let handed = core.allocate(attempt, &[executor_ask(2)], &[], 0.1, T0).unwrap().allocated[0].id;
+    core.register_node(node(3), "127.0.0.1:8003".into(), "test".into(), Resource::new(4096, 4), vec![], T0 + 1);
+    let unseen: Vec<ContainerId> = core.node(&node(3)).unwrap().containers.iter().copied().collect();
+    assert_eq!(unseen.len(), 1);
+    core.kill(attempt.application, "Application killed by user.".into(), T0 + 2).unwrap();
+    assert_eq!(core.container(unseen[0]).unwrap().state, ContainerState::COMPLETE);
+    assert_eq!(core.node(&node(3)).unwrap().allocated, Resource::ZERO, "nobody could have started it");
+    assert_eq!(core.container(handed).unwrap().state, ContainerState::NEW, "its AM may have started it");
+    two_quiet_heartbeats(&mut core, &node(1), T0 + 3);
+    assert_eq!(core.container(handed).unwrap().state, ContainerState::COMPLETE);
 }
 
 #[test]
