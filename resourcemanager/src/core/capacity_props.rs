@@ -412,6 +412,42 @@ fn a_released_container_holds_its_room_until_its_node_has_stopped_it() {
     check_no_capacity_left(&world).unwrap();
 }
 
+/// Found by the property below: a NodeManager re-registering with a restarted ResourceManager
+/// reports two AM containers that ended while it was away.
+#[test]
+fn two_ams_that_ended_while_the_resourcemanager_restarted_do_not_overcommit_their_node() {
+    use Op::*;
+    let mut world = World::new();
+    let ops = [
+        Submit,
+        LaunchAms { fail: false },
+        Submit,
+        Exit { node: 1, which: 0, code: 0 },
+        Submit,
+        Submit,
+        LaunchAms { fail: false },
+        RmRestart,
+        Submit,
+        Exit { node: 1, which: 0, code: 0 },
+        Heartbeat { node: 1 },
+    ];
+    for op in ops {
+        world.apply(op);
+        for n in world.core.nodes() {
+            assert!(
+                n.total.fits(&n.allocated),
+                "node {} over its capacity: {:?} of {:?}: {:?}",
+                n.id,
+                n.allocated,
+                n.total,
+                n.containers
+            );
+        }
+    }
+    world.wind_down();
+    check_no_capacity_left(&world).unwrap();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 

@@ -76,7 +76,8 @@ impl RmCore {
 
     /// A container a NodeManager reports that this ResourceManager does not know, granted by an
     /// earlier incarnation (an older epoch) to an attempt that still runs: it is taken back —
-    /// running, it counts on its node again; completed, its application master hears of it.
+    /// running, it counts on its node again; completed, its application master hears of it, and
+    /// it never counts on its node (whose room may already hold what was granted since).
     /// Returns false (and changes nothing) for any other container.
     pub(crate) fn adopt(&mut self, node: &NodeId, status: &ReportedContainer, now_ms: u64) -> bool {
         if status.id.epoch >= self.config.epoch || self.containers.contains_key(&status.id) {
@@ -94,9 +95,12 @@ impl RmCore {
         let id = status.id;
         let is_am = attempt.am_container == Some(id);
         let released = attempt.released_before_recovery.remove(&id);
+        let complete = status.state == ContainerState::COMPLETE;
         attempt.containers.insert(id);
-        n.containers.insert(id);
-        n.allocated += status.resource;
+        if !complete {
+            n.containers.insert(id);
+            n.allocated += status.resource;
+        }
         self.containers.insert(
             id,
             Box::new(RmContainer {
@@ -118,12 +122,16 @@ impl RmCore {
             }),
         );
         tracing::info!(container = %id, node = %node, state = %status.state, "container recovered");
-        // The scheduler counts it before a completion gives it back (and may place the next AM).
+        if complete {
+            // Its end reaches its attempt (an AM's starts the next attempt); no room comes back.
+            self.complete_container(id, status.exit_status, status.diagnostics.clone(), now_ms);
+            return true;
+        }
+        // The scheduler counts it before anything else is placed (the next AM of an application
+        // whose AM container this node reports ended, say).
         let available = self.nodes.get(node).map(|n| n.available()).unwrap_or_default();
         self.scheduler.add_node(node.clone(), available);
-        if status.state == ContainerState::COMPLETE {
-            self.complete_container(id, status.exit_status, status.diagnostics.clone(), now_ms);
-        } else if released {
+        if released {
             tracing::info!(container = %id, "container released by its application before the restart: stopped");
             self.release_containers(&[id], super::nodes::Release::ByApplication, now_ms);
         }
