@@ -92,27 +92,30 @@ async fn carry_out(rm: Arc<Rm>, effect: Effect) {
     }
 }
 
-/// What an AM needs to find the ResourceManager, on top of what the NodeManager sets.
+/// What an AM needs to find the ResourceManager, on top of what the NodeManager sets: its AMRM
+/// token, the RM's addresses, and what YARN's AM launcher tells every AM.
 fn am_environment(rm: &Rm, attempt: weft_proto::ApplicationAttemptId) -> Vec<(String, String)> {
-    let max_attempts = rm.with(|core, _| core.app(attempt.application).map(|a| a.max_attempts).unwrap_or(1));
+    let (submitted_ms, max_attempts) =
+        rm.with(|core, _| core.app(attempt.application).map(|a| (a.started_ms, a.max_attempts)).unwrap_or((0, 1)));
     let token = rm.keys.amrm_token(attempt, &rm.info.scheduler_address);
-    vec![
+    let mut environment = vec![
         (weft_proto::AMRM_TOKEN_ENV.into(), hex::encode(prost::Message::encode_to_vec(&token))),
         ("WEFT_RM_SCHEDULER_ADDRESS".into(), rm.info.scheduler_address.clone()),
         ("WEFT_RM_ADDRESS".into(), rm.info.client_address.clone()),
-        ("MAX_APP_ATTEMPTS".into(), max_attempts.to_string()),
-    ]
+    ];
+    let yarn = crate::hadoop::am_environment(attempt.application, submitted_ms, max_attempts);
+    environment.extend(yarn.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    environment
 }
 
-/// A Hadoop client's AM launch context with what YARN's AM launcher adds: the attempt's AMRM token
-/// and the submit time and attempt limit in its environment.
+/// A Hadoop client's AM launch context with what YARN's AM launcher adds: the attempt's AMRM token,
+/// and its proxy path, submit time and attempt limit in its environment.
 fn hadoop_am_context(rm: &Rm, attempt: weft_proto::ApplicationAttemptId, context: &[u8]) -> Result<Vec<u8>, String> {
     let (submitted_ms, max_attempts) = rm
         .with(|core, _| core.app(attempt.application).map(|a| (a.started_ms, a.max_attempts)))
         .map_err(|e| e.to_string())?;
     let amrm = rm.keys.amrm_token(attempt, &rm.info.scheduler_address);
-    let environment =
-        [("APP_SUBMIT_TIME_ENV", submitted_ms.to_string()), ("MAX_APP_ATTEMPTS", max_attempts.to_string())];
+    let environment = crate::hadoop::am_environment(attempt.application, submitted_ms, max_attempts);
     crate::hadoop::am_launch_context(context, amrm, &attempt.to_string(), &environment)
 }
 

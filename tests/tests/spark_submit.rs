@@ -207,6 +207,10 @@ fn pyspark_wordcount_in_client_mode(client: &Client<'_>, work: &std::path::Path)
     let corpus_url = format!("file://{}", corpus.display());
     let out = client.submit("client", &["--conf", &client.local_jars(), &wordcount.display().to_string(), &corpus_url]);
     assert_eq!(out.code, Some(0), "{}", out.both());
+    // The AM's web filter points at the ResourceManager's proxy path, which YARN's AM launcher puts
+    // in every AM's environment (APPLICATION_WEB_PROXY_BASE).
+    assert!(out.both().contains("Add WebUI Filter. org.apache.spark.deploy.yarn.AmIpFilter"), "{}", out.both());
+    assert!(!out.both().contains("does not appear to be a valid URL"), "{}", out.both());
     let counted: std::collections::BTreeMap<String, u64> = out
         .stdout
         .lines()

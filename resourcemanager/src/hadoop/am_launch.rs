@@ -1,12 +1,27 @@
 //! What YARN's AM launcher adds to a Hadoop client's AM container launch context before the
 //! NodeManager sees it: the attempt's AMRM token among the context's tokens (so the AM can prove
-//! on the scheduler port which attempt it is), and `APP_SUBMIT_TIME_ENV` / `MAX_APP_ATTEMPTS` in its
-//! environment. Pure: bytes in, bytes out.
+//! on the scheduler port which attempt it is), and `APPLICATION_WEB_PROXY_BASE`, `APP_SUBMIT_TIME_ENV`
+//! and `MAX_APP_ATTEMPTS` in its environment. Pure: bytes in, bytes out.
 
 use prost::Message;
 use weft_hadoop_ipc::common::TokenProto;
 use weft_hadoop_ipc::credentials::Credentials;
 use weft_hadoop_ipc::yarn::{ContainerLaunchContextProto, StringStringMapProto};
+
+/// The variables YARN's AM launcher puts in every AM's environment: the path under which the
+/// ResourceManager's web proxy serves the AM's UI (Spark's `AmIpFilter` sends browsers there), the
+/// application's submission time (ms) and its attempt limit.
+pub(crate) fn am_environment(
+    app: weft_proto::ApplicationId,
+    submitted_ms: u64,
+    max_attempts: u32,
+) -> [(&'static str, String); 3] {
+    [
+        ("APPLICATION_WEB_PROXY_BASE", format!("/proxy/{app}")),
+        ("APP_SUBMIT_TIME_ENV", submitted_ms.to_string()),
+        ("MAX_APP_ATTEMPTS", max_attempts.to_string()),
+    ]
+}
 
 /// The AM's launch context with `amrm` (under `alias`, the attempt id, as YARN files it) added to
 /// its tokens, written back in the PROTOBUF token-file form, and `environment` added where the
@@ -38,6 +53,20 @@ pub(crate) fn am_launch_context(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_am_is_told_its_proxy_path_submission_time_and_attempt_limit() {
+        let app = weft_proto::ApplicationId::new(1_700_000_000_000, 12);
+        let env = am_environment(app, 1_700_000_000_123, 2);
+        assert_eq!(
+            env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(),
+            [
+                ("APPLICATION_WEB_PROXY_BASE", "/proxy/application_1700000000000_0012"),
+                ("APP_SUBMIT_TIME_ENV", "1700000000123"),
+                ("MAX_APP_ATTEMPTS", "2"),
+            ]
+        );
+    }
 
     fn token(kind: &str) -> TokenProto {
         TokenProto {

@@ -11,7 +11,7 @@ mod asks_props;
 mod master;
 mod records;
 
-pub(crate) use am_launch::am_launch_context;
+pub(crate) use am_launch::{am_environment, am_launch_context};
 pub use master::{MasterProtocol, MASTER_PROTOCOL};
 
 use std::sync::Arc;
