@@ -353,84 +353,10 @@ fn check_no_capacity_left(world: &World) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// A NodeManager re-registering with a restarted ResourceManager reports an AM container that ended
-/// meanwhile beside others still running: the ended AM's next attempt must not be placed against the
-/// capacity the running ones hold (found by the property below; the node was overcommitted and,
-/// once everything ended, the scheduler counted 1 GiB more than the cluster has).
-#[test]
-fn an_am_that_ended_while_the_resourcemanager_restarted_does_not_overcommit_its_node() {
-    use Op::*;
+/// Applies `ops`, checking after each that no node holds more than it has, then winds the world
+/// down and checks that nothing is left.
+fn replay(ops: impl IntoIterator<Item = Op>) {
     let mut world = World::new();
-    let ops = [
-        Advance { ms: 20_000 },
-        Submit,
-        Submit,
-        Submit,
-        Heartbeat { node: 2 },
-        Submit,
-        LaunchAms { fail: false },
-        RmRestart,
-        Exit { node: 2, which: 0, code: 0 },
-        Submit,
-        Heartbeat { node: 2 },
-    ];
-    for op in ops {
-        world.apply(op);
-        for n in world.core.nodes() {
-            assert!(n.total.fits(&n.allocated), "node {} over its capacity: {:?} of {:?}", n.id, n.allocated, n.total);
-        }
-    }
-    world.wind_down();
-    check_no_capacity_left(&world).unwrap();
-}
-
-/// An application releases a container it has started before any heartbeat told the ResourceManager
-/// so: the NodeManager still runs it until it hears of the release, so its capacity may not be
-/// handed out again before then (found by the property below: a restarted ResourceManager learnt of
-/// the released container and the containers placed in its room, 1 GiB over the node's size).
-#[test]
-fn a_released_container_holds_its_room_until_its_node_has_stopped_it() {
-    use Op::*;
-    let mut world = World::new();
-    let ops = [
-        Submit,
-        Advance { ms: 500 },
-        LaunchAms { fail: false },
-        Register { app: 0 },
-        Allocate { app: 0, n: 3, mb: 2560, release: None, start: true },
-        Allocate { app: 0, n: 3, mb: 512, release: Some(0), start: true },
-        RmRestart,
-        Heartbeat { node: 2 },
-    ];
-    for op in ops {
-        world.apply(op);
-        for n in world.core.nodes() {
-            assert!(n.total.fits(&n.allocated), "node {} over its capacity: {:?} of {:?}", n.id, n.allocated, n.total);
-        }
-    }
-    world.wind_down();
-    check_no_capacity_left(&world).unwrap();
-}
-
-/// Found by the property below: a NodeManager re-registering with a restarted ResourceManager
-/// reports two AM containers that ended while it was away.
-#[test]
-fn two_ams_that_ended_while_the_resourcemanager_restarted_do_not_overcommit_their_node() {
-    use Op::*;
-    let mut world = World::new();
-    let ops = [
-        Submit,
-        LaunchAms { fail: false },
-        Submit,
-        Exit { node: 1, which: 0, code: 0 },
-        Submit,
-        Submit,
-        LaunchAms { fail: false },
-        RmRestart,
-        Submit,
-        Exit { node: 1, which: 0, code: 0 },
-        Heartbeat { node: 1 },
-    ];
     for op in ops {
         world.apply(op);
         for n in world.core.nodes() {
@@ -446,6 +372,70 @@ fn two_ams_that_ended_while_the_resourcemanager_restarted_do_not_overcommit_thei
     }
     world.wind_down();
     check_no_capacity_left(&world).unwrap();
+}
+
+/// A NodeManager re-registering with a restarted ResourceManager reports an AM container that ended
+/// meanwhile beside others still running: the ended AM's next attempt must not be placed against the
+/// capacity the running ones hold (found by the property below; the node was overcommitted and,
+/// once everything ended, the scheduler counted 1 GiB more than the cluster has).
+#[test]
+fn an_am_that_ended_while_the_resourcemanager_restarted_does_not_overcommit_its_node() {
+    use Op::*;
+    let ops = [
+        Advance { ms: 20_000 },
+        Submit,
+        Submit,
+        Submit,
+        Heartbeat { node: 2 },
+        Submit,
+        LaunchAms { fail: false },
+        RmRestart,
+        Exit { node: 2, which: 0, code: 0 },
+        Submit,
+        Heartbeat { node: 2 },
+    ];
+    replay(ops);
+}
+
+/// An application releases a container it has started before any heartbeat told the ResourceManager
+/// so: the NodeManager still runs it until it hears of the release, so its capacity may not be
+/// handed out again before then (found by the property below: a restarted ResourceManager learnt of
+/// the released container and the containers placed in its room, 1 GiB over the node's size).
+#[test]
+fn a_released_container_holds_its_room_until_its_node_has_stopped_it() {
+    use Op::*;
+    let ops = [
+        Submit,
+        Advance { ms: 500 },
+        LaunchAms { fail: false },
+        Register { app: 0 },
+        Allocate { app: 0, n: 3, mb: 2560, release: None, start: true },
+        Allocate { app: 0, n: 3, mb: 512, release: Some(0), start: true },
+        RmRestart,
+        Heartbeat { node: 2 },
+    ];
+    replay(ops);
+}
+
+/// Found by the property below: a NodeManager re-registering with a restarted ResourceManager
+/// reports two AM containers that ended while it was away.
+#[test]
+fn two_ams_that_ended_while_the_resourcemanager_restarted_do_not_overcommit_their_node() {
+    use Op::*;
+    let ops = [
+        Submit,
+        LaunchAms { fail: false },
+        Submit,
+        Exit { node: 1, which: 0, code: 0 },
+        Submit,
+        Submit,
+        LaunchAms { fail: false },
+        RmRestart,
+        Submit,
+        Exit { node: 1, which: 0, code: 0 },
+        Heartbeat { node: 1 },
+    ];
+    replay(ops);
 }
 
 proptest! {
