@@ -185,9 +185,8 @@ mod bench_grpc {
                 .unwrap();
         }
         let mut client = ApplicationClientClient::connect(format!("http://{}", addresses.client)).await.unwrap();
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", addresses.scheduler))
-            .unwrap()
-            .connect()
+        // The channel Weft's own AMs open (`weft_yarn_client::rm::connect`), with its HTTP/2 settings.
+        let channel = weft_yarn_client::rm::connect(weft_yarn_client::rm::SCHEDULER, &addresses.scheduler.to_string())
             .await
             .unwrap();
         let mut attempts = Vec::new();

@@ -18,6 +18,12 @@ use crate::error::{chain, Error};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Replies such as an application list are not limited by tonic's 4 MiB default.
 const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+/// HTTP/2 flow-control windows and the largest frame this side accepts: an allocate reply to a large
+/// ask carries thousands of containers (about 400 bytes each), and with HTTP/2's defaults it arrives
+/// in 16 KiB frames, paused for a window update every couple of MiB.
+const STREAM_WINDOW_BYTES: u32 = 16 * 1024 * 1024;
+const CONNECTION_WINDOW_BYTES: u32 = 32 * 1024 * 1024;
+const MAX_FRAME_BYTES: u32 = 1024 * 1024;
 
 pub const RESOURCE_MANAGER: &str = "ResourceManager";
 pub const SCHEDULER: &str = "ResourceManager's scheduler";
@@ -28,7 +34,10 @@ pub async fn connect(service: &'static str, address: &str) -> Result<Channel, Er
     let unreachable = |cause: String| Error::Unreachable { service, address: address.to_owned(), cause };
     let endpoint = Endpoint::from_shared(format!("http://{address}"))
         .map_err(|e| unreachable(chain(&e)))?
-        .connect_timeout(CONNECT_TIMEOUT);
+        .connect_timeout(CONNECT_TIMEOUT)
+        .initial_stream_window_size(STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES);
     endpoint.connect().await.map_err(|e| unreachable(chain(&e)))
 }
 
