@@ -38,6 +38,10 @@ pub async fn run(
 async fn carry_out(rm: Arc<Rm>, effect: Effect) {
     match effect {
         Effect::LaunchAm { attempt, container, node, resource, user, launch } => {
+            if !rm.with(|core, _| core.am_launch_wanted(attempt, container)) {
+                tracing::info!(%attempt, %container, "not launching the AM container: its attempt no longer waits for it");
+                return;
+            }
             let env = am_environment(&rm, attempt);
             let container_token = rm.with(|core, _| {
                 let rm_identifier = core.config().cluster_timestamp;

@@ -18,3 +18,10 @@ pub mod scheduler;
 pub mod staging;
 pub mod state;
 pub mod tokens;
+
+/// How many cases a property test with its own count runs: `default`, or `PROPTEST_CASES` when set
+/// (`PROPTEST_CASES=30000 cargo test --release -p weft-resourcemanager --lib props` for a long hunt).
+#[cfg(test)]
+fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}

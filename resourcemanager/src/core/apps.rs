@@ -116,6 +116,19 @@ impl RmCore {
         self.schedule(now_ms);
     }
 
+    /// Whether an AM container granted to `attempt` is still to be started: the attempt waits for
+    /// it (ALLOCATED, this container its AM's). A launch queued before its attempt ended (a node
+    /// lost, an application killed) is not carried out, so nothing starts in room given back.
+    pub fn am_launch_wanted(&self, attempt: ApplicationAttemptId, container: ContainerId) -> bool {
+        let Some(a) = self.apps.get(&attempt.application).and_then(|app| app.attempts.iter().find(|a| a.id == attempt))
+        else {
+            return false;
+        };
+        a.state == AttemptState::ALLOCATED
+            && a.am_container == Some(container)
+            && self.containers.get(&container).is_some_and(|c| !c.is_complete())
+    }
+
     /// The AM launcher's outcome: the NodeManager started the AM container, or could not.
     pub fn am_launched(&mut self, attempt: ApplicationAttemptId, result: Result<(), String>, now_ms: u64) {
         let Some(app) = self.apps.get_mut(&attempt.application) else { return };

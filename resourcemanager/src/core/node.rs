@@ -6,7 +6,7 @@
 //!      └──────────────────────────── registers again ───────────────────────────┘
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use weft_proto::states::NodeState;
@@ -38,9 +38,14 @@ pub struct Node {
     /// Containers given up before they were seen running, whose stop went out with the last
     /// heartbeat response: those the next heartbeat does not report running are gone.
     pub(crate) releases_sent: BTreeSet<ContainerId>,
+    /// Containers this node reports running that no application holds any more (ended here: on a
+    /// node declared lost, expired unused; or never known), named for cleanup, with what each was
+    /// granted: counted in `allocated` until the node no longer reports them running, so nothing is
+    /// placed in room a container the node has not stopped yet still takes.
+    pub(crate) stopping: BTreeMap<ContainerId, Resource>,
     pub(crate) response_id: i64,
     /// Containers killed on this node, by reason.
-    pub kills: std::collections::BTreeMap<super::KillReason, u64>,
+    pub kills: BTreeMap<super::KillReason, u64>,
 }
 
 impl Node {
@@ -68,6 +73,7 @@ impl Node {
             containers_to_cleanup: BTreeSet::new(),
             apps_to_cleanup: BTreeSet::new(),
             releases_sent: BTreeSet::new(),
+            stopping: BTreeMap::new(),
             response_id: 0,
             kills: Default::default(),
         }
@@ -86,7 +92,8 @@ impl Node {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HeartbeatReply {
     pub response_id: i64,
-    /// The node is unknown (or was declared lost): stop everything and register again.
+    /// The node is unknown (or was declared lost): register again with every container it holds,
+    /// which keep running (YARN's work-preserving resync).
     pub resync: bool,
     pub containers_to_cleanup: Vec<ContainerId>,
     pub apps_to_cleanup: Vec<ApplicationId>,

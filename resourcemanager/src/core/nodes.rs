@@ -1,5 +1,7 @@
 //! Node events: registration, heartbeats, liveness, and the container completions they carry.
 
+use std::collections::BTreeSet;
+
 use weft_proto::states::{AppState, AttemptState, ContainerState, FinalStatus, NodeState};
 use weft_proto::{exit_status, ContainerId, NodeId, Resource};
 
@@ -42,6 +44,22 @@ impl Release {
 
 /// YARN's diagnostics for containers on a node that stopped heartbeating.
 pub(crate) const LOST_NODE_DIAGNOSTICS: &str = "Container released on a *lost* node";
+
+/// What a node's reports leave for it to stop.
+#[derive(Default)]
+struct ToStop {
+    /// Named for cleanup in the node's next heartbeat response.
+    cleanup: Vec<ContainerId>,
+    /// Those of them that no application's containers count any more, with what each was granted.
+    strays: Vec<(ContainerId, Resource)>,
+}
+
+impl ToStop {
+    fn stray(&mut self, container: ContainerId, resource: Resource) {
+        self.cleanup.push(container);
+        self.strays.push((container, resource));
+    }
+}
 
 impl RmCore {
     /// A NodeManager registers (or registers again after a restart or a resync) with the containers
@@ -86,22 +104,13 @@ impl RmCore {
         if let Some(old) = self.nodes.remove(&id) {
             node.containers = old.containers;
             node.allocated = old.allocated;
+            node.stopping = old.stopping;
             node.kills = old.kills;
         }
         self.nodes.insert(id.clone(), node);
-        let mut unknown = Vec::new();
-        // What still runs is counted on the node before any completion is taken in: a completed
-        // AM container starts its application's next attempt, whose AM could otherwise be placed
-        // on this node against capacity the containers not yet counted hold.
-        let (running, completed): (Vec<_>, Vec<_>) =
-            reported.into_iter().partition(|c| c.state != ContainerState::COMPLETE);
-        for status in running.into_iter().chain(completed) {
-            if !self.adopt(&id, &status, now_ms) {
-                self.apply_reported(&id, status, &mut unknown, now_ms);
-            }
-        }
+        let cleanup = self.take_reports(&id, reported, now_ms);
         let node = self.nodes.get_mut(&id).expect("inserted above");
-        node.containers_to_cleanup.extend(unknown);
+        node.containers_to_cleanup.extend(cleanup);
         self.scheduler.add_node(id.clone(), total.saturating_sub(node.allocated));
         tracing::info!(
             node = %id, memory_mb = total.memory_mb, vcores = total.vcores, containers = node.containers.len(),
@@ -129,12 +138,7 @@ impl RmCore {
             }
             _ => return HeartbeatReply { resync: true, next_heartbeat_interval_ms: interval, ..Default::default() },
         }
-        let mut unknown = Vec::new();
-        for status in reported {
-            if !self.adopt(id, &status, now_ms) {
-                self.apply_reported(id, status, &mut unknown, now_ms);
-            }
-        }
+        let cleanup = self.take_reports(id, reported, now_ms);
         // Told to stop them last time and not running now: they are gone, and so is their hold.
         let sent = std::mem::take(&mut self.nodes.get_mut(id).expect("checked above").releases_sent);
         for container in sent {
@@ -142,7 +146,7 @@ impl RmCore {
         }
         self.schedule(now_ms);
         let node = self.nodes.get_mut(id).expect("checked above");
-        node.containers_to_cleanup.extend(unknown);
+        node.containers_to_cleanup.extend(cleanup);
         node.response_id += 1;
         let containers_to_cleanup: Vec<ContainerId> =
             std::mem::take(&mut node.containers_to_cleanup).into_iter().collect();
@@ -158,16 +162,33 @@ impl RmCore {
         }
     }
 
-    fn apply_reported(
-        &mut self,
-        node: &NodeId,
-        status: ReportedContainer,
-        unknown: &mut Vec<ContainerId>,
-        now_ms: u64,
-    ) {
+    /// Takes in what a node reports; returns the containers to name for cleanup. What still runs
+    /// — its own containers and the strays it has not stopped yet — is counted on the node before
+    /// any completion is taken in: a completed AM container starts its application's next attempt,
+    /// whose AM could otherwise be placed on this node in room they take.
+    fn take_reports(&mut self, id: &NodeId, reported: Vec<ReportedContainer>, now_ms: u64) -> Vec<ContainerId> {
+        let (running, completed): (Vec<_>, Vec<_>) =
+            reported.into_iter().partition(|c| c.state != ContainerState::COMPLETE);
+        let running_ids: BTreeSet<ContainerId> = running.iter().map(|c| c.id).collect();
+        let mut to_stop = ToStop::default();
+        for status in running {
+            if !self.adopt(id, &status, now_ms) {
+                self.apply_reported(id, status, &mut to_stop, now_ms);
+            }
+        }
+        self.hold_stopping(id, std::mem::take(&mut to_stop.strays), &running_ids);
+        for status in completed {
+            if !self.adopt(id, &status, now_ms) {
+                self.apply_reported(id, status, &mut to_stop, now_ms);
+            }
+        }
+        to_stop.cleanup
+    }
+
+    fn apply_reported(&mut self, node: &NodeId, status: ReportedContainer, to_stop: &mut ToStop, now_ms: u64) {
         let Some(container) = self.containers.get_mut(&status.id) else {
             if status.state != ContainerState::COMPLETE {
-                unknown.push(status.id);
+                to_stop.stray(status.id, status.resource);
             }
             return;
         };
@@ -190,16 +211,18 @@ impl RmCore {
             ContainerState::COMPLETE => {
                 self.complete_container(status.id, status.exit_status, status.diagnostics, now_ms)
             }
-            _ if container.is_complete() => unknown.push(status.id),
+            // Ended here while its node ran it on (the node was declared lost, or the grant
+            // expired unused): stopped, and its room held until it is.
+            _ if container.is_complete() => to_stop.stray(status.id, status.resource),
             // Started after its attempt ended (a launch that raced the end): it has no owner, stop it.
             _ if attempt_ended(&self.apps) => {
                 container.state = ContainerState::RUNNING;
-                unknown.push(status.id);
+                to_stop.cleanup.push(status.id);
             }
             // Started while (or after) the NodeManager was told to stop it: told again.
             _ if container.released.is_some() && container.state == ContainerState::NEW => {
                 container.state = ContainerState::RUNNING;
-                unknown.push(status.id);
+                to_stop.cleanup.push(status.id);
             }
             _ => container.state = ContainerState::RUNNING,
         }
@@ -242,6 +265,9 @@ impl RmCore {
             self.active_nodes -= 1;
         }
         node.state = state;
+        for held in std::mem::take(&mut node.stopping).into_values() {
+            node.allocated = node.allocated.saturating_sub(held);
+        }
         let containers: Vec<ContainerId> = node.containers.iter().copied().collect();
         self.scheduler.remove_node(id);
         for container in containers {
@@ -388,6 +414,33 @@ impl RmCore {
             if never_started && !heard_of_later {
                 self.end_release(*id, now_ms);
             }
+        }
+    }
+
+    /// Strays a node reports running (see [`Node::stopping`]) take their room from now on; those it
+    /// held that the node no longer reports running give theirs back.
+    fn hold_stopping(&mut self, id: &NodeId, strays: Vec<(ContainerId, Resource)>, running: &BTreeSet<ContainerId>) {
+        let Some(node) = self.nodes.get_mut(id) else { return };
+        if strays.is_empty() && node.stopping.is_empty() {
+            return;
+        }
+        let before = node.allocated;
+        for (container, resource) in strays {
+            if node.stopping.insert(container, resource).is_none() {
+                node.allocated += resource;
+                tracing::info!(container = %container, node = %id, "a container no application holds runs here: stopping it, its room held until it stops");
+            }
+        }
+        let allocated = &mut node.allocated;
+        node.stopping.retain(|container, held| {
+            let runs = running.contains(container);
+            if !runs {
+                *allocated = allocated.saturating_sub(*held);
+            }
+            runs
+        });
+        if node.allocated != before && node.state == NodeState::RUNNING {
+            self.scheduler.add_node(id.clone(), node.available());
         }
     }
 

@@ -149,6 +149,59 @@ fn a_silent_node_is_lost_and_its_containers_end_with_minus_100() {
     assert!(heartbeat(&mut core, other, vec![], T0 + 10_003).resync);
 }
 
+/// A node declared lost comes back (resync, then registering again) still running a container the
+/// ResourceManager ended when it lost the node: the container is named for cleanup, and its room is
+/// handed out only once the node stops reporting it.
+#[test]
+fn a_container_a_lost_node_still_runs_holds_its_room_until_the_node_stops_it() {
+    let mut core = cluster();
+    let (attempt, am) = running_app(&mut core, T0);
+    let whole_node = [AskRequest { priority: 1, capability: Resource::new(4096, 1), num_containers: 1 }];
+    let [big] = core.allocate(attempt, &whole_node, &[], 0.0, T0).unwrap().allocated.try_into().unwrap();
+    let am_node = core.container(am).unwrap().node.clone();
+    assert_ne!(big.node, am_node);
+    heartbeat(&mut core, big.node.clone(), vec![running(big.id, big.resource)], T0);
+    heartbeat(&mut core, am_node.clone(), vec![], T0 + 9_000);
+    core.tick(T0 + 10_001);
+    assert_eq!(core.container(big.id).unwrap().state, ContainerState::COMPLETE);
+    assert_eq!(core.allocate(attempt, &whole_node, &[], 0.0, T0 + 10_002).unwrap().completed.len(), 1);
+
+    // The node speaks again, is told to resync and registers with the container it still runs.
+    let still_running = vec![running(big.id, big.resource)];
+    assert!(heartbeat(&mut core, big.node.clone(), still_running.clone(), T0 + 10_003).resync);
+    core.register_node(
+        big.node.clone(),
+        "x".into(),
+        "test".into(),
+        Resource::new(4096, 4),
+        still_running.clone(),
+        T0 + 10_003,
+    );
+    assert_eq!(core.node(&big.node).unwrap().allocated, big.resource, "its room stays taken");
+    assert!(core.allocate(attempt, &whole_node, &[], 0.0, T0 + 10_004).unwrap().allocated.is_empty());
+    let reply = heartbeat(&mut core, big.node.clone(), still_running, T0 + 11_000);
+    assert_eq!(reply.containers_to_cleanup, [big.id]);
+    assert!(core.allocate(attempt, &whole_node, &[], 0.0, T0 + 11_001).unwrap().allocated.is_empty());
+
+    // Stopped: the room comes back and the waiting ask gets it.
+    heartbeat(&mut core, big.node.clone(), vec![], T0 + 12_000);
+    let granted = core.allocate(attempt, &whole_node, &[], 0.0, T0 + 12_001).unwrap().allocated;
+    assert_eq!(granted.iter().map(|c| &c.node).collect::<Vec<_>>(), [&big.node]);
+}
+
+/// A launch queued for an AM container whose attempt has since ended is not carried out.
+#[test]
+fn an_am_launch_is_wanted_only_while_its_attempt_waits_for_it() {
+    let mut core = cluster();
+    let id = core.new_application();
+    core.submit(submission(id), T0).unwrap();
+    let effects = core.take_effects();
+    let [Effect::LaunchAm { attempt, container, .. }] = effects.as_slice() else { panic!("{effects:?}") };
+    assert!(core.am_launch_wanted(*attempt, *container));
+    core.kill(id, "killed".into(), T0).unwrap();
+    assert!(!core.am_launch_wanted(*attempt, *container));
+}
+
 #[test]
 fn kill_stops_every_container_and_changes_nothing_the_second_time() {
     let mut core = cluster();

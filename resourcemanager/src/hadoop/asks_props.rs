@@ -45,7 +45,7 @@ fn row(priority: i32, name: &str, count: i32) -> ResourceRequestProto {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(crate::proptest_cases(200)))]
 
     #[test]
     fn never_more_than_outstanding_and_releases_come_back_once(calls in prop::collection::vec(call(), 1..25)) {
