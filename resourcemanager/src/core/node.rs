@@ -23,7 +23,8 @@ pub struct Node {
     pub http_address: Arc<str>,
     pub version: String,
     pub total: Resource,
-    /// Sum of the resources of this node's containers that have not completed.
+    /// Sum of the resources of this node's containers that have not completed, and of the strays
+    /// it has yet to stop (`stopping`).
     pub allocated: Resource,
     pub state: NodeState,
     pub registered_ms: u64,
