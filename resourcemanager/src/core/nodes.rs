@@ -169,7 +169,10 @@ impl RmCore {
     fn take_reports(&mut self, id: &NodeId, reported: Vec<ReportedContainer>, now_ms: u64) -> Vec<ContainerId> {
         let (running, completed): (Vec<_>, Vec<_>) =
             reported.into_iter().partition(|c| c.state != ContainerState::COMPLETE);
-        let running_ids: BTreeSet<ContainerId> = running.iter().map(|c| c.id).collect();
+        // Only strays held since an earlier report need looking up (rarely any).
+        let holds_strays = self.nodes.get(id).is_some_and(|n| !n.stopping.is_empty());
+        let running_ids: BTreeSet<ContainerId> =
+            if holds_strays { running.iter().map(|c| c.id).collect() } else { BTreeSet::new() };
         let mut to_stop = ToStop::default();
         for status in running {
             if !self.adopt(id, &status, now_ms) {
@@ -417,20 +420,15 @@ impl RmCore {
         }
     }
 
-    /// Strays a node reports running (see [`Node::stopping`]) take their room from now on; those it
-    /// held that the node no longer reports running give theirs back.
+    /// Strays held since an earlier report that the node no longer reports running (not in
+    /// `running`, the ids it reports running, collected only while it holds any) give their room
+    /// back; the strays of this report (see [`Node::stopping`]) take theirs from now on.
     fn hold_stopping(&mut self, id: &NodeId, strays: Vec<(ContainerId, Resource)>, running: &BTreeSet<ContainerId>) {
         let Some(node) = self.nodes.get_mut(id) else { return };
         if strays.is_empty() && node.stopping.is_empty() {
             return;
         }
         let before = node.allocated;
-        for (container, resource) in strays {
-            if node.stopping.insert(container, resource).is_none() {
-                node.allocated += resource;
-                tracing::info!(container = %container, node = %id, "a container no application holds runs here: stopping it, its room held until it stops");
-            }
-        }
         let allocated = &mut node.allocated;
         node.stopping.retain(|container, held| {
             let runs = running.contains(container);
@@ -439,6 +437,13 @@ impl RmCore {
             }
             runs
         });
+        // Reported running in this very report: no lookup needed.
+        for (container, resource) in strays {
+            if node.stopping.insert(container, resource).is_none() {
+                node.allocated += resource;
+                tracing::info!(container = %container, node = %id, "a container no application holds runs here: stopping it, its room held until it stops");
+            }
+        }
         if node.allocated != before && node.state == NodeState::RUNNING {
             self.scheduler.add_node(id.clone(), node.available());
         }
